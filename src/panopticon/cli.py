@@ -1,0 +1,177 @@
+"""The `panopticon` command line: run, validate, presets, faceid."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from panopticon import __version__
+from panopticon import scenario as scenario_mod
+from panopticon.engine import run as run_scenario
+from panopticon.runs import RunError, RunResult
+
+
+def _scenario_args(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by every command that loads a scenario."""
+    p.add_argument("scenario", help="preset name (see `panopticon presets`) or TOML file")
+    p.add_argument("--population", type=int, metavar="N", help="override population.size")
+    p.add_argument("--days", type=int, metavar="D", help="override run.days")
+    p.add_argument("--seed", type=int, metavar="S", help="override run.seed")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any field by dotted key; VALUE is a TOML literal (repeatable)",
+    )
+
+
+def _load(args: argparse.Namespace) -> scenario_mod.Scenario:
+    """The scenario named on the command line, with its overrides applied."""
+    return scenario_mod.load(
+        args.scenario, args.sets, population=args.population, days=args.days, seed=args.seed
+    )
+
+
+def _fmt(n: float) -> str:
+    """Thousands separators for counts."""
+    return f"{n:,.0f}"
+
+
+def summary_table(result: RunResult) -> str:
+    """The funnel and the sanctions of a finished run, as aligned text."""
+    m, t = result.manifest, result.totals
+    n = m["population"]
+    committed = max(t["committed"], 1)
+    recorded = t["attributed_correct"] + t["attributed_wrong"]
+    rows: list[tuple[str, str, str]] = [
+        ("committed", _fmt(t["committed"]), "100.0% of acts"),
+        (
+            "seen by a camera",
+            _fmt(t["observed"]),
+            f"{100 * t['observed'] / committed:.1f}% of acts",
+        ),
+        ("  missed by face id", _fmt(t["missed"]), ""),
+        ("recorded", _fmt(recorded), f"{100 * recorded / committed:.1f}% of acts"),
+        ("  against the actor", _fmt(t["attributed_correct"]), ""),
+        (
+            "  against an innocent",
+            _fmt(t["attributed_wrong"]),
+            f"{100 * t['attributed_wrong'] / max(recorded, 1):.2f}% of records",
+        ),
+        (
+            "sanctioned at the end",
+            _fmt(t["sanctioned"]),
+            f"{100 * t['sanctioned'] / n:.2f}% of people",
+        ),
+        (
+            "  wrongly sanctioned",
+            _fmt(t["sanctioned_wrongly"]),
+            f"{100 * t['sanctioned_wrongly'] / max(t['sanctioned'], 1):.2f}% of sanctioned",
+        ),
+        ("mean score at the end", f"{t['mean_score']:,.2f}", ""),
+    ]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    head = (
+        f"{m['scenario']}: {n:,} citizens x {m['days']} days, seed {m['seed']}, "
+        f"{m['wall_seconds']:.1f} s, peak memory {m['peak_memory_bytes'] / 2**20:,.0f} MiB"
+    )
+    lines = [head, "-" * len(head)]
+    lines += [f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows]
+    lines.append(f"results in {result.path}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`panopticon run`: run a scenario into a run folder and print the summary."""
+    sc = _load(args)
+    bar: Any = None
+    progress = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=sc.run.days,
+            unit="day",
+            delay=2.0,
+            file=sys.stderr,
+            leave=False,
+            desc=f"{sc.name} ({sc.population.size:,} citizens)",
+        )
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+    try:
+        result = run_scenario(sc, out=args.out, overwrite=args.overwrite, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        print(summary_table(result))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """`panopticon validate`: check a scenario without running it."""
+    sc = _load(args)
+    print(f"ok: {sc.name} is valid ({sc.population.size:,} citizens x {sc.run.days} days)")
+    if args.show:
+        print(sc.to_toml(), end="")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    """`panopticon presets`: list the shipped scenarios, one line each."""
+    summaries = scenario_mod.preset_summaries()
+    width = max(map(len, summaries), default=0)
+    for name, text in summaries.items():
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog="panopticon",
+        description="Simulate a social credit system over a synthetic population.",
+    )
+    parser.add_argument("--version", action="version", version=f"panopticon {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a scenario and write its run folder")
+    _scenario_args(p)
+    p.add_argument("--out", metavar="DIR", help="run folder (default runs/<scenario>-<seed>)")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check a scenario without running it")
+    _scenario_args(p)
+    p.add_argument("--show", action="store_true", help="print the fully resolved scenario")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("presets", help="list the shipped scenarios")
+    p.set_defaults(func=cmd_presets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 2 with one clear message on bad input."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (scenario_mod.ScenarioError, RunError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the run folder is marked incomplete", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

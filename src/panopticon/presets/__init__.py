@@ -1,0 +1,1 @@
+"""Scenario presets shipped with Panopticon (TOML files)."""

@@ -1,0 +1,229 @@
+"""The run folder: written as results stream in, complete or marked incomplete.
+
+Layout: ``scenario.toml`` (fully resolved), ``manifest.json`` (version, seed, times, peak
+memory, status), ``timeseries.parquet``, ``people.parquet`` and ``records.parquet``.
+The manifest is written first with status ``incomplete`` and replaced atomically by one
+saying ``complete`` only after every table is in place, so a run that is killed never
+leaves a folder claiming to be complete. Tables are written under ``*.partial`` names
+and renamed when whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from panopticon import __version__
+from panopticon.records import RecordBatch
+
+RUN_FILES = (
+    "manifest.json",
+    "scenario.toml",
+    "timeseries.parquet",
+    "people.parquet",
+    "records.parquet",
+    "report.html",
+)
+FLUSH_ROWS = 1 << 20
+
+
+class RunError(ValueError):
+    """A folder that cannot be written to or read as a run; message meant for the user."""
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically (temporary file, then rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+def prepare_folder(out: Path, overwrite: bool) -> None:
+    """Make `out` ready for a new run, refusing to clobber one unless `overwrite`."""
+    if out.exists() and not out.is_dir():
+        raise RunError(f"error: --out {out}: is a file, not a folder; choose a folder path")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "manifest.json").exists():
+            raise RunError(
+                f"error: --out {out}: folder is not empty and holds no run; "
+                "choose a new or empty folder"
+            )
+        if not overwrite:
+            raise RunError(
+                f"error: --out {out}: already holds a run; pass --overwrite to replace it "
+                "or choose another --out"
+            )
+        for name in RUN_FILES:
+            for p in (out / name, out / (name + ".partial"), out / (name + ".tmp")):
+                p.unlink(missing_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"error: --out {out}: cannot be created ({exc.strerror})") from None
+
+
+class RunWriter:
+    """Streams one run's results into its folder."""
+
+    def __init__(
+        self,
+        out: Path,
+        scenario_toml: str,
+        manifest: dict[str, Any],
+        behaviors: list[str],
+        channels: tuple[str, ...],
+        overwrite: bool = False,
+    ) -> None:
+        """Claim the folder: write the incomplete manifest and the resolved scenario."""
+        prepare_folder(out, overwrite)
+        self.out = out
+        self.manifest = {"panopticon": __version__, "status": "incomplete", **manifest}
+        _write_json(out / "manifest.json", self.manifest)
+        (out / "scenario.toml").write_text(scenario_toml, "utf-8")
+        self.behaviors = pa.array(behaviors, type=pa.string())
+        self.channels = pa.array(list(channels), type=pa.string())
+        self.schema = pa.schema(
+            [
+                ("day", pa.int32()),
+                ("behavior", pa.dictionary(pa.uint8(), pa.string())),
+                ("perpetrator", pa.int32()),
+                ("attributed_to", pa.int32()),
+                ("channel", pa.dictionary(pa.uint8(), pa.string())),
+                ("correct", pa.bool_()),
+            ]
+        )
+        self._buffer: list[RecordBatch] = []
+        self._buffered = 0
+        self._writer: pq.ParquetWriter | None = None
+        self.records_written = 0
+
+    def add_records(self, batch: RecordBatch | None) -> None:
+        """Queue a day's records; they are written in row groups of about a million."""
+        if batch is None:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.out / "records.parquet.partial", self.schema)
+        self._buffer.append(batch)
+        self._buffered += len(batch)
+        if self._buffered >= FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the queued records as one row group."""
+        if not self._buffer or self._writer is None:
+            return
+        b = self._buffer
+        cols = {
+            "day": np.concatenate([np.full(len(x), x.day, dtype=np.int32) for x in b]),
+            "behavior": pa.DictionaryArray.from_arrays(
+                pa.array(np.concatenate([x.behavior for x in b])), self.behaviors
+            ),
+            "perpetrator": np.concatenate([x.perpetrator for x in b]),
+            "attributed_to": np.concatenate([x.attributed_to for x in b]),
+            "channel": pa.DictionaryArray.from_arrays(
+                pa.array(np.concatenate([x.channel for x in b])), self.channels
+            ),
+            "correct": np.concatenate([x.correct for x in b]),
+        }
+        self._writer.write_table(pa.table(cols, schema=self.schema))
+        self.records_written += self._buffered
+        self._buffer, self._buffered = [], 0
+
+    def finish(self, timeseries: pa.Table, people: pa.Table, extra: dict[str, Any]) -> None:
+        """Write the tables, then mark the run complete."""
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.out / "records.parquet.partial", self.schema)
+        self._flush()
+        self._writer.close()
+        os.replace(self.out / "records.parquet.partial", self.out / "records.parquet")
+        for name, table in (("timeseries", timeseries), ("people", people)):
+            part = self.out / f"{name}.parquet.partial"
+            pq.write_table(table, part)
+            os.replace(part, self.out / f"{name}.parquet")
+        self.manifest.update(extra)
+        self.manifest["records_written"] = self.records_written
+        self.manifest["status"] = "complete"
+        _write_json(self.out / "manifest.json", self.manifest)
+
+    def abort(self, reason: str) -> None:
+        """Leave the folder marked incomplete, saying why."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:
+                pass
+        self.manifest.update({"status": "incomplete", "error": reason, "finished": now()})
+        _write_json(self.out / "manifest.json", self.manifest)
+
+
+class RunResult:
+    """A finished run: its manifest, scenario and tables as Polars DataFrames."""
+
+    def __init__(self, path: str | Path) -> None:
+        """Open a run folder (it must be complete)."""
+        self.path = Path(path)
+        manifest = self.path / "manifest.json"
+        if not self.path.is_dir():
+            raise RunError(f"error: run {str(path)!r}: no such folder")
+        if not manifest.exists():
+            raise RunError(f"error: run {str(path)!r}: not a run folder (no manifest.json)")
+        try:
+            self.manifest: dict[str, Any] = json.loads(manifest.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError):
+            raise RunError(f"error: run {str(path)!r}: manifest.json is unreadable") from None
+        if self.manifest.get("status") != "complete":
+            why = self.manifest.get("error", "it did not finish")
+            raise RunError(f"error: run {str(path)!r}: is incomplete ({why})")
+
+    def _table(self, name: str) -> pl.DataFrame:
+        return pl.read_parquet(self.path / f"{name}.parquet")
+
+    @property
+    def timeseries(self) -> pl.DataFrame:
+        """One row per day."""
+        return self._table("timeseries")
+
+    @property
+    def people(self) -> pl.DataFrame:
+        """One row per citizen at the end."""
+        return self._table("people")
+
+    @property
+    def records(self) -> pl.DataFrame:
+        """The record log (all, a sample, or empty, per the scenario's `run.records`)."""
+        return self._table("records")
+
+    @property
+    def scenario_toml(self) -> str:
+        """The fully resolved scenario of this run."""
+        return (self.path / "scenario.toml").read_text("utf-8")
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        """Headline totals recorded in the manifest."""
+        return dict(self.manifest.get("totals", {}))
+
+    def __repr__(self) -> str:
+        """Short description."""
+        m = self.manifest
+        return (
+            f"RunResult({str(self.path)!r}, scenario={m.get('scenario')!r}, seed={m.get('seed')})"
+        )
+
+
+def open_run(path: str | Path) -> RunResult:
+    """Open a complete run folder."""
+    return RunResult(path)

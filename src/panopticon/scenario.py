@@ -1,0 +1,332 @@
+"""Scenario files: the schema, presets, validation and `--set` overrides.
+
+A scenario is a TOML file validated against the pydantic models below. Every table is a
+named table (never a positional list) so that new behaviours, channels, policies and
+sanctions are new keys, and every value can be addressed by a dotted key such as
+``surveillance.faceid.p_miss`` from the command line or a sweep.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be loaded or validated; the message is meant for the user."""
+
+
+class Strict(BaseModel):
+    """Base for every scenario table: unknown fields are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RunSettings(Strict):
+    """How long to run, with which seed, and what to keep."""
+
+    days: int = Field(365, ge=1, le=36500, description="days simulated, numbered 0 .. days-1")
+    seed: int = Field(0, ge=0, lt=2**63, description="root of every random stream")
+    records: Literal["all", "sample", "none"] = Field(
+        "all", description="records.parquet keeps every record, a uniform sample, or none"
+    )
+    records_sample: Probability = Field(
+        0.01, description="share of records kept when records = 'sample'"
+    )
+
+
+class Propensity(Strict):
+    """Citizen i's base rate multiplier g_i ~ Gamma(shape, mean 1): heterogeneity."""
+
+    distribution: Literal["gamma"] = "gamma"
+    shape: float = Field(0.5, gt=0.0, description="Gamma shape; smaller is more unequal")
+
+
+class Population(Strict):
+    """The synthetic citizens."""
+
+    size: int = Field(1_000_000, ge=1, le=2**31 - 2, description="number of citizens")
+    propensity: Propensity = Propensity()
+
+
+class Behavior(Strict):
+    """One kind of act: its mean rate per citizen-day and the points a record costs."""
+
+    rate: NonNegative = Field(0.02, description="mean acts per citizen per day")
+    points: int = Field(5, ge=0, le=10_000, description="points deducted per record")
+
+
+class Camera(Strict):
+    """The camera channel: the chance that one act is seen."""
+
+    coverage: Probability = Field(0.3, description="probability an act is seen")
+
+
+class FaceIdFixed(Strict):
+    """Face identification with fixed outcome rates per seen act."""
+
+    mode: Literal["fixed"] = "fixed"
+    p_miss: Probability = Field(0.10, description="seen act not identified")
+    p_wrong: Probability = Field(0.01, description="seen act attributed to someone else")
+
+    @model_validator(mode="after")
+    def _rates_sum(self) -> FaceIdFixed:
+        if self.p_miss + self.p_wrong > 1.0:
+            raise ValueError(
+                f"p_miss + p_wrong = {self.p_miss + self.p_wrong:g} is not allowed; "
+                "the two outcome rates must sum to at most 1"
+            )
+        return self
+
+
+class Surveillance(Strict):
+    """Channels that see acts, and the identification that attributes them."""
+
+    enabled: bool = Field(True, description="false: nothing is seen (unwatched baseline)")
+    camera: Camera = Camera()
+    faceid: FaceIdFixed = FaceIdFixed()
+
+
+class Recovery(Strict):
+    """Points regained after a quiet period with no record."""
+
+    points: int = Field(5, ge=0, le=10_000)
+    every_days: int = Field(30, ge=1, le=36500)
+
+
+class Scoring(Strict):
+    """A points ledger: start (also the cap), floor, recovery."""
+
+    start: int = Field(1000, ge=-32768, le=2**31 - 1)
+    floor: int = Field(0, ge=-(2**31), le=2**31 - 1)
+    recovery: Recovery = Recovery()
+
+    @model_validator(mode="after")
+    def _floor_below_start(self) -> Scoring:
+        if self.floor > self.start:
+            raise ValueError(
+                f"floor = {self.floor} is not allowed; it must be at most start = {self.start}"
+            )
+        return self
+
+
+class Blacklist(Strict):
+    """Sanctioned while the score is below the threshold."""
+
+    threshold: float = Field(970, description="sanctioned while score < threshold")
+
+
+class Sanctions(Strict):
+    """Consequences keyed on the score."""
+
+    blacklist: Blacklist = Blacklist()
+
+
+class Response(Strict):
+    """How behaviour responds to being recorded (specific deterrence)."""
+
+    deterrence: float = Field(0.8, gt=0.0, le=1.0, description="multiplier per record")
+    deterrence_floor: Probability = Field(0.2, description="lowest deterrence multiplier")
+
+
+class Scenario(Strict):
+    """A complete, validated scenario."""
+
+    name: str = Field("scenario", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    run: RunSettings = RunSettings()
+    population: Population = Population()
+    behaviors: dict[str, Behavior] = Field(default_factory=lambda: {"violation": Behavior()})
+    surveillance: Surveillance = Surveillance()
+    scoring: Scoring = Scoring()
+    sanctions: Sanctions = Sanctions()
+    response: Response = Response()
+
+    @model_validator(mode="after")
+    def _checks(self) -> Scenario:
+        if not self.behaviors:
+            raise ValueError("behaviors = {} is not allowed; define at least one behaviour")
+        if len(self.behaviors) > 255:
+            raise ValueError(f"behaviors: {len(self.behaviors)} are not allowed; at most 255")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved scenario as plain data (every default filled in)."""
+        return self.model_dump(mode="python")
+
+    def to_toml(self) -> str:
+        """The fully resolved scenario as TOML: running this file alone repeats the run."""
+        return tomli_w.dumps(self.to_dict())
+
+    def override(self, values: dict[str, Any] | None = None, **top: Any) -> Scenario:
+        """A new, validated scenario with dotted keys replaced (``{"run.days": 30}``).
+
+        Keyword shortcuts: ``population`` (size), ``days`` and ``seed``.
+        """
+        data = self.to_dict()
+        merged = dict(values or {})
+        shortcuts = {"population": "population.size", "days": "run.days", "seed": "run.seed"}
+        for key, value in top.items():
+            if key not in shortcuts:
+                raise ScenarioError(
+                    f"error: {key}: not an override shortcut; allowed: {', '.join(shortcuts)}"
+                )
+            if value is not None:
+                merged[shortcuts[key]] = value
+        for key, value in merged.items():
+            set_dotted(data, key, value)
+        return validate(data)
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested dicts, creating tables on the way; errors name the key."""
+    parts = key.split(".")
+    if not key or any(not p for p in parts):
+        raise ScenarioError(f"error: --set {key!r}: not a dotted key such as run.days")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            where = ".".join(parts[: i + 1])
+            raise ScenarioError(
+                f"error: {key}: {where} is a value ({nxt!r}), not a table, so it has no fields"
+            )
+        node = nxt
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """Parse one ``--set key=value``; the value is a TOML literal (quote strings)."""
+    if "=" not in item:
+        raise ScenarioError(f"error: --set {item!r}: expected key=value, e.g. run.days=30")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise ScenarioError(
+            f"error: --set {item!r}: value {raw!r} is not a TOML literal; "
+            'use a number, true/false, or a quoted string such as key="text"'
+        ) from None
+    return key, value
+
+
+def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:
+    """Field names allowed at the table holding ``loc`` (for 'unknown field' messages)."""
+    model: Any = Scenario
+    for part in loc[:-1]:
+        fields = getattr(model, "model_fields", None)
+        if fields is None:
+            return []
+        if part in fields:
+            model = fields[part].annotation
+            if getattr(model, "__origin__", None) is dict:
+                model = model.__args__[1]
+        elif isinstance(part, str) and model is Behavior:
+            continue
+        else:
+            return []
+    fields = getattr(model, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per problem: the field, the bad value and what is allowed."""
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        field = ".".join(str(p) for p in loc) or "scenario"
+        value = e.get("input")
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_fields(loc)
+            hint = f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
+            lines.append(f"error: {field}: unknown field (value {value!r}); {hint}")
+            continue
+        msg = e["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+            lines.append(f"error: {field}: {msg}")
+            continue
+        shown = value if not isinstance(value, dict) else "{...}"
+        lines.append(f"error: {field}: {shown!r} is not allowed; {msg[0].lower() + msg[1:]}")
+    return "\n".join(lines)
+
+
+def validate(data: dict[str, Any]) -> Scenario:
+    """Validate plain data into a Scenario, or raise ScenarioError with a clear message."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(format_validation_error(err)) from None
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped inside the package."""
+    files = resources.files("panopticon.presets").iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
+
+
+def preset_summaries() -> dict[str, str]:
+    """Preset name -> its one-line description."""
+    out = {}
+    for name in preset_names():
+        text = resources.files("panopticon.presets").joinpath(f"{name}.toml").read_text("utf-8")
+        out[name] = str(tomllib.loads(text).get("description", "")).strip().splitlines()[0:1]
+        out[name] = out[name][0] if out[name] else ""
+    return out
+
+
+def read_toml(source: str | Path) -> dict[str, Any]:
+    """Read a preset name or a TOML file path into plain data."""
+    text: str
+    origin: str
+    path = Path(source)
+    if str(source) in preset_names():
+        res = resources.files("panopticon.presets").joinpath(f"{source}.toml")
+        text, origin = res.read_text("utf-8"), f"preset {source}"
+    elif path.suffix == ".toml" or path.exists():
+        try:
+            text = path.read_text("utf-8")
+        except FileNotFoundError:
+            raise ScenarioError(f"error: scenario {str(source)!r}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(
+                f"error: scenario {str(source)!r}: cannot be read ({exc.__class__.__name__})"
+            ) from None
+        origin = str(path)
+    else:
+        raise ScenarioError(
+            f"error: scenario {str(source)!r}: no such preset or file; "
+            f"presets: {', '.join(preset_names())}"
+        )
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"error: {origin}: malformed TOML ({exc})") from None
+
+
+def load(source: str | Path, sets: list[str] | None = None, **top: Any) -> Scenario:
+    """Load a preset or file, apply ``--set`` items and shortcuts, then validate once."""
+    data = read_toml(source)
+    if "name" not in data and str(source) not in preset_names():
+        data["name"] = re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(source).stem) or "scenario"
+    for item in sets or []:
+        key, value = parse_set(item)
+        set_dotted(data, key, value)
+    shortcuts = {"population": "population.size", "days": "run.days", "seed": "run.seed"}
+    for key, value in top.items():
+        if value is not None:
+            set_dotted(data, shortcuts[key], value)
+    return validate(data)
