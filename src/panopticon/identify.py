@@ -47,8 +47,6 @@ class Identify:
         f = scenario.surveillance.faceid
         self.p_miss, self.p_wrong = f.p_miss, f.p_wrong
         self.n = scenario.population.size
-        if self.n < 2:
-            self.p_wrong = 0.0  # nobody else exists to be named
         self.seed = scenario.run.seed
 
     def step(self, day: int, actors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

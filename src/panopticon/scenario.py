@@ -158,6 +158,11 @@ class Scenario(Strict):
             raise ValueError("behaviors = {} is not allowed; define at least one behaviour")
         if len(self.behaviors) > 255:
             raise ValueError(f"behaviors: {len(self.behaviors)} are not allowed; at most 255")
+        if self.population.size < 2 and self.surveillance.faceid.p_wrong > 0:
+            raise ValueError(
+                "population.size = 1 is not allowed with surveillance.faceid.p_wrong > 0; "
+                "a wrongful record needs someone else to name (use size >= 2 or p_wrong = 0)"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -296,6 +301,8 @@ def read_toml(source: str | Path) -> dict[str, Any]:
     if str(source) in preset_names():
         res = resources.files("panopticon.presets").joinpath(f"{source}.toml")
         text, origin = res.read_text("utf-8"), f"preset {source}"
+    elif path.is_dir():
+        raise ScenarioError(f"error: scenario {str(source)!r}: is a folder, not a TOML file")
     elif path.suffix == ".toml" or path.exists():
         try:
             text = path.read_text("utf-8")
