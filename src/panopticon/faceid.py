@@ -16,8 +16,9 @@ and G, the outcome probabilities follow analytically:
 - person not enrolled (G impostors): ``fpir = 1 - (1 - FMR(t))**G``.
 
 Nothing here looks at a face: scores are numbers drawn from distributions, calibrated to
-published NIST operating points (see ``docs/faceid.md`` and the constants below). All
-computations are in log space so that galleries of up to 1e10 stay exact.
+published NIST operating points (see ``docs/faceid.md`` and the constants below). Powers
+such as (1 - FMR)**(G-1) are computed in log space (log1p/expm1), so galleries up to 1e10
+and beyond keep full floating-point accuracy.
 """
 
 from __future__ import annotations
@@ -386,7 +387,8 @@ class IdentificationRates:
     """Outcome probabilities of one 1:N search at (gallery, threshold).
 
     For an enrolled person: p_correct + p_wrong + p_miss = 1. For a person not enrolled:
-    fpir (someone is named) and expected_false_candidates = G * FMR(t).
+    fpir (someone is named) and expected_false_candidates = G * FMR(t). For a mixture of
+    quality classes or groups every field is the share-weighted mean (fmr included).
     """
 
     gallery: float
@@ -810,19 +812,24 @@ class SearchHardware(_Frozen):
 class SearchCost:
     """Memory traffic, compute and servers for exhaustive 1:N searches.
 
-    Every search reads all G templates (G * template_bytes), unless `batch_size` probes
-    share one pass. Seconds are for one server; servers_for_latency splits the gallery so
-    one search finishes within the latency target; servers_for_throughput keeps up with
-    searches_per_day; servers is the largest of those and the servers needed to hold it.
+    One pass streams all G templates (G * template_bytes) from memory and compares them
+    with `batch_size` probes; a search's share of the traffic is G * template_bytes /
+    batch_size. `seconds_per_pass` (one server, the whole gallery) is the latency of one
+    search; `seconds_per_search` is the server time one search costs when batched.
+    servers_for_latency shards the gallery so that one pass meets the latency target;
+    servers_for_throughput keeps up with searches_per_day; servers_to_hold_gallery fits
+    the templates in memory; `servers` is the largest of the three.
     """
 
     gallery: float
     template_bytes: int
+    batch_size: int
     gallery_bytes: float
     bytes_per_search: float
     ops_per_search: float
     seconds_memory: float
     seconds_compute: float
+    seconds_per_pass: float
     seconds_per_search: float
     latency_s: float
     servers_for_latency: int
@@ -839,40 +846,47 @@ def search_cost(
     latency_s: float = CLAIM_LATENCY_S,
     hardware: SearchHardware | None = None,
 ) -> SearchCost:
-    """Cost of exhaustive search: bytes read, seconds per search, servers to keep up."""
+    """Cost of exhaustive search: bytes read, seconds per search, servers to keep up.
+
+    Memory-bound or compute-bound, whichever is slower: memory time is bytes read over
+    bandwidth, compute time is 2 * G * elements operations (multiply and add) over the
+    server's operation rate. No index or pruning: every template is compared.
+    """
     gallery = _check_gallery(gallery)
     hw = hardware or SearchHardware()
     if not (math.isfinite(float(searches_per_day)) and float(searches_per_day) >= 0):
         raise FaceIdError("searches_per_day", searches_per_day, "a number >= 0")
     if not (math.isfinite(float(latency_s)) and float(latency_s) > 0):
         raise FaceIdError("latency", latency_s, "a number of seconds > 0")
+    k = hw.batch_size
     gallery_bytes = gallery * hw.template_bytes
-    bytes_per_search = gallery_bytes / hw.batch_size
-    dims = hw.template_bytes / hw.element_bytes
-    ops = 2.0 * gallery * dims  # one multiply and one add per element per template
-    t_mem = bytes_per_search / hw.memory_bandwidth
-    t_ops = ops / hw.compute_ops
-    t = max(t_mem, t_ops)
+    ops = 2.0 * gallery * (hw.template_bytes / hw.element_bytes)
+    t_mem = gallery_bytes / hw.memory_bandwidth  # one pass, shared by the batch
+    t_ops = ops / hw.compute_ops  # per probe
+    t_pass = max(t_mem, k * t_ops)
+    t_search = t_pass / k
     s = float(searches_per_day)
-    hold = math.ceil(gallery_bytes / hw.server_memory)
-    lat = math.ceil(t / latency_s - 1e-12)
-    thr = math.ceil(s * t / 86400.0 - 1e-12)
+    hold = math.ceil(gallery_bytes / hw.server_memory - 1e-12)
+    lat = max(math.ceil(t_pass / latency_s - 1e-12), 1)
+    thr = math.ceil(s * t_search / 86400.0 - 1e-12)
     return SearchCost(
         gallery=gallery,
         template_bytes=hw.template_bytes,
+        batch_size=k,
         gallery_bytes=gallery_bytes,
-        bytes_per_search=bytes_per_search,
+        bytes_per_search=gallery_bytes / k,
         ops_per_search=ops,
         seconds_memory=t_mem,
         seconds_compute=t_ops,
-        seconds_per_search=t,
+        seconds_per_pass=t_pass,
+        seconds_per_search=t_search,
         latency_s=float(latency_s),
-        servers_for_latency=max(lat, 1),
+        servers_for_latency=lat,
         searches_per_day=s,
-        bytes_per_day=s * bytes_per_search,
+        bytes_per_day=s * gallery_bytes / k,
         servers_for_throughput=thr,
         servers_to_hold_gallery=hold,
-        servers=max(lat, thr, hold, 1),
+        servers=max(lat, thr, hold),
     )
 
 
@@ -942,6 +956,12 @@ def add_faceid_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="BYTES_PER_S",
         help="memory bandwidth per server in bytes/s (default 200e9)",
+    )
+    a(
+        "--batch-size",
+        default=None,
+        metavar="K",
+        help="probes that share one pass over the gallery (default 1: no batching)",
     )
     a("--json", action="store_true", help="print one JSON object instead of a table")
     a(
@@ -1127,12 +1147,14 @@ def _print_table(rep: dict[str, object], how: str) -> None:
             )
     lines += [
         "",
-        f"search cost (exhaustive, {c['template_bytes']}-byte templates)",
+        f"search cost (exhaustive, {c['template_bytes']}-byte templates, "
+        f"batches of {c['batch_size']})",
         f"  gallery in memory                 {_bytes(c['gallery_bytes'])}",
+        f"  one pass over it, one server      {c['seconds_per_pass']:.4g} s "
+        f"(memory {c['seconds_memory']:.3g} s, compute {c['seconds_compute']:.3g} s/probe)",
         f"  read per search                   {_bytes(c['bytes_per_search'])}, "
         f"{c['ops_per_search']:.3g} ops",
-        f"  seconds per search, one server    {c['seconds_per_search']:.4g} "
-        f"(memory {c['seconds_memory']:.3g}, compute {c['seconds_compute']:.3g})",
+        f"  server-seconds per search         {c['seconds_per_search']:.4g}",
         f"  {'servers for a ' + format(c['latency_s'], 'g') + ' s search':<34}"
         f"{c['servers_for_latency']:,}",
         f"  searches per day                  {c['searches_per_day']:.4g} "
@@ -1163,7 +1185,7 @@ def plot_rates_vs_gallery(
     for i, t in enumerate(thresholds):
         rs = [model.rates(float(g), t, quality, group) for g in galleries]
         colour = f"C{i}"
-        label = f"t = {t:.2f} (FMR {model.impostor.sf(t):.0e})"
+        label = f"t = {t:.2f} (reference FMR {model.impostor.sf(t):.1e})"
         ax1.plot(galleries, [r.fnir for r in rs], color=colour, label=label)
         ax1.plot(galleries, [r.p_wrong for r in rs], color=colour, linestyle=":")
         ax2.plot(galleries, [r.fpir for r in rs], color=colour, label=label)
@@ -1223,6 +1245,11 @@ def run_faceid_command(args: argparse.Namespace) -> int:
             if not (math.isfinite(bw) and bw > 0):
                 raise FaceIdError("bandwidth", args.bandwidth, "bytes per second > 0, e.g. 200e9")
             hw_update["memory_bandwidth"] = bw
+        if getattr(args, "batch_size", None) is not None:
+            k = _parse_number("batch_size", args.batch_size, "a whole number >= 1")
+            if k < 1 or k != int(k):
+                raise FaceIdError("batch_size", args.batch_size, "a whole number >= 1")
+            hw_update["batch_size"] = int(k)
         searches = DEFAULT_SEARCHES_PER_DAY
         if getattr(args, "searches_per_day", None) is not None:
             searches = _parse_number("searches_per_day", args.searches_per_day, "a number >= 0")
