@@ -446,7 +446,8 @@ def test_cli_table_and_target(capsys: pytest.CaptureFixture[str]) -> None:
         (["--threshold", "x"], "threshold"),
         (["--threshold", "6", "--target-fpir", "0.01"], "threshold"),
         (["--quality", "enrolment=0.5,surveillance=0.2"], "quality"),
-        (["--target-hit-rate", "0.9"], "hit_rate"),
+        (["--target-hit-rate", "0.9"], "target_hit_rate"),
+        (["--target-fpir", "2"], "target_fpir"),
     ],
 )
 def test_cli_bad_input_is_one_line(

@@ -1020,12 +1020,19 @@ def _resolve_threshold(
         )
     if getattr(args, "target_fpir", None) is not None:
         p = _parse_number("target_fpir", args.target_fpir, "a number strictly between 0 and 1")
-        return threshold_for_fpir(model, gallery, p, quality, group), f"set for FPIR {p:g}"
+        try:
+            t = threshold_for_fpir(model, gallery, p, quality, group)
+        except FaceIdError as exc:  # name the option the user typed
+            raise FaceIdError("target_fpir", exc.value, exc.allowed) from None
+        return t, f"set for FPIR {p:g}"
     if getattr(args, "target_hit_rate", None) is not None:
         p = _parse_number(
             "target_hit_rate", args.target_hit_rate, "a number strictly between 0 and 1"
         )
-        t = threshold_for_hit_rate(model, gallery, p, quality, group)
+        try:
+            t = threshold_for_hit_rate(model, gallery, p, quality, group)
+        except FaceIdError as exc:
+            raise FaceIdError("target_hit_rate", exc.value, exc.allowed) from None
         return t, f"set for hit rate {p:g}"
     if getattr(args, "threshold", None) is not None:
         t = _check_threshold(_parse_number("threshold", args.threshold, "a number"))
@@ -1039,6 +1046,8 @@ def _fmt(x: float) -> str:
         return "n/a"
     if x == 0:
         return "0"
+    if 0.999 <= x < 1.0:
+        return f"{x:.6f}"
     if 1e-3 <= abs(x) < 1e7:
         return f"{x:.4g}"
     return f"{x:.3e}"

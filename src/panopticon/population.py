@@ -112,3 +112,47 @@ def build(params: PopulationParams, seed: int) -> Population:
     weights = draw_propensity(params, seed, 0, params.size)
     prob, alias, totals = _build_alias(weights, BLOCK)
     return Population(params.size, prob, alias, totals, float(weights.max()))
+
+
+@dataclass
+class Demographics:
+    """Group, region and age of a range of citizens (uint8 codes, in catalog order)."""
+
+    group: np.ndarray
+    region: np.ndarray
+    age: np.ndarray
+
+
+def _categorical(rng: np.random.Generator, shares: list[float], size: int) -> np.ndarray:
+    """Codes 0..k-1 drawn with the given shares, as uint8."""
+    cum = np.cumsum(shares)
+    cum[-1] = 1.0
+    return np.searchsorted(cum, rng.random(size), side="right").astype(np.uint8)
+
+
+def demographics(params: PopulationParams, seed: int, start: int, stop: int) -> Demographics:
+    """Group, region and age of ids start..stop-1, reproducible per id from the seed.
+
+    Drawn from their own counter-based streams (not the propensity's), chunk by chunk,
+    so any range can be regenerated on demand without storing it.
+    """
+    from panopticon.scenario import parse_band
+
+    n = stop - start
+    group = np.empty(n, dtype=np.uint8)
+    region = np.empty(n, dtype=np.uint8)
+    age = np.empty(n, dtype=np.uint8)
+    bands = [parse_band(k) for k in params.age_bands]
+    lows = np.array([b[0] for b in bands])
+    widths = np.array([b[1] - b[0] + 1 for b in bands])
+    for chunk in range(start // CHUNK, (stop - 1) // CHUNK + 1):
+        lo, hi = chunk * CHUNK, min((chunk + 1) * CHUNK, params.size)
+        rng = streams.population_rng(seed, streams.DEMOGRAPHICS, chunk)
+        g = _categorical(rng, [v.share for v in params.groups.values()], hi - lo)
+        r = _categorical(rng, [v.share for v in params.regions.values()], hi - lo)
+        band = _categorical(rng, list(params.age_bands.values()), hi - lo)
+        a = lows[band] + np.floor(rng.random(hi - lo) * widths[band]).astype(np.int64)
+        x, y = max(lo, start), min(hi, stop)
+        sl_out, sl_in = slice(x - start, y - start), slice(x - lo, y - lo)
+        group[sl_out], region[sl_out], age[sl_out] = g[sl_in], r[sl_in], a[sl_in]
+    return Demographics(group, region, age)

@@ -52,11 +52,76 @@ class Propensity(Strict):
     shape: float = Field(0.5, gt=0.0, description="Gamma shape; smaller is more unequal")
 
 
+class Group(Strict):
+    """A demographic group: its share of the population."""
+
+    share: Probability = Field(1.0, description="share of citizens in this group")
+
+
+class Region(Strict):
+    """A region: its share of the population and its relative camera density."""
+
+    share: Probability = Field(1.0, description="share of citizens living here")
+    camera_density: NonNegative = Field(
+        1.0, description="cameras per person relative to the national average"
+    )
+
+
+def _check_shares(field: str, shares: dict[str, float]) -> None:
+    """Shares of a named partition must sum to 1."""
+    total = sum(shares.values())
+    if abs(total - 1.0) > 1e-9:
+        raise ValueError(
+            f"{field}: shares sum to {total:g}, which is not allowed; they must sum to 1"
+        )
+
+
+def parse_band(key: str) -> tuple[int, int]:
+    """An age band key such as '18-34' as (18, 34); ValueError naming what is allowed."""
+    parts = key.split("-")
+    ok = len(parts) == 2 and all(p.strip().isdigit() for p in parts)
+    lo, hi = (int(parts[0]), int(parts[1])) if ok else (0, -1)
+    if not ok or lo > hi or hi > 120:
+        raise ValueError(
+            f"population.age_bands.{key}: not an age band; use 'low-high' with "
+            "0 <= low <= high <= 120, e.g. '18-34'"
+        )
+    return lo, hi
+
+
 class Population(Strict):
-    """The synthetic citizens."""
+    """The synthetic citizens: how many, how unequal, and who they are."""
 
     size: int = Field(1_000_000, ge=1, le=2**31 - 2, description="number of citizens")
     propensity: Propensity = Propensity()
+    represents: float | None = Field(
+        None, gt=0, description="size of the nation this sample stands for (scales totals)"
+    )
+    groups: dict[str, Group] = Field(default_factory=lambda: {"all": Group()})
+    regions: dict[str, Region] = Field(default_factory=lambda: {"all": Region()})
+    age_bands: dict[str, Probability] = Field(
+        default_factory=lambda: {"18-80": 1.0},
+        description="age band 'low-high' -> share; ages are uniform within a band",
+    )
+
+    @model_validator(mode="after")
+    def _partitions(self) -> Population:
+        for field, table in (("population.groups", self.groups),
+                             ("population.regions", self.regions)):
+            if not table or len(table) > 255:
+                raise ValueError(f"{field}: {len(table)} entries are not allowed; 1 to 255")
+            _check_shares(field, {k: v.share for k, v in table.items()})
+        if not self.age_bands:
+            raise ValueError("population.age_bands: empty is not allowed; give one band")
+        for key in self.age_bands:
+            parse_band(key)
+        _check_shares("population.age_bands", dict(self.age_bands))
+        if self.represents is not None and self.represents < self.size:
+            raise ValueError(
+                f"population.represents = {self.represents:g} is not allowed; it must be at "
+                f"least population.size = {self.size}"
+            )
+        return self
 
 
 class Behavior(Strict):
@@ -167,7 +232,7 @@ class Scenario(Strict):
 
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved scenario as plain data (every default filled in)."""
-        return self.model_dump(mode="python")
+        return self.model_dump(mode="python", exclude_none=True)
 
     def to_toml(self) -> str:
         """The fully resolved scenario as TOML: running this file alone repeats the run."""
@@ -262,7 +327,8 @@ def format_validation_error(err: ValidationError) -> str:
         msg = e["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-            lines.append(f"error: {field}: {msg}")
+            named = msg.split(" ", 1)[0].rstrip(":").split("=")[0]
+            lines.append(f"error: {msg}" if "." in named else f"error: {field}: {msg}")
             continue
         shown = value if not isinstance(value, dict) else "{...}"
         lines.append(f"error: {field}: {shown!r} is not allowed; {msg[0].lower() + msg[1:]}")
