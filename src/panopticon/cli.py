@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from panopticon import __version__
+from panopticon import faceid
 from panopticon import scenario as scenario_mod
 from panopticon.engine import run as run_scenario
 from panopticon.runs import RunError, RunResult
@@ -157,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("presets", help="list the shipped scenarios")
     p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser(
+        "faceid", help="the 1:N face identification error model on its own",
+        description="Miss, wrong-hit and false-positive rates of a 1:N search against a "
+        "gallery of G enrolled faces, and the hardware an exhaustive search needs.",
+    )
+    faceid.add_faceid_arguments(p)
+    p.set_defaults(func=faceid.run_faceid_command)
     return parser
 
 
