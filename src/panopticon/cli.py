@@ -7,8 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from panopticon import __version__
-from panopticon import faceid
+from panopticon import __version__, faceid
 from panopticon import scenario as scenario_mod
 from panopticon.engine import run as run_scenario
 from panopticon.runs import RunError, RunResult
