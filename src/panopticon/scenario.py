@@ -106,8 +106,10 @@ class Population(Strict):
 
     @model_validator(mode="after")
     def _partitions(self) -> Population:
-        for field, table in (("population.groups", self.groups),
-                             ("population.regions", self.regions)):
+        for field, table in (
+            ("population.groups", self.groups),
+            ("population.regions", self.regions),
+        ):
             if not table or len(table) > 255:
                 raise ValueError(f"{field}: {len(table)} entries are not allowed; 1 to 255")
             _check_shares(field, {k: v.share for k, v in table.items()})
@@ -124,17 +126,115 @@ class Population(Strict):
         return self
 
 
-class Behavior(Strict):
-    """One kind of act: its mean rate per citizen-day and the points a record costs."""
+PLACES = ("street", "transport", "venue", "home", "online", "financial", "court")
+Place = Literal["street", "transport", "venue", "home", "online", "financial", "court"]
+PUBLIC_PLACES = ("street", "transport", "venue")
 
-    rate: NonNegative = Field(0.02, description="mean acts per citizen per day")
-    points: int = Field(5, ge=0, le=10_000, description="points deducted per record")
+
+class Behavior(Strict):
+    """One kind of act: how often, where, by whom, and what a record of it costs."""
+
+    rate: NonNegative = Field(0.02, description="mean acts per eligible citizen per day")
+    points: int = Field(5, ge=0, le=10_000, description="points per record on the main score")
+    valence: Literal["negative", "positive"] = Field(
+        "negative", description="negative acts cost points; positive (rewarded) acts add them"
+    )
+    place: Place = Field("street", description="where the act happens; decides who can see it")
+    ages: tuple[int, int] = Field((0, 120), description="[youngest, oldest] who do this act")
+    loading: Probability = Field(
+        1.0, description="how strongly the rate follows the citizen's latent propensity"
+    )
+    channels: list[str] = Field(
+        default_factory=lambda: ["camera"],
+        description="channels that can record it, tried in this order",
+    )
+    lawful: bool = Field(False, description="lawful but disfavoured (chilled, never recorded)")
+    source: str = Field("", description="where the base rate comes from, or 'assumption'")
+
+    @model_validator(mode="after")
+    def _ages(self) -> Behavior:
+        lo, hi = self.ages
+        if not 0 <= lo <= hi <= 120:
+            raise ValueError(
+                f"ages = {list(self.ages)} is not allowed; need 0 <= low <= high <= 120"
+            )
+        return self
 
 
 class Camera(Strict):
-    """The camera channel: the chance that one act is seen."""
+    """The camera channel: fixed coverage, or coverage from a camera rollout.
 
-    coverage: Probability = Field(0.3, description="probability an act is seen")
+    `model = "fixed"`: an act in a public place is seen with probability `coverage`.
+    `model = "rollout"`: cameras per person in region r on day t are
+    c_r(t) = cameras(t) / national_population * density_r (densities normalised to a
+    population-weighted mean of 1), and an act in place p is seen with probability
+    1 - exp(-sensitivity_p * c_r(t)). Acts at home, online, financial or in court are
+    never seen by cameras.
+    """
+
+    model: Literal["fixed", "rollout"] = "fixed"
+    coverage: Probability = Field(0.3, description="fixed model: chance a public act is seen")
+    rollout: dict[str, NonNegative] = Field(
+        default_factory=dict,
+        description="date (YYYY-MM-DD) -> cameras nationally; linear in between, flat outside",
+    )
+    start_date: str = Field("2018-01-01", description="calendar date of day 0 (rollout model)")
+    national_population: float = Field(1.4e9, gt=0, description="people the cameras watch")
+    sensitivity: dict[str, NonNegative] = Field(
+        default_factory=lambda: {"street": 1.0, "transport": 1.34, "venue": 0.8},
+        description="public place -> detections per unit of cameras per person",
+    )
+    quality: dict[str, Probability] = Field(
+        default_factory=lambda: {"surveillance": 1.0},
+        description="image-quality mix of camera frames (face identification, scores mode)",
+    )
+    delay_days: int = Field(0, ge=0, le=3650, description="days before a record appears")
+
+    @model_validator(mode="after")
+    def _camera(self) -> Camera:
+        from datetime import date
+
+        def day(text: str, field: str) -> date:
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                raise ValueError(
+                    f"surveillance.camera.{field}: {text!r} is not allowed; use a date YYYY-MM-DD"
+                ) from None
+
+        day(self.start_date, "start_date")
+        dates = [day(k, "rollout") for k in self.rollout]
+        if any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
+            raise ValueError(
+                f"surveillance.camera.rollout: dates {list(self.rollout)} are not allowed; "
+                "they must be strictly increasing"
+            )
+        if self.model == "rollout" and not self.rollout:
+            raise ValueError(
+                "surveillance.camera.rollout: empty is not allowed with model = 'rollout'; "
+                'give dates and camera counts, e.g. {"2018-01-01" = 2e8, "2020-12-31" = 6.26e8}'
+            )
+        bad = [k for k in self.sensitivity if k not in PUBLIC_PLACES]
+        if bad:
+            raise ValueError(
+                f"surveillance.camera.sensitivity.{bad[0]}: not allowed; cameras see only "
+                f"{', '.join(PUBLIC_PLACES)}"
+            )
+        if self.quality and abs(sum(self.quality.values()) - 1.0) > 1e-9:
+            raise ValueError(
+                f"surveillance.camera.quality: shares sum to {sum(self.quality.values()):g}, "
+                "which is not allowed; they must sum to 1"
+            )
+        return self
+
+
+class Channel(Strict):
+    """A non-camera channel: transaction, court, online platform or informant records."""
+
+    kind: Literal["transaction", "court", "online", "informant"]
+    detection: Probability = Field(description="chance an act it can observe is recorded")
+    delay_days: int = Field(0, ge=0, le=3650, description="days before the record appears")
+    wrong_person: Probability = Field(0.0, description="chance the record names someone else")
 
 
 class FaceIdFixed(Strict):
@@ -143,6 +243,9 @@ class FaceIdFixed(Strict):
     mode: Literal["fixed"] = "fixed"
     p_miss: Probability = Field(0.10, description="seen act not identified")
     p_wrong: Probability = Field(0.01, description="seen act attributed to someone else")
+    same_group_share: Probability = Field(
+        0.0, description="share of wrongful matches naming someone of the actor's group"
+    )
 
     @model_validator(mode="after")
     def _rates_sum(self) -> FaceIdFixed:
@@ -154,12 +257,63 @@ class FaceIdFixed(Strict):
         return self
 
 
+class FaceIdGroupParams(Strict):
+    """Error differentials of one population group (by name)."""
+
+    fmr_multiplier: float = Field(1.0, gt=0, description="scales the false-match rate")
+    extra_miss: Probability = Field(0.0, description="chance the mate comparison fails")
+    genuine_shift: float = Field(0.0, description="shift of the genuine-score mean")
+
+
+class FaceIdQualityParams(Strict):
+    """Genuine-score distribution of one image-quality class."""
+
+    mean: float
+    sd: float = Field(gt=0)
+
+
+class FaceIdScoresParams(Strict):
+    """Face identification from genuine and impostor score distributions (1:N search).
+
+    Outcome rates per (quality, group) come from `panopticon.faceid` for this gallery
+    size and threshold, computed once per run.
+    """
+
+    mode: Literal["scores"] = "scores"
+    gallery: float = Field(1.3e9, ge=1, description="enrolled faces searched (G)")
+    threshold: float | None = Field(None, description="score threshold; default NIST point")
+    same_group_share: Probability = Field(
+        0.5, description="share of false matches naming someone of the searched person's group"
+    )
+    groups: dict[str, FaceIdGroupParams] = Field(
+        default_factory=dict, description="population group name -> error differentials"
+    )
+    qualities: dict[str, FaceIdQualityParams] = Field(
+        default_factory=dict, description="override genuine distributions of quality classes"
+    )
+
+
+class Appeals(Strict):
+    """Who appeals a record, how often they win, and how long it takes."""
+
+    enabled: bool = False
+    p_appeal_wrongful: Probability = Field(0.3, description="chance a wrongful record is appealed")
+    p_appeal_correct: Probability = Field(0.05, description="chance a correct record is appealed")
+    p_win_wrongful: Probability = Field(0.6, description="chance an appealed wrongful record wins")
+    p_win_correct: Probability = Field(0.05, description="chance an appealed correct record wins")
+    delay_days: int = Field(60, ge=0, le=3650, description="days from record to decision")
+
+
 class Surveillance(Strict):
     """Channels that see acts, and the identification that attributes them."""
 
     enabled: bool = Field(True, description="false: nothing is seen (unwatched baseline)")
     camera: Camera = Camera()
-    faceid: FaceIdFixed = FaceIdFixed()
+    faceid: FaceIdFixed | FaceIdScoresParams = Field(FaceIdFixed(), discriminator="mode")
+    channels: dict[str, Channel] = Field(
+        default_factory=dict, description="non-camera channels by name"
+    )
+    appeals: Appeals = Appeals()
 
 
 class Recovery(Strict):
@@ -169,19 +323,123 @@ class Recovery(Strict):
     every_days: int = Field(30, ge=1, le=36500)
 
 
+def check_bands(field: str, bands: dict[str, tuple[float, float]], low: float, high: float) -> None:
+    """Grade bands [lo, hi) must tile [low, high] with no overlap and no gap."""
+    if not bands:
+        return
+    ordered = sorted(bands.items(), key=lambda kv: kv[1][0])
+    for name, (lo, hi) in ordered:
+        if hi <= lo:
+            raise ValueError(f"{field}.{name}: [{lo:g}, {hi:g}) is not allowed; need low < high")
+    for (n1, (_, h1)), (n2, (l2, _)) in zip(ordered, ordered[1:], strict=False):
+        if l2 < h1:
+            raise ValueError(
+                f"{field}: bands {n1} and {n2} overlap at {l2:g}; bands must not overlap"
+            )
+        if l2 > h1:
+            raise ValueError(
+                f"{field}: gap between {n1} (ends {h1:g}) and {n2} (starts {l2:g}) is not "
+                "allowed; each band must start where the previous one ends"
+            )
+    if ordered[0][1][0] > low or ordered[-1][1][1] <= high:
+        raise ValueError(
+            f"{field}: bands cover [{ordered[0][1][0]:g}, {ordered[-1][1][1]:g}), which is not "
+            f"allowed; they must cover every possible score from {low:g} to {high:g}"
+        )
+
+
+class Dimension(Strict):
+    """One dimension of a factors score; its value in [0, 1] per citizen.
+
+    source = "records": exp(-n / scale), n the exponentially decayed count (half-life
+    `half_life_days`) of records of `behaviors` against the citizen (positive behaviours:
+    1 - exp(-n / scale)). source = "trait": a fixed per-citizen value that falls with
+    the latent propensity with strength `loading` (identity traits, fulfilment capacity).
+    source = "network": mean of friends' normalised scores on this policy.
+    """
+
+    weight: Probability
+    source: Literal["records", "trait", "network"] = "records"
+    behaviors: list[str] = Field(default_factory=list)
+    scale: float = Field(2.0, gt=0)
+    half_life_days: float = Field(365.0, gt=0)
+    loading: Probability = Field(0.5, description="trait source: dependence on propensity")
+
+
+class FactorsPolicy(Strict):
+    """A weighted multi-factor score in [low, high] (commercial style), recomputed on a schedule."""
+
+    range: tuple[float, float] = Field((350.0, 950.0))
+    every_days: int = Field(30, ge=1, le=3650)
+    dimensions: dict[str, Dimension]
+    grades: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _weights(self) -> FactorsPolicy:
+        lo, hi = self.range
+        if hi <= lo:
+            raise ValueError(f"range = {list(self.range)} is not allowed; need low < high")
+        if not self.dimensions:
+            raise ValueError("dimensions: empty is not allowed; define at least one")
+        total = sum(d.weight for d in self.dimensions.values())
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(
+                f"dimensions: weights sum to {total:g}, which is not allowed; they must sum to 1"
+            )
+        check_bands("grades", self.grades, lo, hi)
+        return self
+
+
+class ListPolicy(Strict):
+    """A black- or red-list: entry rule, duration, early exit and publication."""
+
+    kind: Literal["black", "red"] = "black"
+    behaviors: list[str] = Field(description="records of these behaviours count toward entry")
+    count: int = Field(1, ge=1, le=8, description="records needed within the window")
+    window_days: int = Field(365, ge=0, le=36500, description="window for `count` records")
+    duration_days: int = Field(730, ge=1, le=36500, description="days listed")
+    exit_per_day: Probability = Field(
+        0.0, description="daily chance of early exit while listed (e.g. repaying the debt)"
+    )
+    publish: bool = Field(True, description="names of listed people are published")
+
+
 class Scoring(Strict):
-    """A points ledger: start (also the cap), floor, recovery."""
+    """The main points ledger (start, floor, cap, recovery, grades) and further policies."""
 
     start: int = Field(1000, ge=-32768, le=2**31 - 1)
     floor: int = Field(0, ge=-(2**31), le=2**31 - 1)
+    cap: int | None = Field(None, description="highest score; default: start")
     recovery: Recovery = Recovery()
+    grades: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="grade -> [low, high) score band, best grade highest"
+    )
+    drops: dict[str, str] = Field(
+        default_factory=dict, description="behaviour -> grade it drops the citizen to at once"
+    )
+    factors: dict[str, FactorsPolicy] = Field(default_factory=dict)
+    lists: dict[str, ListPolicy] = Field(default_factory=dict)
+
+    @property
+    def top(self) -> int:
+        """The cap of the main ledger."""
+        return self.start if self.cap is None else self.cap
 
     @model_validator(mode="after")
-    def _floor_below_start(self) -> Scoring:
+    def _ledger(self) -> Scoring:
         if self.floor > self.start:
             raise ValueError(
                 f"floor = {self.floor} is not allowed; it must be at most start = {self.start}"
             )
+        if self.top < self.start:
+            raise ValueError(f"cap = {self.cap} is not allowed; it must be at least start")
+        check_bands("scoring.grades", self.grades, self.floor, self.top)
+        for beh, grade in self.drops.items():
+            if grade not in self.grades:
+                raise ValueError(
+                    f"scoring.drops.{beh}: grade {grade!r} is not allowed; grades: "
+                    f"{', '.join(self.grades) or '(none defined)'}"
+                )
         return self
 
 
@@ -223,10 +481,65 @@ class Scenario(Strict):
             raise ValueError("behaviors = {} is not allowed; define at least one behaviour")
         if len(self.behaviors) > 255:
             raise ValueError(f"behaviors: {len(self.behaviors)} are not allowed; at most 255")
-        if self.population.size < 2 and self.surveillance.faceid.p_wrong > 0:
+        surv = self.surveillance
+        channels = ["camera", *surv.channels]
+        if len(channels) > 255:
+            raise ValueError("surveillance.channels: at most 254 are allowed")
+        for name, beh in self.behaviors.items():
+            for ch in beh.channels:
+                if ch not in channels:
+                    raise ValueError(
+                        f"behaviors.{name}.channels: {ch!r} is not allowed; known channels: "
+                        f"{', '.join(channels)}"
+                    )
+        known = list(self.behaviors)
+
+        def check_behaviors(field: str, names: list[str]) -> None:
+            for b in names:
+                if b not in known:
+                    raise ValueError(
+                        f"{field}: behaviour {b!r} is not allowed; known behaviours: "
+                        f"{', '.join(known)}"
+                    )
+
+        check_behaviors("scoring.drops", list(self.scoring.drops))
+        for pname, pol in self.scoring.factors.items():
+            for dname, dim in pol.dimensions.items():
+                check_behaviors(
+                    f"scoring.factors.{pname}.dimensions.{dname}.behaviors", dim.behaviors
+                )
+        for lname, lst in self.scoring.lists.items():
+            check_behaviors(f"scoring.lists.{lname}.behaviors", lst.behaviors)
+        names = ["score", *self.scoring.factors, *self.scoring.lists]
+        if len(set(names)) != len(names):
             raise ValueError(
-                "population.size = 1 is not allowed with surveillance.faceid.p_wrong > 0; "
-                "a wrongful record needs someone else to name (use size >= 2 or p_wrong = 0)"
+                f"scoring: policy names {names} are not allowed; each name must be unique "
+                "and none may be 'score' (the main ledger)"
+            )
+        fid = surv.faceid
+        if isinstance(fid, FaceIdScoresParams):
+            from panopticon.faceid import DEFAULT_GENUINE_MEAN
+
+            for g in fid.groups:
+                if g not in self.population.groups:
+                    raise ValueError(
+                        f"surveillance.faceid.groups.{g}: unknown group is not allowed; "
+                        f"population groups: {', '.join(self.population.groups)}"
+                    )
+            qualities = set(DEFAULT_GENUINE_MEAN) | set(fid.qualities)
+            for q in surv.camera.quality:
+                if q not in qualities:
+                    raise ValueError(
+                        f"surveillance.camera.quality.{q}: unknown quality class is not "
+                        f"allowed; classes: {', '.join(sorted(qualities))}"
+                    )
+        wrongs = (fid.p_wrong if isinstance(fid, FaceIdFixed) else 1.0) + sum(
+            c.wrong_person for c in surv.channels.values()
+        )
+        if self.population.size < 2 and wrongs > 0:
+            raise ValueError(
+                "population.size = 1 is not allowed when records can name the wrong person; "
+                "a wrongful record needs someone else to name (use size >= 2)"
             )
         return self
 
@@ -316,7 +629,11 @@ def format_validation_error(err: ValidationError) -> str:
     """One line per problem: the field, the bad value and what is allowed."""
     lines = []
     for e in err.errors():
-        loc = tuple(e["loc"])
+        loc = tuple(
+            p
+            for i, p in enumerate(e["loc"])
+            if not (i > 0 and e["loc"][i - 1] == "faceid" and p in ("fixed", "scores"))
+        )
         field = ".".join(str(p) for p in loc) or "scenario"
         value = e.get("input")
         if e["type"] == "extra_forbidden":
