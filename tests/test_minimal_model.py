@@ -92,24 +92,34 @@ def test_invariants_every_day() -> None:
     assert sim.metrics.columns["sanctioned_wrongly"][-1] > 0
 
 
+def batch_of(day: int, targets: list[int], correct: list[bool], kinds: list[int] | None = None):
+    """A record batch against the given citizens (perpetrator = target when correct)."""
+    from panopticon.records import RecordBatch
+
+    t = np.array(targets, dtype=np.int32)
+    c = np.array(correct, dtype=bool)
+    k = np.array(kinds if kinds is not None else [0] * len(targets), dtype=np.uint8)
+    perp = np.where(c, t, (t + 1) % 1000).astype(np.int32)
+    return RecordBatch(day, k, perp, t, np.zeros(t.size, np.uint8), c,
+                       np.full(t.size, day, np.int32), np.zeros(t.size, np.uint8))
+
+
 def test_recovery_rule_against_hand_computation() -> None:
-    # One citizen with records: check the ledger on a hand-made sequence.
+    # Hand-made record sequence on three citizens.
     from panopticon.scoring import PointsLedger
 
     sc = pn.load("minimal", population=3, days=90)
     led = PointsLedger(sc)
-    one = np.array([0], dtype=np.int32)
-    kinds = np.zeros(1, dtype=np.uint8)
-    led.step(0, one, kinds, np.array([True]))  # correct record on day 0 against 0
-    led.step(1, np.array([1], dtype=np.int32), kinds, np.array([False]))  # wrongful vs 1
+    led.step(0, batch_of(0, [0], [True]), None)  # correct record on day 0 against 0
+    led.step(1, batch_of(1, [1], [False]), None)  # wrongful record against 1
     for day in range(2, 30):
-        led.step(day, np.empty(0, np.int32), kinds[:0], np.empty(0, bool))
+        led.step(day, batch_of(day, [], []), None)
     # day 29 closed period 0..29: both had records; no recovery on score.
     assert list(led.score) == [995, 995, 1000]
     # citizen 1 had no *correct* record: true_score recovers (already at cap 1000).
     assert list(led.true_score) == [995, 1000, 1000]
     for day in range(30, 60):
-        led.step(day, np.empty(0, np.int32), kinds[:0], np.empty(0, bool))
+        led.step(day, batch_of(day, [], []), None)
     assert list(led.score) == [1000, 1000, 1000]
     assert list(led.true_score) == [1000, 1000, 1000]
 

@@ -17,26 +17,75 @@ from panopticon.population import BLOCK, Population
 from panopticon.scenario import Scenario
 
 
+@njit(cache=True, inline="always")
+def _pick(cum: np.ndarray, v: float) -> int:
+    """Index of the first cumulative share above v (a categorical draw)."""
+    k = 0
+    while k < cum.size - 1 and v >= cum[k]:
+        k += 1
+    return k
+
+
+@njit(cache=True, inline="always")
+def _accept(
+    key: np.uint64, c: np.uint64, i: int, k: int, deterrence: np.ndarray, positive: np.ndarray,
+    multiplier: np.ndarray, age: np.ndarray, age_lo: np.ndarray, age_hi: np.ndarray,
+) -> tuple[bool, np.uint64]:
+    """Thin one candidate act (i, k): kept with probability eligibility x d_i x m_k."""
+    if age.size > 0 and (age[i] < age_lo[k] or age[i] > age_hi[k]):
+        return False, c
+    a = multiplier[k]
+    if not positive[k]:
+        a *= deterrence[i]
+    if a < 1.0:
+        kept = streams.uniform(key, c) < a
+        return kept, c + np.uint64(1)
+    return True, c
+
+
 @njit(cache=True, parallel=True)
 def _behave_kernel(
     seed: int,
     day: int,
-    rate: float,
     prob: np.ndarray,
     alias: np.ndarray,
     block_weight: np.ndarray,
-    cum_share: np.ndarray,
+    rate_a: float,
+    cum_a: np.ndarray,
+    rate_b: float,
+    cum_b: np.ndarray,
+    positive: np.ndarray,
+    multiplier: np.ndarray,
+    age: np.ndarray,
+    age_lo: np.ndarray,
+    age_hi: np.ndarray,
     deterrence: np.ndarray,
     committed: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Acts of one day as (actor, behaviour) arrays, in block order."""
+    """Acts of one day as (actor, behaviour) arrays, in block order.
+
+    Candidates come from two superposed Poisson sources: one at rate g_i * rate_a
+    (drawn through the block's alias table) and one at rate rate_b for everyone in the
+    block (uniform slot); behaviours loading on the propensity feed the first, the rest
+    the second. Each candidate is then thinned by `_accept`.
+    """
     n = prob.size
     n_blocks = block_weight.size
-    n_kinds = cum_share.size
+    multi_a = cum_a.size > 1
+    multi_b = cum_b.size > 1
     counts = np.empty(n_blocks, dtype=np.int64)
     for b in prange(n_blocks):
-        key = streams.stream_key(seed, streams.BEHAVE, day, b)
-        counts[b], _ = streams.poisson(key, np.uint64(0), rate * block_weight[b])
+        m = min(b * BLOCK + BLOCK, n) - b * BLOCK
+        ka, _ = streams.poisson(
+            streams.stream_key(seed, streams.BEHAVE, day, b), np.uint64(0),
+            rate_a * block_weight[b],
+        )
+        kb = 0
+        if rate_b > 0.0:
+            kb, _ = streams.poisson(
+                streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b), np.uint64(0), rate_b * m
+            )
+        counts[b] = ka + kb
     offsets = np.zeros(n_blocks + 1, dtype=np.int64)
     for b in range(n_blocks):
         offsets[b + 1] = offsets[b] + counts[b]
@@ -44,33 +93,46 @@ def _behave_kernel(
     kind = np.empty(offsets[n_blocks], dtype=np.uint8)
     kept = np.zeros(n_blocks, dtype=np.int64)
     for b in prange(n_blocks):
-        key = streams.stream_key(seed, streams.BEHAVE, day, b)
-        k, c = streams.poisson(key, np.uint64(0), rate * block_weight[b])
         lo = b * BLOCK
         m = min(lo + BLOCK, n) - lo
         out = offsets[b]
-        for _ in range(k):
+        key = streams.stream_key(seed, streams.BEHAVE, day, b)
+        k_count, c = streams.poisson(key, np.uint64(0), rate_a * block_weight[b])
+        for _ in range(k_count):
             u = streams.uniform(key, c) * m
             c += np.uint64(1)
             slot = int(u)
             if u - slot >= prob[lo + slot]:
                 slot = int(alias[lo + slot])
             i = lo + slot
-            if deterrence[i] < 1.0:
-                if streams.uniform(key, c) >= deterrence[i]:
+            k = 0
+            if multi_a:
+                k = _pick(cum_a, streams.uniform(key, c))
+                c += np.uint64(1)
+            ok, c = _accept(key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi)
+            if ok:
+                committed[i] += 1
+                actor[out] = i
+                kind[out] = k
+                out += 1
+        if rate_b > 0.0:
+            key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b)
+            k_count, c = streams.poisson(key, np.uint64(0), rate_b * m)
+            for _ in range(k_count):
+                i = lo + int(streams.uniform(key, c) * m)
+                c += np.uint64(1)
+                k = 0
+                if multi_b:
+                    k = _pick(cum_b, streams.uniform(key, c))
                     c += np.uint64(1)
-                    continue
-                c += np.uint64(1)
-            kk = 0
-            if n_kinds > 1:
-                v = streams.uniform(key, c)
-                c += np.uint64(1)
-                while kk < n_kinds - 1 and v >= cum_share[kk]:
-                    kk += 1
-            committed[i] += 1
-            actor[out] = i
-            kind[out] = kk
-            out += 1
+                ok, c = _accept(
+                    key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi
+                )
+                if ok:
+                    committed[i] += 1
+                    actor[out] = i
+                    kind[out] = k
+                    out += 1
         kept[b] = out - offsets[b]
     total = 0
     for b in range(n_blocks):
@@ -87,18 +149,43 @@ def _behave_kernel(
     return actor_out, kind_out
 
 
+def _shares(weights: np.ndarray) -> np.ndarray:
+    """Cumulative shares of non-negative weights (uniform if they are all zero)."""
+    total = weights.sum()
+    cum = np.cumsum(weights / total if total > 0 else np.ones_like(weights) / weights.size)
+    cum[-1] = 1.0
+    return cum
+
+
 class Behave:
-    """Stage 1: who commits which acts today. Owns `committed` and `deterrence`."""
+    """Stage 1: who commits which acts today. Owns `committed` and `deterrence`.
+
+    `multiplier[k]` scales behaviour k's rate today (at most 1); response modules such as
+    announcements and chilling set it. Specific deterrence `deterrence[i]` scales
+    citizen i's negative acts.
+    """
 
     name = "behave"
 
-    def __init__(self, scenario: Scenario, population: Population, count_dtype: type) -> None:
+    def __init__(
+        self, scenario: Scenario, population: Population, count_dtype: type,
+        age: np.ndarray | None,
+    ) -> None:
         """Set up the catalog's rates and the per-citizen state this stage owns."""
-        rates = np.array([b.rate for b in scenario.behaviors.values()], dtype=np.float64)
-        self.total_rate = float(rates.sum())
-        shares = rates / self.total_rate if self.total_rate > 0 else np.ones_like(rates)
-        self.cum_share = np.cumsum(shares)
-        self.cum_share[-1] = 1.0
+        cat = list(scenario.behaviors.values())
+        rates = np.array([b.rate for b in cat], dtype=np.float64)
+        loading = np.array([b.loading for b in cat], dtype=np.float64)
+        self.rate_a = float((rates * loading).sum())
+        self.rate_b = float((rates * (1.0 - loading)).sum())
+        # for the minimal model (one behaviour, loading 1) cum_a = [1.0]: no kind draw
+        self.cum_a = _shares(rates * loading)
+        self.cum_b = _shares(rates * (1.0 - loading))
+        self.positive = np.array([b.valence == "positive" for b in cat], dtype=np.bool_)
+        self.multiplier = np.ones(len(cat), dtype=np.float64)
+        self.age_lo = np.array([b.ages[0] for b in cat], dtype=np.uint8)
+        self.age_hi = np.array([b.ages[1] for b in cat], dtype=np.uint8)
+        all_ages = all(b.ages[0] == 0 and b.ages[1] >= 120 for b in cat)
+        self.age = np.empty(0, dtype=np.uint8) if all_ages or age is None else age
         self.population = population
         self.committed = np.zeros(population.size, dtype=count_dtype)
         self.deterrence = np.ones(population.size, dtype=np.float32)
@@ -108,15 +195,10 @@ class Behave:
         """The day's acts: (actor ids, behaviour indices), using deterrence at day start."""
         p = self.population
         return _behave_kernel(
-            self.seed,
-            day,
-            self.total_rate,
-            p.alias_prob,
-            p.alias_index,
-            p.block_weight,
-            self.cum_share,
-            self.deterrence,
-            self.committed,
+            self.seed, day, p.alias_prob, p.alias_index, p.block_weight,
+            self.rate_a, self.cum_a, self.rate_b, self.cum_b, self.positive,
+            self.multiplier, self.age, self.age_lo, self.age_hi,
+            self.deterrence, self.committed,
         )
 
 

@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from panopticon import population as population_mod
 from panopticon.behavior import Adapt, Behave
 from panopticon.identify import Identify
-from panopticon.metrics import DailyMetrics, people_table
+from panopticon.faceid import MISSED
+from panopticon.metrics import DailyMetrics, LongTable, people_table
 from panopticon.records import Record
 from panopticon.runs import RunError, RunResult, RunWriter, now
 from panopticon.sanctions import Blacklist
 from panopticon.scenario import Scenario
-from panopticon.scoring import PointsLedger
-from panopticon.surveillance import CAMERA, CHANNELS, Observe
+from panopticon.scoring import FactorsScore, PointsLedger, build_policies
+from panopticon.surveillance import Observe
 
 PLAN = ("behave", "observe", "identify", "record", "score", "sanction", "adapt")
 BASE_BYTES = 400 * 2**20  # interpreter, Numba, Arrow and output buffers
@@ -77,20 +79,66 @@ class Simulation:
         self.scenario = scenario
         self.phase_seconds = {name: 0.0 for name in ("setup", *PLAN)}
         t0 = time.perf_counter()
-        self.population = population_mod.build(scenario.population, scenario.run.seed)
-        days = scenario.run.days
-        total_rate = sum(b.rate for b in scenario.behaviors.values())
+        sc, n = scenario, scenario.population.size
+        self.population = population_mod.build(sc.population, sc.run.seed)
+        pop = sc.population
+        self.has_groups = len(pop.groups) > 1 or sc.surveillance.faceid.mode == "scores"
+        self.has_regions = len(pop.regions) > 1
+        self.has_ages = any(b.ages != (0, 120) for b in sc.behaviors.values())
+        demo = None
+        if self.has_groups or self.has_regions or self.has_ages:
+            demo = population_mod.demographics(pop, sc.run.seed, 0, n)
+        self.group = demo.group if demo is not None and self.has_groups else None
+        self.region = demo.region if demo is not None and self.has_regions else None
+        self.age = demo.age if demo is not None and self.has_ages else None
+        days = sc.run.days
+        total_rate = sum(b.rate for b in sc.behaviors.values())
         dt = count_dtype(self.population.propensity_max * total_rate * days)
-        self.behave = Behave(scenario, self.population, dt)
-        self.observe = Observe(scenario)
-        self.identify = Identify(scenario)
-        self.record = Record(scenario, dt)
-        self.score = PointsLedger(scenario)
-        self.sanction = Blacklist(scenario, self.score.score, self.score.true_score)
-        self.adapt = Adapt(scenario, self.behave.deterrence)
-        self.metrics = DailyMetrics(days)
+        self.behave = Behave(sc, self.population, dt, self.age)
+        self.observe = Observe(sc, self.region)
+        self.identify = Identify(sc, self.group)
+        self.record = Record(sc, dt, self.observe.delay)
+        self.score = PointsLedger(sc)
+        propensity = None
+        if any(d.source == "trait" for f in sc.scoring.factors.values()
+               for d in f.dimensions.values()):
+            propensity = population_mod.draw_propensity(pop, sc.run.seed, 0, n)
+        self.policies = build_policies(sc, propensity)
+        del propensity
+        self.sanction = Blacklist(sc, self.score.score, self.score.true_score)
+        self.adapt = Adapt(sc, self.behave.deterrence)
+        self.channels = self.observe.channels
+        self.metrics = DailyMetrics(days, self._extra_columns())
+        self.grades = LongTable({"day": pa.int32(), "policy": pa.string(), "grade": pa.string(),
+                                 "count": pa.int64(), "wrongful": pa.int64()})
+        self.groups = LongTable({"day": pa.int32(), "group": pa.string(),
+                                 "population": pa.int64(), "committed": pa.int64(),
+                                 "observed": pa.int64(), "missed": pa.int64(),
+                                 "records_against": pa.int64(), "wrongful_against": pa.int64(),
+                                 "sanctioned": pa.int64()})
+        self.group_names = list(pop.groups)
+        self.group_size = (np.bincount(self.group, minlength=len(pop.groups))
+                           if self.group is not None else np.array([n]))
         self.day = 0
         self.phase_seconds["setup"] = time.perf_counter() - t0
+
+    def _extra_columns(self) -> list[str]:
+        """Daily columns beyond the minimal model's, for the features this scenario uses."""
+        sc = self.scenario
+        extra: list[str] = []
+        if len(sc.behaviors) > 1:
+            extra += [f"committed_{b}" for b in sc.behaviors]
+        if len(self.channels) > 1:
+            extra += [f"recorded_{c}" for c in self.channels]
+        if sc.surveillance.appeals.enabled:
+            extra += ["appealed", "appeals_won", "wrongful_removed"]
+        for pol in self.policies:
+            if isinstance(pol, FactorsScore):
+                extra.append(f"mean_{pol.name}")
+            else:
+                extra += [f"listed_{pol.name}", f"listed_wrongly_{pol.name}",
+                          f"entries_{pol.name}", f"entries_true_{pol.name}"]
+        return extra
 
     @property
     def plan(self) -> tuple[str, ...]:
@@ -99,17 +147,19 @@ class Simulation:
 
     def state_bytes(self) -> int:
         """Resident bytes of all per-citizen state."""
-        arrays = [
-            self.behave.committed,
-            self.behave.deterrence,
-            self.record.records_correct,
-            self.record.records_wrong,
-            self.score.score,
-            self.score.true_score,
-            self.score.window,
-            self.sanction.status,
-        ]
-        return self.population.nbytes() + sum(a.nbytes for a in arrays)
+        seen: set[int] = set()
+        total = self.population.nbytes()
+        for obj in (self.behave, self.record, self.score, self.sanction, self.identify,
+                    *self.policies, *(x for x in (self.score.grades,) if x)):
+            for v in vars(obj).values():
+                if isinstance(v, np.ndarray) and v.size >= self.population.size // 2 \
+                        and id(v) not in seen:
+                    seen.add(id(v))
+                    total += v.nbytes
+        for arr in (self.group, self.region, self.age):
+            if arr is not None:
+                total += arr.nbytes
+        return total
 
     def step(self) -> Any:
         """Advance one day; returns the day's record batch."""
@@ -117,45 +167,138 @@ class Simulation:
         t = clock()
         actors, kinds = self.behave.step(day)
         t, ph["behave"] = clock(), ph["behave"] + clock() - t
-        seen = self.observe.step(day, actors.size)
+        seen, chan = self.observe.step(day, actors, kinds)
         t, ph["observe"] = clock(), ph["observe"] + clock() - t
         seen_actors = actors[seen]
-        outcome, target = self.identify.step(day, seen_actors)
+        outcome, target = self.identify.step(day, seen_actors, chan)
         t, ph["identify"] = clock(), ph["identify"] + clock() - t
-        channel = np.full(seen.size, CAMERA, dtype=np.uint8)
-        batch = self.record.step(day, seen_actors, kinds[seen], channel, outcome, target)
+        batch, removed = self.record.step(day, seen_actors, kinds[seen], chan, outcome, target)
         t, ph["record"] = clock(), ph["record"] + clock() - t
-        recovered = self.score.step(day, batch.attributed_to, batch.behavior, batch.correct)
+        recovered = self.score.step(day, batch, removed)
+        for pol in self.policies:
+            pol.step(day, batch, removed)
         t, ph["score"] = clock(), ph["score"] + clock() - t
-        self.sanction.step(batch.attributed_to, recovered)
+        touched = batch.attributed_to
+        if removed is not None:
+            touched = np.concatenate([touched, removed.attributed_to])
+        self.sanction.step(touched, recovered)
         t, ph["sanction"] = clock(), ph["sanction"] + clock() - t
-        self.adapt.step(batch.attributed_to)
+        self.adapt.step(batch.attributed_to[~self.behave.positive[batch.behavior]])
         ph["adapt"] += clock() - t
         n_correct = int(batch.correct.sum())
-        self.metrics.record(
-            day,
+        n_missed = int((outcome == MISSED).sum())
+        values: dict[str, float] = dict(
             committed=actors.size,
             observed=seen.size,
-            missed=seen.size - len(batch),
+            missed=n_missed,
             attributed_correct=n_correct,
             attributed_wrong=len(batch) - n_correct,
             sanctioned=self.sanction.sanctioned,
             sanctioned_wrongly=self.sanction.sanctioned_wrongly,
             mean_score=self.score.mean(),
         )
+        self._extras(values, kinds, batch)
+        self.metrics.record(day, **values)
+        self._long_tables(day, actors, seen_actors, outcome, batch)
         self.day += 1
         return batch
 
+    def _extras(self, values: dict[str, float], kinds: np.ndarray, batch: Any) -> None:
+        """Fill the feature columns of today's row."""
+        cols = self.metrics.columns
+        if len(self.scenario.behaviors) > 1:
+            per = np.bincount(kinds, minlength=len(self.scenario.behaviors))
+            for k, b in enumerate(self.scenario.behaviors):
+                values[f"committed_{b}"] = per[k]
+        if len(self.channels) > 1:
+            per = np.bincount(batch.channel, minlength=len(self.channels))
+            for c, name in enumerate(self.channels):
+                values[f"recorded_{name}"] = per[c]
+        if "appealed" in cols:
+            values.update(self.record.today_counts)
+        for pol in self.policies:
+            if isinstance(pol, FactorsScore):
+                values[f"mean_{pol.name}"] = pol.mean()
+            else:
+                values[f"listed_{pol.name}"] = pol.listed
+                values[f"listed_wrongly_{pol.name}"] = pol.listed_wrongly
+                values[f"entries_{pol.name}"] = pol.entries
+                values[f"entries_true_{pol.name}"] = pol.entries_true
+
+    def _long_tables(self, day: int, actors: np.ndarray, seen_actors: np.ndarray,
+                     outcome: np.ndarray, batch: Any) -> None:
+        """Grades per policy and rates per group for today."""
+        graded = [("score", self.score.grades)] + [
+            (p.name, p.grades) for p in self.policies if getattr(p, "grades", None)
+        ]
+        for name, g in graded:
+            if g is not None:
+                self.grades.add(day=np.int32(day), policy=name, grade=np.array(g.names),
+                                count=g.counts.copy(), wrongful=g.wrong.copy())
+        if self.group is None:
+            return
+        k = len(self.group_names)
+        grp = self.group
+
+        def by(ids: np.ndarray) -> np.ndarray:
+            return np.bincount(grp[ids], minlength=k)
+
+        wrong = batch.attributed_to[~batch.correct]
+        sanctioned = self.sanction.by_group(grp, k)
+        self.groups.add(
+            day=np.int32(day), group=np.array(self.group_names), population=self.group_size,
+            committed=by(actors), observed=by(seen_actors),
+            missed=by(seen_actors[outcome == MISSED]),
+            records_against=by(batch.attributed_to), wrongful_against=by(wrong),
+            sanctioned=sanctioned,
+        )
+
     def people(self) -> Any:
         """The per-citizen end-state table."""
-        return people_table(
-            self.score.score,
-            self.score.true_score,
-            self.behave.committed,
-            self.record.records_correct,
-            self.record.records_wrong,
-            self.sanction.status,
+        cols: dict[str, Any] = {"id": np.arange(self.population.size, dtype=np.int32)}
+        pop = self.scenario.population
+        if self.group is not None:
+            cols["group"] = pa.DictionaryArray.from_arrays(self.group, list(pop.groups))
+        if self.region is not None:
+            cols["region"] = pa.DictionaryArray.from_arrays(self.region, list(pop.regions))
+        if self.age is not None:
+            cols["age"] = self.age
+        cols.update(
+            score=self.score.score,
+            true_score=self.score.true_score,
+            committed=self.behave.committed,
+            records_correct=self.record.records_correct,
+            records_wrong=self.record.records_wrong,
+            sanctioned=(self.sanction.status & 1).astype(bool),
         )
+        if self.score.grades is not None:
+            names = self.score.grades.names
+            cols["grade"] = pa.DictionaryArray.from_arrays(self.score.grades.grade, names)
+            cols["true_grade"] = pa.DictionaryArray.from_arrays(self.score.grades.true_grade,
+                                                                names)
+        if self.record.appeals_won is not None:
+            cols["appeals_won"] = self.record.appeals_won
+        for pol in self.policies:
+            if isinstance(pol, FactorsScore):
+                cols[pol.name] = pol.score
+                cols[f"{pol.name}_true"] = pol.true_score
+                if pol.grades is not None:
+                    cols[f"{pol.name}_grade"] = pa.DictionaryArray.from_arrays(
+                        pol.grades.grade, pol.grades.names)
+            else:
+                cols[pol.name] = pol.until > self.day - 1
+                cols[f"{pol.name}_true"] = pol.until_true > self.day - 1
+        return people_table(cols)
+
+    def extra_tables(self) -> dict[str, Any]:
+        """Tables beyond the minimal model's, written only when the features exist."""
+        out = {}
+        if self.score.grades is not None or any(getattr(p, "grades", None)
+                                                for p in self.policies):
+            out["grades"] = self.grades.table()
+        if self.group is not None:
+            out["groups"] = self.groups.table()
+        return out
 
 
 def default_out(scenario: Scenario) -> Path:
@@ -192,8 +335,12 @@ def run(
         "started": started,
         "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
     }
+    channels = ("camera", *scenario.surveillance.channels)
     writer = RunWriter(
-        out_path, scenario.to_toml(), manifest, list(scenario.behaviors), CHANNELS, overwrite
+        out_path, scenario.to_toml(), manifest, list(scenario.behaviors), channels, overwrite,
+        day_recorded=any(c.delay_days > 0 for c in scenario.surveillance.channels.values())
+        or scenario.surveillance.camera.delay_days > 0,
+        appeals=scenario.surveillance.appeals.enabled,
     )
     try:
         sim = Simulation(scenario)
@@ -205,6 +352,7 @@ def run(
         writer.finish(
             sim.metrics.table(),
             sim.people(),
+            sim.extra_tables(),
             {
                 "finished": now(),
                 "wall_seconds": round(wall, 3),

@@ -1,7 +1,14 @@
-"""Identify: each seen act is searched; missed, attributed to the actor, or to another.
+"""Identify: each recorded act is attributed to someone, rightly or wrongly.
 
-A wrongful attribution names a citizen drawn uniformly from everyone but the actor.
-The outcome rates come from the face identification model (`faceid`).
+Camera detections go through face identification: a 1:N search that misses, names the
+actor, or names an innocent person (a false match). Its rates come from `faceid`: fixed
+rates, or the scores model's rates per (image quality, demographic group), computed once
+per run for the scenario's gallery and threshold. Other channels never miss (their
+detection chance already counts that) but name the wrong person at their
+`wrong_person` rate. A wrongful record names a citizen of the actor's own group with
+probability `same_group_share` (false matches resemble the person searched), otherwise
+anyone but the actor. A simulated population stands for a sample of the nation, so
+uniform choice among simulated citizens puts wrongful records on them in proportion.
 """
 
 from __future__ import annotations
@@ -9,46 +16,141 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from panopticon import streams
-from panopticon.faceid import MISSED, WRONG, identify_fixed
-from panopticon.scenario import Scenario
+from panopticon import faceid, streams
+from panopticon.faceid import CORRECT, MISSED, WRONG, identify_fixed
+from panopticon.scenario import FaceIdFixed, Scenario
+from panopticon.surveillance import CAMERA
+
+
+def faceid_model(scenario: Scenario) -> faceid.FaceIdScores:
+    """The scores-mode model for this scenario's groups and quality classes."""
+    params = scenario.surveillance.faceid
+    assert not isinstance(params, FaceIdFixed)
+    base = faceid.default_model()
+    qualities = dict(base.qualities)
+    for name, q in params.qualities.items():
+        qualities[name] = faceid.QualityClass(
+            genuine=faceid.ScoreDistribution(mean=q.mean, sd=q.sd),
+            description="set in the scenario",
+        )
+    groups = {}
+    for name, g in scenario.population.groups.items():
+        diff = params.groups.get(name)
+        groups[name] = faceid.Group(
+            share=g.share,
+            fmr_multiplier=diff.fmr_multiplier if diff else 1.0,
+            extra_miss=diff.extra_miss if diff else 0.0,
+            genuine_shift=diff.genuine_shift if diff else 0.0,
+        )
+    return faceid.FaceIdScores(impostor=base.impostor, qualities=qualities, groups=groups)
+
+
+def rate_table(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """(rates[q, g, outcome], cumulative quality mix, quality names) for camera frames."""
+    params = scenario.surveillance.faceid
+    n_groups = len(scenario.population.groups)
+    if isinstance(params, FaceIdFixed):
+        rates = np.zeros((1, n_groups, 3))
+        rates[:, :, MISSED] = params.p_miss
+        rates[:, :, WRONG] = params.p_wrong
+        rates[:, :, CORRECT] = 1.0 - params.p_miss - params.p_wrong
+        return rates, np.ones(1), ("fixed",)
+    model = faceid_model(scenario)
+    threshold = faceid.DEFAULT_THRESHOLD if params.threshold is None else params.threshold
+    table = model.rate_table(params.gallery, threshold)
+    mix = scenario.surveillance.camera.quality
+    names = tuple(mix)
+    idx = [table.qualities.index(q) for q in names]
+    rates = np.ascontiguousarray(table.enrolled[idx])
+    cum = np.cumsum(np.array([mix[q] for q in names], dtype=float))
+    cum[-1] = 1.0
+    return rates, cum, names
 
 
 @njit(cache=True)
 def _identify_kernel(
-    seed: int, day: int, actors: np.ndarray, p_miss: float, p_wrong: float, n: int
+    seed: int,
+    day: int,
+    actors: np.ndarray,
+    chan: np.ndarray,
+    group: np.ndarray,
+    rates: np.ndarray,
+    cum_quality: np.ndarray,
+    wrong_person: np.ndarray,
+    same_group_share: float,
+    members: np.ndarray,
+    member_start: np.ndarray,
+    n: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Outcome code and attributed citizen (-1 when missed) per seen act."""
+    """Outcome code and attributed citizen (-1 when missed) per detection."""
     key = streams.stream_key(seed, streams.IDENTIFY, day, 0)
+    side = streams.stream_key(seed, streams.FACEID_QUALITY, day, 0)
     m = actors.size
     outcome = np.empty(m, dtype=np.uint8)
     target = np.empty(m, dtype=np.int32)
     for e in range(m):
         c = np.uint64(2 * e)
-        o = identify_fixed(streams.uniform(key, c), p_miss, p_wrong)
+        i = actors[e]
+        g = group[i] if group.size > 0 else 0
+        if chan[e] == CAMERA:
+            q = 0
+            if cum_quality.size > 1:
+                v = streams.uniform(side, np.uint64(2 * e))
+                while q < cum_quality.size - 1 and v >= cum_quality[q]:
+                    q += 1
+            o = identify_fixed(streams.uniform(key, c), rates[q, g, MISSED], rates[q, g, WRONG])
+        else:
+            o = WRONG if streams.uniform(key, c) < wrong_person[chan[e]] else CORRECT
         outcome[e] = o
         if o == MISSED:
             target[e] = -1
         elif o == WRONG:
-            j = int(streams.uniform(key, c + np.uint64(1)) * (n - 1))
-            target[e] = j + 1 if j >= actors[e] else j
+            size = member_start[g + 1] - member_start[g] if members.size > 0 else 0
+            if size > 1 and streams.uniform(side, c + np.uint64(1)) < same_group_share:
+                j = i
+                t = np.uint64(0)
+                while j == i:
+                    u = streams.uniform(streams.stream_key(seed, streams.IDENTIFY, day, e + 1), t)
+                    j = members[member_start[g] + int(u * size)]
+                    t += np.uint64(1)
+                target[e] = j
+            else:
+                j = int(streams.uniform(key, c + np.uint64(1)) * (n - 1))
+                target[e] = j + 1 if j >= i else j
         else:
-            target[e] = actors[e]
+            target[e] = i
     return outcome, target
 
 
 class Identify:
-    """Stage 3: face identification with fixed outcome rates."""
+    """Stage 3: attribution of each detection (face identification for cameras)."""
 
     name = "identify"
 
-    def __init__(self, scenario: Scenario) -> None:
-        """Read the outcome rates."""
-        f = scenario.surveillance.faceid
-        self.p_miss, self.p_wrong = f.p_miss, f.p_wrong
+    def __init__(self, scenario: Scenario, group: np.ndarray | None) -> None:
+        """Compute the outcome rates once and index groups for same-group false matches."""
+        s = scenario.surveillance
+        self.rates, self.cum_quality, self.qualities = rate_table(scenario)
+        self.wrong_person = np.array(
+            [0.0, *(c.wrong_person for c in s.channels.values())], dtype=np.float64
+        )
+        self.same_group_share = float(s.faceid.same_group_share)
         self.n = scenario.population.size
+        self.group = group if group is not None else np.empty(0, dtype=np.uint8)
+        if self.same_group_share > 0 and self.group.size > 0:
+            self.members = np.argsort(self.group, kind="stable").astype(np.int32)
+            counts = np.bincount(self.group, minlength=len(scenario.population.groups))
+            self.member_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        else:
+            self.members = np.empty(0, dtype=np.int32)
+            self.member_start = np.zeros(2, dtype=np.int64)
         self.seed = scenario.run.seed
 
-    def step(self, day: int, actors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Outcome codes and attributed ids for the seen acts' actors."""
-        return _identify_kernel(self.seed, day, actors, self.p_miss, self.p_wrong, self.n)
+    def step(
+        self, day: int, actors: np.ndarray, chan: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Outcome codes and attributed ids for the detected acts' actors."""
+        return _identify_kernel(
+            self.seed, day, actors, chan, self.group, self.rates, self.cum_quality,
+            self.wrong_person, self.same_group_share, self.members, self.member_start, self.n,
+        )

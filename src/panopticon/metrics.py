@@ -1,11 +1,11 @@
-"""What a run measures: the daily funnel and the per-citizen end state."""
+"""What a run measures: the daily funnel, per-group rates, grades, and the end state."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 
-TIMESERIES_COLUMNS: dict[str, type] = {
+BASE_COLUMNS: dict[str, type] = {
     "day": np.int32,
     "committed": np.int64,
     "observed": np.int64,
@@ -16,14 +16,22 @@ TIMESERIES_COLUMNS: dict[str, type] = {
     "sanctioned_wrongly": np.int64,
     "mean_score": np.float64,
 }
+FLOWS = ("committed", "observed", "missed", "attributed_correct", "attributed_wrong")
 
 
 class DailyMetrics:
-    """One preallocated column per metric, one row per day."""
+    """One preallocated column per metric, one row per day.
 
-    def __init__(self, days: int) -> None:
+    The base columns are the minimal model's; scenarios with more features add columns
+    (named in `extra`: integer counts unless the name starts with ``mean_``).
+    """
+
+    def __init__(self, days: int, extra: list[str] | None = None) -> None:
         """Allocate `days` rows."""
-        self.columns = {k: np.zeros(days, dtype=dt) for k, dt in TIMESERIES_COLUMNS.items()}
+        cols = dict(BASE_COLUMNS)
+        for name in extra or []:
+            cols[name] = np.float64 if name.startswith("mean_") else np.int64
+        self.columns = {k: np.zeros(days, dtype=dt) for k, dt in cols.items()}
         self.columns["day"][:] = np.arange(days)
         self.filled = 0
 
@@ -40,32 +48,44 @@ class DailyMetrics:
     def totals(self) -> dict[str, float]:
         """Sums of the flow columns and the last values of the stock columns."""
         out: dict[str, float] = {}
-        for k in ("committed", "observed", "missed", "attributed_correct", "attributed_wrong"):
-            out[k] = int(self.columns[k][: self.filled].sum())
         last = self.filled - 1
-        for k in ("sanctioned", "sanctioned_wrongly", "mean_score"):
-            out[k] = self.columns[k][last].item() if self.filled else 0
+        flows = (*FLOWS, "appealed", "appeals_won", "wrongful_removed")
+        for k, v in self.columns.items():
+            if k == "day":
+                continue
+            if k in flows or k.startswith(("entries_", "recorded_", "committed_")):
+                out[k] = int(v[: self.filled].sum())
+            else:
+                out[k] = v[last].item() if self.filled else 0
+        if "wrongful_removed" in self.columns:
+            out["wrongful_remaining"] = out["attributed_wrong"] - out["wrongful_removed"]
         return out
 
 
-def people_table(
-    score: np.ndarray,
-    true_score: np.ndarray,
-    committed: np.ndarray,
-    records_correct: np.ndarray,
-    records_wrong: np.ndarray,
-    status: np.ndarray,
-) -> pa.Table:
-    """One row per citizen at the end of the run."""
-    n = score.size
-    return pa.table(
-        {
-            "id": np.arange(n, dtype=np.int32),
-            "score": score,
-            "true_score": true_score,
-            "committed": committed,
-            "records_correct": records_correct,
-            "records_wrong": records_wrong,
-            "sanctioned": (status & 1).astype(bool),
-        }
-    )
+class LongTable:
+    """Rows of a tidy per-day table (grades, groups), accumulated as column lists."""
+
+    def __init__(self, columns: dict[str, pa.DataType]) -> None:
+        """Start empty with the given schema."""
+        self.schema = pa.schema(list(columns.items()))
+        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in columns}
+
+    def add(self, **cols: np.ndarray) -> None:
+        """Append rows (equal-length arrays or scalars broadcast to them)."""
+        n = max(np.size(v) for v in cols.values())
+        for k, v in cols.items():
+            self.parts[k].append(np.broadcast_to(np.asarray(v), (n,)).copy())
+
+    def table(self) -> pa.Table:
+        """The accumulated rows."""
+        data = {}
+        for f in self.schema:
+            parts = self.parts[f.name]
+            arr = np.concatenate(parts) if parts else np.empty(0)
+            data[f.name] = pa.array(arr, type=f.type)
+        return pa.table(data, schema=self.schema)
+
+
+def people_table(columns: dict[str, np.ndarray]) -> pa.Table:
+    """One row per citizen at the end of the run (columns in the given order)."""
+    return pa.table(columns)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from panopticon import __version__
-from panopticon.records import RecordBatch
+from panopticon.records import APPEAL_STATUS, RecordBatch
 
 RUN_FILES = (
     "manifest.json",
@@ -30,6 +30,8 @@ RUN_FILES = (
     "timeseries.parquet",
     "people.parquet",
     "records.parquet",
+    "grades.parquet",
+    "groups.parquet",
     "report.html",
 )
 FLUSH_ROWS = 1 << 20
@@ -86,6 +88,8 @@ class RunWriter:
         behaviors: list[str],
         channels: tuple[str, ...],
         overwrite: bool = False,
+        day_recorded: bool = False,
+        appeals: bool = False,
     ) -> None:
         """Claim the folder: write the incomplete manifest and the resolved scenario."""
         prepare_folder(out, overwrite)
@@ -95,16 +99,21 @@ class RunWriter:
         (out / "scenario.toml").write_text(scenario_toml, "utf-8")
         self.behaviors = pa.array(behaviors, type=pa.string())
         self.channels = pa.array(list(channels), type=pa.string())
-        self.schema = pa.schema(
-            [
-                ("day", pa.int32()),
-                ("behavior", pa.dictionary(pa.uint8(), pa.string())),
-                ("perpetrator", pa.int32()),
-                ("attributed_to", pa.int32()),
-                ("channel", pa.dictionary(pa.uint8(), pa.string())),
-                ("correct", pa.bool_()),
-            ]
-        )
+        fields = [
+            ("day", pa.int32()),
+            ("behavior", pa.dictionary(pa.uint8(), pa.string())),
+            ("perpetrator", pa.int32()),
+            ("attributed_to", pa.int32()),
+            ("channel", pa.dictionary(pa.uint8(), pa.string())),
+            ("correct", pa.bool_()),
+        ]
+        # columns for features a scenario uses; the minimal model's log stays as it was
+        self.day_recorded, self.appeals = day_recorded, appeals
+        if day_recorded:
+            fields.insert(1, ("day_recorded", pa.int32()))
+        if appeals:
+            fields.append(("appeal", pa.dictionary(pa.uint8(), pa.string())))
+        self.schema = pa.schema(fields)
         self._buffer: list[RecordBatch] = []
         self._buffered = 0
         self._writer: pq.ParquetWriter | None = None
@@ -127,7 +136,8 @@ class RunWriter:
             return
         b = self._buffer
         cols = {
-            "day": np.concatenate([np.full(len(x), x.day, dtype=np.int32) for x in b]),
+            "day": np.concatenate([x.act_day if x.act_day.size == len(x)
+                                   else np.full(len(x), x.day, dtype=np.int32) for x in b]),
             "behavior": pa.DictionaryArray.from_arrays(
                 pa.array(np.concatenate([x.behavior for x in b])), self.behaviors
             ),
@@ -138,18 +148,28 @@ class RunWriter:
             ),
             "correct": np.concatenate([x.correct for x in b]),
         }
+        if self.day_recorded:
+            cols["day_recorded"] = np.concatenate(
+                [np.full(len(x), x.day, dtype=np.int32) for x in b])
+        if self.appeals:
+            cols["appeal"] = pa.DictionaryArray.from_arrays(
+                pa.array(np.concatenate([x.appeal for x in b])),
+                pa.array(list(APPEAL_STATUS), type=pa.string()))
         self._writer.write_table(pa.table(cols, schema=self.schema))
         self.records_written += self._buffered
         self._buffer, self._buffered = [], 0
 
-    def finish(self, timeseries: pa.Table, people: pa.Table, extra: dict[str, Any]) -> None:
+    def finish(
+        self, timeseries: pa.Table, people: pa.Table, tables: dict[str, pa.Table],
+        extra: dict[str, Any],
+    ) -> None:
         """Write the tables, then mark the run complete."""
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.out / "records.parquet.partial", self.schema)
         self._flush()
         self._writer.close()
         os.replace(self.out / "records.parquet.partial", self.out / "records.parquet")
-        for name, table in (("timeseries", timeseries), ("people", people)):
+        for name, table in (("timeseries", timeseries), ("people", people), *tables.items()):
             part = self.out / f"{name}.parquet.partial"
             pq.write_table(table, part)
             os.replace(part, self.out / f"{name}.parquet")
@@ -215,6 +235,12 @@ class RunResult:
     def totals(self) -> dict[str, Any]:
         """Headline totals recorded in the manifest."""
         return dict(self.manifest.get("totals", {}))
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: a compact summary of the run (funnel and sanctions)."""
+        from panopticon.report import run_summary_html
+
+        return run_summary_html(self)
 
     def __repr__(self) -> str:
         """Short description."""

@@ -35,6 +35,7 @@ CHANNELS = 10
 LISTS = 11
 SANCTIONS = 12
 FACEID_QUALITY = 13
+BEHAVE_UNIFORM = 14
 
 
 @njit(cache=True, inline="always")

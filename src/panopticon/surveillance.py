@@ -1,47 +1,140 @@
-"""Observe: which of the day's acts are seen by a camera.
+"""Observe: which of the day's acts are recorded by which channel, and when.
 
-In the minimal model each act is seen independently with probability `coverage`.
-With surveillance switched off nothing is seen: the unwatched baseline.
+Channels are the camera network and, where a scenario defines them, transaction,
+court, online-platform and informant records. Each behaviour lists the channels that
+can record it; they are tried in that order and the first that detects the act makes
+the record (at most one record per act). Cameras only see acts in public places
+(street, transport, venue); the chance follows from the camera model (see `Camera` in
+`scenario.py`). With surveillance switched off nothing is recorded: the unwatched
+baseline.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import numpy as np
 from numba import njit
 
 from panopticon import streams
-from panopticon.scenario import Scenario
+from panopticon.scenario import PUBLIC_PLACES, Camera, Scenario
 
 CAMERA = 0  # channel code of the camera channel in the record log
-CHANNELS = ("camera",)
+NO_CHANNEL = 255
+
+
+def cameras_on(camera: Camera, day: int) -> float:
+    """National camera count on simulation day `day` (linear between rollout points)."""
+    if not camera.rollout:
+        return 0.0
+    start = date.fromisoformat(camera.start_date).toordinal()
+    xs = np.array([date.fromisoformat(k).toordinal() for k in camera.rollout], dtype=float)
+    ys = np.array(list(camera.rollout.values()), dtype=float)
+    return float(np.interp(start + day, xs, ys))
+
+
+def region_density(scenario: Scenario) -> np.ndarray:
+    """Relative camera density per region, normalised to a population-weighted mean of 1."""
+    regions = scenario.population.regions.values()
+    raw = np.array([r.camera_density for r in regions], dtype=float)
+    shares = np.array([r.share for r in regions], dtype=float)
+    mean = float((raw * shares).sum())
+    return raw / mean if mean > 0 else raw
+
+
+def camera_chance(scenario: Scenario, day: int) -> np.ndarray:
+    """P(an act of behaviour k by someone in region r is seen by a camera), shape (K, R)."""
+    cam = scenario.surveillance.camera
+    places = [b.place for b in scenario.behaviors.values()]
+    public = np.array([p in PUBLIC_PLACES for p in places])
+    n_regions = len(scenario.population.regions)
+    if cam.model == "fixed":
+        chance = np.where(public, cam.coverage, 0.0)[:, None].repeat(n_regions, axis=1)
+    else:
+        per_person = cameras_on(cam, day) / cam.national_population
+        sens = np.array([cam.sensitivity.get(p, 0.0) for p in places])
+        chance = 1.0 - np.exp(-np.outer(sens, region_density(scenario) * per_person))
+    return np.ascontiguousarray(chance, dtype=np.float64)
 
 
 @njit(cache=True)
-def _observe_kernel(seed: int, day: int, n_acts: int, coverage: float) -> np.ndarray:
-    """Indices of the acts seen today (each seen with probability `coverage`)."""
-    key = streams.stream_key(seed, streams.OBSERVE, day, 0)
-    seen = np.empty(n_acts, dtype=np.int64)
+def _observe_kernel(
+    seed: int,
+    day: int,
+    actors: np.ndarray,
+    kinds: np.ndarray,
+    region: np.ndarray,
+    order: np.ndarray,
+    cam_chance: np.ndarray,
+    chan_chance: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(act index, channel code) of every act recorded by some channel today."""
+    cam_key = streams.stream_key(seed, streams.OBSERVE, day, 0)
+    n = actors.size
+    seen = np.empty(n, dtype=np.int64)
+    chan = np.empty(n, dtype=np.uint8)
     m = 0
-    for e in range(n_acts):
-        if streams.uniform(key, np.uint64(e)) < coverage:
-            seen[m] = e
-            m += 1
-    return seen[:m]
+    for e in range(n):
+        k = kinds[e]
+        for j in range(order.shape[1]):
+            c = order[k, j]
+            if c == NO_CHANNEL:
+                break
+            if c == CAMERA:
+                r = region[actors[e]] if region.size > 0 else 0
+                p = cam_chance[k, r]
+                u = streams.uniform(cam_key, np.uint64(e)) if p > 0.0 else 1.0
+            else:
+                p = chan_chance[c]
+                key = streams.stream_key(seed, streams.CHANNELS, day, c)
+                u = streams.uniform(key, np.uint64(e))
+            if u < p:
+                seen[m] = e
+                chan[m] = c
+                m += 1
+                break
+    return seen[:m], chan[:m]
 
 
 class Observe:
-    """Stage 2: the camera channel."""
+    """Stage 2: the channels. Channel codes: 0 camera, then `surveillance.channels` in order."""
 
     name = "observe"
 
-    def __init__(self, scenario: Scenario) -> None:
-        """Read the channel's coverage (zero when surveillance is off)."""
+    def __init__(self, scenario: Scenario, region: np.ndarray | None) -> None:
+        """Build each behaviour's channel order and each channel's detection chance."""
         s = scenario.surveillance
-        self.coverage = s.camera.coverage if s.enabled else 0.0
+        self.scenario = scenario
+        self.enabled = s.enabled
+        self.channels = ("camera", *s.channels)
+        code = {name: i for i, name in enumerate(self.channels)}
+        width = max(1, max(len(b.channels) for b in scenario.behaviors.values()))
+        self.order = np.full((len(scenario.behaviors), width), NO_CHANNEL, dtype=np.uint8)
+        for k, beh in enumerate(scenario.behaviors.values()):
+            for j, ch in enumerate(beh.channels):
+                self.order[k, j] = code[ch]
+        self.chan_chance = np.array(
+            [0.0, *(c.detection for c in s.channels.values())], dtype=np.float64
+        )
+        self.delay = np.array(
+            [s.camera.delay_days, *(c.delay_days for c in s.channels.values())], dtype=np.int64
+        )
+        self.region = region if region is not None else np.empty(0, dtype=np.uint8)
         self.seed = scenario.run.seed
+        self._static = scenario.surveillance.camera.model == "fixed"
+        self._chance: np.ndarray | None = None
 
-    def step(self, day: int, n_acts: int) -> np.ndarray:
-        """Indices into today's acts of those that were seen."""
-        if self.coverage <= 0.0:
-            return np.empty(0, dtype=np.int64)
-        return _observe_kernel(self.seed, day, n_acts, self.coverage)
+    def camera_chance(self, day: int) -> np.ndarray:
+        """Today's camera detection chance per (behaviour, region)."""
+        if self._chance is None or not self._static:
+            self._chance = camera_chance(self.scenario, day)
+        return self._chance
+
+    def step(self, day: int, actors: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices into today's acts of those recorded, and the channel that recorded each."""
+        if not self.enabled:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint8)
+        return _observe_kernel(
+            self.seed, day, actors, kinds, self.region, self.order,
+            self.camera_chance(day), self.chan_chance,
+        )
