@@ -103,7 +103,7 @@ def test_cli_run_summary_and_outputs(tmp_path: Path, capsys: pytest.CaptureFixtu
                  "--set", "surveillance.faceid.p_wrong=0.05", "--seed", "9")
     assert rc == 0
     text = capsys.readouterr().out
-    for word in ("committed", "seen by a camera", "recorded", "against an innocent",
+    for word in ("committed", "seen by the system", "recorded", "against an innocent",
                  "sanctioned", "wrongly sanctioned"):
         assert word in text
     scen = (out / "scenario.toml").read_text()

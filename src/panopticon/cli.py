@@ -1,4 +1,4 @@
-"""The `panopticon` command line: run, validate, presets, faceid."""
+"""The `panopticon` command line: run, validate, presets, faceid, report, compare, sweep."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def summary_table(result: RunResult) -> str:
     rows: list[tuple[str, str, str]] = [
         ("committed", _fmt(t["committed"]), "100.0% of acts"),
         (
-            "seen by a camera",
+            "seen by the system",
             _fmt(t["observed"]),
             f"{100 * t['observed'] / committed:.1f}% of acts",
         ),
@@ -113,6 +113,65 @@ def cmd_run(args: argparse.Namespace) -> int:
             bar.close()
     if not args.quiet:
         print(summary_table(result))
+    if args.report:
+        from panopticon.report import write_report
+
+        path = write_report(result)
+        if not args.quiet:
+            print(f"report in {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`panopticon report`: one self-contained HTML file (and PNGs) of one or more runs."""
+    from panopticon.report import write_report
+
+    results = [RunResult(p) for p in args.runs]
+    path = write_report(results, args.output, png_dir=args.png)
+    print(f"report: {path}")
+    if args.png:
+        print(f"figures: {args.png}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """`panopticon compare`: headline metrics of runs side by side, with differences."""
+    from panopticon.compare import compare
+
+    print(compare(args.runs, html=args.html, png_dir=args.png))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """`panopticon sweep`: a grid of scenarios x replicates, resumable, with a report."""
+    from panopticon.sweep import parse_vary, run_sweep
+
+    varies = [parse_vary(v) for v in args.vary]
+    base = _load(args)
+    out = args.out if args.out is not None else f"sweeps/{base.name}"
+    try:
+        res = run_sweep(
+            base,
+            varies,
+            args.replicates,
+            out,
+            jobs=args.jobs,
+            quiet=args.quiet,
+            report=not args.no_report,
+            png_dir=args.png,
+        )
+    except KeyboardInterrupt:
+        print(
+            "interrupted: unfinished runs are marked incomplete; run the same command again "
+            "to finish only the missing runs",
+            file=sys.stderr,
+        )
+        return 130
+    if not args.quiet:
+        print(f"ran {res.ran} runs, {res.skipped} were already complete")
+        print(f"table: {res.out / 'sweep.parquet'} ({res.table.height:,} rows)")
+        if res.report is not None:
+            print(f"report: {res.report}")
     return 0
 
 
@@ -148,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/<scenario>-<seed>)")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    p.add_argument("--report", action="store_true", help="also write report.html in the run folder")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a scenario without running it")
@@ -157,6 +217,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("presets", help="list the shipped scenarios")
     p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("report", help="write one self-contained HTML report of run folders")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="complete run folders")
+    p.add_argument(
+        "-o", "--output", metavar="FILE.html",
+        help="report file (default RUN_DIR/report.html for one run, report.html for several)",
+    )
+    p.add_argument("--png", metavar="DIR", help="also write each figure as a PNG into DIR")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="headline metrics of runs side by side, with differences")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="two or more run folders")
+    p.add_argument("--html", metavar="FILE.html", help="also write a report overlaying the runs")
+    p.add_argument("--png", metavar="DIR", help="also write each figure as a PNG into DIR")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("sweep", help="run a grid of scenarios x replicate seeds, with a report")
+    _scenario_args(p)
+    p.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2|KEY=A:B:N",
+        help="a field to vary: TOML literals separated by commas, or N values from A to B "
+        "(repeatable; the grid is every combination)",
+    )
+    p.add_argument("--replicates", type=int, default=1, metavar="R",
+                   help="seeds per grid point: run.seed, run.seed+1, ... (default 1)")
+    p.add_argument("--jobs", type=int, default=1, metavar="J",
+                   help="runs at a time, each in its own process (default 1)")
+    p.add_argument("--out", metavar="DIR", help="sweep folder (default sweeps/<scenario>)")
+    p.add_argument("--png", metavar="DIR", help="also write each figure as a PNG into DIR")
+    p.add_argument("--no-report", action="store_true", help="write the table only")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser(
         "faceid", help="the 1:N face identification error model on its own",

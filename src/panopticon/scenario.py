@@ -231,7 +231,7 @@ class Camera(Strict):
 class Channel(Strict):
     """A non-camera channel: transaction, court, online platform or informant records."""
 
-    kind: Literal["transaction", "court", "online", "informant"]
+    kind: Literal["transaction", "court", "online", "informant", "registry"]
     detection: Probability = Field(description="chance an act it can observe is recorded")
     delay_days: int = Field(0, ge=0, le=3650, description="days before the record appears")
     wrong_person: Probability = Field(0.0, description="chance the record names someone else")
@@ -676,8 +676,8 @@ def preset_summaries() -> dict[str, str]:
     return out
 
 
-def read_toml(source: str | Path) -> dict[str, Any]:
-    """Read a preset name or a TOML file path into plain data."""
+def read_toml(source: str | Path, _depth: int = 0) -> dict[str, Any]:
+    """Read a preset name or a TOML file into plain data; `extends` merges onto a base."""
     text: str
     origin: str
     path = Path(source)
@@ -702,9 +702,31 @@ def read_toml(source: str | Path) -> dict[str, Any]:
             f"presets: {', '.join(preset_names())}"
         )
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"error: {origin}: malformed TOML ({exc})") from None
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ScenarioError(f"error: {origin}: extends = {base!r} must be a preset name or path")
+    if _depth > 8:
+        raise ScenarioError(f"error: {origin}: extends nests too deeply (a cycle?)")
+    if base not in preset_names() and not Path(base).is_absolute() and isinstance(source, Path | str):
+        near = Path(source).parent / base
+        base = str(near) if near.exists() else base
+    return deep_merge(read_toml(base, _depth + 1), data)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`: tables merge key by key, other values replace."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
 
 
 def load(source: str | Path, sets: list[str] | None = None, **top: Any) -> Scenario:

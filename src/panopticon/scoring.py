@@ -7,7 +7,7 @@ records only, so each wrongful point, grade and listing can be counted.
   by the behaviour's points (down for negative acts, not below the floor; up for
   rewarded acts, not above the cap); a correct record moves true_score_j as well. At
   the end of each recovery period, a citizen with no record of any kind in it regains
-  `recovery.points` (capped), and one with no correct record regains them on
+  `recovery.points` (up to `start`), and one with no correct record regains them on
   true_score. Grade bands name score ranges; a `drops` behaviour sends the score down
   to the top of a grade at once.
 - `FactorsScore` (commercial style): a weighted sum of dimensions in [0, 1] scaled to a
@@ -159,16 +159,20 @@ def _apply_kernel(
 
 @njit(cache=True, parallel=True)
 def _recover_kernel(
-    gain: int, cap: int, score: np.ndarray, true_score: np.ndarray, window: np.ndarray
+    gain: int, start: int, score: np.ndarray, true_score: np.ndarray, window: np.ndarray
 ) -> int:
-    """End of a recovery period: quiet citizens regain points; returns the sum of scores."""
+    """End of a recovery period: quiet citizens below `start` regain points, up to `start`.
+
+    Returns the sum of scores. (Rewards can lift a score above start, to the cap;
+    recovery only gives back what was lost.)
+    """
     total = 0
     for i in prange(score.size):
         w = window[i]
-        if not w & ANY_RECORD:
-            score[i] = min(cap, int(score[i]) + gain)
-        if not w & CORRECT_RECORD:
-            true_score[i] = min(cap, int(true_score[i]) + gain)
+        if not w & ANY_RECORD and score[i] < start:
+            score[i] = min(start, int(score[i]) + gain)
+        if not w & CORRECT_RECORD and true_score[i] < start:
+            true_score[i] = min(start, int(true_score[i]) + gain)
         window[i] = 0
         total += int(score[i])
     return total
@@ -218,7 +222,7 @@ class PointsLedger:
         recovered = (day + 1) % self.every == 0
         if recovered:
             self.score_sum = _recover_kernel(
-                self.gain, self.cap, self.score, self.true_score, self.window
+                self.gain, self.start, self.score, self.true_score, self.window
             )
         if self.grades is not None:
             if recovered:
