@@ -1,0 +1,148 @@
+"""Cameras, channels and face identification inside the engine (issue 3)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import panopticon as pn
+from panopticon import faceid
+from panopticon.cli import main
+from panopticon.identify import rate_table
+from panopticon.surveillance import camera_chance, cameras_on, region_density
+
+Z = 5.0
+
+SCORES = [
+    'surveillance.faceid={mode="scores", gallery=1.3e9, same_group_share=0.5, '
+    'groups={women={fmr_multiplier=3.0}}}',
+    'population.groups={men={share=0.51}, women={share=0.49}}',
+    'population.regions={east={share=0.4, camera_density=2.0}, west={share=0.6, '
+    'camera_density=0.5}}',
+    'surveillance.camera.model="rollout"',
+    'surveillance.camera.rollout={"2018-01-01"=2.0e8, "2020-01-01"=6.26e8}',
+    'surveillance.camera.quality={surveillance=0.8, cooperative=0.2}',
+]
+
+
+def test_rollout_interpolates_and_is_flat_outside() -> None:
+    sc = pn.load("minimal", SCORES)
+    cam = sc.surveillance.camera
+    assert cameras_on(cam, 0) == pytest.approx(2.0e8)
+    assert cameras_on(cam, 730) == pytest.approx(6.26e8)  # 2020-01-01 is day 730
+    assert cameras_on(cam, 365) == pytest.approx(2.0e8 + 4.26e8 * 365 / 730)
+    assert cameras_on(cam, 5000) == pytest.approx(6.26e8)
+    dens = region_density(sc)
+    assert float((dens * np.array([0.4, 0.6])).sum()) == pytest.approx(1.0)
+
+
+def test_camera_chance_by_place_and_region() -> None:
+    sc = pn.load("city-pilot", SCORES)
+    chance = camera_chance(sc, 0)
+    places = [b.place for b in sc.behaviors.values()]
+    per_person = 2.0e8 / 1.4e9
+    dens = region_density(sc)
+    for k, place in enumerate(places):
+        if place in ("home", "online", "financial", "court"):
+            assert (chance[k] == 0).all(), place
+        else:
+            sens = sc.surveillance.camera.sensitivity[place]
+            assert chance[k] == pytest.approx(1 - np.exp(-sens * per_person * dens))
+    assert chance[places.index("street"), 0] > chance[places.index("street"), 1]
+
+
+def test_scores_mode_runs_end_to_end_with_groups(tmp_path: Path) -> None:
+    sc = pn.load("minimal", SCORES, population=200_000, days=40, seed=2)
+    run = pn.run(sc, out=tmp_path / "s")
+    people = run.people
+    assert {"group", "region"} <= set(people.columns)
+    groups = pl.read_parquet(run.path / "groups.parquet")
+    assert set(groups["group"].unique()) == {"men", "women"}
+    ts = run.timeseries
+    assert groups["wrongful_against"].sum() == ts["attributed_wrong"].sum()
+    assert groups["records_against"].sum() == ts["attributed_correct"].sum() + ts[
+        "attributed_wrong"].sum()
+    # group shares as drawn
+    share = (people["group"] == "women").mean()
+    assert abs(share - 0.49) < Z * math.sqrt(0.49 * 0.51 / people.height)
+
+
+def test_identification_rates_match_the_faceid_model() -> None:
+    """Miss shares per group agree with faceid's analytic rates (binomial error)."""
+    sc = pn.load("minimal", [*SCORES, "surveillance.camera.quality={surveillance=1.0}"],
+                 population=400_000, days=20, seed=9)
+    sim = pn.Simulation(sc)
+    for _ in range(sc.run.days):
+        sim.step()
+    t = pl.from_arrow(sim.groups.table()).group_by("group").agg(
+        pl.col("observed").sum(), pl.col("missed").sum())
+    rates, _, _ = rate_table(sc)
+    model = faceid.FaceIdScores(
+        impostor=faceid.default_model().impostor, qualities=faceid.default_model().qualities,
+        groups={"men": faceid.Group(share=0.51),
+                "women": faceid.Group(share=0.49, fmr_multiplier=3.0)},
+    )
+    for j, name in enumerate(("men", "women")):
+        r = model.pair_rates(1.3e9, faceid.DEFAULT_THRESHOLD, "surveillance", name)
+        assert rates[0, j, 0] == pytest.approx(r.p_miss)
+        assert rates[0, j, 1] == pytest.approx(r.p_wrong)
+        row = t.filter(pl.col("group") == name)
+        n, missed = float(row["observed"][0]), float(row["missed"][0])
+        assert n > 1000
+        assert abs(missed / n - r.p_miss) < Z * math.sqrt(r.p_miss * (1 - r.p_miss) / n)
+
+
+def test_same_group_share_of_wrongful_records(tmp_path: Path) -> None:
+    sets = ['population.groups={a={share=0.3}, b={share=0.7}}',
+            "surveillance.faceid.p_wrong=0.2", "surveillance.faceid.same_group_share=1.0"]
+    run = pn.run(pn.load("minimal", sets, population=50_000, days=30, seed=1), out=tmp_path / "a")
+    rec = run.records.filter(~pl.col("correct"))
+    grp = run.people["group"]
+    same = (grp.gather(rec["perpetrator"]) == grp.gather(rec["attributed_to"])).all()
+    assert same and rec.height > 100
+    # with share 0, the named person's group follows the population shares
+    sets[-1] = "surveillance.faceid.same_group_share=0.0"
+    run = pn.run(pn.load("minimal", sets, population=50_000, days=30, seed=1), out=tmp_path / "b")
+    rec = run.records.filter(~pl.col("correct"))
+    named_a = (run.people["group"].gather(rec["attributed_to"]) == "a").mean()
+    share_a = (run.people["group"] == "a").mean()
+    assert abs(named_a - share_a) < Z * math.sqrt(share_a * (1 - share_a) / rec.height)
+
+
+def test_unwatched_baseline_records_nothing(tmp_path: Path) -> None:
+    run = pn.run(pn.load("city-pilot", ["surveillance.enabled=false"], population=5000, days=30),
+                 out=tmp_path / "u")
+    ts = run.timeseries
+    assert ts["committed"].sum() > 0 and ts["observed"].sum() == 0
+    assert run.records.height == 0
+
+
+@pytest.mark.parametrize(
+    ("sets", "field"),
+    [
+        (['surveillance.camera.rollout={"2020-01-01"=2e8, "2019-01-01"=3e8}'],
+         "surveillance.camera.rollout"),
+        (['surveillance.camera.model="rollout"'], "surveillance.camera.rollout"),
+        (['surveillance.camera.quality={blurry=1.0}',
+          'surveillance.faceid={mode="scores"}'], "surveillance.camera.quality.blurry"),
+        (['surveillance.faceid={mode="scores", groups={martians={fmr_multiplier=2}}}'],
+         "surveillance.faceid.groups.martians"),
+        (['population.groups={a={share=0.5}, b={share=0.4}}'], "population.groups"),
+        (['surveillance.faceid={mode="scores", gallery=0.5}'], "surveillance.faceid.gallery"),
+        (['surveillance.camera.coverage=1.5'], "surveillance.camera.coverage"),
+        (['surveillance.faceid.same_group_share=-0.1'], "surveillance.faceid.same_group_share"),
+    ],
+)
+def test_bad_surveillance_input_exit_2(
+    capsys: pytest.CaptureFixture[str], sets: list[str], field: str
+) -> None:
+    args = ["validate", "minimal"]
+    for s in sets:
+        args += ["--set", s]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert field in err and "Traceback" not in err
