@@ -28,7 +28,7 @@ from panopticon.faceid import MISSED
 from panopticon.metrics import DailyMetrics, LongTable, people_table
 from panopticon.records import Record
 from panopticon.runs import RunError, RunResult, RunWriter, now
-from panopticon.sanctions import Blacklist
+from panopticon.sanctions import ACCESS, Blacklist, Measures
 from panopticon.scenario import Scenario
 from panopticon.scoring import FactorsScore, PointsLedger, build_policies
 from panopticon.surveillance import Observe
@@ -84,7 +84,9 @@ class Simulation:
         pop = sc.population
         self.has_groups = len(pop.groups) > 1 or sc.surveillance.faceid.mode == "scores"
         self.has_regions = len(pop.regions) > 1
-        self.has_ages = any(b.ages != (0, 120) for b in sc.behaviors.values())
+        self.has_ages = any(b.ages != (0, 120) for b in sc.behaviors.values()) or any(
+            m.kind in ("employment", "school", "housing") for m in sc.sanctions.measures.values()
+        )
         demo = None
         if self.has_groups or self.has_regions or self.has_ages:
             demo = population_mod.demographics(pop, sc.run.seed, 0, n)
@@ -106,9 +108,12 @@ class Simulation:
         self.policies = build_policies(sc, propensity)
         del propensity
         self.sanction = Blacklist(sc, self.score.score, self.score.true_score)
+        self.policy_by_name = {"score": self.score, **{p.name: p for p in self.policies}}
+        self.measures = Measures(sc, self.policy_by_name, self.age, None)
         self.adapt = Adapt(sc, self.behave.deterrence)
         self.channels = self.observe.channels
-        self.metrics = DailyMetrics(days, self._extra_columns())
+        self.metrics = DailyMetrics(days, {**dict.fromkeys(self._extra_columns(), None),
+                                           **self.measures.columns()})
         self.grades = LongTable({"day": pa.int32(), "policy": pa.string(), "grade": pa.string(),
                                  "count": pa.int64(), "wrongful": pa.int64()})
         self.groups = LongTable({"day": pa.int32(), "group": pa.string(),
@@ -182,6 +187,10 @@ class Simulation:
         if removed is not None:
             touched = np.concatenate([touched, removed.attributed_to])
         self.sanction.step(touched, recovered)
+        everyone = {"score"} if recovered else set()
+        everyone |= {p.name for p in self.policies if isinstance(p, FactorsScore)
+                     and p.last == day + 1}
+        measured = self.measures.step(day, touched, everyone)
         t, ph["sanction"] = clock(), ph["sanction"] + clock() - t
         self.adapt.step(batch.attributed_to[~self.behave.positive[batch.behavior]])
         ph["adapt"] += clock() - t
@@ -197,6 +206,7 @@ class Simulation:
             sanctioned_wrongly=self.sanction.sanctioned_wrongly,
             mean_score=self.score.mean(),
         )
+        values.update(measured)
         self._extras(values, kinds, batch)
         self.metrics.record(day, **values)
         self._long_tables(day, actors, seen_actors, outcome, batch)
@@ -288,6 +298,8 @@ class Simulation:
             else:
                 cols[pol.name] = pol.until > self.day - 1
                 cols[f"{pol.name}_true"] = pol.until_true > self.day - 1
+        for name, access in self.measures.access.items():
+            cols[name] = pa.DictionaryArray.from_arrays(access, list(ACCESS))
         return people_table(cols)
 
     def extra_tables(self) -> dict[str, Any]:
@@ -298,6 +310,8 @@ class Simulation:
             out["grades"] = self.grades.table()
         if self.group is not None:
             out["groups"] = self.groups.table()
+        if self.measures.rounds:
+            out["allocations"] = pa.Table.from_pylist(self.measures.rounds)
         return out
 
 

@@ -26,11 +26,11 @@ class DailyMetrics:
     (named in `extra`: integer counts unless the name starts with ``mean_``).
     """
 
-    def __init__(self, days: int, extra: list[str] | None = None) -> None:
-        """Allocate `days` rows."""
+    def __init__(self, days: int, extra: dict[str, type | None] | None = None) -> None:
+        """Allocate `days` rows; `extra` maps column -> dtype (None: by name)."""
         cols = dict(BASE_COLUMNS)
-        for name in extra or []:
-            cols[name] = np.float64 if name.startswith("mean_") else np.int64
+        for name, dt in (extra or {}).items():
+            cols[name] = dt or (np.float64 if name.startswith("mean_") else np.int64)
         self.columns = {k: np.zeros(days, dtype=dt) for k, dt in cols.items()}
         self.columns["day"][:] = np.arange(days)
         self.filled = 0
@@ -53,7 +53,10 @@ class DailyMetrics:
         for k, v in self.columns.items():
             if k == "day":
                 continue
-            if k in flows or k.startswith(("entries_", "recorded_", "committed_")):
+            if k in flows or k.startswith(
+                ("entries_", "recorded_", "committed_", "blocked_", "granted_", "extra_interest_",
+                 "excluded_", "lost_wrongly_")
+            ):
                 out[k] = int(v[: self.filled].sum())
             else:
                 out[k] = v[last].item() if self.filled else 0

@@ -32,6 +32,7 @@ RUN_FILES = (
     "records.parquet",
     "grades.parquet",
     "groups.parquet",
+    "allocations.parquet",
     "report.html",
 )
 FLUSH_ROWS = 1 << 20

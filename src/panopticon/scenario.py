@@ -449,10 +449,64 @@ class Blacklist(Strict):
     threshold: float = Field(970, description="sanctioned while score < threshold")
 
 
+class Trigger(Strict):
+    """Who a measure applies to: a policy's grades, a score range, or a list's members.
+
+    For a list policy, membership triggers it (no condition needed). For a score policy
+    (`score` or a factors policy), give `grades`, `below` or `above` (or a combination:
+    all given conditions must hold).
+    """
+
+    policy: str = "score"
+    grades: list[str] = Field(default_factory=list)
+    below: float | None = None
+    above: float | None = None
+
+
+MeasureKind = Literal[
+    "travel", "rental", "loan", "employment", "school", "housing", "naming", "reward"
+]
+
+
+class Measure(Strict):
+    """One reward or punishment keyed on a trigger, with what it counts.
+
+    travel / rental / reward: attempts (purchases, rentals, uses) per person-year; the
+    attempts of triggered people are blocked (or, for rewards, granted) and counted.
+    loan: the annual interest rate by grade of the trigger policy, and the extra interest
+    paid over `base_rate` on new loans. employment / school / housing: a scarce good
+    allocated every `every_days` among applicants; triggered applicants are excluded
+    (for school, with `joint_liability`, the child is excluded when a parent is
+    triggered). naming: triggered people's names are published.
+    """
+
+    kind: MeasureKind
+    trigger: Trigger = Trigger()
+    description: str = ""
+    attempts_per_year: NonNegative = Field(0.0, description="travel/rental/reward use rate")
+    joint_liability: bool = Field(False, description="household members share the measure")
+    rates: dict[str, NonNegative] = Field(
+        default_factory=dict, description="loan: grade -> annual interest rate"
+    )
+    base_rate: NonNegative = Field(0.0435, description="loan: rate without the score")
+    principal: NonNegative = Field(100_000.0, description="loan: amount of a loan")
+    loans_per_year: NonNegative = Field(0.05, description="loan: new loans per person-year")
+    ages: tuple[int, int] = Field((18, 60), description="scarce goods: applicants' ages")
+    apply_share: Probability = Field(0.1, description="scarce goods: share applying per round")
+    capacity_share: Probability = Field(0.5, description="scarce goods: places per applicant")
+    every_days: int = Field(365, ge=1, le=36500, description="scarce goods: days between rounds")
+    first_day: int = Field(180, ge=0, description="scarce goods: day of the first round")
+    rule: Literal["ranked", "weighted_lottery", "score_blind"] = Field(
+        "ranked", description="scarce goods: how places are allocated among applicants"
+    )
+    rank_policy: str = Field("score", description="scarce goods: the score that ranks")
+
+
 class Sanctions(Strict):
-    """Consequences keyed on the score."""
+    """Consequences keyed on the score: the blacklist threshold and a catalog of measures."""
 
     blacklist: Blacklist = Blacklist()
+    measures: dict[str, Measure] = Field(default_factory=dict)
 
 
 class Response(Strict):
@@ -536,6 +590,46 @@ class Scenario(Strict):
         wrongs = (fid.p_wrong if isinstance(fid, FaceIdFixed) else 1.0) + sum(
             c.wrong_person for c in surv.channels.values()
         )
+        score_policies = {"score": list(self.scoring.grades)}
+        score_policies.update({k: list(v.grades) for k, v in self.scoring.factors.items()})
+        for mname, m in self.sanctions.measures.items():
+            field = f"sanctions.measures.{mname}"
+            t = m.trigger
+            if t.policy not in names:
+                raise ValueError(
+                    f"{field}.trigger.policy: {t.policy!r} is not allowed; policies: "
+                    f"{', '.join(names)}"
+                )
+            if t.policy in score_policies:
+                for g in t.grades:
+                    if g not in score_policies[t.policy]:
+                        raise ValueError(
+                            f"{field}.trigger.grades: {g!r} is not allowed; grades of "
+                            f"{t.policy}: {', '.join(score_policies[t.policy]) or '(none)'}"
+                        )
+                if not t.grades and t.below is None and t.above is None and m.kind != "loan":
+                    raise ValueError(
+                        f"{field}.trigger: no condition is not allowed for a score policy; "
+                        "give grades, below or above"
+                    )
+            elif t.grades or t.below is not None or t.above is not None:
+                raise ValueError(
+                    f"{field}.trigger: conditions are not allowed for list {t.policy!r}; "
+                    "membership triggers it"
+                )
+            if m.kind == "loan":
+                pol = m.trigger.policy
+                for g in m.rates:
+                    if g not in score_policies.get(pol, []):
+                        raise ValueError(
+                            f"{field}.rates.{g}: unknown grade is not allowed; grades of "
+                            f"{pol}: {', '.join(score_policies.get(pol, [])) or '(none)'}"
+                        )
+            if m.rank_policy not in score_policies:
+                raise ValueError(
+                    f"{field}.rank_policy: {m.rank_policy!r} is not allowed; score policies: "
+                    f"{', '.join(score_policies)}"
+                )
         if self.population.size < 2 and wrongs > 0:
             raise ValueError(
                 "population.size = 1 is not allowed when records can name the wrong person; "

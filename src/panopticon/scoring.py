@@ -65,6 +65,12 @@ class Grades:
         _grade_all(self.score, self.true_score, self.lows, self.grade, self.true_grade,
                    self.counts, self.wrong)
 
+    def pairs(self) -> np.ndarray:
+        """Counts of (grade, true grade) pairs, shape (G, G)."""
+        k = len(self.names)
+        flat = self.grade.astype(np.int64) * k + self.true_grade
+        return np.bincount(flat, minlength=k * k).reshape(k, k)
+
     def refresh(self, touched: np.ndarray) -> None:
         """Re-examine the citizens whose scores changed."""
         _grade_touched(touched, self.score, self.true_score, self.lows, self.grade,
@@ -440,17 +446,26 @@ def _list_add(day: int, target: np.ndarray, kinds: np.ndarray, correct: np.ndarr
     return entries, entries_true
 
 
-@njit(cache=True, parallel=True)
-def _list_count(day: int, until: np.ndarray, until_true: np.ndarray) -> tuple[int, int]:
-    """(listed, listed wrongly) on `day`: listed until after today; wrongly if not in truth."""
-    listed = 0
-    wrong = 0
-    for i in prange(until.size):
-        if until[i] > day:
-            listed += 1
-            if until_true[i] <= day:
-                wrong += 1
-    return listed, wrong
+@njit(cache=True)
+def _list_recheck(day: int, ids: np.ndarray, until: np.ndarray, until_true: np.ndarray,
+                  status: np.ndarray, counts: np.ndarray) -> None:
+    """Re-examine citizens whose listing may have changed today.
+
+    status bits: 1 listed, 2 listed in truth. counts = [listed, listed wrongly, in truth].
+    """
+    for r in range(ids.size):
+        j = ids[r]
+        new = np.uint8(0)
+        if until[j] > day:
+            new |= np.uint8(1)
+        if until_true[j] > day:
+            new |= np.uint8(2)
+        old = status[j]
+        if new != old:
+            counts[0] += int(new & 1) - int(old & 1)
+            counts[1] += int(new == 1) - int(old == 1)
+            counts[2] += (int(new & 2) - int(old & 2)) // 2
+            status[j] = new
 
 
 class ListPolicyState:
@@ -469,6 +484,10 @@ class ListPolicyState:
         self.seed = scenario.run.seed
         self.listed = 0
         self.listed_wrongly = 0
+        self.listed_true = 0
+        self.status = np.zeros(n, dtype=np.uint8)
+        self.counts = np.zeros(3, dtype=np.int64)
+        self._ends: dict[int, list[np.ndarray]] = {}
         self.entries = 0
         self.entries_true = 0
 
@@ -477,6 +496,8 @@ class ListPolicyState:
 
         A record removed on appeal ends a listing that began on or after the record's
         act day (the listing it may have caused); the counterfactual is unaffected.
+        Counts change only through entries, scheduled ends and removals, so only those
+        citizens are re-examined.
         """
         p = self.policy
         touched = np.empty(len(batch), dtype=np.int32)
@@ -486,11 +507,22 @@ class ListPolicyState:
             self.recent, self.recent_true, self.until, self.until_true, touched,
         )
         self.entries, self.entries_true = e, et
+        check = [touched[: int((self.counts_kind[batch.behavior]).sum())]]
         if removed is not None:
             hit = removed.attributed_to[self.counts_kind[removed.behavior]]
             still = self.until[hit] > day
             self.until[hit[still]] = day
-        self.listed, self.listed_wrongly = _list_count(day, self.until, self.until_true)
+            check.append(hit)
+        ids = np.concatenate(check) if len(check) > 1 else check[0]
+        for arr in (self.until, self.until_true):
+            ends = arr[ids]
+            for d in np.unique(ends[ends > day]):
+                self._ends.setdefault(int(d), []).append(ids[ends == d])
+        due = self._ends.pop(day, None)
+        if due:
+            ids = np.concatenate([ids, *due])
+        _list_recheck(day, ids, self.until, self.until_true, self.status, self.counts)
+        self.listed, self.listed_wrongly, self.listed_true = (int(x) for x in self.counts)
 
 
 def build_policies(scenario: Scenario, propensity: np.ndarray | None) -> list:
