@@ -236,18 +236,35 @@ class Adapt:
     """Stage 7: specific deterrence. Each record against j lowers j's rate multiplier.
 
     Applied after the day's behaviour, so acts always use d as it was at day start.
+    Records against household members and friends lower it by `network_deterrence`
+    (when the scenario has a social graph). With `half_life_days`, every `DECAY_EVERY`
+    days all multipliers move back toward 1: d <- 1 - (1 - d) * 2^(-DECAY_EVERY / h).
     """
 
     name = "adapt"
+    DECAY_EVERY = 30
 
-    def __init__(self, scenario: Scenario, deterrence: np.ndarray) -> None:
+    def __init__(self, scenario: Scenario, deterrence: np.ndarray, network: object = None) -> None:
         """Share the deterrence array owned by `Behave`."""
-        self.factor = np.float32(scenario.response.deterrence)
-        self.floor = np.float32(scenario.response.deterrence_floor)
+        r = scenario.response
+        self.factor = np.float32(r.deterrence)
+        self.floor = np.float32(r.deterrence_floor)
+        self.network_factor = np.float32(r.network_deterrence)
         self.deterrence = deterrence
-        self.active = scenario.response.deterrence < 1.0
+        self.active = r.deterrence < 1.0
+        self.network = network if r.network_deterrence < 1.0 else None
+        self.half_life = r.half_life_days
 
-    def step(self, target: np.ndarray) -> None:
-        """Lower the multiplier of everyone with a record today."""
+    def step(self, day: int, target: np.ndarray) -> None:
+        """Lower the multiplier of everyone with a record today (and of their circle)."""
         if self.active:
             _deter_kernel(target, self.factor, self.floor, self.deterrence)
+        if self.network is not None and target.size:
+            circle = self.network.circle_of(target)
+            _deter_kernel(circle, self.network_factor, self.floor, self.deterrence)
+        if self.half_life and (day + 1) % self.DECAY_EVERY == 0:
+            keep = np.float32(2.0 ** (-self.DECAY_EVERY / self.half_life))
+            d = self.deterrence
+            np.subtract(1.0, d, out=d)
+            np.multiply(d, keep, out=d)
+            np.subtract(1.0, d, out=d)

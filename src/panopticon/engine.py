@@ -27,6 +27,7 @@ from panopticon.identify import Identify
 from panopticon.faceid import MISSED
 from panopticon.metrics import DailyMetrics, LongTable, people_table
 from panopticon.records import Record
+from panopticon.response import Respond
 from panopticon.runs import RunError, RunResult, RunWriter, now
 from panopticon.sanctions import ACCESS, Blacklist, Measures
 from panopticon.scenario import Scenario
@@ -97,6 +98,7 @@ class Simulation:
         total_rate = sum(b.rate for b in sc.behaviors.values())
         dt = count_dtype(self.population.propensity_max * total_rate * days)
         self.behave = Behave(sc, self.population, dt, self.age)
+        self.respond = Respond(sc, self.behave.multiplier)
         self.observe = Observe(sc, self.region)
         self.identify = Identify(sc, self.group)
         self.record = Record(sc, dt, self.observe.delay)
@@ -170,6 +172,7 @@ class Simulation:
         """Advance one day; returns the day's record batch."""
         day, clock, ph = self.day, time.perf_counter, self.phase_seconds
         t = clock()
+        self.respond.step(day)
         actors, kinds = self.behave.step(day)
         t, ph["behave"] = clock(), ph["behave"] + clock() - t
         seen, chan = self.observe.step(day, actors, kinds)
@@ -192,7 +195,7 @@ class Simulation:
                      and p.last == day + 1}
         measured = self.measures.step(day, touched, everyone)
         t, ph["sanction"] = clock(), ph["sanction"] + clock() - t
-        self.adapt.step(batch.attributed_to[~self.behave.positive[batch.behavior]])
+        self.adapt.step(day, batch.attributed_to[~self.behave.positive[batch.behavior]])
         ph["adapt"] += clock() - t
         n_correct = int(batch.correct.sum())
         n_missed = int((outcome == MISSED).sum())

@@ -509,11 +509,40 @@ class Sanctions(Strict):
     measures: dict[str, Measure] = Field(default_factory=dict)
 
 
+class Announcement(Strict):
+    """A public announcement: from `day`, perceived detection in `places` rises by `boost`."""
+
+    day: int = Field(0, ge=0, description="first day the announcement is heard")
+    places: list[Place] = Field(description="places it speaks of")
+    boost: Probability = Field(0.2, description="added to the perceived chance of detection")
+    text: str = ""
+
+
 class Response(Strict):
-    """How behaviour responds to being recorded (specific deterrence)."""
+    """How behaviour responds to surveillance.
+
+    Specific deterrence: each record against a citizen multiplies their rate of negative
+    acts by `deterrence` (not below `deterrence_floor`); records against household
+    members and friends multiply it by `network_deterrence`; with `half_life_days` the
+    effect fades back toward 1. General deterrence: the rate of negative behaviour k is
+    multiplied by (1 + P_k / reference_detection) ** -elasticity, P_k the perceived chance
+    of detection (the channels' actual chance plus announcements): certainty, not
+    severity, deters (Nagin 2013). Chilling: lawful but disfavoured acts fall the same
+    way with `chilling_elasticity`, P the perceived surveillance of their place.
+    """
 
     deterrence: float = Field(0.8, gt=0.0, le=1.0, description="multiplier per record")
     deterrence_floor: Probability = Field(0.2, description="lowest deterrence multiplier")
+    network_deterrence: float = Field(
+        1.0, gt=0.0, le=1.0, description="multiplier per record against family or friends"
+    )
+    half_life_days: float | None = Field(
+        None, gt=0, description="specific deterrence fades with this half-life (None: never)"
+    )
+    elasticity: NonNegative = Field(0.0, description="general deterrence: rate elasticity")
+    reference_detection: float = Field(0.05, gt=0, description="perceived chance scale")
+    chilling_elasticity: NonNegative = Field(0.0, description="chilling of lawful acts")
+    announcements: dict[str, Announcement] = Field(default_factory=dict)
 
 
 class Scenario(Strict):
