@@ -42,46 +42,67 @@ def _fmt(n: float) -> str:
 
 
 def summary_table(result: RunResult) -> str:
-    """The funnel and the sanctions of a finished run, as aligned text."""
+    """The funnel and the sanctions of a finished run, as aligned text.
+
+    When the simulated population stands for a larger nation (`population.represents`),
+    a last column scales each count to the nation and says by how much.
+    """
     m, t = result.manifest, result.totals
     n = m["population"]
+    scale = m.get("scale")
     committed = max(t["committed"], 1)
     recorded = t["attributed_correct"] + t["attributed_wrong"]
-    rows: list[tuple[str, str, str]] = [
-        ("committed", _fmt(t["committed"]), "100.0% of acts"),
-        (
-            "seen by the system",
-            _fmt(t["observed"]),
-            f"{100 * t['observed'] / committed:.1f}% of acts",
-        ),
-        ("  missed by face id", _fmt(t["missed"]), ""),
-        ("recorded", _fmt(recorded), f"{100 * recorded / committed:.1f}% of acts"),
-        ("  against the actor", _fmt(t["attributed_correct"]), ""),
+    rows: list[tuple[str, float | None, str]] = [
+        ("committed", t["committed"], "100.0% of acts"),
+        ("seen by the system", t["observed"], f"{100 * t['observed'] / committed:.1f}% of acts"),
+        ("  missed by face id", t["missed"], ""),
+        ("recorded", recorded, f"{100 * recorded / committed:.1f}% of acts"),
+        ("  against the actor", t["attributed_correct"], ""),
         (
             "  against an innocent",
-            _fmt(t["attributed_wrong"]),
+            t["attributed_wrong"],
             f"{100 * t['attributed_wrong'] / max(recorded, 1):.2f}% of records",
         ),
-        (
-            "sanctioned at the end",
-            _fmt(t["sanctioned"]),
-            f"{100 * t['sanctioned'] / n:.2f}% of people",
-        ),
+    ]
+    if "wrongful_remaining" in t:
+        rows.append(("  wrongful, left after appeals", t["wrongful_remaining"], ""))
+    rows += [
+        ("sanctioned at the end", t["sanctioned"], f"{100 * t['sanctioned'] / n:.2f}% of people"),
         (
             "  wrongly sanctioned",
-            _fmt(t["sanctioned_wrongly"]),
+            t["sanctioned_wrongly"],
             f"{100 * t['sanctioned_wrongly'] / max(t['sanctioned'], 1):.2f}% of sanctioned",
         ),
-        ("mean score at the end", f"{t['mean_score']:,.2f}", ""),
     ]
+    for key in sorted(t):
+        for prefix, label in (("blocked_", "blocked"), ("excluded_", "excluded"),
+                              ("granted_", "granted")):
+            if key.startswith(prefix) and not key.startswith(prefix + "wrongly_"):
+                name = key[len(prefix):]
+                wrong = t.get(f"{prefix}wrongly_{name}", 0)
+                rows.append((f"{name}: {label}", t[key], f"{_fmt(wrong)} wrongfully"))
+    rows.append(("mean score at the end", None, f"{t['mean_score']:,.2f}"))
     w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
+    cells = [_fmt(v) if v is not None else "" for _, v, _ in rows]
+    w1 = max(len(c) for c in cells)
     head = (
         f"{m['scenario']}: {n:,} citizens x {m['days']} days, seed {m['seed']}, "
         f"{m['wall_seconds']:.1f} s, peak memory {m['peak_memory_bytes'] / 2**20:,.0f} MiB"
     )
     lines = [head, "-" * len(head)]
-    lines += [f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows]
+    if scale:
+        w2 = max(len(_fmt(v * scale)) for _, v, _ in rows if v is not None)
+        lines.append(f"{'':<{w0}}  {'sample':>{w1}}  {f'nation x{scale:,.0f}':>{w2}}")
+        for (a, v, c), cell in zip(rows, cells, strict=True):
+            nat = _fmt(v * scale) if v is not None else ""
+            lines.append(f"{a:<{w0}}  {cell:>{w1}}  {nat:>{w2}}  {c}".rstrip())
+        lines.append(
+            f"national figures scale the sample by {scale:,.0f} "
+            f"(population.represents = {m['represents']:,.0f})"
+        )
+    else:
+        lines += [f"{a:<{w0}}  {cell:>{w1}}  {c}".rstrip()
+                  for (a, _, c), cell in zip(rows, cells, strict=True)]
     lines.append(f"results in {result.path}")
     return "\n".join(lines)
 

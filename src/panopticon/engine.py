@@ -352,6 +352,9 @@ def run(
         "started": started,
         "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
     }
+    if scenario.population.represents:
+        manifest["represents"] = scenario.population.represents
+        manifest["scale"] = scenario.population.represents / scenario.population.size
     channels = ("camera", *scenario.surveillance.channels)
     writer = RunWriter(
         out_path, scenario.to_toml(), manifest, list(scenario.behaviors), channels, overwrite,

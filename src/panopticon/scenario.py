@@ -842,10 +842,17 @@ def read_toml(source: str | Path, _depth: int = 0) -> dict[str, Any]:
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`over` on top of `base`: tables merge key by key, other values replace."""
+    """`over` on top of `base`: tables merge key by key, other values replace.
+
+    A table whose `mode` changes (e.g. face identification from fixed to scores) is
+    replaced whole: the fields of one mode mean nothing in the other.
+    """
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        switched = isinstance(v, dict) and isinstance(out.get(k), dict) and (
+            "mode" in v and v["mode"] != out[k].get("mode", v["mode"])
+        )
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and not switched:
             out[k] = deep_merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)

@@ -42,8 +42,9 @@ def score_dtype(low: float, high: float) -> type:
 class Grades:
     """Grade bands of one policy: codes 0 (best) .. G-1, counted for score and counterfactual.
 
-    Counts are kept incrementally: only citizens whose score changed are re-examined,
-    except after a population-wide pass (recovery, recomputation).
+    `pairs[g, t]` counts citizens in grade g whose counterfactual grade is t; it is kept
+    incrementally: only citizens whose score changed are re-examined, except after a
+    population-wide pass (recovery, recomputation).
     """
 
     def __init__(self, bands: dict[str, tuple[float, float]], score: np.ndarray,
@@ -56,25 +57,33 @@ class Grades:
         self.score, self.true_score = score, true_score
         self.grade = np.zeros(score.size, dtype=np.uint8)
         self.true_grade = np.zeros(score.size, dtype=np.uint8)
-        self.counts = np.zeros(len(self.names), dtype=np.int64)
-        self.wrong = np.zeros(len(self.names), dtype=np.int64)
+        k = len(self.names)
+        self._pairs = np.zeros((k, k), dtype=np.int64)
         self.refresh_all()
+
+    def pairs(self) -> np.ndarray:
+        """Counts of (grade, true grade) pairs, shape (G, G)."""
+        return self._pairs
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Citizens per grade."""
+        return self._pairs.sum(axis=1)
+
+    @property
+    def wrong(self) -> np.ndarray:
+        """Citizens per grade whose counterfactual grade is better (a smaller code)."""
+        return np.tril(self._pairs, k=-1).sum(axis=1)
 
     def refresh_all(self) -> None:
         """Re-examine everyone."""
         _grade_all(self.score, self.true_score, self.lows, self.grade, self.true_grade,
-                   self.counts, self.wrong)
-
-    def pairs(self) -> np.ndarray:
-        """Counts of (grade, true grade) pairs, shape (G, G)."""
-        k = len(self.names)
-        flat = self.grade.astype(np.int64) * k + self.true_grade
-        return np.bincount(flat, minlength=k * k).reshape(k, k)
+                   self._pairs)
 
     def refresh(self, touched: np.ndarray) -> None:
         """Re-examine the citizens whose scores changed."""
         _grade_touched(touched, self.score, self.true_score, self.lows, self.grade,
-                       self.true_grade, self.counts, self.wrong)
+                       self.true_grade, self._pairs)
 
 
 @njit(cache=True, inline="always")
@@ -88,37 +97,29 @@ def _band(value: float, lows: np.ndarray) -> int:
 
 @njit(cache=True)
 def _grade_all(score: np.ndarray, true_score: np.ndarray, lows: np.ndarray,
-               grade: np.ndarray, true_grade: np.ndarray, counts: np.ndarray,
-               wrong: np.ndarray) -> None:
-    """Classify everyone; `wrong[g]` counts people in grade g whose true grade is better."""
-    counts[:] = 0
-    wrong[:] = 0
+               grade: np.ndarray, true_grade: np.ndarray, pairs: np.ndarray) -> None:
+    """Classify everyone and count (grade, true grade) pairs."""
+    pairs[:, :] = 0
     for i in range(score.size):
         g = _band(score[i], lows)
         t = _band(true_score[i], lows)
         grade[i] = g
         true_grade[i] = t
-        counts[g] += 1
-        if g > t:
-            wrong[g] += 1
+        pairs[g, t] += 1
 
 
 @njit(cache=True)
 def _grade_touched(touched: np.ndarray, score: np.ndarray, true_score: np.ndarray,
                    lows: np.ndarray, grade: np.ndarray, true_grade: np.ndarray,
-                   counts: np.ndarray, wrong: np.ndarray) -> None:
-    """Re-classify the touched citizens, keeping the counts in step."""
+                   pairs: np.ndarray) -> None:
+    """Re-classify the touched citizens, keeping the pair counts in step."""
     for r in range(touched.size):
         i = touched[r]
         g, t = _band(score[i], lows), _band(true_score[i], lows)
         og, ot = grade[i], true_grade[i]
         if g != og or t != ot:
-            counts[og] -= 1
-            if og > ot:
-                wrong[og] -= 1
-            counts[g] += 1
-            if g > t:
-                wrong[g] += 1
+            pairs[og, ot] -= 1
+            pairs[g, t] += 1
             grade[i] = g
             true_grade[i] = t
 
