@@ -240,7 +240,9 @@ class Channel(Strict):
 class FaceIdFixed(Strict):
     """Face identification with fixed outcome rates per seen act."""
 
-    mode: Literal["fixed"] = "fixed"
+    mode: Literal["fixed"] = Field(
+        "fixed", description="`fixed` outcome rates, or `scores` (1:N score model, fields below)"
+    )
     p_miss: Probability = Field(0.10, description="seen act not identified")
     p_wrong: Probability = Field(0.01, description="seen act attributed to someone else")
     same_group_share: Probability = Field(
@@ -548,8 +550,11 @@ class Response(Strict):
 class Scenario(Strict):
     """A complete, validated scenario."""
 
-    name: str = Field("scenario", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
-    description: str = ""
+    name: str = Field(
+        "scenario", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="names the run folder runs/<name>-<seed>",
+    )
+    description: str = Field("", description="one line shown by `panopticon presets`")
     run: RunSettings = RunSettings()
     population: Population = Population()
     behaviors: dict[str, Behavior] = Field(default_factory=lambda: {"violation": Behavior()})
