@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from panopticon import __version__, faceid
+from panopticon import __version__, dossier, faceid
 from panopticon import scenario as scenario_mod
 from panopticon.engine import run as run_scenario
 from panopticon.runs import RunError, RunResult
@@ -281,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faceid.add_faceid_arguments(p)
     p.set_defaults(func=faceid.run_faceid_command)
+
+    p = sub.add_parser(
+        "dossier", help="the 800+ data points the system holds on simulated citizens",
+        description="Materialise the dossier of simulated citizens of a run, on demand.",
+    )
+    dossier.add_dossier_arguments(p)
+    p.set_defaults(func=dossier.run_dossier_command)
     return parser
 
 
