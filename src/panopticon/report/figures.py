@@ -12,11 +12,11 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from panopticon.report.model import (
@@ -33,6 +33,8 @@ from panopticon.report.model import (
 from panopticon.runs import RunResult
 
 SCORE_HISTOGRAM = "score_histogram.parquet"
+GRADES_TABLE = "grades.parquet"
+ACCESS_STATES = ("none", "refused", "excluded", "allocated")
 PARTITIONS = (("group", "demographic group"), ("region", "region"))
 GOOD_LABELS = {"school": "schools", "job": "jobs", "housing": "housing", "rental": "rentals"}
 
@@ -124,21 +126,23 @@ def funnel(run: RunData, i: int, many: bool) -> Figure:
     committed = float(ts["committed"].sum())
     seen = float(ts["observed"].sum())
     missed = float(ts["missed"].sum())
+    identified = seen - missed
     ok = float(ts["attributed_correct"].sum())
     bad = float(ts["attributed_wrong"].sum())
-    rec_ok = _total(ts, "recorded_correct", ok)
-    rec_bad = _total(ts, "recorded_wrong", bad)
-    sc_ok = _total(ts, "scored_correct", rec_ok)
-    sc_bad = _total(ts, "scored_wrong", rec_bad)
+    pending = max(identified - ok - bad, 0.0)
+    removed_bad = _total(ts, "wrongful_removed", 0.0)
+    removed_ok = max(_total(ts, "appeals_won", removed_bad) - removed_bad, 0.0)
+    channels = [c[len("recorded_") :] for c in ts.columns if c.startswith("recorded_")]
+    seen_by = "detected by a channel" if len(channels) > 1 else "seen"
 
     labels = [
-        f"committed: {_fmt(committed)} acts",
-        f"seen: {_fmt(seen)}",
-        f"not seen: {_fmt(committed - seen)}",
-        f"missed by face id: {_fmt(missed)}",
-        f"identified: {_fmt(ok)} right + {_fmt(bad)} wrong person",
-        f"recorded: {_fmt(rec_ok + rec_bad)}",
-        f"scored: {_fmt(sc_ok + sc_bad)}",
+        f"committed<br>{_fmt(committed)} acts",
+        f"{seen_by}<br>{_fmt(seen)}",
+        f"not seen<br>{_fmt(committed - seen)}",
+        f"not identified<br>{_fmt(missed)}",
+        f"identified<br>{_fmt(identified)}",
+        f"recorded<br>{_fmt(ok)} right<br>{_fmt(bad)} wrong person",
+        f"scored<br>{_fmt(ok + bad - removed_ok - removed_bad)}",
     ]
     column = [0, 1, 1, 2, 2, 3, 4]
     node_colors = ["#4c4c4c", "#4c4c4c", NEUTRAL, NEUTRAL, "#4c4c4c", "#4c4c4c", "#4c4c4c"]
@@ -154,18 +158,37 @@ def funnel(run: RunData, i: int, many: bool) -> Figure:
             val.append(v)
             col.append(c)
 
+    def node(label: str, column_: int, color: str = NEUTRAL) -> int:
+        labels.append(label)
+        column.append(column_)
+        node_colors.append(color)
+        return len(labels) - 1
+
     link(0, 1, seen, "#9ecae9")
     link(0, 2, committed - seen, NEUTRAL)
     link(1, 3, missed, NEUTRAL)
-    for a, b, vo, vb in ((1, 4, ok, bad), (4, 5, rec_ok, rec_bad), (5, 6, sc_ok, sc_bad)):
-        link(a, b, vo, CORRECT)
-        link(a, b, vb, WRONGFUL)
+    if pending == 0 and abs(identified - ok - bad) < 0.5:
+        link(1, 4, ok, CORRECT)
+        link(1, 4, bad, WRONGFUL)
+    else:
+        link(1, 4, identified, "#9ecae9")
+    link(4, 5, ok, CORRECT)
+    link(4, 5, bad, WRONGFUL)
+    if pending > 0:
+        k = node(f"not yet recorded<br>{_fmt(pending)} (channel delay)", 3)
+        link(4, k, pending, NEUTRAL)
+    link(5, 6, ok - removed_ok, CORRECT)
+    link(5, 6, bad - removed_bad, WRONGFUL)
+    if removed_ok + removed_bad > 0:
+        k = node(f"removed on appeal<br>{_fmt(removed_ok + removed_bad)}", 4)
+        link(5, k, removed_ok, CORRECT)
+        link(5, k, removed_bad, WRONGFUL)
 
     wrongly = run.wrongly_sanctioned()
     cols = run.people_columns
     caption = (
         "Acts flow left to right. Blue: a record against the person who acted; red: a "
-        "record against an innocent (a face-identification false match); grey: no record. "
+        "record against an innocent (a false match); grey: no record. "
     )
     if wrongly is not None and {"sanctioned", "records_correct", "records_wrong"} <= set(cols):
         p = run.people("sanctioned", "records_correct", "records_wrong")
@@ -176,20 +199,21 @@ def funnel(run: RunData, i: int, many: bool) -> Figure:
         outcomes = (
             ("rightly sanctioned", rightly),
             ("wrongly sanctioned", wrongly),
-            ("not sanctioned", ~sanctioned),
+            ("not sanctioned", ~sanctioned & (rc + rw > 0)),
         )
         for name, mask in outcomes:
-            labels.append(f"against the {name}: {_fmt(int(mask.sum()))} people")
-            column.append(5)
-            node_colors.append(WRONGFUL if name == "wrongly sanctioned" else "#4c4c4c")
-            k = len(labels) - 1
+            who = "people" if name != "not sanctioned" else "people with a record"
+            k = node(f"{name}<br>{_fmt(int(mask.sum()))} {who}", 5,
+                     WRONGFUL if name == "wrongly sanctioned" else "#4c4c4c")
             link(6, k, float(rc[mask].sum()), CORRECT)
             link(6, k, float(rw[mask].sum()), WRONGFUL)
         caption += (
             "The last column splits the scored records by what happened, at the end of the "
             "run, to the person each record names: sanctioned although their true score "
             "(from correct records only) would not be — wrongly sanctioned — sanctioned "
-            "rightly, or not sanctioned. Node labels there count people; flows count records."
+            "rightly, or not sanctioned. Node labels there count people; flows count records. "
+            f"At the end {_fmt(int(sanctioned.sum()))} citizens were sanctioned, "
+            f"{_fmt(int(wrongly.sum()))} of them wrongly."
         )
     return Figure(
         id=_fig_id("funnel", i, many),
@@ -265,24 +289,27 @@ def sanctions_over_time(runs: list[RunData]) -> Figure:
         )
         series.append(
             Series(
-                pre + "wrongly sanctioned",
+                pre + "wrongly sanctioned (right axis)",
                 day,
                 ts["sanctioned_wrongly"].to_numpy() * scale,
                 color=_run_color(i) if many else WRONGFUL,
                 dash=many,
+                right=True,
             )
         )
+    unit = "citizens per 100,000" if per_100k else "citizens"
     return Figure(
         id="sanctions",
         title="Sanctioned and wrongly sanctioned over time",
         kind="lines",
         series=series,
         xlabel="day",
-        ylabel="citizens per 100,000" if per_100k else "citizens",
-        caption="Citizens under sanction on each day. Wrongly sanctioned: sanctioned although "
-        "their true score — the score the same rules give from correct records only — would "
-        "not be. " + ("Runs differ in size, so counts are per 100,000 citizens." if per_100k
-                      else ""),
+        ylabel=f"sanctioned ({unit})",
+        y2label=f"wrongly sanctioned ({unit})",
+        caption="Citizens under sanction on each day (left axis) and those wrongly sanctioned "
+        "(right axis, its own scale): sanctioned although their true score — the score the "
+        "same rules give from correct records only — would not be. "
+        + ("Runs differ in size, so counts are per 100,000 citizens." if per_100k else ""),
     )
 
 
@@ -326,6 +353,18 @@ def mean_score_over_time(runs: list[RunData]) -> Figure:
 # ------------------------------------------------------------------ score histograms
 
 
+def _score_edges(arrays: list[np.ndarray]) -> np.ndarray:
+    """Bin edges centred on the scores that occur, at most ~120 bins, on their natural step."""
+    values = np.unique(np.concatenate([np.unique(a) for a in arrays if a.size]))
+    if values.size == 0:
+        return np.array([-0.5, 0.5])
+    steps = np.diff(values).astype(np.int64)
+    step = int(np.gcd.reduce(steps)) if steps.size else 1
+    lo, hi = float(values[0]), float(values[-1])
+    width = step * max(1, int(np.ceil((hi - lo) / step / 120)))
+    return np.arange(lo - width / 2, hi + width, width, dtype=float)
+
+
 def score_distribution(runs: list[RunData]) -> Figure | None:
     """Histogram of end scores and end true scores."""
     many = len(runs) > 1
@@ -335,10 +374,7 @@ def score_distribution(runs: list[RunData]) -> Figure | None:
             return None
         p = run.people("score", "true_score")
         data.append((run, p["score"].to_numpy(), p["true_score"].to_numpy()))
-    lo = min(min(int(s.min()), int(t.min())) for _, s, t in data if s.size)
-    hi = max(max(int(s.max()), int(t.max())) for _, s, t in data if s.size)
-    width = max(1, int(np.ceil((hi - lo + 1) / 120)))
-    edges = np.arange(lo, hi + width + 1, width, dtype=float)
+    edges = _score_edges([v for _, a, b in data for v in (a, b)])
     series: list[Series] = []
     for i, (run, score, true_score) in enumerate(data):
         pre = f"{run.label}: " if many else ""
@@ -350,7 +386,7 @@ def score_distribution(runs: list[RunData]) -> Figure | None:
             series.append(Series(pre + name, edges, counts.astype(float), color=color, dash=dash))
     thr = runs[0].threshold
     caption = (
-        "Scores at the end of the run (log scale: most citizens keep the starting score). "
+        "Citizens by score at the end of the run (log scale: most keep the starting score). "
         "True score: the score the same rules give from correct records only; the gap "
         "between the two histograms is made by wrongful records. "
     )
@@ -369,7 +405,7 @@ def score_distribution(runs: list[RunData]) -> Figure | None:
         ylabel="citizens",
         caption=caption,
         log_y=True,
-        hline=thr,
+        vline=thr,
     )
 
 
@@ -405,33 +441,99 @@ def score_heatmap(run: RunData, i: int, many: bool) -> Figure | None:
 
 
 def grade_columns(ts: pl.DataFrame, prefix: str = "grade_") -> list[str]:
-    """Timeseries columns holding one count per grade, in the order written."""
+    """Timeseries columns holding one value per grade (e.g. mean_degree_A), in order."""
     return [c for c in ts.columns if c.startswith(prefix) and len(c) > len(prefix)]
 
 
-def grade_shares(run: RunData, i: int, many: bool) -> Figure | None:
-    """Shares of citizens in each grade over time, as a stacked area."""
+def grade_counts(run: RunData) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
+    """Per score policy: grade names in order, days, and counts[day, grade].
+
+    Read from grades.parquet (``day, policy, grade, count, wrongful``), or else from
+    ``grade_<G>`` count columns of the timeseries.
+    """
+    out: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
+    path = run.result.path / GRADES_TABLE
+    if path.exists():
+        g = pl.read_parquet(path).with_columns(
+            pl.col("policy").cast(pl.String), pl.col("grade").cast(pl.String)
+        )
+        for policy in g["policy"].unique(maintain_order=True).to_list():
+            part = g.filter(pl.col("policy") == policy)
+            names = part["grade"].unique(maintain_order=True).to_list()
+            days = np.sort(part["day"].unique().to_numpy())
+            counts = np.zeros((days.size, len(names)))
+            di = np.searchsorted(days, part["day"].to_numpy())
+            gi = np.array([names.index(x) for x in part["grade"].to_list()], dtype=np.int64)
+            np.add.at(counts, (di, gi), part["count"].to_numpy().astype(float))
+            out[str(policy)] = (names, days, counts)
+        return out
     ts = run.timeseries
     cols = grade_columns(ts)
-    if not cols:
+    if cols:
+        counts = np.column_stack([ts[c].to_numpy().astype(float) for c in cols])
+        out["score"] = ([c[len("grade_") :] for c in cols], ts["day"].to_numpy(), counts)
+    return out
+
+
+def grade_shares(run: RunData, i: int, many: bool) -> list[Figure]:
+    """Shares of citizens in each grade over time, as a stacked area (one per policy)."""
+    figures = []
+    tables = grade_counts(run)
+    for policy, (names, days, counts) in tables.items():
+        total = counts.sum(axis=1, keepdims=True)
+        shares = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+        series = [
+            Series(name, days, shares[:, k], color=PALETTE[k % len(PALETTE)])
+            for k, name in enumerate(names)
+        ]
+        what = f" ({policy})" if len(tables) > 1 else ""
+        figures.append(
+            Figure(
+                id=_fig_id("grades" + (f"-{_slug(policy)}" if len(tables) > 1 else ""), i, many),
+                title=f"Grade shares over time{what}" + _suffix(run, many),
+                kind="area",
+                series=series,
+                xlabel="day",
+                ylabel="share of citizens",
+                y_percent=True,
+                caption="The share of citizens in each grade on each day.",
+            )
+        )
+    return figures
+
+
+def listed_over_time(runs: list[RunData]) -> Figure | None:
+    """Citizens on each black- or red-list, and those listed wrongly, over time."""
+    many = len(runs) > 1
+    series: list[Series] = []
+    k = 0
+    for run in runs:
+        ts = run.timeseries
+        day = ts["day"].to_numpy()
+        pre = f"{run.label}: " if many else ""
+        for c in ts.columns:
+            if not c.startswith("listed_") or c.startswith("listed_wrongly_"):
+                continue
+            name = c[len("listed_") :]
+            color = PALETTE[k % len(PALETTE)]
+            k += 1
+            series.append(Series(f"{pre}{name}", day, ts[c].to_numpy().astype(float),
+                                 color=color))
+            if f"listed_wrongly_{name}" in ts.columns:
+                series.append(Series(f"{pre}{name}, wrongly", day,
+                                     ts[f"listed_wrongly_{name}"].to_numpy().astype(float),
+                                     color=color, dash=True))
+    if not series:
         return None
-    day = ts["day"].to_numpy()
-    counts = np.column_stack([ts[c].to_numpy().astype(float) for c in cols])
-    total = counts.sum(axis=1, keepdims=True)
-    shares = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
-    series = [
-        Series(c[len("grade_") :], day, shares[:, k], color=PALETTE[k % len(PALETTE)])
-        for k, c in enumerate(cols)
-    ]
     return Figure(
-        id=_fig_id("grades", i, many),
-        title="Grade shares over time" + _suffix(run, many),
-        kind="area",
+        id="lists",
+        title="Citizens on each list over time, and those listed wrongly",
+        kind="lines",
         series=series,
         xlabel="day",
-        ylabel="share of citizens",
-        y_percent=True,
-        caption="The share of citizens in each grade on each day.",
+        ylabel="citizens listed",
+        caption="Citizens on each black- or red-list on each day (solid) and those on it "
+        "wrongly (dashed): listed, although correct records alone would not list them.",
     )
 
 
@@ -474,13 +576,17 @@ def group_rates(run: RunData, i: int, many: bool, column: str, what: str) -> lis
     rates, ratios = [], []
     for k, name in enumerate(metrics):
         rate = 1e5 * g[name].to_numpy().astype(float) / n
+        if not (rate > 0).any():
+            continue  # nothing to show (e.g. no sanctions, or surveillance off)
         color = PALETTE[k % len(PALETTE)]
         rates.append(Series(f"{name} per 100,000", names, rate, color=color))
-        ratio = rate / rate[ref] if rate[ref] > 0 else np.full(rate.size, np.nan)
-        ratios.append(Series(name, names, ratio, color=color))
+        if rate[ref] > 0:
+            ratios.append(Series(name, names, rate / rate[ref], color=color))
+    if not rates:
+        return []
     suffix = _suffix(run, many)
     base = _slug(column)
-    return [
+    figures = [
         Figure(
             id=_fig_id(f"{base}-rates", i, many),
             title=f"Records and sanctions per 100,000, by {what}" + suffix,
@@ -505,6 +611,7 @@ def group_rates(run: RunData, i: int, many: bool, column: str, what: str) -> lis
             "the four-fifths rule flags ratios above 1.25 or below 0.8.",
         ),
     ]
+    return figures if ratios else figures[:1]
 
 
 # -------------------------------------------------------------------------- access
@@ -521,37 +628,68 @@ def gini(values: np.ndarray) -> float:
 
 
 def _grade_order(run: RunData, present: list[str]) -> list[str]:
-    order = [c[len("grade_") :] for c in grade_columns(run.timeseries)]
+    """Grades in their policy's order (people.parquet's dictionary), then any others."""
+    col = pq.read_table(run.result.path / "people.parquet", columns=["grade"]).column("grade")
+    order: list[str] = []
+    if pa.types.is_dictionary(col.type) and col.num_chunks:
+        order = [str(x) for x in col.chunk(0).dictionary.to_pylist()]
     known = [g for g in order if g in present]
     return known + sorted(g for g in present if g not in known)
 
 
+def access_values(run: RunData) -> dict[str, np.ndarray]:
+    """Per good, each citizen's access at the end: 1 or 0 (or a share), NaN if not applicable.
+
+    Two forms are read from people.parquet: allocation states (a dictionary column with
+    the values none / refused / excluded / allocated, one per scarce good, as the
+    sanctions catalog writes them: applicants are those not 'none', access is
+    'allocated'), and ``access_<good>`` columns (bool or a share, everyone applicable).
+    """
+    out: dict[str, np.ndarray] = {}
+    schema = pq.read_schema(run.result.path / "people.parquet")
+    for field in schema:
+        name = field.name
+        if name.startswith("access_"):
+            out[name[len("access_") :]] = (
+                run.people(name)[name].cast(pl.Float64).to_numpy().astype(float)
+            )
+        elif pa.types.is_dictionary(field.type) and name not in ("grade", "group", "region"):
+            col = pq.read_table(run.result.path / "people.parquet", columns=[name]).column(name)
+            if not col.num_chunks:
+                continue
+            states = [str(x) for x in col.chunk(0).dictionary.to_pylist()]
+            if set(states) != set(ACCESS_STATES):
+                continue
+            v = np.asarray(col.cast(pa.string()).to_numpy(zero_copy_only=False))
+            x = (v == "allocated").astype(float)
+            x[v == "none"] = np.nan
+            out[name] = x
+    return {k: v for k, v in out.items() if np.isfinite(v).any()}
+
+
 def access_by_grade(run: RunData, i: int, many: bool) -> list[Figure]:
     """Share with access to each good by grade, and the Gini of access."""
-    goods = [c for c in run.people_columns if c.startswith("access_")]
-    if not goods or "grade" not in run.people_columns:
+    if "grade" not in run.people_columns:
         return []
-    p = run.people("grade", *goods).with_columns(pl.col("grade").cast(pl.String))
-    grades = _grade_order(run, p["grade"].unique().to_list())
-    means = p.group_by("grade").agg([pl.col(c).cast(pl.Float64).mean() for c in goods])
-    means = means.join(pl.DataFrame({"grade": grades}), on="grade", how="right")
+    goods = access_values(run)
+    if not goods:
+        return []
+    grade = run.people("grade")["grade"].cast(pl.String).to_numpy()
+    grades = _grade_order(run, sorted(set(grade.tolist())))
     series = []
-    for k, c in enumerate(goods):
-        good = c[len("access_") :]
-        series.append(
-            Series(
-                GOOD_LABELS.get(good, good),
-                grades,
-                means[c].to_numpy().astype(float),
-                color=PALETTE[k % len(PALETTE)],
-            )
-        )
-    values = p.select([pl.col(c).cast(pl.Float64) for c in goods]).to_numpy()
-    labels = [GOOD_LABELS.get(c[len("access_") :], c[len("access_") :]) for c in goods]
-    ginis = [gini(values[:, k]) for k in range(len(goods))]
+    for k, (good, x) in enumerate(goods.items()):
+        means = []
+        for g in grades:
+            sel = x[grade == g]
+            sel = sel[np.isfinite(sel)]
+            means.append(float(sel.mean()) if sel.size else np.nan)
+        series.append(Series(GOOD_LABELS.get(good, good), grades, np.array(means),
+                             color=PALETTE[k % len(PALETTE)]))
+    labels = [GOOD_LABELS.get(g, g) for g in goods]
+    ginis = [gini(x[np.isfinite(x)]) for x in goods.values()]
     if len(goods) > 1:
         labels.append("all goods")
-        ginis.append(gini(values.sum(axis=1)))
+        ginis.append(gini(np.nansum(np.column_stack(list(goods.values())), axis=1)))
     suffix = _suffix(run, many)
     return [
         Figure(
@@ -560,9 +698,11 @@ def access_by_grade(run: RunData, i: int, many: bool) -> list[Figure]:
             kind="bars",
             series=series,
             xlabel="grade",
-            ylabel="share of citizens with access",
+            ylabel="share with access",
             y_percent=True,
-            caption="The share of each grade's citizens with access to each good at the end.",
+            caption="For each grade, the share with access to each good at the end: of the "
+            "applicants in the last allocation round for scarce goods (schools, jobs, "
+            "housing), of everyone for goods given as access_<good> columns.",
         ),
         Figure(
             id=_fig_id("access-gini", i, many),
@@ -572,8 +712,8 @@ def access_by_grade(run: RunData, i: int, many: bool) -> list[Figure]:
             xlabel="good",
             ylabel="Gini coefficient",
             caption="Inequality of access across citizens: 0 when everyone has the same "
-            "access, towards 1 when few hold it all. 'all goods': the Gini of the number of "
-            "goods each citizen can access.",
+            "access, towards 1 when few hold it all (for a yes/no good it is the share "
+            "without access). 'all goods': the Gini of the number of goods each citizen has.",
         ),
     ]
 
@@ -644,6 +784,9 @@ def run_figures(runs: list[RunData]) -> tuple[list[Figure], list[LeftOut]]:
     per_run("funnel", "", funnel)
     figures.append(records_over_time(runs))
     figures.append(sanctions_over_time(runs))
+    lists = listed_over_time(runs)
+    if lists is not None:
+        figures.append(lists)
     hist = score_distribution(runs)
     if hist is not None:
         figures.append(hist)
@@ -657,7 +800,7 @@ def run_figures(runs: list[RunData]) -> tuple[list[Figure], list[LeftOut]]:
     figures.append(mean_score_over_time(runs))
     per_run(
         "Grade shares over time",
-        "the runs have no grades (no grade_* columns in timeseries.parquet)",
+        f"the runs have no grades (no {GRADES_TABLE})",
         grade_shares,
     )
     for column, what in PARTITIONS:
@@ -668,7 +811,8 @@ def run_figures(runs: list[RunData]) -> tuple[list[Figure], list[LeftOut]]:
         )
     per_run(
         "Access to schools, jobs, housing and rentals by grade; Gini of access",
-        "people.parquet has no 'grade' and access_* columns",
+        "people.parquet has no 'grade' column with access to goods (allocation states of "
+        "scarce goods with at least one applicant, or access_* columns)",
         access_by_grade,
     )
     per_run(
@@ -686,8 +830,3 @@ def report_name(runs: list[RunData]) -> str:
         m = runs[0].result.manifest
         return f"{m.get('scenario', 'run')} — {runs[0].label}"
     return "comparison of " + ", ".join(r.label for r in runs)
-
-
-def relpath(p: Path) -> str:
-    """A path as the user typed it, for display."""
-    return str(p)

@@ -25,7 +25,7 @@ class Metric:
 
 METRICS: tuple[Metric, ...] = (
     Metric("committed", "acts committed"),
-    Metric("observed", "acts seen by a camera"),
+    Metric("observed", "acts detected (by a camera or other channel)"),
     Metric("records", "records made"),
     Metric("records_wrong", "records against an innocent"),
     Metric("wrongful_record_share", "share of records against an innocent", "share"),

@@ -49,6 +49,7 @@ class Series:
     color: str | None = None
     dash: bool = False
     hover: str = ""
+    right: bool = False  # drawn against a second y axis on the right
 
 
 @dataclass
@@ -84,11 +85,13 @@ class Figure:
     series: list[Series] = field(default_factory=list)
     xlabel: str = ""
     ylabel: str = ""
+    y2label: str = ""
     caption: str = ""
     sankey: Sankey | None = None
     heatmap: Heatmap | None = None
     log_y: bool = False
     hline: float | None = None
+    vline: float | None = None
     y_percent: bool = False
 
 

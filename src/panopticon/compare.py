@@ -1,0 +1,96 @@
+"""Compare runs: headline metrics side by side with differences, and what differs.
+
+The natural use is a scenario against the same scenario with surveillance switched off
+(``--set surveillance.enabled=false``): the differences are what the system does.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from panopticon.report import build_report, write_figures_png, write_report
+from panopticon.report.figures import label_runs
+from panopticon.report.headline import METRICS, format_diff, format_value, headline, relative
+from panopticon.report.html import flatten, show
+from panopticon.runs import RunError, RunResult
+
+
+def open_runs(paths: list[str | Path]) -> list[RunResult]:
+    """Open complete run folders; the first bad one raises RunError naming it."""
+    return [RunResult(p) for p in paths]
+
+
+def scenario_differences(results: list[RunResult]) -> list[tuple[str, list[str]]]:
+    """Scenario fields whose values differ between runs: (dotted key, value per run)."""
+    flats = [flatten(tomllib.loads(r.scenario_toml)) for r in results]
+    keys = list(dict.fromkeys(k for f in flats for k in f))
+    out = []
+    for k in keys:
+        values = [show(f[k]) if k in f else "—" for f in flats]
+        if len(set(values)) > 1:
+            out.append((k, values))
+    return out
+
+
+def _align(rows: list[list[str]]) -> list[str]:
+    """Rows of cells as aligned text: first column left, the others right."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = []
+    for r in rows:
+        cells = [r[0].ljust(widths[0])] + [r[c].rjust(widths[c]) for c in range(1, len(r))]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def compare_text(results: list[RunResult]) -> str:
+    """The comparison as text: what differs, then headline metrics with differences."""
+    if len(results) < 2:
+        raise RunError("error: compare: give at least two run folders (RUN_A RUN_B ...)")
+    labels = [r.label for r in label_runs(results)]
+    heads = [headline(r) for r in results]
+    base = labels[0]
+    head = ["metric", *labels]
+    for lab in labels[1:]:
+        head += [f"{lab} − {base}" if len(labels) > 2 else "difference", "change"]
+    rows = [head]
+    for m in METRICS:
+        row = [m.label, *(format_value(m.key, h[m.key]) for h in heads)]
+        for h in heads[1:]:
+            row += [format_diff(m.key, h[m.key] - heads[0][m.key]),
+                    relative(heads[0][m.key], h[m.key])]
+        rows.append(row)
+    lines = []
+    for i, (lab, r) in enumerate(zip(labels, results, strict=True)):
+        m = r.manifest
+        lines.append(
+            f"{chr(65 + i) if i < 26 else i}: {lab} = {r.path} ({m.get('scenario')}, "
+            f"{m.get('population', 0):,} citizens x {m.get('days')} days, seed {m.get('seed')})"
+        )
+    diffs = scenario_differences(results)
+    if diffs:
+        lines.append("scenario differences:")
+        drows = [["  " + k, *v] for k, v in diffs]
+        lines += _align([["", *labels], *drows])
+    else:
+        lines.append("scenario differences: none (same scenario and seed)")
+    lines.append("")
+    table = _align(rows)
+    lines += [table[0], "-" * len(table[0]), *table[1:]]
+    return "\n".join(lines)
+
+
+def compare(
+    paths: list[str | Path], html: str | Path | None = None, png_dir: str | Path | None = None
+) -> str:
+    """Compare run folders; optionally write the overlaid HTML report. Returns the text."""
+    results = open_runs(paths)
+    text = compare_text(results)
+    if html is not None:
+        path = write_report(results, html, png_dir=png_dir)
+        text += f"\nreport: {path}"
+    elif png_dir is not None:
+        write_figures_png(build_report(results)[1], png_dir)
+    if png_dir is not None:
+        text += f"\nfigures: {png_dir}"
+    return text

@@ -1,0 +1,559 @@
+"""Sweeps: a grid of scenarios x replicate seeds, run as local processes, resumable.
+
+``panopticon sweep minimal --vary surveillance.faceid.p_wrong=0.01,0.05,0.1
+--replicates 3 --out sweeps/pw`` plans every grid point x replicate, validates each
+scenario before running anything, runs the missing ones (``DIR/runs/<id>/``, one run
+folder each) in ``--jobs`` worker processes, then writes ``DIR/sweep.parquet`` (tidy: one
+row per run x metric, the varied values as columns) and ``DIR/report.html`` (each
+headline metric against each varied parameter with 95% confidence intervals across
+replicates). Interrupted, the same command finishes only the missing runs.
+
+Replicate r of every grid point uses seed ``run.seed + r``: the grid points share their
+random numbers (common random numbers), so differences between points are not noise
+from different seeds. A Ray backend can later take :func:`execute`'s place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from panopticon import scenario as scenario_mod
+from panopticon.report.headline import METRIC_BY_KEY, METRICS, format_value, headline
+from panopticon.report.html import esc, page, show, table
+from panopticon.report.model import PALETTE, Figure, Series
+from panopticon.runs import RunError, RunResult
+from panopticon.scenario import Scenario, ScenarioError
+
+TABLE = "sweep.parquet"
+SPEC = "sweep.json"
+REPORT = "report.html"
+MAX_LINES = 10
+SWEEP_METRICS = (
+    "sanctioned_wrongly",
+    "sanctioned_wrongly_per_100k",
+    "wrongly_sanctioned_person_days",
+    "wrongful_sanction_share",
+    "records_wrong",
+    "wrongful_record_share",
+    "sanctioned",
+    "sanctioned_per_100k",
+    "records",
+    "observed",
+    "committed",
+    "mean_score",
+)
+_RANGE = re.compile(r"^\s*([^:,\"'\[\]]+):([^:,\"'\[\]]+):([^:,\"'\[\]]+)\s*$")
+
+
+class SweepError(RunError):
+    """A sweep that cannot be planned or resumed; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Vary:
+    """One varied field: its dotted key and the values it takes."""
+
+    key: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One grid point x replicate: its id, values, seed, resolved scenario and folder."""
+
+    run_id: str
+    point: tuple[tuple[str, Any], ...]
+    replicate: int
+    seed: int
+    scenario_toml: str
+    path: Path
+
+
+def _literal(item: str, raw: str, what: str) -> Any:
+    """A TOML literal, or SweepError naming the item."""
+    try:
+        return tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise SweepError(
+            f"error: --vary {item!r}: {what} {raw.strip()!r} is not a TOML literal; "
+            'use numbers, true/false, or quoted strings such as "all"'
+        ) from None
+
+
+def linspace_values(a: float, b: float, n: int) -> list[int | float]:
+    """The n evenly spaced values from a to b inclusive; integers when a, b and step are."""
+    if n == 1:
+        return [a]
+    if isinstance(a, int) and isinstance(b, int) and (b - a) % (n - 1) == 0:
+        step = (b - a) // (n - 1)
+        return [a + k * step for k in range(n)]
+    return [float(v) for v in np.linspace(float(a), float(b), n)]
+
+
+def parse_vary(item: str) -> Vary:
+    """Parse ``key=v1,v2,...`` (TOML literals) or ``key=a:b:n`` (n values from a to b)."""
+    if "=" not in item:
+        raise SweepError(
+            f"error: --vary {item!r}: expected key=v1,v2,... or key=a:b:n, "
+            "e.g. surveillance.faceid.p_wrong=0.01,0.05"
+        )
+    key, raw = (s.strip() for s in item.split("=", 1))
+    if not key or any(not p for p in key.split(".")):
+        raise SweepError(f"error: --vary {item!r}: {key!r} is not a dotted key such as run.days")
+    if not raw:
+        raise SweepError(f"error: --vary {item!r}: no values; give key=v1,v2,... or key=a:b:n")
+    m = _RANGE.match(raw)
+    if m:
+        a, b, n = (_literal(item, g, w) for g, w in zip(m.groups(), ("a", "b", "n"), strict=True))
+        for name, v in (("a", a), ("b", b)):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise SweepError(
+                    f"error: --vary {item!r}: {name} = {v!r} is not allowed; "
+                    "a and b of a range a:b:n must be numbers"
+                )
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise SweepError(
+                f"error: --vary {item!r}: n = {n!r} is not allowed; "
+                "n (the number of values) must be an integer >= 1"
+            )
+        values: list[Any] = linspace_values(a, b, n)
+    else:
+        try:
+            parsed = tomllib.loads(f"v = [{raw}]")["v"]
+        except tomllib.TOMLDecodeError:
+            raise SweepError(
+                f"error: --vary {item!r}: {raw!r} is not a list of TOML literals; "
+                'use numbers, true/false or quoted strings, separated by commas, or a:b:n'
+            ) from None
+        values = list(parsed)
+        if not values:
+            raise SweepError(f"error: --vary {item!r}: no values; give key=v1,v2,... or a:b:n")
+    seen: list[Any] = []
+    for v in values:
+        if isinstance(v, dict | list):
+            raise SweepError(
+                f"error: --vary {item!r}: value {v!r} is not allowed; "
+                "values must be numbers, true/false or strings"
+            )
+        if any(v == s and type(v) is type(s) for s in seen):
+            raise SweepError(f"error: --vary {item!r}: value {show(v)} appears twice")
+        seen.append(v)
+    return Vary(key, tuple(values))
+
+
+def _short_keys(keys: list[str]) -> dict[str, str]:
+    """The shortest dotted suffix of each key that no other key shares."""
+    out = {}
+    for k in keys:
+        parts = k.split(".")
+        for n in range(1, len(parts) + 1):
+            cand = ".".join(parts[-n:])
+            if not any(o != k and (o == cand or o.endswith("." + cand)) for o in keys):
+                out[k] = cand
+                break
+        else:
+            out[k] = k
+    return out
+
+
+def _id_value(v: Any) -> str:
+    text = show(v) if not isinstance(v, int) or isinstance(v, bool) else str(v)
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", text)
+
+
+def _scenario_message(exc: ScenarioError, varied: Iterable[str], point: str) -> str:
+    """The scenario's own message, said to come from --vary where it is about a varied key."""
+    lines = []
+    for line in str(exc).splitlines():
+        for key in varied:
+            if line.startswith(f"error: {key}:") or line.startswith(f"error: {key}."):
+                line = "error: --vary " + line[len("error: ") :]
+                break
+        else:
+            if point:
+                line += f" (at --vary point {point})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def plan(base: Scenario, varies: list[Vary], replicates: int, out: str | Path) -> list[PlannedRun]:
+    """Every grid point x replicate, validated; raises SweepError before anything runs."""
+    if replicates < 1:
+        raise SweepError(
+            f"error: --replicates {replicates}: not allowed; give an integer >= 1"
+        )
+    keys = [v.key for v in varies]
+    dup = {k for k in keys if keys.count(k) > 1}
+    if dup:
+        raise SweepError(f"error: --vary {sorted(dup)[0]}: given twice; give each key once")
+    short = _short_keys(keys)
+    root = Path(out) / "runs"
+    planned: list[PlannedRun] = []
+    ids: set[str] = set()
+    for values in product(*(v.values for v in varies)):
+        point = tuple(zip(keys, values, strict=True))
+        text = ", ".join(f"{k}={show(v)}" for k, v in point)
+        try:
+            sc = base.override(dict(point))
+        except ScenarioError as exc:
+            raise SweepError(_scenario_message(exc, keys, text)) from None
+        name = "_".join(f"{short[k]}={_id_value(v)}" for k, v in point)
+        for r in range(replicates):
+            seed = sc.run.seed + r
+            try:
+                rep = sc.override(seed=seed)
+            except ScenarioError as exc:
+                raise SweepError(_scenario_message(exc, keys, text)) from None
+            run_id = f"{name}_rep{r}" if name else f"rep{r}"
+            if run_id in ids:
+                run_id = f"p{len(planned):04d}_{run_id}"
+            ids.add(run_id)
+            planned.append(PlannedRun(run_id, point, r, seed, rep.to_toml(), root / run_id))
+    return planned
+
+
+def status(run: PlannedRun) -> str:
+    """'done' (complete, same scenario), 'todo' (absent or incomplete), or raises SweepError."""
+    manifest = run.path / "manifest.json"
+    if not run.path.exists():
+        return "todo"
+    if not run.path.is_dir():
+        raise SweepError(f"error: {run.path}: is a file, not a run folder; remove it")
+    if not manifest.exists():
+        if any(run.path.iterdir()):
+            raise SweepError(
+                f"error: {run.path}: folder holds no run (no manifest.json); remove it or "
+                "choose another --out"
+            )
+        return "todo"
+    try:
+        m = json.loads(manifest.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return "todo"
+    if m.get("status") != "complete":
+        return "todo"
+    toml = run.path / "scenario.toml"
+    if not toml.exists() or toml.read_text("utf-8") != run.scenario_toml:
+        raise SweepError(
+            f"error: {run.path}: holds a complete run of a different scenario than this sweep "
+            "plans (was the command changed?); choose another --out"
+        )
+    return "done"
+
+
+def _init_worker(threads: int) -> None:
+    """Worker process start: share the cores between the workers."""
+    import numba
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+
+def run_one(scenario_toml: str, out: str) -> str:
+    """Run one planned scenario into its folder (replacing an incomplete run there)."""
+    from panopticon.engine import run as engine_run
+
+    sc = scenario_mod.validate(tomllib.loads(scenario_toml))
+    engine_run(sc, out=out, overwrite=True)
+    return out
+
+
+def execute(
+    todo: list[PlannedRun], jobs: int = 1, on_done: Callable[[PlannedRun], None] | None = None
+) -> None:
+    """Run the planned runs, `jobs` at a time in worker processes (in this one if 1)."""
+    if jobs <= 1 or len(todo) <= 1:
+        for r in todo:
+            run_one(r.scenario_toml, str(r.path))
+            if on_done is not None:
+                on_done(r)
+        return
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
+        futures: dict[Future[str], PlannedRun] = {
+            pool.submit(run_one, r.scenario_toml, str(r.path)): r for r in todo
+        }
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in done:
+                    f.result()
+                    if on_done is not None:
+                        on_done(futures[f])
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+
+
+def _column(values: list[Any]) -> pl.Series:
+    """Varied values as a typed column: bool, integer, float, or text."""
+    if all(isinstance(v, bool) for v in values):
+        return pl.Series(values, dtype=pl.Boolean)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pl.Series(values, dtype=pl.Int64)
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return pl.Series([float(v) for v in values], dtype=pl.Float64)
+    return pl.Series([show(v) for v in values], dtype=pl.String)
+
+
+def tidy_table(planned: list[PlannedRun], keys: list[str]) -> pl.DataFrame:
+    """One row per run x metric: run_id, seed, replicate, one column per key, metric, value."""
+    rows: dict[str, list[Any]] = {"run_id": [], "seed": [], "replicate": [], "metric": [],
+                                  "value": []}
+    varied: dict[str, list[Any]] = {k: [] for k in keys}
+    for r in planned:
+        h = headline(RunResult(r.path))
+        point = dict(r.point)
+        for m in METRICS:
+            rows["run_id"].append(r.run_id)
+            rows["seed"].append(r.seed)
+            rows["replicate"].append(r.replicate)
+            rows["metric"].append(m.key)
+            rows["value"].append(float(h[m.key]))
+            for k in keys:
+                varied[k].append(point[k])
+    cols = [
+        pl.Series("run_id", rows["run_id"], dtype=pl.String),
+        pl.Series("seed", rows["seed"], dtype=pl.Int64),
+        pl.Series("replicate", rows["replicate"], dtype=pl.Int32),
+        *(_column(varied[k]).alias(k) for k in keys),
+        pl.Series("metric", rows["metric"], dtype=pl.String),
+        pl.Series("value", rows["value"], dtype=pl.Float64),
+    ]
+    return pl.DataFrame(cols)
+
+
+def t_quantile(df: int) -> float:
+    """The 97.5% quantile of Student's t with `df` degrees of freedom."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
+
+
+def summarize(tidy: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Mean, sd, n and the 95% CI (mean ± t·sd/√n; none when n = 1) per group x metric."""
+    g = (
+        tidy.group_by([*by, "metric"], maintain_order=True)
+        .agg(
+            pl.col("value").mean().alias("mean"),
+            pl.col("value").std().alias("sd"),
+            pl.len().alias("n"),
+        )
+    )
+    half = [
+        t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 and sd is not None else None
+        for n, sd in zip(g["n"].to_list(), g["sd"].to_list(), strict=True)
+    ]
+    g = g.with_columns(pl.Series("half", half, dtype=pl.Float64))
+    return g.with_columns(
+        (pl.col("mean") - pl.col("half")).alias("lo"), (pl.col("mean") + pl.col("half")).alias("hi")
+    ).drop("half")
+
+
+def _is_numeric(s: pl.Series) -> bool:
+    return s.dtype.is_numeric()
+
+
+def sweep_figures(tidy: pl.DataFrame, keys: list[str]) -> list[Figure]:
+    """Each headline metric against each varied key, with 95% CIs across replicates."""
+    figures: list[Figure] = []
+    replicates = int(tidy["replicate"].max() or 0) + 1
+    for metric in SWEEP_METRICS:
+        label = METRIC_BY_KEY[metric].label
+        sub = tidy.filter(pl.col("metric") == metric)
+        for key in keys:
+            others = [k for k in keys if k != key]
+            combos = sub.select(others).unique(maintain_order=True) if others else None
+            aggregate = combos is not None and combos.height > MAX_LINES
+            by = [key] if (not others or aggregate) else [*others, key]
+            s = summarize(sub, by).sort(by)
+            series: list[Series] = []
+            groups = [((), s)] if not others or aggregate else s.group_by(
+                others, maintain_order=True
+            )
+            for j, (gkey, part) in enumerate(groups):
+                name = label if not others or aggregate else ", ".join(
+                    f"{k}={show(v)}" for k, v in zip(others, gkey, strict=True)
+                )
+                x = part[key].to_numpy() if _is_numeric(part[key]) else part[key].to_list()
+                has_ci = part["lo"].null_count() < part.height
+                series.append(
+                    Series(
+                        name,
+                        x,
+                        part["mean"].to_numpy(),
+                        lo=part["lo"].fill_null(part["mean"]).to_numpy() if has_ci else None,
+                        hi=part["hi"].fill_null(part["mean"]).to_numpy() if has_ci else None,
+                        color=PALETTE[j % len(PALETTE)],
+                    )
+                )
+            ci = (
+                f"Points: the mean of {replicates} replicates; band: 95% confidence interval "
+                f"(mean ± t(0.975, {replicates - 1})·sd/√{replicates})."
+                if replicates > 1
+                else "One replicate per point: no confidence interval."
+            )
+            if aggregate:
+                ci += f" Averaged over the other varied keys ({', '.join(others)})."
+            figures.append(
+                Figure(
+                    id=re.sub(r"[^a-z0-9]+", "-", f"{metric}-vs-{key}".lower()),
+                    title=f"{label[0].upper() + label[1:]} against {key}",
+                    kind="lines",
+                    series=series,
+                    xlabel=key,
+                    ylabel=label,
+                    y_percent=METRIC_BY_KEY[metric].fmt == "share",
+                    caption=ci,
+                )
+            )
+    return figures
+
+
+def _summary_html(tidy: pl.DataFrame, keys: list[str], spec: dict[str, Any]) -> str:
+    """The grid and a table of means with 95% CIs of the main metrics."""
+    main = ("sanctioned_wrongly", "records_wrong", "wrongful_record_share", "sanctioned",
+            "mean_score")
+    s = summarize(tidy, keys) if keys else summarize(
+        tidy.with_columns(pl.lit("all").alias("point")), ["point"]
+    )
+    by = keys or ["point"]
+    points = s.select(by).unique(maintain_order=True)
+    rows = []
+    for p in points.iter_rows():
+        row: list[object] = [show(v) for v in p]
+        for m in main:
+            cell = s.filter((pl.col("metric") == m) & pl.all_horizontal(
+                [pl.col(k) == v for k, v in zip(by, p, strict=True)]
+            ))
+            mean, lo, hi = cell["mean"][0], cell["lo"][0], cell["hi"][0]
+            text = format_value(m, mean)
+            if lo is not None:
+                text += f" [{format_value(m, lo)}, {format_value(m, hi)}]"
+            row.append(text)
+        rows.append(row)
+    grid = "; ".join(f"{v['key']} = {', '.join(show(x) for x in v['values'])}"
+                     for v in spec["vary"]) or "no varied key"
+    head = [*by, *(METRIC_BY_KEY[m].label for m in main)]
+    return (
+        "<section id='summary'><h2>Sweep</h2>"
+        f"<p>Scenario <b>{esc(spec['scenario'])}</b>: {esc(grid)}; {spec['replicates']} "
+        f"replicate(s) per point (seeds {spec['seed']} … {spec['seed'] + spec['replicates'] - 1}"
+        f", shared by all points); {spec['runs']} runs in total. Table: "
+        f"<code>{TABLE}</code>; run folders: <code>runs/</code>.</p>"
+        f"<h2>Means and 95% confidence intervals</h2>{table(head, rows)}</section>"
+    )
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: its folder, the tidy table and the report path."""
+
+    out: Path
+    table: pl.DataFrame
+    report: Path | None
+    ran: int
+    skipped: int
+
+
+def write_outputs(
+    out: Path, planned: list[PlannedRun], varies: list[Vary], spec: dict[str, Any],
+    report: bool = True, png_dir: str | Path | None = None,
+) -> tuple[pl.DataFrame, Path | None]:
+    """Write the tidy table and (optionally) the report and PNGs of a finished sweep."""
+    keys = [v.key for v in varies]
+    tidy = tidy_table(planned, keys)
+    part = out / (TABLE + ".partial")
+    tidy.write_parquet(part)
+    os.replace(part, out / TABLE)
+    report_path = None
+    figures = sweep_figures(tidy, keys)
+    if report:
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        html = page(
+            f"Panopticon sweep: {spec['scenario']}",
+            f"{spec['runs']} runs, written {when}.",
+            figures,
+            before=_summary_html(tidy, keys, spec),
+        )
+        report_path = out / REPORT
+        tmp = out / (REPORT + ".tmp")
+        tmp.write_text(html, "utf-8")
+        os.replace(tmp, report_path)
+    if png_dir is not None:
+        from panopticon.report import write_figures_png
+
+        write_figures_png(figures, png_dir)
+    return tidy, report_path
+
+
+def run_sweep(
+    base: Scenario,
+    varies: list[Vary],
+    replicates: int,
+    out: str | Path,
+    jobs: int = 1,
+    quiet: bool = False,
+    report: bool = True,
+    png_dir: str | Path | None = None,
+) -> SweepResult:
+    """Plan, validate, run the missing runs, and write the table and the report."""
+    if jobs < 1:
+        raise SweepError(f"error: --jobs {jobs}: not allowed; give an integer >= 1")
+    out_path = Path(out)
+    if out_path.exists() and not out_path.is_dir():
+        raise SweepError(f"error: --out {out_path}: is a file, not a folder; choose a folder")
+    planned = plan(base, varies, replicates, out_path)
+    states = [status(r) for r in planned]
+    todo = [r for r, s in zip(planned, states, strict=True) if s == "todo"]
+    skipped = len(planned) - len(todo)
+    out_path.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "scenario": base.name,
+        "seed": base.run.seed,
+        "replicates": replicates,
+        "runs": len(planned),
+        "vary": [{"key": v.key, "values": list(v.values)} for v in varies],
+        "base_scenario": base.to_toml(),
+    }
+    tmp = out_path / (SPEC + ".tmp")
+    tmp.write_text(json.dumps(spec, indent=2) + "\n", "utf-8")
+    os.replace(tmp, out_path / SPEC)
+    if not quiet:
+        print(
+            f"sweep {base.name}: {len(planned)} runs ({len(planned) // replicates} points x "
+            f"{replicates} replicates); {skipped} already complete, {len(todo)} to run",
+            file=sys.stderr,
+        )
+    bar: Any = None
+    if not quiet and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="run", desc="sweep", file=sys.stderr, smoothing=0.1)
+    try:
+        execute(todo, jobs, on_done=(lambda _r: bar.update(1)) if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    tidy, report_path = write_outputs(out_path, planned, varies, spec, report, png_dir)
+    return SweepResult(out_path, tidy, report_path, len(todo), skipped)
