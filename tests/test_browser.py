@@ -103,7 +103,7 @@ def test_run_report_renders(driver: Any, tmp_path: Path) -> None:
 
     run = pn.run(small_scenario(), out=tmp_path / "run")
     n = check_page(driver, write_report(run, tmp_path / "run.html"), tmp_path / "run.png")
-    assert n == 5
+    assert n == 6  # funnel, records, sanctions, histograms, score over time, mean score
     rich = augment_run(run.path, tmp_path / "rich")
     n = check_page(driver, write_report(rich, tmp_path / "rich.html"), tmp_path / "rich.png")
     assert n >= 14

@@ -18,9 +18,12 @@ from panopticon.cli import main
 from panopticon.report import build_report, run_summary_html, write_report
 from panopticon.report.figures import gini, label_runs, run_figures
 
-BASE_FIGURES = {"funnel", "records", "sanctions", "score-distribution", "mean-score"}
+# every run writes score_histogram.parquet, so the score over time is always drawn
+BASE_FIGURES = {
+    "funnel", "records", "sanctions", "score-distribution", "mean-score", "score-over-time",
+}
 FEATURE_FIGURES = {
-    "score-over-time", "grades", "group-rates", "group-impact", "region-rates", "region-impact",
+    "grades", "group-rates", "group-impact", "region-rates", "region-impact",
     "access", "access-gini", "degree", "lists",
 }
 GRADES = ("excellent", "good", "warning", "poor")  # not in alphabetical order
@@ -102,11 +105,10 @@ def test_minimal_run_report_has_base_figures_only(report_run: pn.RunResult, tmp_
     # self-contained: Plotly inlined once, nothing loaded from elsewhere
     assert html.count("<script src") == 0 and "<link" not in html
     assert len(html) > 3_000_000 and "Plotly.newPlot" in html
-    assert "<meta name='panopticon-figures' content='5'>" in html
+    assert "<meta name='panopticon-figures' content='6'>" in html
     # what is left out is listed with the reason, never drawn empty
     left = html[html.index("Figures left out"):]
-    for title in ("Grade shares", "demographic group", "Access to schools", "Social ties",
-                  "Score distribution over time"):
+    for title in ("Grade shares", "demographic group", "Access to schools", "Social ties"):
         assert title in left
     # the summary has headline numbers, parameters and the manifest
     t = report_run.totals

@@ -25,7 +25,13 @@ from panopticon import population as population_mod
 from panopticon.behavior import Adapt, Behave
 from panopticon.identify import Identify
 from panopticon.faceid import MISSED
-from panopticon.metrics import DailyMetrics, LongTable, people_table
+from panopticon.metrics import (
+    HISTOGRAM_EVERY,
+    DailyMetrics,
+    LongTable,
+    people_table,
+    score_histogram,
+)
 from panopticon.records import Record
 from panopticon.response import Respond
 from panopticon.runs import RunError, RunResult, RunWriter, now
@@ -123,6 +129,9 @@ class Simulation:
                                  "observed": pa.int64(), "missed": pa.int64(),
                                  "records_against": pa.int64(), "wrongful_against": pa.int64(),
                                  "sanctioned": pa.int64()})
+        self.histogram = LongTable({"day": pa.int32(), "policy": pa.string(),
+                                    "score_lo": pa.float64(), "score_hi": pa.float64(),
+                                    "count": pa.int64(), "true_count": pa.int64()})
         self.group_names = list(pop.groups)
         self.group_size = (np.bincount(self.group, minlength=len(pop.groups))
                            if self.group is not None else np.array([n]))
@@ -240,7 +249,16 @@ class Simulation:
 
     def _long_tables(self, day: int, actors: np.ndarray, seen_actors: np.ndarray,
                      outcome: np.ndarray, batch: Any) -> None:
-        """Grades per policy and rates per group for today."""
+        """Grades per policy, rates per group, and (monthly) the score distribution."""
+        if (day + 1) % HISTOGRAM_EVERY == 0 or day == self.scenario.run.days - 1:
+            scored = [("score", self.score.score, self.score.true_score, self.score.floor,
+                       self.score.cap)]
+            scored += [(p.name, p.score, p.true_score, p.lo, p.hi) for p in self.policies
+                       if isinstance(p, FactorsScore)]
+            for name, sc_, tr_, lo, hi in scored:
+                edges, count, true = score_histogram(sc_, tr_, lo, hi)
+                self.histogram.add(day=np.int32(day), policy=name, score_lo=edges[:-1],
+                                   score_hi=edges[1:], count=count, true_count=true)
         graded = [("score", self.score.grades)] + [
             (p.name, p.grades) for p in self.policies if getattr(p, "grades", None)
         ]
@@ -313,6 +331,7 @@ class Simulation:
             out["grades"] = self.grades.table()
         if self.group is not None:
             out["groups"] = self.groups.table()
+        out["score_histogram"] = self.histogram.table()
         if self.measures.rounds:
             out["allocations"] = pa.Table.from_pylist(self.measures.rounds)
         return out

@@ -92,3 +92,20 @@ class LongTable:
 def people_table(columns: dict[str, np.ndarray]) -> pa.Table:
     """One row per citizen at the end of the run (columns in the given order)."""
     return pa.table(columns)
+
+
+HISTOGRAM_EVERY = 30  # days between snapshots of the score distribution (and the last day)
+HISTOGRAM_BINS = 100
+
+
+def score_histogram(score: np.ndarray, true_score: np.ndarray, low: float, high: float,
+                    bins: int = HISTOGRAM_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts of score and true_score in equal bins over [low, high]: (edges, count, true)."""
+    width = max(1.0, float(np.ceil((high - low + 1) / bins)))
+    nb = int(np.ceil((high - low + 1) / width))
+    edges = low + width * np.arange(nb + 1)
+    code = ((score.astype(np.float64) - low) // width).astype(np.int64)
+    tcode = ((true_score.astype(np.float64) - low) // width).astype(np.int64)
+    count = np.bincount(np.clip(code, 0, nb - 1), minlength=nb)
+    true = np.bincount(np.clip(tcode, 0, nb - 1), minlength=nb)
+    return edges, count, true

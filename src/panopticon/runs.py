@@ -33,6 +33,7 @@ RUN_FILES = (
     "grades.parquet",
     "groups.parquet",
     "allocations.parquet",
+    "score_histogram.parquet",
     "report.html",
 )
 FLUSH_ROWS = 1 << 20

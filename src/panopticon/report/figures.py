@@ -415,6 +415,8 @@ def score_heatmap(run: RunData, i: int, many: bool) -> Figure | None:
     if not path.exists():
         return None
     h = pl.read_parquet(path)
+    if "policy" in h.columns:
+        h = h.filter(pl.col("policy") == "score")
     if not {"day", "score_lo", "count"} <= set(h.columns) or h.height == 0:
         return None
     days = np.sort(h["day"].unique().to_numpy())
@@ -432,8 +434,8 @@ def score_heatmap(run: RunData, i: int, many: bool) -> Figure | None:
         heatmap=Heatmap(days.astype(float), bins.astype(float), zlog, "log10 citizens"),
         xlabel="day",
         ylabel="score (bin start)",
-        caption="Citizens per score bin on each day (colour: log10 of the count), from the "
-        f"run's {SCORE_HISTOGRAM}.",
+        caption="Citizens per score bin (colour: log10 of the count), snapshots every 30 days "
+        f"and on the last day, from the run's {SCORE_HISTOGRAM}.",
     )
 
 
