@@ -48,8 +48,11 @@ def test_day0_expectations() -> None:
 def test_negative_binomial_counts_without_deterrence_or_recovery() -> None:
     n, days = 200_000, 365
     sc = pn.load(
-        "minimal", ["response.deterrence=1.0", "scoring.recovery.points=0"],
-        population=n, days=days, seed=3,
+        "minimal",
+        ["response.deterrence=1.0", "scoring.recovery.points=0"],
+        population=n,
+        days=days,
+        seed=3,
     )
     sim = simulate(sc)
     x = sim.behave.committed.astype(np.float64)
@@ -75,8 +78,9 @@ def test_negative_binomial_counts_without_deterrence_or_recovery() -> None:
 
 
 def test_invariants_every_day() -> None:
-    sc = pn.load("minimal", ["surveillance.faceid.p_wrong=0.2"], population=30_000, days=150,
-                 seed=5)
+    sc = pn.load(
+        "minimal", ["surveillance.faceid.p_wrong=0.2"], population=30_000, days=150, seed=5
+    )
     sim = pn.Simulation(sc)
     th = sc.sanctions.blacklist.threshold
     for _ in range(sc.run.days):
@@ -100,8 +104,16 @@ def batch_of(day: int, targets: list[int], correct: list[bool], kinds: list[int]
     c = np.array(correct, dtype=bool)
     k = np.array(kinds if kinds is not None else [0] * len(targets), dtype=np.uint8)
     perp = np.where(c, t, (t + 1) % 1000).astype(np.int32)
-    return RecordBatch(day, k, perp, t, np.zeros(t.size, np.uint8), c,
-                       np.full(t.size, day, np.int32), np.zeros(t.size, np.uint8))
+    return RecordBatch(
+        day,
+        k,
+        perp,
+        t,
+        np.zeros(t.size, np.uint8),
+        c,
+        np.full(t.size, day, np.int32),
+        np.zeros(t.size, np.uint8),
+    )
 
 
 def test_recovery_rule_against_hand_computation() -> None:
@@ -136,8 +148,9 @@ def test_engine_agrees_with_reference_implementation() -> None:
     a: dict[str, list[float]] = {m: [] for m in metrics}
     b: dict[str, list[float]] = {m: [] for m in metrics}
     for seed in range(5):
-        sc = pn.load("minimal", ["surveillance.faceid.p_wrong=0.05"], population=50_000,
-                     days=200, seed=seed)
+        sc = pn.load(
+            "minimal", ["surveillance.faceid.p_wrong=0.05"], population=50_000, days=200, seed=seed
+        )
         eng = simulate(sc).metrics.columns
         ref = run_reference(sc)
         for m in metrics:

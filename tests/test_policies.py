@@ -20,9 +20,16 @@ Z = 5.0
 def batch(day: int, targets: list[int], correct: list[bool], kinds: list[int]) -> RecordBatch:
     t = np.array(targets, dtype=np.int32)
     c = np.array(correct, dtype=bool)
-    return RecordBatch(day, np.array(kinds, dtype=np.uint8), np.where(c, t, 99).astype(np.int32),
-                       t, np.zeros(t.size, np.uint8), c, np.full(t.size, day, np.int32),
-                       np.zeros(t.size, np.uint8))
+    return RecordBatch(
+        day,
+        np.array(kinds, dtype=np.uint8),
+        np.where(c, t, 99).astype(np.int32),
+        t,
+        np.zeros(t.size, np.uint8),
+        c,
+        np.full(t.size, day, np.int32),
+        np.zeros(t.size, np.uint8),
+    )
 
 
 def empty(day: int) -> RecordBatch:
@@ -63,9 +70,20 @@ def test_grade_boundaries_and_counts() -> None:
     sc = pilot()
     led = PointsLedger(sc)
     g = led.grades
-    for value, name in [(1200, "AAA"), (1050, "AAA"), (1049, "AA"), (1030, "AA"), (1029, "A"),
-                        (960, "A"), (959, "B"), (850, "B"), (849, "C"), (600, "C"), (599, "D"),
-                        (0, "D")]:
+    for value, name in [
+        (1200, "AAA"),
+        (1050, "AAA"),
+        (1049, "AA"),
+        (1030, "AA"),
+        (1029, "A"),
+        (960, "A"),
+        (959, "B"),
+        (850, "B"),
+        (849, "C"),
+        (600, "C"),
+        (599, "D"),
+        (0, "D"),
+    ]:
         led.score[0] = value
         g.refresh(np.array([0], dtype=np.int32))
         assert g.names[g.grade[0]] == name, value
@@ -91,10 +109,16 @@ def test_grade_counts_stay_exact_during_a_run() -> None:
 
 
 def test_list_entry_window_expiry_and_counterfactual() -> None:
-    sc = pn.load("documented", ["scoring.lists.court_blacklist.count=2",
-                                "scoring.lists.court_blacklist.window_days=10",
-                                "scoring.lists.court_blacklist.duration_days=30",
-                                "scoring.lists.court_blacklist.exit_per_day=0.0"], population=10)
+    sc = pn.load(
+        "documented",
+        [
+            "scoring.lists.court_blacklist.count=2",
+            "scoring.lists.court_blacklist.window_days=10",
+            "scoring.lists.court_blacklist.duration_days=30",
+            "scoring.lists.court_blacklist.exit_per_day=0.0",
+        ],
+        population=10,
+    )
     lst = ListPolicyState("court_blacklist", 0, sc.scoring.lists["court_blacklist"], sc)
     court = kind(sc, "ignoring_court_judgment")
     lst.step(0, batch(0, [0, 1, 2], [True, True, False], [court] * 3), None)
@@ -114,9 +138,14 @@ def test_list_entry_window_expiry_and_counterfactual() -> None:
 
 def test_list_early_exit_is_geometric() -> None:
     p = 0.05
-    sc = pn.load("documented", [f"scoring.lists.court_blacklist.exit_per_day={p}",
-                                "scoring.lists.court_blacklist.duration_days=10000"],
-                 population=40_000)
+    sc = pn.load(
+        "documented",
+        [
+            f"scoring.lists.court_blacklist.exit_per_day={p}",
+            "scoring.lists.court_blacklist.duration_days=10000",
+        ],
+        population=40_000,
+    )
     lst = ListPolicyState("court_blacklist", 0, sc.scoring.lists["court_blacklist"], sc)
     court = kind(sc, "ignoring_court_judgment")
     ids = list(range(40_000))
@@ -167,13 +196,16 @@ def test_channel_delays_in_the_log(tmp_path: Path) -> None:
 
 def test_appeals_rates_and_reversals(tmp_path: Path) -> None:
     sets = ["surveillance.faceid.p_wrong=0.3", "surveillance.appeals.delay_days=10"]
-    run = pn.run(pn.load("city-pilot", sets, population=30_000, days=120, seed=4),
-                 out=tmp_path / "a")
+    run = pn.run(
+        pn.load("city-pilot", sets, population=30_000, days=120, seed=4), out=tmp_path / "a"
+    )
     rec = run.records
     a = pn.load(run.path / "scenario.toml").surveillance.appeals
     decided = rec.filter(pl.col("day_recorded") + 10 < 120)
-    for correct, p_appeal, p_win in ((False, a.p_appeal_wrongful, a.p_win_wrongful),
-                                     (True, a.p_appeal_correct, a.p_win_correct)):
+    for correct, p_appeal, p_win in (
+        (False, a.p_appeal_wrongful, a.p_win_wrongful),
+        (True, a.p_appeal_correct, a.p_win_correct),
+    ):
         part = decided.filter(pl.col("correct") == correct)
         n = part.height
         appealed = part.filter(pl.col("appeal") != "none").height
@@ -182,17 +214,22 @@ def test_appeals_rates_and_reversals(tmp_path: Path) -> None:
         assert abs(won / appealed - p_win) < Z * math.sqrt(p_win * (1 - p_win) / appealed)
     ts = run.timeseries
     assert ts["appeals_won"].sum() == rec.filter(pl.col("appeal") == "won").height
-    assert ts["wrongful_removed"].sum() == rec.filter(
-        (pl.col("appeal") == "won") & ~pl.col("correct")).height
-    assert run.totals["wrongful_remaining"] == ts["attributed_wrong"].sum() - ts[
-        "wrongful_removed"].sum()
+    assert (
+        ts["wrongful_removed"].sum()
+        == rec.filter((pl.col("appeal") == "won") & ~pl.col("correct")).height
+    )
+    assert (
+        run.totals["wrongful_remaining"]
+        == ts["attributed_wrong"].sum() - ts["wrongful_removed"].sum()
+    )
     assert rec.filter(pl.col("appeal") == "pending")["day_recorded"].min() + 10 >= 120
 
 
 def test_scenario_extends_a_preset(tmp_path: Path) -> None:
     f = tmp_path / "stricter.toml"
-    f.write_text('extends = "city-pilot"\nname = "stricter"\n'
-                 "[behaviors.fare_evasion]\npoints = 50\n")
+    f.write_text(
+        'extends = "city-pilot"\nname = "stricter"\n[behaviors.fare_evasion]\npoints = 50\n'
+    )
     sc = pn.load(f)
     assert sc.behaviors["fare_evasion"].points == 50
     assert sc.behaviors["fare_evasion"].place == "transport"
@@ -202,20 +239,22 @@ def test_scenario_extends_a_preset(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("sets", "field"),
     [
-        (["scoring.drops={jaywalking=\"C\"}"], "scoring.drops"),
-        (["scoring.drops={drunk_driving=\"Z\"}"], "scoring.drops.drunk_driving"),
-        (["behaviors.fare_evasion.channels=[\"carrier_pigeon\"]"],
-         "behaviors.fare_evasion.channels"),
+        (['scoring.drops={jaywalking="C"}'], "scoring.drops"),
+        (['scoring.drops={drunk_driving="Z"}'], "scoring.drops.drunk_driving"),
+        (['behaviors.fare_evasion.channels=["carrier_pigeon"]'], "behaviors.fare_evasion.channels"),
         (["scoring.grades.A=[950, 1030]"], "scoring.grades"),
         (["scoring.grades.A=[970, 1030]"], "scoring.grades"),
-        (["scoring.lists.court_blacklist.window_days=-1"],
-         "scoring.lists.court_blacklist.window_days"),
-        (["scoring.lists.court_blacklist.behaviors=[\"loitering\"]"],
-         "scoring.lists.court_blacklist.behaviors"),
-        (["scoring.factors.sesame.dimensions.identity.weight=0.5"],
-         "scoring.factors.sesame"),
+        (
+            ["scoring.lists.court_blacklist.window_days=-1"],
+            "scoring.lists.court_blacklist.window_days",
+        ),
+        (
+            ['scoring.lists.court_blacklist.behaviors=["loitering"]'],
+            "scoring.lists.court_blacklist.behaviors",
+        ),
+        (["scoring.factors.sesame.dimensions.identity.weight=0.5"], "scoring.factors.sesame"),
         (["behaviors.fare_evasion.ages=[30, 20]"], "behaviors.fare_evasion"),
-        (["population.age_bands={\"0-17\"=0.5, \"18-99\"=0.4}"], "population.age_bands"),
+        (['population.age_bands={"0-17"=0.5, "18-99"=0.4}'], "population.age_bands"),
     ],
 )
 def test_bad_policy_input_exit_2(

@@ -11,8 +11,9 @@ import panopticon as pn
 from panopticon.response import perceived_detection, rate_multipliers
 
 Z = 5.0
-LAWFUL = ['behaviors.posting_criticism={rate=0.01, points=0, place="online", lawful=true, '
-          'channels=[]}']
+LAWFUL = [
+    'behaviors.posting_criticism={rate=0.01, points=0, place="online", lawful=true, channels=[]}'
+]
 
 
 def run_days(sc: pn.Scenario) -> pn.Simulation:
@@ -24,8 +25,9 @@ def run_days(sc: pn.Scenario) -> pn.Simulation:
 
 def test_elasticity_zero_changes_nothing() -> None:
     base = pn.load("city-pilot", population=20_000, days=60, seed=3)
-    loud = base.override({"response.announcements": {"transit": {
-        "day": 10, "places": ["transport"], "boost": 0.5}}})
+    loud = base.override(
+        {"response.announcements": {"transit": {"day": 10, "places": ["transport"], "boost": 0.5}}}
+    )
     a, b = run_days(base), run_days(loud)
     assert np.array_equal(a.behave.committed, b.behave.committed)
     assert np.array_equal(a.score.score, b.score.score)
@@ -56,9 +58,13 @@ def test_general_deterrence_matches_its_formula() -> None:
 
 
 def test_announcement_raises_perceived_detection_from_its_day() -> None:
-    sc = pn.load("city-pilot", ["response.elasticity=0.5",
-                                'response.announcements.trains={day=5, places=["transport"], '
-                                "boost=0.3}"])
+    sc = pn.load(
+        "city-pilot",
+        [
+            "response.elasticity=0.5",
+            'response.announcements.trains={day=5, places=["transport"], boost=0.3}',
+        ],
+    )
     k = list(sc.behaviors).index("fare_evasion")
     before, after = rate_multipliers(sc, 4), rate_multipliers(sc, 5)
     assert after[k] < before[k]

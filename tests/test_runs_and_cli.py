@@ -30,16 +30,34 @@ def test_run_folder_contents(small_run: pn.RunResult) -> None:
         assert key in m
     ts, people, records = small_run.timeseries, small_run.people, small_run.records
     assert ts.columns == [
-        "day", "committed", "observed", "missed", "attributed_correct", "attributed_wrong",
-        "sanctioned", "sanctioned_wrongly", "mean_score",
+        "day",
+        "committed",
+        "observed",
+        "missed",
+        "attributed_correct",
+        "attributed_wrong",
+        "sanctioned",
+        "sanctioned_wrongly",
+        "mean_score",
     ]
     assert ts.height == 120
     assert people.columns == [
-        "id", "score", "true_score", "committed", "records_correct", "records_wrong", "sanctioned",
+        "id",
+        "score",
+        "true_score",
+        "committed",
+        "records_correct",
+        "records_wrong",
+        "sanctioned",
     ]
     assert people.height == 20_000
     assert records.columns == [
-        "day", "behavior", "perpetrator", "attributed_to", "channel", "correct"
+        "day",
+        "behavior",
+        "perpetrator",
+        "attributed_to",
+        "channel",
+        "correct",
     ]
     # the tables agree with each other
     assert records.height == ts["attributed_correct"].sum() + ts["attributed_wrong"].sum()
@@ -71,9 +89,22 @@ def test_thread_count_does_not_change_bytes(tmp_path: Path) -> None:
         env = dict(os.environ, NUMBA_NUM_THREADS=threads)
         target = tmp_path / f"t{threads}"
         subprocess.run(
-            [sys.executable, "-m", "panopticon.cli", "run", "minimal", "--population", "50000",
-             "--days", "40", "--out", str(target), "-q"],
-            check=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "panopticon.cli",
+                "run",
+                "minimal",
+                "--population",
+                "50000",
+                "--days",
+                "40",
+                "--out",
+                str(target),
+                "-q",
+            ],
+            check=True,
+            env=env,
         )
         out[threads] = _bytes(target)
     assert out["1"] == out["2"]
@@ -84,8 +115,9 @@ def test_records_option_sample_and_none(tmp_path: Path) -> None:
     full = pn.run(sc, out=tmp_path / "all")
     n_all = full.records.height
     share = 0.2
-    sample = pn.run(sc.override({"run.records": "sample", "run.records_sample": share}),
-                    out=tmp_path / "s")
+    sample = pn.run(
+        sc.override({"run.records": "sample", "run.records_sample": share}), out=tmp_path / "s"
+    )
     k = sample.records.height
     sd = (n_all * share * (1 - share)) ** 0.5
     assert abs(k - n_all * share) < 5 * sd
@@ -99,19 +131,38 @@ def test_records_option_sample_and_none(tmp_path: Path) -> None:
 
 def test_cli_run_summary_and_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r"
-    rc = run_cli("run", "minimal", "--population", "5000", "--days", "30", "--out", str(out),
-                 "--set", "surveillance.faceid.p_wrong=0.05", "--seed", "9")
+    rc = run_cli(
+        "run",
+        "minimal",
+        "--population",
+        "5000",
+        "--days",
+        "30",
+        "--out",
+        str(out),
+        "--set",
+        "surveillance.faceid.p_wrong=0.05",
+        "--seed",
+        "9",
+    )
     assert rc == 0
     text = capsys.readouterr().out
-    for word in ("committed", "seen by the system", "recorded", "against an innocent",
-                 "sanctioned", "wrongly sanctioned"):
+    for word in (
+        "committed",
+        "seen by the system",
+        "recorded",
+        "against an innocent",
+        "sanctioned",
+        "wrongly sanctioned",
+    ):
         assert word in text
     scen = (out / "scenario.toml").read_text()
     assert "p_wrong = 0.05" in scen and "seed = 9" in scen and "size = 5000" in scen
     assert pl.read_parquet(out / "people.parquet").height == 5000
     # quiet prints nothing
-    rc = run_cli("run", "minimal", "--population", "500", "--days", "3", "--out",
-                 str(tmp_path / "q"), "-q")
+    rc = run_cli(
+        "run", "minimal", "--population", "500", "--days", "3", "--out", str(tmp_path / "q"), "-q"
+    )
     assert rc == 0 and capsys.readouterr().out == ""
 
 
@@ -124,7 +175,7 @@ def test_presets_and_validate(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_scenario_file_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "my_city.toml"
-    f.write_text('[population]\nsize = 2000\n[run]\ndays = 5\n')
+    f.write_text("[population]\nsize = 2000\n[run]\ndays = 5\n")
     assert run_cli("run", str(f), "--out", str(tmp_path / "o"), "-q") == 0
     assert pn.open_run(tmp_path / "o").manifest["scenario"] == "my_city"
 
@@ -200,8 +251,20 @@ def test_output_folder_with_a_run_is_refused(
 def test_killed_run_is_marked_incomplete(tmp_path: Path) -> None:
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "panopticon.cli", "run", "minimal", "--population", "2000000",
-         "--days", "36500", "--out", str(out), "-q"],
+        [
+            sys.executable,
+            "-m",
+            "panopticon.cli",
+            "run",
+            "minimal",
+            "--population",
+            "2000000",
+            "--days",
+            "36500",
+            "--out",
+            str(out),
+            "-q",
+        ],
     )
     deadline = time.time() + 60
     while not (out / "manifest.json").exists() and time.time() < deadline:
@@ -234,7 +297,7 @@ def test_memory_refusal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     from panopticon import engine
 
     monkeypatch.setattr(engine, "available_bytes", lambda: 100 * 2**20)
-    with pytest.raises(pn.RunError, match="population.size"):
+    with pytest.raises(pn.RunError, match=r"population\.size"):
         pn.run(pn.load("minimal", population=1000, days=1), out=tmp_path / "m")
     assert not (tmp_path / "m").exists()
 

@@ -19,13 +19,13 @@ Z = 5.0
 
 SCORES = [
     'surveillance.faceid={mode="scores", gallery=1.3e9, same_group_share=0.5, '
-    'groups={women={fmr_multiplier=3.0}}}',
-    'population.groups={men={share=0.51}, women={share=0.49}}',
-    'population.regions={east={share=0.4, camera_density=2.0}, west={share=0.6, '
-    'camera_density=0.5}}',
+    "groups={women={fmr_multiplier=3.0}}}",
+    "population.groups={men={share=0.51}, women={share=0.49}}",
+    "population.regions={east={share=0.4, camera_density=2.0}, west={share=0.6, "
+    "camera_density=0.5}}",
     'surveillance.camera.model="rollout"',
     'surveillance.camera.rollout={"2018-01-01"=2.0e8, "2020-01-01"=6.26e8}',
-    'surveillance.camera.quality={surveillance=0.8, cooperative=0.2}',
+    "surveillance.camera.quality={surveillance=0.8, cooperative=0.2}",
 ]
 
 
@@ -64,8 +64,10 @@ def test_scores_mode_runs_end_to_end_with_groups(tmp_path: Path) -> None:
     assert set(groups["group"].unique()) == {"men", "women"}
     ts = run.timeseries
     assert groups["wrongful_against"].sum() == ts["attributed_wrong"].sum()
-    assert groups["records_against"].sum() == ts["attributed_correct"].sum() + ts[
-        "attributed_wrong"].sum()
+    assert (
+        groups["records_against"].sum()
+        == ts["attributed_correct"].sum() + ts["attributed_wrong"].sum()
+    )
     # group shares as drawn
     share = (people["group"] == "women").mean()
     assert abs(share - 0.49) < Z * math.sqrt(0.49 * 0.51 / people.height)
@@ -73,18 +75,29 @@ def test_scores_mode_runs_end_to_end_with_groups(tmp_path: Path) -> None:
 
 def test_identification_rates_match_the_faceid_model() -> None:
     """Miss shares per group agree with faceid's analytic rates (binomial error)."""
-    sc = pn.load("minimal", [*SCORES, "surveillance.camera.quality={surveillance=1.0}"],
-                 population=400_000, days=20, seed=9)
+    sc = pn.load(
+        "minimal",
+        [*SCORES, "surveillance.camera.quality={surveillance=1.0}"],
+        population=400_000,
+        days=20,
+        seed=9,
+    )
     sim = pn.Simulation(sc)
     for _ in range(sc.run.days):
         sim.step()
-    t = pl.from_arrow(sim.groups.table()).group_by("group").agg(
-        pl.col("observed").sum(), pl.col("missed").sum())
+    t = (
+        pl.from_arrow(sim.groups.table())
+        .group_by("group")
+        .agg(pl.col("observed").sum(), pl.col("missed").sum())
+    )
     rates, _, _ = rate_table(sc)
     model = faceid.FaceIdScores(
-        impostor=faceid.default_model().impostor, qualities=faceid.default_model().qualities,
-        groups={"men": faceid.Group(share=0.51),
-                "women": faceid.Group(share=0.49, fmr_multiplier=3.0)},
+        impostor=faceid.default_model().impostor,
+        qualities=faceid.default_model().qualities,
+        groups={
+            "men": faceid.Group(share=0.51),
+            "women": faceid.Group(share=0.49, fmr_multiplier=3.0),
+        },
     )
     for j, name in enumerate(("men", "women")):
         r = model.pair_rates(1.3e9, faceid.DEFAULT_THRESHOLD, "surveillance", name)
@@ -97,8 +110,11 @@ def test_identification_rates_match_the_faceid_model() -> None:
 
 
 def test_same_group_share_of_wrongful_records(tmp_path: Path) -> None:
-    sets = ['population.groups={a={share=0.3}, b={share=0.7}}',
-            "surveillance.faceid.p_wrong=0.2", "surveillance.faceid.same_group_share=1.0"]
+    sets = [
+        "population.groups={a={share=0.3}, b={share=0.7}}",
+        "surveillance.faceid.p_wrong=0.2",
+        "surveillance.faceid.same_group_share=1.0",
+    ]
     run = pn.run(pn.load("minimal", sets, population=50_000, days=30, seed=1), out=tmp_path / "a")
     rec = run.records.filter(~pl.col("correct"))
     grp = run.people["group"]
@@ -114,8 +130,10 @@ def test_same_group_share_of_wrongful_records(tmp_path: Path) -> None:
 
 
 def test_unwatched_baseline_records_nothing(tmp_path: Path) -> None:
-    run = pn.run(pn.load("city-pilot", ["surveillance.enabled=false"], population=5000, days=30),
-                 out=tmp_path / "u")
+    run = pn.run(
+        pn.load("city-pilot", ["surveillance.enabled=false"], population=5000, days=30),
+        out=tmp_path / "u",
+    )
     ts = run.timeseries
     assert ts["committed"].sum() > 0 and ts["observed"].sum() == 0
     assert run.records.height == 0
@@ -124,17 +142,23 @@ def test_unwatched_baseline_records_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("sets", "field"),
     [
-        (['surveillance.camera.rollout={"2020-01-01"=2e8, "2019-01-01"=3e8}'],
-         "surveillance.camera.rollout"),
+        (
+            ['surveillance.camera.rollout={"2020-01-01"=2e8, "2019-01-01"=3e8}'],
+            "surveillance.camera.rollout",
+        ),
         (['surveillance.camera.model="rollout"'], "surveillance.camera.rollout"),
-        (['surveillance.camera.quality={blurry=1.0}',
-          'surveillance.faceid={mode="scores"}'], "surveillance.camera.quality.blurry"),
-        (['surveillance.faceid={mode="scores", groups={martians={fmr_multiplier=2}}}'],
-         "surveillance.faceid.groups.martians"),
-        (['population.groups={a={share=0.5}, b={share=0.4}}'], "population.groups"),
+        (
+            ["surveillance.camera.quality={blurry=1.0}", 'surveillance.faceid={mode="scores"}'],
+            "surveillance.camera.quality.blurry",
+        ),
+        (
+            ['surveillance.faceid={mode="scores", groups={martians={fmr_multiplier=2}}}'],
+            "surveillance.faceid.groups.martians",
+        ),
+        (["population.groups={a={share=0.5}, b={share=0.4}}"], "population.groups"),
         (['surveillance.faceid={mode="scores", gallery=0.5}'], "surveillance.faceid.gallery"),
-        (['surveillance.camera.coverage=1.5'], "surveillance.camera.coverage"),
-        (['surveillance.faceid.same_group_share=-0.1'], "surveillance.faceid.same_group_share"),
+        (["surveillance.camera.coverage=1.5"], "surveillance.camera.coverage"),
+        (["surveillance.faceid.same_group_share=-0.1"], "surveillance.faceid.same_group_share"),
     ],
 )
 def test_bad_surveillance_input_exit_2(

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from panopticon.engine import Simulation, run  # noqa: E402
-from panopticon.runs import RunError, RunResult, open_run  # noqa: E402
-from panopticon.scenario import (  # noqa: E402
+from panopticon.engine import Simulation, run
+from panopticon.runs import RunError, RunResult, open_run
+from panopticon.scenario import (
     Scenario,
     ScenarioError,
     load,

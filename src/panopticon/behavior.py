@@ -28,8 +28,16 @@ def _pick(cum: np.ndarray, v: float) -> int:
 
 @njit(cache=True, inline="always")
 def _accept(
-    key: np.uint64, c: np.uint64, i: int, k: int, deterrence: np.ndarray, positive: np.ndarray,
-    multiplier: np.ndarray, age: np.ndarray, age_lo: np.ndarray, age_hi: np.ndarray,
+    key: np.uint64,
+    c: np.uint64,
+    i: int,
+    k: int,
+    deterrence: np.ndarray,
+    positive: np.ndarray,
+    multiplier: np.ndarray,
+    age: np.ndarray,
+    age_lo: np.ndarray,
+    age_hi: np.ndarray,
 ) -> tuple[bool, np.uint64]:
     """Thin one candidate act (i, k): kept with probability eligibility x d_i x m_k."""
     if age.size > 0 and (age[i] < age_lo[k] or age[i] > age_hi[k]):
@@ -45,11 +53,27 @@ def _accept(
 
 @njit(cache=True)
 def _block_acts(
-    seed: int, day: int, b: int, n: int, prob: np.ndarray, alias: np.ndarray,
-    block_weight: np.ndarray, rate_a: float, cum_a: np.ndarray, rate_b: float,
-    cum_b: np.ndarray, positive: np.ndarray, multiplier: np.ndarray, age: np.ndarray,
-    age_lo: np.ndarray, age_hi: np.ndarray, deterrence: np.ndarray, committed: np.ndarray,
-    actor: np.ndarray, kind: np.ndarray, out: int,
+    seed: int,
+    day: int,
+    b: int,
+    n: int,
+    prob: np.ndarray,
+    alias: np.ndarray,
+    block_weight: np.ndarray,
+    rate_a: float,
+    cum_a: np.ndarray,
+    rate_b: float,
+    cum_b: np.ndarray,
+    positive: np.ndarray,
+    multiplier: np.ndarray,
+    age: np.ndarray,
+    age_lo: np.ndarray,
+    age_hi: np.ndarray,
+    deterrence: np.ndarray,
+    committed: np.ndarray,
+    actor: np.ndarray,
+    kind: np.ndarray,
+    out: int,
 ) -> int:
     """Draw and thin block b's candidate acts, writing kept ones from `out`; returns the end.
 
@@ -99,8 +123,9 @@ def _block_acts(
 
 
 @njit(cache=True)
-def _block_count(seed: int, day: int, b: int, n: int, block_weight: np.ndarray,
-                 rate_a: float, rate_b: float) -> int:
+def _block_count(
+    seed: int, day: int, b: int, n: int, block_weight: np.ndarray, rate_a: float, rate_b: float
+) -> int:
     """Number of candidate acts of block b today (both sources)."""
     m = min(b * BLOCK + BLOCK, n) - b * BLOCK
     ka, _ = streams.poisson(
@@ -153,9 +178,27 @@ def _behave_kernel(
     ends = np.zeros(n_blocks, dtype=np.int64)
     for b in prange(n_blocks):
         ends[b] = _block_acts(
-            seed, day, b, n, prob, alias, block_weight, rate_a, cum_a, rate_b, cum_b,
-            positive, multiplier, age, age_lo, age_hi, deterrence, committed,
-            actor, kind, offsets[b],
+            seed,
+            day,
+            b,
+            n,
+            prob,
+            alias,
+            block_weight,
+            rate_a,
+            cum_a,
+            rate_b,
+            cum_b,
+            positive,
+            multiplier,
+            age,
+            age_lo,
+            age_hi,
+            deterrence,
+            committed,
+            actor,
+            kind,
+            offsets[b],
         )
     total = 0
     for b in range(n_blocks):
@@ -190,7 +233,10 @@ class Behave:
     name = "behave"
 
     def __init__(
-        self, scenario: Scenario, population: Population, count_dtype: type,
+        self,
+        scenario: Scenario,
+        population: Population,
+        count_dtype: type,
         age: np.ndarray | None,
     ) -> None:
         """Set up the catalog's rates and the per-citizen state this stage owns."""
@@ -217,10 +263,22 @@ class Behave:
         """The day's acts: (actor ids, behaviour indices), using deterrence at day start."""
         p = self.population
         return _behave_kernel(
-            self.seed, day, p.alias_prob, p.alias_index, p.block_weight,
-            self.rate_a, self.cum_a, self.rate_b, self.cum_b, self.positive,
-            self.multiplier, self.age, self.age_lo, self.age_hi,
-            self.deterrence, self.committed,
+            self.seed,
+            day,
+            p.alias_prob,
+            p.alias_index,
+            p.block_weight,
+            self.rate_a,
+            self.cum_a,
+            self.rate_b,
+            self.cum_b,
+            self.positive,
+            self.multiplier,
+            self.age,
+            self.age_lo,
+            self.age_hi,
+            self.deterrence,
+            self.committed,
         )
 
 

@@ -75,10 +75,13 @@ def summary_table(result: RunResult) -> str:
         ),
     ]
     for key in sorted(t):
-        for prefix, label in (("blocked_", "blocked"), ("excluded_", "excluded"),
-                              ("granted_", "granted")):
+        for prefix, label in (
+            ("blocked_", "blocked"),
+            ("excluded_", "excluded"),
+            ("granted_", "granted"),
+        ):
             if key.startswith(prefix) and not key.startswith(prefix + "wrongly_"):
-                name = key[len(prefix):]
+                name = key[len(prefix) :]
                 wrong = t.get(f"{prefix}wrongly_{name}", 0)
                 rows.append((f"{name}: {label}", t[key], f"{_fmt(wrong)} wrongfully"))
     rows.append(("mean score at the end", None, f"{t['mean_score']:,.2f}"))
@@ -101,8 +104,10 @@ def summary_table(result: RunResult) -> str:
             f"(population.represents = {m['represents']:,.0f})"
         )
     else:
-        lines += [f"{a:<{w0}}  {cell:>{w1}}  {c}".rstrip()
-                  for (a, _, c), cell in zip(rows, cells, strict=True)]
+        lines += [
+            f"{a:<{w0}}  {cell:>{w1}}  {c}".rstrip()
+            for (a, _, c), cell in zip(rows, cells, strict=True)
+        ]
     lines.append(f"results in {result.path}")
     return "\n".join(lines)
 
@@ -242,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write one self-contained HTML report of run folders")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="complete run folders")
     p.add_argument(
-        "-o", "--output", metavar="FILE.html",
+        "-o",
+        "--output",
+        metavar="FILE.html",
         help="report file (default RUN_DIR/report.html for one run, report.html for several)",
     )
     p.add_argument("--png", metavar="DIR", help="also write each figure as a PNG into DIR")
@@ -264,10 +271,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="a field to vary: TOML literals separated by commas, or N values from A to B "
         "(repeatable; the grid is every combination)",
     )
-    p.add_argument("--replicates", type=int, default=1, metavar="R",
-                   help="seeds per grid point: run.seed, run.seed+1, ... (default 1)")
-    p.add_argument("--jobs", type=int, default=1, metavar="J",
-                   help="runs at a time, each in its own process (default 1)")
+    p.add_argument(
+        "--replicates",
+        type=int,
+        default=1,
+        metavar="R",
+        help="seeds per grid point: run.seed, run.seed+1, ... (default 1)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="J",
+        help="runs at a time, each in its own process (default 1)",
+    )
     p.add_argument("--out", metavar="DIR", help="sweep folder (default sweeps/<scenario>)")
     p.add_argument("--png", metavar="DIR", help="also write each figure as a PNG into DIR")
     p.add_argument("--no-report", action="store_true", help="write the table only")
@@ -275,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser(
-        "faceid", help="the 1:N face identification error model on its own",
+        "faceid",
+        help="the 1:N face identification error model on its own",
         description="Miss, wrong-hit and false-positive rates of a 1:N search against a "
         "gallery of G enrolled faces, and the hardware an exhaustive search needs.",
     )
@@ -283,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=faceid.run_faceid_command)
 
     p = sub.add_parser(
-        "dossier", help="the 800+ data points the system holds on simulated citizens",
+        "dossier",
+        help="the 800+ data points the system holds on simulated citizens",
         description="Materialise the dossier of simulated citizens of a run, on demand.",
     )
     dossier.add_dossier_arguments(p)

@@ -1,6 +1,6 @@
 """Generate `docs/scenarios.md` from the scenario schema, so the reference never drifts.
 
-    python -m panopticon.docgen > docs/scenarios.md
+python -m panopticon.docgen > docs/scenarios.md
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
                 default = "required"
             else:
                 default = f.default
-            shown = "required" if default == "required" else (
-                f'"{default}"' if isinstance(default, str) else repr(default))
+            shown = (
+                "required"
+                if default == "required"
+                else (f'"{default}"' if isinstance(default, str) else repr(default))
+            )
             rows.append((key, _type_name(ann), shown, desc))
     return rows
 

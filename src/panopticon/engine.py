@@ -23,8 +23,8 @@ import pyarrow as pa
 
 from panopticon import population as population_mod
 from panopticon.behavior import Adapt, Behave
-from panopticon.identify import Identify
 from panopticon.faceid import MISSED
+from panopticon.identify import Identify
 from panopticon.metrics import (
     HISTOGRAM_EVERY,
     DailyMetrics,
@@ -110,8 +110,9 @@ class Simulation:
         self.record = Record(sc, dt, self.observe.delay)
         self.score = PointsLedger(sc)
         propensity = None
-        if any(d.source == "trait" for f in sc.scoring.factors.values()
-               for d in f.dimensions.values()):
+        if any(
+            d.source == "trait" for f in sc.scoring.factors.values() for d in f.dimensions.values()
+        ):
             propensity = population_mod.draw_propensity(pop, sc.run.seed, 0, n)
         self.policies = build_policies(sc, propensity)
         del propensity
@@ -120,21 +121,47 @@ class Simulation:
         self.measures = Measures(sc, self.policy_by_name, self.age, None)
         self.adapt = Adapt(sc, self.behave.deterrence)
         self.channels = self.observe.channels
-        self.metrics = DailyMetrics(days, {**dict.fromkeys(self._extra_columns(), None),
-                                           **self.measures.columns()})
-        self.grades = LongTable({"day": pa.int32(), "policy": pa.string(), "grade": pa.string(),
-                                 "count": pa.int64(), "wrongful": pa.int64()})
-        self.groups = LongTable({"day": pa.int32(), "group": pa.string(),
-                                 "population": pa.int64(), "committed": pa.int64(),
-                                 "observed": pa.int64(), "missed": pa.int64(),
-                                 "records_against": pa.int64(), "wrongful_against": pa.int64(),
-                                 "sanctioned": pa.int64()})
-        self.histogram = LongTable({"day": pa.int32(), "policy": pa.string(),
-                                    "score_lo": pa.float64(), "score_hi": pa.float64(),
-                                    "count": pa.int64(), "true_count": pa.int64()})
+        self.metrics = DailyMetrics(
+            days, {**dict.fromkeys(self._extra_columns(), None), **self.measures.columns()}
+        )
+        self.grades = LongTable(
+            {
+                "day": pa.int32(),
+                "policy": pa.string(),
+                "grade": pa.string(),
+                "count": pa.int64(),
+                "wrongful": pa.int64(),
+            }
+        )
+        self.groups = LongTable(
+            {
+                "day": pa.int32(),
+                "group": pa.string(),
+                "population": pa.int64(),
+                "committed": pa.int64(),
+                "observed": pa.int64(),
+                "missed": pa.int64(),
+                "records_against": pa.int64(),
+                "wrongful_against": pa.int64(),
+                "sanctioned": pa.int64(),
+            }
+        )
+        self.histogram = LongTable(
+            {
+                "day": pa.int32(),
+                "policy": pa.string(),
+                "score_lo": pa.float64(),
+                "score_hi": pa.float64(),
+                "count": pa.int64(),
+                "true_count": pa.int64(),
+            }
+        )
         self.group_names = list(pop.groups)
-        self.group_size = (np.bincount(self.group, minlength=len(pop.groups))
-                           if self.group is not None else np.array([n]))
+        self.group_size = (
+            np.bincount(self.group, minlength=len(pop.groups))
+            if self.group is not None
+            else np.array([n])
+        )
         self.day = 0
         self.phase_seconds["setup"] = time.perf_counter() - t0
 
@@ -152,8 +179,12 @@ class Simulation:
             if isinstance(pol, FactorsScore):
                 extra.append(f"mean_{pol.name}")
             else:
-                extra += [f"listed_{pol.name}", f"listed_wrongly_{pol.name}",
-                          f"entries_{pol.name}", f"entries_true_{pol.name}"]
+                extra += [
+                    f"listed_{pol.name}",
+                    f"listed_wrongly_{pol.name}",
+                    f"entries_{pol.name}",
+                    f"entries_true_{pol.name}",
+                ]
         return extra
 
     @property
@@ -165,11 +196,21 @@ class Simulation:
         """Resident bytes of all per-citizen state."""
         seen: set[int] = set()
         total = self.population.nbytes()
-        for obj in (self.behave, self.record, self.score, self.sanction, self.identify,
-                    *self.policies, *(x for x in (self.score.grades,) if x)):
+        for obj in (
+            self.behave,
+            self.record,
+            self.score,
+            self.sanction,
+            self.identify,
+            *self.policies,
+            *(x for x in (self.score.grades,) if x),
+        ):
             for v in vars(obj).values():
-                if isinstance(v, np.ndarray) and v.size >= self.population.size // 2 \
-                        and id(v) not in seen:
+                if (
+                    isinstance(v, np.ndarray)
+                    and v.size >= self.population.size // 2
+                    and id(v) not in seen
+                ):
                     seen.add(id(v))
                     total += v.nbytes
         for arr in (self.group, self.region, self.age):
@@ -200,8 +241,9 @@ class Simulation:
             touched = np.concatenate([touched, removed.attributed_to])
         self.sanction.step(touched, recovered)
         everyone = {"score"} if recovered else set()
-        everyone |= {p.name for p in self.policies if isinstance(p, FactorsScore)
-                     and p.last == day + 1}
+        everyone |= {
+            p.name for p in self.policies if isinstance(p, FactorsScore) and p.last == day + 1
+        }
         measured = self.measures.step(day, touched, everyone)
         t, ph["sanction"] = clock(), ph["sanction"] + clock() - t
         self.adapt.step(day, batch.attributed_to[~self.behave.positive[batch.behavior]])
@@ -247,25 +289,41 @@ class Simulation:
                 values[f"entries_{pol.name}"] = pol.entries
                 values[f"entries_true_{pol.name}"] = pol.entries_true
 
-    def _long_tables(self, day: int, actors: np.ndarray, seen_actors: np.ndarray,
-                     outcome: np.ndarray, batch: Any) -> None:
+    def _long_tables(
+        self, day: int, actors: np.ndarray, seen_actors: np.ndarray, outcome: np.ndarray, batch: Any
+    ) -> None:
         """Grades per policy, rates per group, and (monthly) the score distribution."""
         if (day + 1) % HISTOGRAM_EVERY == 0 or day == self.scenario.run.days - 1:
-            scored = [("score", self.score.score, self.score.true_score, self.score.floor,
-                       self.score.cap)]
-            scored += [(p.name, p.score, p.true_score, p.lo, p.hi) for p in self.policies
-                       if isinstance(p, FactorsScore)]
+            scored = [
+                ("score", self.score.score, self.score.true_score, self.score.floor, self.score.cap)
+            ]
+            scored += [
+                (p.name, p.score, p.true_score, p.lo, p.hi)
+                for p in self.policies
+                if isinstance(p, FactorsScore)
+            ]
             for name, sc_, tr_, lo, hi in scored:
                 edges, count, true = score_histogram(sc_, tr_, lo, hi)
-                self.histogram.add(day=np.int32(day), policy=name, score_lo=edges[:-1],
-                                   score_hi=edges[1:], count=count, true_count=true)
+                self.histogram.add(
+                    day=np.int32(day),
+                    policy=name,
+                    score_lo=edges[:-1],
+                    score_hi=edges[1:],
+                    count=count,
+                    true_count=true,
+                )
         graded = [("score", self.score.grades)] + [
             (p.name, p.grades) for p in self.policies if getattr(p, "grades", None)
         ]
         for name, g in graded:
             if g is not None:
-                self.grades.add(day=np.int32(day), policy=name, grade=np.array(g.names),
-                                count=g.counts.copy(), wrongful=g.wrong.copy())
+                self.grades.add(
+                    day=np.int32(day),
+                    policy=name,
+                    grade=np.array(g.names),
+                    count=g.counts.copy(),
+                    wrongful=g.wrong.copy(),
+                )
         if self.group is None:
             return
         k = len(self.group_names)
@@ -277,10 +335,14 @@ class Simulation:
         wrong = batch.attributed_to[~batch.correct]
         sanctioned = self.sanction.by_group(grp, k)
         self.groups.add(
-            day=np.int32(day), group=np.array(self.group_names), population=self.group_size,
-            committed=by(actors), observed=by(seen_actors),
+            day=np.int32(day),
+            group=np.array(self.group_names),
+            population=self.group_size,
+            committed=by(actors),
+            observed=by(seen_actors),
             missed=by(seen_actors[outcome == MISSED]),
-            records_against=by(batch.attributed_to), wrongful_against=by(wrong),
+            records_against=by(batch.attributed_to),
+            wrongful_against=by(wrong),
             sanctioned=sanctioned,
         )
 
@@ -305,8 +367,7 @@ class Simulation:
         if self.score.grades is not None:
             names = self.score.grades.names
             cols["grade"] = pa.DictionaryArray.from_arrays(self.score.grades.grade, names)
-            cols["true_grade"] = pa.DictionaryArray.from_arrays(self.score.grades.true_grade,
-                                                                names)
+            cols["true_grade"] = pa.DictionaryArray.from_arrays(self.score.grades.true_grade, names)
         if self.record.appeals_won is not None:
             cols["appeals_won"] = self.record.appeals_won
         for pol in self.policies:
@@ -315,7 +376,8 @@ class Simulation:
                 cols[f"{pol.name}_true"] = pol.true_score
                 if pol.grades is not None:
                     cols[f"{pol.name}_grade"] = pa.DictionaryArray.from_arrays(
-                        pol.grades.grade, pol.grades.names)
+                        pol.grades.grade, pol.grades.names
+                    )
             else:
                 cols[pol.name] = pol.until > self.day - 1
                 cols[f"{pol.name}_true"] = pol.until_true > self.day - 1
@@ -326,8 +388,7 @@ class Simulation:
     def extra_tables(self) -> dict[str, Any]:
         """Tables beyond the minimal model's, written only when the features exist."""
         out = {}
-        if self.score.grades is not None or any(getattr(p, "grades", None)
-                                                for p in self.policies):
+        if self.score.grades is not None or any(getattr(p, "grades", None) for p in self.policies):
             out["grades"] = self.grades.table()
         if self.group is not None:
             out["groups"] = self.groups.table()
@@ -376,7 +437,12 @@ def run(
         manifest["scale"] = scenario.population.represents / scenario.population.size
     channels = ("camera", *scenario.surveillance.channels)
     writer = RunWriter(
-        out_path, scenario.to_toml(), manifest, list(scenario.behaviors), channels, overwrite,
+        out_path,
+        scenario.to_toml(),
+        manifest,
+        list(scenario.behaviors),
+        channels,
+        overwrite,
         day_recorded=any(c.delay_days > 0 for c in scenario.surveillance.channels.values())
         or scenario.surveillance.camera.delay_days > 0,
         appeals=scenario.surveillance.appeals.enabled,

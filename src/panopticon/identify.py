@@ -146,11 +146,19 @@ class Identify:
             self.member_start = np.zeros(2, dtype=np.int64)
         self.seed = scenario.run.seed
 
-    def step(
-        self, day: int, actors: np.ndarray, chan: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def step(self, day: int, actors: np.ndarray, chan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Outcome codes and attributed ids for the detected acts' actors."""
         return _identify_kernel(
-            self.seed, day, actors, chan, self.group, self.rates, self.cum_quality,
-            self.wrong_person, self.same_group_share, self.members, self.member_start, self.n,
+            self.seed,
+            day,
+            actors,
+            chan,
+            self.group,
+            self.rates,
+            self.cum_quality,
+            self.wrong_person,
+            self.same_group_share,
+            self.members,
+            self.member_start,
+            self.n,
         )

@@ -54,8 +54,16 @@ class DailyMetrics:
             if k == "day":
                 continue
             if k in flows or k.startswith(
-                ("entries_", "recorded_", "committed_", "blocked_", "granted_", "extra_interest_",
-                 "excluded_", "lost_wrongly_")
+                (
+                    "entries_",
+                    "recorded_",
+                    "committed_",
+                    "blocked_",
+                    "granted_",
+                    "extra_interest_",
+                    "excluded_",
+                    "lost_wrongly_",
+                )
             ):
                 out[k] = int(v[: self.filled].sum())
             else:
@@ -98,8 +106,9 @@ HISTOGRAM_EVERY = 30  # days between snapshots of the score distribution (and th
 HISTOGRAM_BINS = 100
 
 
-def score_histogram(score: np.ndarray, true_score: np.ndarray, low: float, high: float,
-                    bins: int = HISTOGRAM_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_histogram(
+    score: np.ndarray, true_score: np.ndarray, low: float, high: float, bins: int = HISTOGRAM_BINS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Counts of score and true_score in equal bins over [low, high]: (edges, count, true)."""
     width = max(1.0, float(np.ceil((high - low + 1) / bins)))
     nb = int(np.ceil((high - low + 1) / width))

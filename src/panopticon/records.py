@@ -48,8 +48,12 @@ class RecordBatch:
     def subset(self, keep: np.ndarray) -> RecordBatch:
         """The records selected by index array `keep`."""
         return RecordBatch(
-            self.day, self.behavior[keep], self.perpetrator[keep], self.attributed_to[keep],
-            self.channel[keep], self.correct[keep],
+            self.day,
+            self.behavior[keep],
+            self.perpetrator[keep],
+            self.attributed_to[keep],
+            self.channel[keep],
+            self.correct[keep],
             self.act_day[keep] if self.act_day.size else self.act_day,
             self.appeal[keep] if self.appeal.size else self.appeal,
         )
@@ -61,9 +65,13 @@ class RecordBatch:
             return parts[0]
         cat = np.concatenate
         return RecordBatch(
-            day, cat([p.behavior for p in parts]), cat([p.perpetrator for p in parts]),
-            cat([p.attributed_to for p in parts]), cat([p.channel for p in parts]),
-            cat([p.correct for p in parts]), cat([p.act_day for p in parts]),
+            day,
+            cat([p.behavior for p in parts]),
+            cat([p.perpetrator for p in parts]),
+            cat([p.attributed_to for p in parts]),
+            cat([p.channel for p in parts]),
+            cat([p.correct for p in parts]),
+            cat([p.act_day for p in parts]),
             cat([p.appeal for p in parts]),
         )
 
@@ -157,8 +165,14 @@ class Record:
         perp = actors[hit]
         to = target[hit]
         made = RecordBatch(
-            day, kinds[hit], perp, to, channel[hit], perp == to,
-            np.full(hit.size, day, dtype=np.int32), np.zeros(hit.size, dtype=np.uint8),
+            day,
+            kinds[hit],
+            perp,
+            to,
+            channel[hit],
+            perp == to,
+            np.full(hit.size, day, dtype=np.int32),
+            np.zeros(hit.size, dtype=np.uint8),
         )
         if self.delayed:
             due = day + self.delays[made.channel]
@@ -167,7 +181,9 @@ class Record:
             parts.append(made.subset(now))
             for d in np.unique(due[due != day]):
                 if d < self.days:
-                    self._pending.setdefault(int(d), []).append(made.subset(np.flatnonzero(due == d)))
+                    self._pending.setdefault(int(d), []).append(
+                        made.subset(np.flatnonzero(due == d))
+                    )
             batch = RecordBatch.concat(day, parts)
             batch.day = day
         else:
@@ -178,7 +194,9 @@ class Record:
         if self.appeals:
             result = _appeal_kernel(self.seed, day, batch.correct, self.p_appeal, self.p_win)
             decision = day + self.appeal_delay
-            status = np.where(result == 0, APPEAL_NONE, np.where(result == 2, APPEAL_WON, APPEAL_LOST))
+            status = np.where(
+                result == 0, APPEAL_NONE, np.where(result == 2, APPEAL_WON, APPEAL_LOST)
+            )
             if decision >= self.days:
                 status = np.where(result == 0, APPEAL_NONE, APPEAL_PENDING)
             batch.appeal = status.astype(np.uint8)

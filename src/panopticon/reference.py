@@ -37,10 +37,19 @@ def run_reference(scenario: Scenario) -> dict[str, np.ndarray]:
     rec_wrong = np.zeros(n, dtype=np.int64)
     any_window = np.zeros(n, dtype=bool)
     correct_window = np.zeros(n, dtype=bool)
-    cols = {k: np.zeros(days) for k in (
-        "committed", "observed", "missed", "attributed_correct", "attributed_wrong",
-        "sanctioned", "sanctioned_wrongly", "mean_score",
-    )}
+    cols = {
+        k: np.zeros(days)
+        for k in (
+            "committed",
+            "observed",
+            "missed",
+            "attributed_correct",
+            "attributed_wrong",
+            "sanctioned",
+            "sanctioned_wrongly",
+            "mean_score",
+        )
+    }
     ids = np.arange(n)
     for t in range(days):
         v = rng.poisson(lam * d)
@@ -76,8 +85,11 @@ def run_reference(scenario: Scenario) -> dict[str, np.ndarray]:
         cols["sanctioned_wrongly"][t] = (sanctioned & (true_score >= threshold)).sum()
         cols["mean_score"][t] = score.mean()
     cols.update(
-        score=score, true_score=true_score, committed_per_citizen=committed,
-        records_correct=rec_correct, records_wrong=rec_wrong,
+        score=score,
+        true_score=true_score,
+        committed_per_citizen=committed,
+        records_correct=rec_correct,
+        records_wrong=rec_wrong,
     )
     _ = ids
     return cols

@@ -138,8 +138,14 @@ class RunWriter:
             return
         b = self._buffer
         cols = {
-            "day": np.concatenate([x.act_day if x.act_day.size == len(x)
-                                   else np.full(len(x), x.day, dtype=np.int32) for x in b]),
+            "day": np.concatenate(
+                [
+                    x.act_day
+                    if x.act_day.size == len(x)
+                    else np.full(len(x), x.day, dtype=np.int32)
+                    for x in b
+                ]
+            ),
             "behavior": pa.DictionaryArray.from_arrays(
                 pa.array(np.concatenate([x.behavior for x in b])), self.behaviors
             ),
@@ -152,17 +158,22 @@ class RunWriter:
         }
         if self.day_recorded:
             cols["day_recorded"] = np.concatenate(
-                [np.full(len(x), x.day, dtype=np.int32) for x in b])
+                [np.full(len(x), x.day, dtype=np.int32) for x in b]
+            )
         if self.appeals:
             cols["appeal"] = pa.DictionaryArray.from_arrays(
                 pa.array(np.concatenate([x.appeal for x in b])),
-                pa.array(list(APPEAL_STATUS), type=pa.string()))
+                pa.array(list(APPEAL_STATUS), type=pa.string()),
+            )
         self._writer.write_table(pa.table(cols, schema=self.schema))
         self.records_written += self._buffered
         self._buffer, self._buffered = [], 0
 
     def finish(
-        self, timeseries: pa.Table, people: pa.Table, tables: dict[str, pa.Table],
+        self,
+        timeseries: pa.Table,
+        people: pa.Table,
+        tables: dict[str, pa.Table],
         extra: dict[str, Any],
     ) -> None:
         """Write the tables, then mark the run complete."""

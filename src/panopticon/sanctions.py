@@ -130,9 +130,18 @@ def _cond(value: float, code: int, below: float, above: float, grade_mask: np.nd
 
 
 @njit(cache=True)
-def _trigger_status(ids: np.ndarray, score: np.ndarray, true_score: np.ndarray,
-                    grade: np.ndarray, true_grade: np.ndarray, below: float, above: float,
-                    grade_mask: np.ndarray, status: np.ndarray, counts: np.ndarray) -> None:
+def _trigger_status(
+    ids: np.ndarray,
+    score: np.ndarray,
+    true_score: np.ndarray,
+    grade: np.ndarray,
+    true_grade: np.ndarray,
+    below: float,
+    above: float,
+    grade_mask: np.ndarray,
+    status: np.ndarray,
+    counts: np.ndarray,
+) -> None:
     """Re-examine `ids` (all citizens if ids is empty and status is being rebuilt).
 
     counts = [triggered, triggered wrongly (not in truth), missed (in truth only)].
@@ -184,8 +193,18 @@ class ScoreTrigger:
         """Re-examine the touched citizens (None: everyone)."""
         ids = np.arange(self.status.size, dtype=np.int32) if touched is None else touched
         g, t = self._grades()
-        _trigger_status(ids, self.policy.score, self.policy.true_score, g, t, self.below,
-                        self.above, self.mask, self.status, self.counts)
+        _trigger_status(
+            ids,
+            self.policy.score,
+            self.policy.true_score,
+            g,
+            t,
+            self.below,
+            self.above,
+            self.mask,
+            self.status,
+            self.counts,
+        )
 
     def members(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """(triggered, triggered in truth) as boolean arrays over all citizens."""
@@ -248,8 +267,15 @@ def _allocation_keys(seed: int, day: int, measure: int, n: int) -> np.ndarray:
     return out
 
 
-def allocate(applicants: np.ndarray, excluded: np.ndarray, score: np.ndarray,
-             keys: np.ndarray, capacity: int, rule: str, low: float) -> np.ndarray:
+def allocate(
+    applicants: np.ndarray,
+    excluded: np.ndarray,
+    score: np.ndarray,
+    keys: np.ndarray,
+    capacity: int,
+    rule: str,
+    low: float,
+) -> np.ndarray:
     """Ids allocated a place: among non-excluded applicants, by the rule.
 
     ranked: highest score first, ties by key. weighted_lottery: Efraimidis-Spirakis keys
@@ -275,8 +301,13 @@ ACCESS = ("none", "refused", "excluded", "allocated")
 class Measures:
     """Stage 6 (catalog): every reward and punishment, its counts, deserved and wrongful."""
 
-    def __init__(self, scenario: Scenario, policies: dict[str, Any], age: np.ndarray | None,
-                 family: Any = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        policies: dict[str, Any],
+        age: np.ndarray | None,
+        family: Any = None,
+    ) -> None:
         """Build one trigger per distinct condition and the state of scarce goods."""
         self.scenario = scenario
         self.measures = scenario.sanctions.measures
@@ -292,11 +323,15 @@ class Measures:
             key = t.model_dump_json()
             if key not in self._by_key:
                 pol = policies[t.policy]
-                self._by_key[key] = ScoreTrigger(t, pol) if hasattr(pol, "score") else \
-                    ListTrigger(pol)
+                self._by_key[key] = (
+                    ScoreTrigger(t, pol) if hasattr(pol, "score") else ListTrigger(pol)
+                )
             self.triggers[name] = self._by_key[key]
-        self.access = {name: np.zeros(self.n, dtype=np.uint8) for name, m in
-                       self.measures.items() if m.kind in ("employment", "school", "housing")}
+        self.access = {
+            name: np.zeros(self.n, dtype=np.uint8)
+            for name, m in self.measures.items()
+            if m.kind in ("employment", "school", "housing")
+        }
         self.rounds: list[dict[str, Any]] = []
 
     def columns(self) -> dict[str, type]:
@@ -378,8 +413,11 @@ class Measures:
             return out
         keys = _allocation_keys(self.seed, day, idx, self.n)
         age = self.age
-        eligible = np.ones(self.n, dtype=bool) if age is None else (
-            (age >= m.ages[0]) & (age <= m.ages[1]))
+        eligible = (
+            np.ones(self.n, dtype=bool)
+            if age is None
+            else ((age >= m.ages[0]) & (age <= m.ages[1]))
+        )
         apply_keys = _allocation_keys(self.seed, day, 500 + idx, self.n)
         applicants = np.flatnonzero(eligible & (apply_keys < m.apply_share))
         on, truth = self.triggers[name].members(day)
@@ -391,8 +429,9 @@ class Measures:
         capacity = round(m.capacity_share * applicants.size)
         got = allocate(applicants, on, rank.score, keys, capacity, m.rule, low)
         got_true = allocate(applicants, truth, rank.true_score, keys, capacity, m.rule, low)
-        blind = allocate(applicants, np.zeros(self.n, dtype=bool), rank.score, keys,
-                         capacity, "score_blind", low)
+        blind = allocate(
+            applicants, np.zeros(self.n, dtype=bool), rank.score, keys, capacity, "score_blind", low
+        )
         access = self.access[name]
         access[:] = 0
         access[applicants] = 1
@@ -406,14 +445,22 @@ class Measures:
         out[f"excluded_{name}"] = excluded.size
         out[f"excluded_wrongly_{name}"] = int((~truth[excluded]).sum())
         out[f"lost_wrongly_{name}"] = int((in_true & ~in_got).sum())
-        self.rounds.append({
-            "day": day, "measure": name, "kind": m.kind, "rule": m.rule,
-            "applicants": applicants.size, "capacity": capacity,
-            "excluded": excluded.size, "excluded_wrongly": out[f"excluded_wrongly_{name}"],
-            "allocated": got.size, "lost_wrongly": out[f"lost_wrongly_{name}"],
-            "gained_wrongly": int((in_got & ~in_true).sum()),
-            "blind_overlap": int(in_got[blind].sum()),
-        })
+        self.rounds.append(
+            {
+                "day": day,
+                "measure": name,
+                "kind": m.kind,
+                "rule": m.rule,
+                "applicants": applicants.size,
+                "capacity": capacity,
+                "excluded": excluded.size,
+                "excluded_wrongly": out[f"excluded_wrongly_{name}"],
+                "allocated": got.size,
+                "lost_wrongly": out[f"lost_wrongly_{name}"],
+                "gained_wrongly": int((in_got & ~in_true).sum()),
+                "blind_overlap": int(in_got[blind].sum()),
+            }
+        )
         return out
 
 

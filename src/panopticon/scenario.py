@@ -9,6 +9,7 @@ sanctions are new keys, and every value can be addressed by a dotted key such as
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import tomllib
 from importlib import resources
@@ -204,7 +205,7 @@ class Camera(Strict):
 
         day(self.start_date, "start_date")
         dates = [day(k, "rollout") for k in self.rollout]
-        if any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(dates)):
             raise ValueError(
                 f"surveillance.camera.rollout: dates {list(self.rollout)} are not allowed; "
                 "they must be strictly increasing"
@@ -333,7 +334,7 @@ def check_bands(field: str, bands: dict[str, tuple[float, float]], low: float, h
     for name, (lo, hi) in ordered:
         if hi <= lo:
             raise ValueError(f"{field}.{name}: [{lo:g}, {hi:g}) is not allowed; need low < high")
-    for (n1, (_, h1)), (n2, (l2, _)) in zip(ordered, ordered[1:], strict=False):
+    for (n1, (_, h1)), (n2, (l2, _)) in itertools.pairwise(ordered):
         if l2 < h1:
             raise ValueError(
                 f"{field}: bands {n1} and {n2} overlap at {l2:g}; bands must not overlap"
@@ -551,7 +552,10 @@ class Scenario(Strict):
     """A complete, validated scenario."""
 
     name: str = Field(
-        "scenario", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
+        "scenario",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
         description="names the run folder runs/<name>-<seed>",
     )
     description: str = Field("", description="one line shown by `panopticon presets`")
@@ -840,7 +844,11 @@ def read_toml(source: str | Path, _depth: int = 0) -> dict[str, Any]:
         raise ScenarioError(f"error: {origin}: extends = {base!r} must be a preset name or path")
     if _depth > 8:
         raise ScenarioError(f"error: {origin}: extends nests too deeply (a cycle?)")
-    if base not in preset_names() and not Path(base).is_absolute() and isinstance(source, Path | str):
+    if (
+        base not in preset_names()
+        and not Path(base).is_absolute()
+        and isinstance(source, Path | str)
+    ):
         near = Path(source).parent / base
         base = str(near) if near.exists() else base
     return deep_merge(read_toml(base, _depth + 1), data)
@@ -854,8 +862,10 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """
     out = copy.deepcopy(base)
     for k, v in over.items():
-        switched = isinstance(v, dict) and isinstance(out.get(k), dict) and (
-            "mode" in v and v["mode"] != out[k].get("mode", v["mode"])
+        switched = (
+            isinstance(v, dict)
+            and isinstance(out.get(k), dict)
+            and ("mode" in v and v["mode"] != out[k].get("mode", v["mode"]))
         )
         if isinstance(v, dict) and isinstance(out.get(k), dict) and not switched:
             out[k] = deep_merge(out[k], v)

@@ -47,8 +47,9 @@ class Grades:
     population-wide pass (recovery, recomputation).
     """
 
-    def __init__(self, bands: dict[str, tuple[float, float]], score: np.ndarray,
-                 true_score: np.ndarray) -> None:
+    def __init__(
+        self, bands: dict[str, tuple[float, float]], score: np.ndarray, true_score: np.ndarray
+    ) -> None:
         """Order bands best first and classify everyone's starting scores."""
         ordered = sorted(bands.items(), key=lambda kv: -kv[1][0])
         self.names = [k for k, _ in ordered]
@@ -77,13 +78,19 @@ class Grades:
 
     def refresh_all(self) -> None:
         """Re-examine everyone."""
-        _grade_all(self.score, self.true_score, self.lows, self.grade, self.true_grade,
-                   self._pairs)
+        _grade_all(self.score, self.true_score, self.lows, self.grade, self.true_grade, self._pairs)
 
     def refresh(self, touched: np.ndarray) -> None:
         """Re-examine the citizens whose scores changed."""
-        _grade_touched(touched, self.score, self.true_score, self.lows, self.grade,
-                       self.true_grade, self._pairs)
+        _grade_touched(
+            touched,
+            self.score,
+            self.true_score,
+            self.lows,
+            self.grade,
+            self.true_grade,
+            self._pairs,
+        )
 
 
 @njit(cache=True, inline="always")
@@ -96,8 +103,14 @@ def _band(value: float, lows: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def _grade_all(score: np.ndarray, true_score: np.ndarray, lows: np.ndarray,
-               grade: np.ndarray, true_grade: np.ndarray, pairs: np.ndarray) -> None:
+def _grade_all(
+    score: np.ndarray,
+    true_score: np.ndarray,
+    lows: np.ndarray,
+    grade: np.ndarray,
+    true_grade: np.ndarray,
+    pairs: np.ndarray,
+) -> None:
     """Classify everyone and count (grade, true grade) pairs."""
     pairs[:, :] = 0
     for i in range(score.size):
@@ -109,9 +122,15 @@ def _grade_all(score: np.ndarray, true_score: np.ndarray, lows: np.ndarray,
 
 
 @njit(cache=True)
-def _grade_touched(touched: np.ndarray, score: np.ndarray, true_score: np.ndarray,
-                   lows: np.ndarray, grade: np.ndarray, true_grade: np.ndarray,
-                   pairs: np.ndarray) -> None:
+def _grade_touched(
+    touched: np.ndarray,
+    score: np.ndarray,
+    true_score: np.ndarray,
+    lows: np.ndarray,
+    grade: np.ndarray,
+    true_grade: np.ndarray,
+    pairs: np.ndarray,
+) -> None:
     """Re-classify the touched citizens, keeping the pair counts in step."""
     for r in range(touched.size):
         i = touched[r]
@@ -218,13 +237,31 @@ class PointsLedger:
         Returns True if recovery ran (everyone's score may have changed).
         """
         self.score_sum += _apply_kernel(
-            batch.attributed_to, batch.behavior, batch.correct, self.delta, self.drop_to,
-            self.floor, self.cap, self.score, self.true_score, self.window, 1,
+            batch.attributed_to,
+            batch.behavior,
+            batch.correct,
+            self.delta,
+            self.drop_to,
+            self.floor,
+            self.cap,
+            self.score,
+            self.true_score,
+            self.window,
+            1,
         )
         if removed is not None:
             self.score_sum += _apply_kernel(
-                removed.attributed_to, removed.behavior, removed.correct, self.delta,
-                self.drop_to, self.floor, self.cap, self.score, self.true_score, self.window, -1,
+                removed.attributed_to,
+                removed.behavior,
+                removed.correct,
+                self.delta,
+                self.drop_to,
+                self.floor,
+                self.cap,
+                self.score,
+                self.true_score,
+                self.window,
+                -1,
             )
         recovered = (day + 1) % self.every == 0
         if recovered:
@@ -251,9 +288,16 @@ class PointsLedger:
 
 
 @njit(cache=True)
-def _factor_add(target: np.ndarray, kinds: np.ndarray, correct: np.ndarray,
-                weight: np.ndarray, kind_dims: np.ndarray, n_all: np.ndarray,
-                n_true: np.ndarray, sign: float) -> None:
+def _factor_add(
+    target: np.ndarray,
+    kinds: np.ndarray,
+    correct: np.ndarray,
+    weight: np.ndarray,
+    kind_dims: np.ndarray,
+    n_all: np.ndarray,
+    n_true: np.ndarray,
+    sign: float,
+) -> None:
     """Add (or remove) records' weighted counts to each records dimension."""
     for r in range(target.size):
         j = target[r]
@@ -265,10 +309,20 @@ def _factor_add(target: np.ndarray, kinds: np.ndarray, correct: np.ndarray,
 
 
 @njit(cache=True, parallel=True)
-def _factor_recompute(n_all: np.ndarray, n_true: np.ndarray, decay: np.ndarray,
-                      scale: np.ndarray, reward: np.ndarray, w_rec: np.ndarray,
-                      trait: np.ndarray, w_trait: np.ndarray, lo: float, hi: float,
-                      score: np.ndarray, true_score: np.ndarray) -> float:
+def _factor_recompute(
+    n_all: np.ndarray,
+    n_true: np.ndarray,
+    decay: np.ndarray,
+    scale: np.ndarray,
+    reward: np.ndarray,
+    w_rec: np.ndarray,
+    trait: np.ndarray,
+    w_trait: np.ndarray,
+    lo: float,
+    hi: float,
+    score: np.ndarray,
+    true_score: np.ndarray,
+) -> float:
     """Decay the counts to today, recompute both scores; returns the mean score."""
     total = 0.0
     for i in prange(score.size):
@@ -315,8 +369,9 @@ def trait_values(propensity: np.ndarray, loading: float, seed: int, index: int) 
 class FactorsScore:
     """A weighted multi-factor score over named dimensions, recomputed every `every_days`."""
 
-    def __init__(self, name: str, policy: FactorsPolicy, scenario: Scenario,
-                 propensity: np.ndarray) -> None:
+    def __init__(
+        self, name: str, policy: FactorsPolicy, scenario: Scenario, propensity: np.ndarray
+    ) -> None:
         """Set up dimension state; trait dimensions are drawn once, from the propensity."""
         self.name, self.policy = name, policy
         n = scenario.population.size
@@ -333,8 +388,11 @@ class FactorsScore:
         self.half_life = np.array([d.half_life_days for d in rec.values()], dtype=np.float64)
         self.scale = np.array([d.scale for d in rec.values()], dtype=np.float64)
         self.reward = np.array(
-            [bool(d.behaviors) and all(scenario.behaviors[b].valence == "positive"
-                                       for b in d.behaviors) for d in rec.values()],
+            [
+                bool(d.behaviors)
+                and all(scenario.behaviors[b].valence == "positive" for b in d.behaviors)
+                for d in rec.values()
+            ],
             dtype=np.bool_,
         )
         self.w_rec = np.array([d.weight for d in rec.values()], dtype=np.float64)
@@ -349,8 +407,18 @@ class FactorsScore:
         self.true_score = np.zeros(n, dtype=dt)
         self.last = 0
         self._mean = _factor_recompute(
-            self.n_all, self.n_true, np.ones(len(rec)), self.scale, self.reward, self.w_rec,
-            self.trait, self.w_trait, self.lo, self.hi, self.score, self.true_score,
+            self.n_all,
+            self.n_true,
+            np.ones(len(rec)),
+            self.scale,
+            self.reward,
+            self.w_rec,
+            self.trait,
+            self.w_trait,
+            self.lo,
+            self.hi,
+            self.score,
+            self.true_score,
         )
         self.grades = Grades(policy.grades, self.score, self.true_score) if policy.grades else None
 
@@ -367,18 +435,43 @@ class FactorsScore:
     def step(self, day: int, batch: RecordBatch, removed: RecordBatch | None) -> None:
         """Count today's records; recompute the scores at the end of each period."""
         if self.n_all.shape[0]:
-            _factor_add(batch.attributed_to, batch.behavior, batch.correct,
-                        self._weights(day), self.kind_dims, self.n_all, self.n_true, 1.0)
+            _factor_add(
+                batch.attributed_to,
+                batch.behavior,
+                batch.correct,
+                self._weights(day),
+                self.kind_dims,
+                self.n_all,
+                self.n_true,
+                1.0,
+            )
             if removed is not None:
-                _factor_add(removed.attributed_to, removed.behavior, removed.correct,
-                            self._weights(removed.day), self.kind_dims, self.n_all,
-                            self.n_true, -1.0)
+                _factor_add(
+                    removed.attributed_to,
+                    removed.behavior,
+                    removed.correct,
+                    self._weights(removed.day),
+                    self.kind_dims,
+                    self.n_all,
+                    self.n_true,
+                    -1.0,
+                )
         if (day + 1) % self.every == 0:
             elapsed = day + 1 - self.last
             decay = np.exp(-elapsed * math.log(2) / self.half_life)
             self._mean = _factor_recompute(
-                self.n_all, self.n_true, decay, self.scale, self.reward, self.w_rec,
-                self.trait, self.w_trait, self.lo, self.hi, self.score, self.true_score,
+                self.n_all,
+                self.n_true,
+                decay,
+                self.scale,
+                self.reward,
+                self.w_rec,
+                self.trait,
+                self.w_trait,
+                self.lo,
+                self.hi,
+                self.score,
+                self.true_score,
             )
             self.last = day + 1
             if self.grades is not None:
@@ -397,11 +490,24 @@ NEVER = np.int32(-1)
 
 
 @njit(cache=True)
-def _list_add(day: int, target: np.ndarray, kinds: np.ndarray, correct: np.ndarray,
-              counts_kind: np.ndarray, need: int, window: int, duration: int,
-              exit_p: float, seed: int, list_id: int, recent: np.ndarray,
-              recent_true: np.ndarray, until: np.ndarray, until_true: np.ndarray,
-              touched: np.ndarray) -> tuple[int, int]:
+def _list_add(
+    day: int,
+    target: np.ndarray,
+    kinds: np.ndarray,
+    correct: np.ndarray,
+    counts_kind: np.ndarray,
+    need: int,
+    window: int,
+    duration: int,
+    exit_p: float,
+    seed: int,
+    list_id: int,
+    recent: np.ndarray,
+    recent_true: np.ndarray,
+    until: np.ndarray,
+    until_true: np.ndarray,
+    touched: np.ndarray,
+) -> tuple[int, int]:
     """Register qualifying records; list people who reach `need` records in `window` days.
 
     `recent[j]` holds the days of j's last `need` qualifying records (a ring, -1 empty).
@@ -437,7 +543,7 @@ def _list_add(day: int, target: np.ndarray, kinds: np.ndarray, correct: np.ndarr
                     # geometric number of days until the first exit success
                     k = 1
                     if exit_p < 1.0:
-                        k = int(math.floor(math.log(1.0 - u) / math.log(1.0 - exit_p))) + 1
+                        k = int(math.floor(math.log(1.0 - u) / math.log(1.0 - exit_p))) + 1  # noqa: RUF046 (Numba)
                     end = min(end, day + k)
                 until_arr[j] = end
                 if which == 0:
@@ -448,8 +554,14 @@ def _list_add(day: int, target: np.ndarray, kinds: np.ndarray, correct: np.ndarr
 
 
 @njit(cache=True)
-def _list_recheck(day: int, ids: np.ndarray, until: np.ndarray, until_true: np.ndarray,
-                  status: np.ndarray, counts: np.ndarray) -> None:
+def _list_recheck(
+    day: int,
+    ids: np.ndarray,
+    until: np.ndarray,
+    until_true: np.ndarray,
+    status: np.ndarray,
+    counts: np.ndarray,
+) -> None:
     """Re-examine citizens whose listing may have changed today.
 
     status bits: 1 listed, 2 listed in truth. counts = [listed, listed wrongly, in truth].
@@ -503,9 +615,22 @@ class ListPolicyState:
         p = self.policy
         touched = np.empty(len(batch), dtype=np.int32)
         e, et = _list_add(
-            day, batch.attributed_to, batch.behavior, batch.correct, self.counts_kind,
-            p.count, p.window_days, p.duration_days, p.exit_per_day, self.seed, self.list_id,
-            self.recent, self.recent_true, self.until, self.until_true, touched,
+            day,
+            batch.attributed_to,
+            batch.behavior,
+            batch.correct,
+            self.counts_kind,
+            p.count,
+            p.window_days,
+            p.duration_days,
+            p.exit_per_day,
+            self.seed,
+            self.list_id,
+            self.recent,
+            self.recent_true,
+            self.until,
+            self.until_true,
+            touched,
         )
         self.entries, self.entries_true = e, et
         check = [touched[: int((self.counts_kind[batch.behavior]).sum())]]

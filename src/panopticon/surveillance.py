@@ -130,11 +130,19 @@ class Observe:
             self._chance = camera_chance(self.scenario, day)
         return self._chance
 
-    def step(self, day: int, actors: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def step(
+        self, day: int, actors: np.ndarray, kinds: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Indices into today's acts of those recorded, and the channel that recorded each."""
         if not self.enabled:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint8)
         return _observe_kernel(
-            self.seed, day, actors, kinds, self.region, self.order,
-            self.camera_chance(day), self.chan_chance,
+            self.seed,
+            day,
+            actors,
+            kinds,
+            self.region,
+            self.order,
+            self.camera_chance(day),
+            self.chan_chance,
         )
