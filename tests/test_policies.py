@@ -161,6 +161,7 @@ def test_factors_score_hand_computed() -> None:
     pol = FactorsScore("sesame", sc.scoring.factors["sesame"], sc, np.ones(5))
     # no records: credit history and behaviour dims are 1; traits in [0, 1]
     tw = sum(pol.w_trait[j] * pol.trait[j] / 255.0 for j in range(pol.trait.shape[0]))
+    tw = tw + pol.w_net * 0.5  # relationships: friends' scores, the middle before any exist
     expected = np.round(350 + 600 * (0.35 + 0.20 + tw))
     assert (pol.score == expected).all() and (pol.true_score == expected).all()
     arrears = kind(sc, "card_arrears")

@@ -32,6 +32,7 @@ from panopticon.metrics import (
     people_table,
     score_histogram,
 )
+from panopticon.network import build_network
 from panopticon.records import Record
 from panopticon.response import Respond
 from panopticon.runs import RunError, RunResult, RunWriter, now
@@ -58,6 +59,10 @@ def estimate_bytes(scenario: Scenario) -> int:
     """Peak memory the run will need, estimated before anything is allocated."""
     n = scenario.population.size
     per_citizen = 64  # resident state (~25 B) plus set-up temporaries (float64 weights)
+    per_citizen += 8 * len(scenario.behaviors) // 4 + 10 * len(scenario.scoring.lists)
+    per_citizen += 16 * len(scenario.scoring.factors)
+    if scenario.network is not None:
+        per_citizen += 150  # the graph's build peak (62 B resident at mean degree 10)
     return BASE_BYTES + per_citizen * n
 
 
@@ -91,8 +96,11 @@ class Simulation:
         pop = sc.population
         self.has_groups = len(pop.groups) > 1 or sc.surveillance.faceid.mode == "scores"
         self.has_regions = len(pop.regions) > 1
-        self.has_ages = any(b.ages != (0, 120) for b in sc.behaviors.values()) or any(
-            m.kind in ("employment", "school", "housing") for m in sc.sanctions.measures.values()
+        self.has_ages = (
+            any(b.ages != (0, 120) for b in sc.behaviors.values())
+            or any(m.kind in ("employment", "school", "housing")
+                   for m in sc.sanctions.measures.values())
+            or sc.network is not None
         )
         demo = None
         if self.has_groups or self.has_regions or self.has_ages:
@@ -100,6 +108,11 @@ class Simulation:
         self.group = demo.group if demo is not None and self.has_groups else None
         self.region = demo.region if demo is not None and self.has_regions else None
         self.age = demo.age if demo is not None and self.has_ages else None
+        self.network = None
+        if sc.network is not None:
+            region = demo.region if demo is not None else np.zeros(n, dtype=np.uint8)
+            self.network = build_network(sc.network, demo.age, region, sc.run.seed)
+            self.degree_start = self.network.degree()
         days = sc.run.days
         total_rate = sum(b.rate for b in sc.behaviors.values())
         dt = count_dtype(self.population.propensity_max * total_rate * days)
@@ -118,8 +131,11 @@ class Simulation:
         del propensity
         self.sanction = Blacklist(sc, self.score.score, self.score.true_score)
         self.policy_by_name = {"score": self.score, **{p.name: p for p in self.policies}}
-        self.measures = Measures(sc, self.policy_by_name, self.age, None)
-        self.adapt = Adapt(sc, self.behave.deterrence)
+        self.measures = Measures(sc, self.policy_by_name, self.age, self.network)
+        self.adapt = Adapt(sc, self.behave.deterrence, self.network)
+        for pol in self.policies:
+            if isinstance(pol, FactorsScore):
+                pol.network = self.network
         self.channels = self.observe.channels
         self.metrics = DailyMetrics(
             days, {**dict.fromkeys(self._extra_columns(), None), **self.measures.columns()}
@@ -175,6 +191,12 @@ class Simulation:
             extra += [f"recorded_{c}" for c in self.channels]
         if sc.surveillance.appeals.enabled:
             extra += ["appealed", "appeals_won", "wrongful_removed"]
+        if self.network is not None:
+            grades = self._degree_grades()
+            extra += [f"mean_degree_{g}" for g in grades]
+            extra += ["isolated", "mean_assortativity"]
+            if sc.network.avoidance.enabled:
+                extra += ["ties_dropped", "ties_new"]
         for pol in self.policies:
             if isinstance(pol, FactorsScore):
                 extra.append(f"mean_{pol.name}")
@@ -247,6 +269,7 @@ class Simulation:
         measured = self.measures.step(day, touched, everyone)
         t, ph["sanction"] = clock(), ph["sanction"] + clock() - t
         self.adapt.step(day, batch.attributed_to[~self.behave.positive[batch.behavior]])
+        network_values = self._network_step(day)
         ph["adapt"] += clock() - t
         n_correct = int(batch.correct.sum())
         n_missed = int((outcome == MISSED).sum())
@@ -261,11 +284,49 @@ class Simulation:
             mean_score=self.score.mean(),
         )
         values.update(measured)
+        values.update(network_values)
         self._extras(values, kinds, batch)
         self.metrics.record(day, **values)
         self._long_tables(day, actors, seen_actors, outcome, batch)
         self.day += 1
         return batch
+
+    def _degree_grades(self) -> list[str]:
+        """Grades of the policy people see (the avoidance policy), or one 'all' class."""
+        pol = self.policy_by_name.get(self.scenario.network.avoidance.policy, self.score)
+        return list(pol.grades.names) if pol.grades is not None else ["all"]
+
+    def _network_step(self, day: int) -> dict[str, float]:
+        """Avoidance round on its schedule; degree by grade every 30 days and at the ends."""
+        net = self.network
+        if net is None:
+            return {}
+        sc = self.scenario
+        av = sc.network.avoidance
+        pol = self.policy_by_name[av.policy]
+        out: dict[str, float] = {}
+        if av.enabled and (day + 1) % av.every_days == 0:
+            codes = pol.grades.grade if pol.grades is not None else None
+            avoid = np.array([g in av.avoid_grades for g in self._degree_grades()])
+            low = avoid[codes] if codes is not None else np.zeros(pol.score.size, dtype=bool)
+            lo, hi = float(getattr(pol, "floor", getattr(pol, "lo", 0))), float(
+                getattr(pol, "cap", getattr(pol, "hi", 1)))
+            attract = (pol.score.astype(np.float64) - lo) / max(hi - lo, 1.0)
+            r = net.rewire(low, attract, day, sc.run.seed, av)
+            out.update(ties_dropped=r["dropped"], ties_new=r["new"])
+        snapshot = day == 0 or (day + 1) % HISTOGRAM_EVERY == 0 or day == sc.run.days - 1
+        if snapshot:
+            names = self._degree_grades()
+            codes = pol.grades.grade if pol.grades is not None else np.zeros(
+                pol.score.size, dtype=np.uint8)
+            mean = net.degree_by(codes, len(names))
+            self._degree_snapshot = {f"mean_degree_{g}": float(v) for g, v in zip(
+                names, mean, strict=True)}
+            self._degree_snapshot["isolated"] = net.isolated()
+            self._degree_snapshot["mean_assortativity"] = net.assortativity(
+                pol.score.astype(np.float64))
+        out.update(self._degree_snapshot)
+        return out
 
     def _extras(self, values: dict[str, float], kinds: np.ndarray, batch: Any) -> None:
         """Fill the feature columns of today's row."""
@@ -381,6 +442,9 @@ class Simulation:
             else:
                 cols[pol.name] = pol.until > self.day - 1
                 cols[f"{pol.name}_true"] = pol.until_true > self.day - 1
+        if self.network is not None:
+            cols["degree_start"] = self.degree_start
+            cols["degree_end"] = self.network.degree()
         for name, access in self.measures.access.items():
             cols[name] = pa.DictionaryArray.from_arrays(access, list(ACCESS))
         return people_table(cols)

@@ -14,23 +14,12 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be loaded or validated; the message is meant for the user."""
-
-
-class Strict(BaseModel):
-    """Base for every scenario table: unknown fields are errors, values are validated."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+from panopticon.params import NonNegative, Probability, ScenarioError, Strict
 
 
 class RunSettings(Strict):
@@ -548,6 +537,9 @@ class Response(Strict):
     announcements: dict[str, Announcement] = Field(default_factory=dict)
 
 
+from panopticon.network import NetworkParams  # noqa: E402
+
+
 class Scenario(Strict):
     """A complete, validated scenario."""
 
@@ -566,6 +558,9 @@ class Scenario(Strict):
     scoring: Scoring = Scoring()
     sanctions: Sanctions = Sanctions()
     response: Response = Response()
+    network: NetworkParams | None = Field(
+        None, description="the social graph; leave out for a population without ties"
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Scenario:
@@ -668,6 +663,32 @@ class Scenario(Strict):
                     f"{field}.rank_policy: {m.rank_policy!r} is not allowed; score policies: "
                     f"{', '.join(score_policies)}"
                 )
+        needs_net = [f"sanctions.measures.{k}.joint_liability" for k, m in
+                     self.sanctions.measures.items() if m.joint_liability]
+        needs_net += [f"scoring.factors.{p}.dimensions.{d}" for p, f in
+                      self.scoring.factors.items() for d, dim in f.dimensions.items()
+                      if dim.source == "network"]
+        if self.response.network_deterrence < 1.0:
+            needs_net.append("response.network_deterrence")
+        if needs_net and self.network is None:
+            raise ValueError(
+                f"{needs_net[0]}: is not allowed without a social graph; add a [network] "
+                "table (households and friends) or remove it"
+            )
+        if self.network is not None:
+            av = self.network.avoidance
+            grades = score_policies.get(av.policy)
+            if grades is None:
+                raise ValueError(
+                    f"network.avoidance.policy: {av.policy!r} is not allowed; score policies: "
+                    f"{', '.join(score_policies)}"
+                )
+            for g in av.avoid_grades:
+                if g not in grades:
+                    raise ValueError(
+                        f"network.avoidance.avoid_grades: {g!r} is not allowed; grades of "
+                        f"{av.policy}: {', '.join(grades) or '(none defined)'}"
+                    )
         if self.population.size < 2 and wrongs > 0:
             raise ValueError(
                 "population.size = 1 is not allowed when records can name the wrong person; "

@@ -322,6 +322,9 @@ def _factor_recompute(
     hi: float,
     score: np.ndarray,
     true_score: np.ndarray,
+    net_all: np.ndarray,
+    net_true: np.ndarray,
+    w_net: float,
 ) -> float:
     """Decay the counts to today, recompute both scores; returns the mean score."""
     total = 0.0
@@ -341,6 +344,9 @@ def _factor_recompute(
             v = trait[d, i] / 255.0
             s_all += w_trait[d] * v
             s_true += w_trait[d] * v
+        if net_all.size > 0:
+            s_all += w_net * net_all[i]
+            s_true += w_net * net_true[i]
         score[i] = round(lo + (hi - lo) * s_all)
         true_score[i] = round(lo + (hi - lo) * s_true)
         total += score[i]
@@ -400,6 +406,9 @@ class FactorsScore:
         for j, d in enumerate(traits.values()):
             self.trait[j] = trait_values(propensity, d.loading, scenario.run.seed, j)
         self.w_trait = np.array([d.weight for d in traits.values()], dtype=np.float64)
+        # relationships: friends' normalised scores (previous recomputation) enter one's own
+        self.w_net = sum(d.weight for d in policy.dimensions.values() if d.source == "network")
+        self.network: object = None  # set by the engine when the scenario has a graph
         lo, hi = policy.range
         self.lo, self.hi = float(lo), float(hi)
         dt = score_dtype(lo, hi)
@@ -419,8 +428,27 @@ class FactorsScore:
             self.hi,
             self.score,
             self.true_score,
+            *self._network_values(initial=True),
         )
         self.grades = Grades(policy.grades, self.score, self.true_score) if policy.grades else None
+
+    def _network_values(self, initial: bool) -> tuple[np.ndarray, np.ndarray, float]:
+        """(friends' mean normalised score, the same for true scores, weight).
+
+        Before any score exists (the first computation) everyone's friends count as
+        the middle of the range (0.5); people without friends count 0.5 too.
+        """
+        empty = np.empty(0, dtype=np.float64)
+        if self.w_net == 0:
+            return empty, empty, 0.0
+        n = self.score.size
+        if initial or self.network is None:
+            half = np.full(n, 0.5)
+            return half, half, self.w_net
+        span = self.hi - self.lo
+        v_all = self.network.neighbour_mean((self.score - self.lo) / span, default=0.5)
+        v_true = self.network.neighbour_mean((self.true_score - self.lo) / span, default=0.5)
+        return v_all, v_true, self.w_net
 
     def _weights(self, day: int) -> np.ndarray:
         """Weight now of a record appearing on `day`, relative to the last recomputation.
@@ -472,6 +500,7 @@ class FactorsScore:
                 self.hi,
                 self.score,
                 self.true_score,
+                *self._network_values(initial=False),
             )
             self.last = day + 1
             if self.grades is not None:
