@@ -51,94 +51,6 @@ def _accept(
     return True, c
 
 
-@njit(cache=True)
-def _block_acts(
-    seed: int,
-    day: int,
-    b: int,
-    n: int,
-    prob: np.ndarray,
-    alias: np.ndarray,
-    block_weight: np.ndarray,
-    rate_a: float,
-    cum_a: np.ndarray,
-    rate_b: float,
-    cum_b: np.ndarray,
-    positive: np.ndarray,
-    multiplier: np.ndarray,
-    age: np.ndarray,
-    age_lo: np.ndarray,
-    age_hi: np.ndarray,
-    deterrence: np.ndarray,
-    committed: np.ndarray,
-    actor: np.ndarray,
-    kind: np.ndarray,
-    out: int,
-) -> int:
-    """Draw and thin block b's candidate acts, writing kept ones from `out`; returns the end.
-
-    A separate (not inlined) function keeps the inner loop's state local, which lets
-    Numba's parallel loop over blocks run without contention.
-    """
-    lo = b * BLOCK
-    m = min(lo + BLOCK, n) - lo
-    key = streams.stream_key(seed, streams.BEHAVE, day, b)
-    k_count, c = streams.poisson(key, np.uint64(0), rate_a * block_weight[b])
-    multi_a = cum_a.size > 1
-    multi_b = cum_b.size > 1
-    for _ in range(k_count):
-        u = streams.uniform(key, c) * m
-        c += np.uint64(1)
-        slot = int(u)
-        if u - slot >= prob[lo + slot]:
-            slot = int(alias[lo + slot])
-        i = lo + slot
-        k = 0
-        if multi_a:
-            k = _pick(cum_a, streams.uniform(key, c))
-            c += np.uint64(1)
-        ok, c = _accept(key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi)
-        if ok:
-            committed[i] += 1
-            actor[out] = i
-            kind[out] = k
-            out += 1
-    if rate_b > 0.0:
-        key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b)
-        k_count, c = streams.poisson(key, np.uint64(0), rate_b * m)
-        for _ in range(k_count):
-            i = lo + int(streams.uniform(key, c) * m)
-            c += np.uint64(1)
-            k = 0
-            if multi_b:
-                k = _pick(cum_b, streams.uniform(key, c))
-                c += np.uint64(1)
-            ok, c = _accept(key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi)
-            if ok:
-                committed[i] += 1
-                actor[out] = i
-                kind[out] = k
-                out += 1
-    return out
-
-
-@njit(cache=True)
-def _block_count(
-    seed: int, day: int, b: int, n: int, block_weight: np.ndarray, rate_a: float, rate_b: float
-) -> int:
-    """Number of candidate acts of block b today (both sources)."""
-    m = min(b * BLOCK + BLOCK, n) - b * BLOCK
-    ka, _ = streams.poisson(
-        streams.stream_key(seed, streams.BEHAVE, day, b), np.uint64(0), rate_a * block_weight[b]
-    )
-    kb = 0
-    if rate_b > 0.0:
-        kb, _ = streams.poisson(
-            streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b), np.uint64(0), rate_b * m
-        )
-    return ka + kb
-
-
 @njit(cache=True, parallel=True)
 def _behave_kernel(
     seed: int,
@@ -157,59 +69,105 @@ def _behave_kernel(
     age_hi: np.ndarray,
     deterrence: np.ndarray,
     committed: np.ndarray,
+    simple: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Acts of one day as (actor, behaviour) arrays, in block order.
 
     Candidates come from two superposed Poisson sources: one at rate g_i * rate_a
     (drawn through the block's alias table) and one at rate rate_b for everyone in the
     block (uniform slot); behaviours loading on the propensity feed the first, the rest
-    the second. Each candidate is then thinned by `_accept`.
+    the second. Each candidate is then thinned by `_accept`; `simple` (no age limits,
+    no rewarded acts, no rate multipliers) takes the minimal model's short path, which
+    draws the same numbers.
     """
     n = prob.size
     n_blocks = block_weight.size
+    multi_a = cum_a.size > 1
+    multi_b = cum_b.size > 1
     counts = np.empty(n_blocks, dtype=np.int64)
+    count_a = np.empty(n_blocks, dtype=np.int64)
+    after_a = np.empty(n_blocks, dtype=np.uint64)  # stream position after the Poisson draw
     for b in prange(n_blocks):
-        counts[b] = _block_count(seed, day, b, n, block_weight, rate_a, rate_b)
+        m = min(b * BLOCK + BLOCK, n) - b * BLOCK
+        ka, ca = streams.poisson(
+            streams.stream_key(seed, streams.BEHAVE, day, b), np.uint64(0),
+            rate_a * block_weight[b],
+        )
+        count_a[b] = ka
+        after_a[b] = ca
+        kb = 0
+        if rate_b > 0.0:
+            kb, _ = streams.poisson(
+                streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b), np.uint64(0), rate_b * m
+            )
+        counts[b] = ka + kb
     offsets = np.zeros(n_blocks + 1, dtype=np.int64)
     for b in range(n_blocks):
         offsets[b + 1] = offsets[b] + counts[b]
     actor = np.empty(offsets[n_blocks], dtype=np.int32)
     kind = np.empty(offsets[n_blocks], dtype=np.uint8)
-    ends = np.zeros(n_blocks, dtype=np.int64)
+    kept = np.zeros(n_blocks, dtype=np.int64)
     for b in prange(n_blocks):
-        ends[b] = _block_acts(
-            seed,
-            day,
-            b,
-            n,
-            prob,
-            alias,
-            block_weight,
-            rate_a,
-            cum_a,
-            rate_b,
-            cum_b,
-            positive,
-            multiplier,
-            age,
-            age_lo,
-            age_hi,
-            deterrence,
-            committed,
-            actor,
-            kind,
-            offsets[b],
-        )
+        lo = b * BLOCK
+        m = min(lo + BLOCK, n) - lo
+        out = offsets[b]
+        key = streams.stream_key(seed, streams.BEHAVE, day, b)
+        k_count, c = count_a[b], after_a[b]
+        for _ in range(k_count):
+            u = streams.uniform(key, c) * m
+            c += np.uint64(1)
+            slot = int(u)
+            if u - slot >= prob[lo + slot]:
+                slot = int(alias[lo + slot])
+            i = lo + slot
+            k = 0
+            if multi_a:
+                k = _pick(cum_a, streams.uniform(key, c))
+                c += np.uint64(1)
+            if simple:
+                ok = True
+                if deterrence[i] < 1.0:
+                    ok = streams.uniform(key, c) < deterrence[i]
+                    c += np.uint64(1)
+            else:
+                ok, c = _accept(
+                    key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi
+                )
+            if ok:
+                committed[i] += 1
+                actor[out] = i
+                kind[out] = k
+                out += 1
+        if rate_b > 0.0:
+            key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b)
+            k_count, c = streams.poisson(key, np.uint64(0), rate_b * m)
+            for _ in range(k_count):
+                i = lo + int(streams.uniform(key, c) * m)
+                c += np.uint64(1)
+                k = 0
+                if multi_b:
+                    k = _pick(cum_b, streams.uniform(key, c))
+                    c += np.uint64(1)
+                ok, c = _accept(
+                    key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi
+                )
+                if ok:
+                    committed[i] += 1
+                    actor[out] = i
+                    kind[out] = k
+                    out += 1
+        kept[b] = out - offsets[b]
     total = 0
     for b in range(n_blocks):
-        total += ends[b] - offsets[b]
+        total += kept[b]
     actor_out = np.empty(total, dtype=np.int32)
     kind_out = np.empty(total, dtype=np.uint8)
     pos = 0
     for b in range(n_blocks):
-        for j in range(offsets[b], ends[b]):
-            actor_out[pos] = actor[j]
-            kind_out[pos] = kind[j]
+        s = offsets[b]
+        for j in range(kept[b]):
+            actor_out[pos] = actor[s + j]
+            kind_out[pos] = kind[s + j]
             pos += 1
     return actor_out, kind_out
 
@@ -279,6 +237,13 @@ class Behave:
             self.age_hi,
             self.deterrence,
             self.committed,
+            self._simple(),
+        )
+
+    def _simple(self) -> bool:
+        """Whether thinning needs only deterrence (the minimal model's case)."""
+        return bool(
+            self.age.size == 0 and not self.positive.any() and (self.multiplier == 1.0).all()
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from numba import njit
 
 BASE_COLUMNS: dict[str, type] = {
     "day": np.int32,
@@ -106,15 +107,26 @@ HISTOGRAM_EVERY = 30  # days between snapshots of the score distribution (and th
 HISTOGRAM_BINS = 100
 
 
-def score_histogram(
-    score: np.ndarray, true_score: np.ndarray, low: float, high: float, bins: int = HISTOGRAM_BINS
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@njit(cache=True)
+def _histogram_kernel(score: np.ndarray, true_score: np.ndarray, low: int, width: int,
+                      nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts per bin of score and true_score in one pass (integer scores and widths)."""
+    count = np.zeros(nb, dtype=np.int64)
+    true = np.zeros(nb, dtype=np.int64)
+    for i in range(score.size):
+        b = (np.int64(score[i]) - low) // width
+        t = (np.int64(true_score[i]) - low) // width
+        count[min(max(b, 0), nb - 1)] += 1
+        true[min(max(t, 0), nb - 1)] += 1
+    return count, true
+
+
+def score_histogram(score: np.ndarray, true_score: np.ndarray, low: float, high: float,
+                    bins: int = HISTOGRAM_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Counts of score and true_score in equal bins over [low, high]: (edges, count, true)."""
-    width = max(1.0, float(np.ceil((high - low + 1) / bins)))
-    nb = int(np.ceil((high - low + 1) / width))
-    edges = low + width * np.arange(nb + 1)
-    code = ((score.astype(np.float64) - low) // width).astype(np.int64)
-    tcode = ((true_score.astype(np.float64) - low) // width).astype(np.int64)
-    count = np.bincount(np.clip(code, 0, nb - 1), minlength=nb)
-    true = np.bincount(np.clip(tcode, 0, nb - 1), minlength=nb)
+    low, high = int(np.floor(low)), int(np.ceil(high))
+    width = max(1, -(-(high - low + 1) // bins))
+    nb = -(-(high - low + 1) // width)
+    edges = (low + width * np.arange(nb + 1)).astype(np.float64)
+    count, true = _histogram_kernel(score, true_score, low, width, nb)
     return edges, count, true
