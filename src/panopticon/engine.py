@@ -113,6 +113,7 @@ class Simulation:
             region = demo.region if demo is not None else np.zeros(n, dtype=np.uint8)
             self.network = build_network(sc.network, demo.age, region, sc.run.seed)
             self.degree_start = self.network.degree()
+        self._degree: np.ndarray | None = None
         days = sc.run.days
         total_rate = sum(b.rate for b in sc.behaviors.values())
         dt = count_dtype(self.population.propensity_max * total_rate * days)
@@ -314,15 +315,22 @@ class Simulation:
             attract = (pol.score.astype(np.float64) - lo) / max(hi - lo, 1.0)
             r = net.rewire(low, attract, day, sc.run.seed, av)
             out.update(ties_dropped=r["dropped"], ties_new=r["new"])
-        snapshot = day == 0 or (day + 1) % HISTOGRAM_EVERY == 0 or day == sc.run.days - 1
-        if snapshot:
+        # degrees change only in avoidance rounds: snapshot every 30 days when they run,
+        # else on the first and last day (grades move in between; the snapshot says when)
+        periodic = av.enabled and (day + 1) % HISTOGRAM_EVERY == 0
+        if day == 0 or periodic or day == sc.run.days - 1:
+            if self._degree is None or "ties_dropped" in out:
+                self._degree = net.degree()
             names = self._degree_grades()
             codes = pol.grades.grade if pol.grades is not None else np.zeros(
                 pol.score.size, dtype=np.uint8)
-            mean = net.degree_by(codes, len(names))
+            per = np.bincount(codes, weights=self._degree, minlength=len(names))
+            people = np.bincount(codes, minlength=len(names))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = per / people
             self._degree_snapshot = {f"mean_degree_{g}": float(v) for g, v in zip(
                 names, mean, strict=True)}
-            self._degree_snapshot["isolated"] = net.isolated()
+            self._degree_snapshot["isolated"] = int((self._degree == 0).sum())
             self._degree_snapshot["mean_assortativity"] = net.assortativity(
                 pol.score.astype(np.float64))
         out.update(self._degree_snapshot)

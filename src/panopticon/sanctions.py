@@ -23,6 +23,7 @@ from numba import njit, prange
 
 from panopticon import streams
 from panopticon.scenario import Scenario
+from panopticon.scoring import FactorsScore
 
 SANCTIONED = np.uint8(1)
 WRONGLY = np.uint8(2)
@@ -170,6 +171,8 @@ class ScoreTrigger:
     def __init__(self, trigger: Any, policy: Any) -> None:
         """Classify everyone at the start."""
         self.policy = policy
+        # a factors score changes only when it is recomputed (a population-wide pass)
+        self.scheduled = isinstance(policy, FactorsScore)
         self.below = trigger.below if trigger.below is not None else np.inf
         self.above = trigger.above if trigger.above is not None else -np.inf
         grades = policy.grades
@@ -366,7 +369,10 @@ class Measures:
         for trig in self._by_key.values():
             if isinstance(trig, ScoreTrigger):
                 pol_name = next(k for k, v in self.policies.items() if v is trig.policy)
-                trig.refresh(None if pol_name in everyone else touched)
+                if pol_name in everyone:
+                    trig.refresh(None)
+                elif not trig.scheduled:  # a factors score changes only when recomputed
+                    trig.refresh(touched)
         key = streams.stream_key(self.seed, streams.SANCTIONS, day, 0)
         out: dict[str, float] = {}
         for idx, (name, m) in enumerate(self.measures.items()):
