@@ -182,3 +182,21 @@ def test_joint_liability_needs_a_graph(capsys: pytest.CaptureFixture[str]) -> No
               'trigger={policy="score", grades=["D"]}}']
     assert main(f_args) == 2
     assert "joint_liability" in capsys.readouterr().err
+
+
+def test_network_deterrence_reaches_household_and_friends() -> None:
+    sc = pn.load("seed-article", population=5_000, days=2)
+    net = pn.Simulation(sc).network
+    d = np.ones(net.size, dtype=np.float32)
+    ids = np.array([10, 2000], dtype=np.int64)
+    net.scale_circle(ids, d, 0.5, 0.2)
+    # slow reference: one factor per tie (household member or friend) to a recorded person
+    ties = np.zeros(net.size, dtype=int)
+    for i in ids:
+        for j in np.flatnonzero(net.household == net.household[i]):
+            if j != i:
+                ties[j] += 1
+        for f in net.friends_of(int(i)):
+            ties[f] += 1
+    expected = np.maximum(np.float32(0.2), np.float32(0.5) ** ties).astype(np.float32)
+    assert np.allclose(d, expected) and (ties > 0).sum() > 5

@@ -64,6 +64,7 @@ def _behave_kernel(
     cum_b: np.ndarray,
     positive: np.ndarray,
     multiplier: np.ndarray,
+    multiplier_b: np.ndarray,
     age: np.ndarray,
     age_lo: np.ndarray,
     age_hi: np.ndarray,
@@ -90,7 +91,8 @@ def _behave_kernel(
     for b in prange(n_blocks):
         m = min(b * BLOCK + BLOCK, n) - b * BLOCK
         ka, ca = streams.poisson(
-            streams.stream_key(seed, streams.BEHAVE, day, b), np.uint64(0),
+            streams.stream_key(seed, streams.BEHAVE, day, b),
+            np.uint64(0),
             rate_a * block_weight[b],
         )
         count_a[b] = ka
@@ -130,9 +132,7 @@ def _behave_kernel(
                     ok = streams.uniform(key, c) < deterrence[i]
                     c += np.uint64(1)
             else:
-                ok, c = _accept(
-                    key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi
-                )
+                ok, c = _accept(key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi)
             if ok:
                 committed[i] += 1
                 actor[out] = i
@@ -149,7 +149,7 @@ def _behave_kernel(
                     k = _pick(cum_b, streams.uniform(key, c))
                     c += np.uint64(1)
                 ok, c = _accept(
-                    key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi
+                    key, c, i, k, deterrence, positive, multiplier_b, age, age_lo, age_hi
                 )
                 if ok:
                     committed[i] += 1
@@ -206,6 +206,8 @@ class Behave:
         # for the minimal model (one behaviour, loading 1) cum_a = [1.0]: no kind draw
         self.cum_a = _shares(rates * loading)
         self.cum_b = _shares(rates * (1.0 - loading))
+        self.cum_a_weights = rates * loading
+        self.cum_b_weights = rates * (1.0 - loading)
         self.positive = np.array([b.valence == "positive" for b in cat], dtype=np.bool_)
         self.multiplier = np.ones(len(cat), dtype=np.float64)
         self.age_lo = np.array([b.ages[0] for b in cat], dtype=np.uint8)
@@ -218,32 +220,44 @@ class Behave:
         self.seed = scenario.run.seed
 
     def step(self, day: int) -> tuple[np.ndarray, np.ndarray]:
-        """The day's acts: (actor ids, behaviour indices), using deterrence at day start."""
+        """The day's acts: (actor ids, behaviour indices), using deterrence at day start.
+
+        When today's multipliers are all below 1, each source draws its candidates at its
+        largest multiplier and thins with the ratio (exactly the same law, fewer draws).
+        """
         p = self.population
+        m = self.multiplier
+        in_a = self.cum_a_weights > 0
+        in_b = self.cum_b_weights > 0
+        top_a = float(m[in_a].max()) if in_a.any() else 1.0
+        top_b = float(m[in_b].max()) if in_b.any() else 1.0
+        top_a, top_b = (top_a if top_a > 0 else 1.0), (top_b if top_b > 0 else 1.0)
+        mult_a, mult_b = m / top_a, m / top_b
+        simple = bool(
+            self.age.size == 0
+            and not self.positive.any()
+            and (mult_a == 1.0).all()
+            and self.rate_b == 0.0
+        )
         return _behave_kernel(
             self.seed,
             day,
             p.alias_prob,
             p.alias_index,
             p.block_weight,
-            self.rate_a,
+            self.rate_a * top_a,
             self.cum_a,
-            self.rate_b,
+            self.rate_b * top_b,
             self.cum_b,
             self.positive,
-            self.multiplier,
+            mult_a,
+            mult_b,
             self.age,
             self.age_lo,
             self.age_hi,
             self.deterrence,
             self.committed,
-            self._simple(),
-        )
-
-    def _simple(self) -> bool:
-        """Whether thinning needs only deterrence (the minimal model's case)."""
-        return bool(
-            self.age.size == 0 and not self.positive.any() and (self.multiplier == 1.0).all()
+            simple,
         )
 
 
@@ -260,8 +274,9 @@ class Adapt:
 
     Applied after the day's behaviour, so acts always use d as it was at day start.
     Records against household members and friends lower it by `network_deterrence`
-    (when the scenario has a social graph). With `half_life_days`, every `DECAY_EVERY`
-    days all multipliers move back toward 1: d <- 1 - (1 - d) * 2^(-DECAY_EVERY / h).
+    (when the scenario has a social graph), once per record and tie. With
+    `half_life_days`, every `DECAY_EVERY` days all multipliers move back toward 1:
+    d <- 1 - (1 - d) * 2^(-DECAY_EVERY / h).
     """
 
     name = "adapt"
@@ -283,8 +298,7 @@ class Adapt:
         if self.active:
             _deter_kernel(target, self.factor, self.floor, self.deterrence)
         if self.network is not None and target.size:
-            circle = self.network.circle_of(target)
-            _deter_kernel(circle, self.network_factor, self.floor, self.deterrence)
+            self.network.scale_circle(target, self.deterrence, self.network_factor, self.floor)
         if self.half_life and (day + 1) % self.DECAY_EVERY == 0:
             keep = np.float32(2.0 ** (-self.DECAY_EVERY / self.half_life))
             d = self.deterrence

@@ -253,20 +253,29 @@ def _row_degree(idx: np.ndarray, lo: int, hi: int) -> int:
 
 
 @njit(cache=True)
-def _friends_of_many(indptr: np.ndarray, idx: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Concatenated live friend lists of the given rows."""
-    total = 0
+def _scale_circle(
+    ids: np.ndarray,
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    nxt: np.ndarray,
+    values: np.ndarray,
+    factor: float,
+    floor: float,
+) -> None:
+    """Scale the values of each id's other household members and friends (once per tie).
+
+    values[k] = max(floor, values[k] * factor).
+    """
     for r in range(ids.size):
-        lo, hi = _bounds(indptr, idx, ids[r])
-        total += _row_degree(idx, lo, hi)
-    out = np.empty(total, dtype=np.int32)
-    m = 0
-    for r in range(ids.size):
-        lo, hi = _bounds(indptr, idx, ids[r])
+        j = ids[r]
+        k = nxt[j]
+        while k != j:
+            values[k] = max(floor, values[k] * factor)
+            k = nxt[k]
+        lo, hi = _bounds(indptr, idx, j)
         for s in range(lo, lo + _row_degree(idx, lo, hi)):
-            out[m] = idx[s]
-            m += 1
-    return out
+            f = idx[s]
+            values[f] = max(floor, values[f] * factor)
 
 
 @njit(cache=True)
@@ -359,7 +368,12 @@ def _minor_keys(
 
 @njit(cache=True, inline="always")
 def _pick_near(
-    avail: np.ndarray, ptr: np.ndarray, ids: np.ndarray, target: float, lo: int, hi: int,
+    avail: np.ndarray,
+    ptr: np.ndarray,
+    ids: np.ndarray,
+    target: float,
+    lo: int,
+    hi: int,
     coin: float,
 ) -> tuple[int, int, bool]:
     """Take an adult with age nearest `target` within [lo, hi] (else nearest at all).
@@ -408,8 +422,16 @@ def _pick_random(
 
 
 @njit(cache=True, inline="always")
-def _select(slot_role: np.ndarray, which: int, to: int, other: int, need: int, total: int,
-            key: np.uint64, c: np.uint64) -> np.uint64:
+def _select(
+    slot_role: np.ndarray,
+    which: int,
+    to: int,
+    other: int,
+    need: int,
+    total: int,
+    key: np.uint64,
+    c: np.uint64,
+) -> np.uint64:
     """Selection sampling: `need` of the `total` slots of role `which` become `to`."""
     left = total
     for s in range(slot_role.size):
@@ -427,10 +449,23 @@ def _select(slot_role: np.ndarray, which: int, to: int, other: int, need: int, t
 
 @njit(cache=True)
 def _households_region(
-    by_age: np.ndarray, age_starts: np.ndarray, minors: np.ndarray, age: np.ndarray,
-    size_cum: np.ndarray, couple: float, gap_mean: float, gap_sd: float, gap_min: int,
-    gap_max: int, spouse_sd: float, key: np.uint64, hh_first: int, household: np.ndarray,
-    role: np.ndarray, nxt: np.ndarray, counts: np.ndarray,
+    by_age: np.ndarray,
+    age_starts: np.ndarray,
+    minors: np.ndarray,
+    age: np.ndarray,
+    size_cum: np.ndarray,
+    couple: float,
+    gap_mean: float,
+    gap_sd: float,
+    gap_min: int,
+    gap_max: int,
+    spouse_sd: float,
+    key: np.uint64,
+    hh_first: int,
+    household: np.ndarray,
+    role: np.ndarray,
+    nxt: np.ndarray,
+    counts: np.ndarray,
 ) -> int:
     """Form one region's households; writes household, role and next_member; returns count.
 
@@ -629,9 +664,23 @@ def _build_households(
         mins = minors[m_starts[r * nb] : m_starts[(r + 1) * nb]]
         key_r = _key(seed, -1, _P_HOUSE + r)
         n_hh += _households_region(
-            ids, starts, mins, age, size_cum, p.couple_share, p.parent_gap_mean,
-            p.parent_gap_sd, p.parent_gap_min, p.parent_gap_max, p.spouse_age_sd, key_r,
-            n_hh, household, role, nxt, counts,
+            ids,
+            starts,
+            mins,
+            age,
+            size_cum,
+            p.couple_share,
+            p.parent_gap_mean,
+            p.parent_gap_sd,
+            p.parent_gap_min,
+            p.parent_gap_max,
+            p.spouse_age_sd,
+            key_r,
+            n_hh,
+            household,
+            role,
+            nxt,
+            counts,
         )
     stats = {"parent_age_violations": int(counts[0]), "households_without_adult": int(counts[1])}
     return household, nxt, role, n_hh, stats
@@ -644,8 +693,15 @@ def _build_households(
 
 @njit(cache=True, parallel=True)
 def _group_keys(
-    age: np.ndarray, region: np.ndarray, n_regions: int, w_lo: int, w_hi: int,
-    employment: float, s_lo: int, s_hi: int, key: np.uint64,
+    age: np.ndarray,
+    region: np.ndarray,
+    n_regions: int,
+    w_lo: int,
+    w_hi: int,
+    employment: float,
+    s_lo: int,
+    s_hi: int,
+    key: np.uint64,
 ) -> np.ndarray:
     """Group pool per citizen: region (employed workers), region and age (pupils), or -1."""
     out = np.empty(age.size, dtype=np.int32)
@@ -664,8 +720,13 @@ def _group_keys(
 
 @njit(cache=True)
 def _cut_groups(
-    order: np.ndarray, starts: np.ndarray, n_work_buckets: int, work_mean: float,
-    school_mean: float, key: np.uint64, group: np.ndarray,
+    order: np.ndarray,
+    starts: np.ndarray,
+    n_work_buckets: int,
+    work_mean: float,
+    school_mean: float,
+    key: np.uint64,
+    group: np.ndarray,
 ) -> int:
     """Cut each bucket's shuffled members into groups of 1 + Poisson(mean - 1) people."""
     g = 0
@@ -688,16 +749,26 @@ def _build_groups(
 ) -> tuple[np.ndarray, int]:
     """Work group or school class id per citizen (-1 for none) and the number of groups."""
     key = _key(seed, -1, _P_GROUP_KEY)
-    keys = _group_keys(age, region, n_regions, p.work_min_age, p.work_max_age, p.employment,
-                       p.school_min_age, p.school_max_age, key)
+    keys = _group_keys(
+        age,
+        region,
+        n_regions,
+        p.work_min_age,
+        p.work_max_age,
+        p.employment,
+        p.school_min_age,
+        p.school_max_age,
+        key,
+    )
     n_buckets = n_regions * (1 + p.school_max_age - p.school_min_age + 1)
     key_s = _key(seed, -1, _P_GROUP_SHUFFLE)
     order, starts = _bucket_order(keys, n_buckets, key_s)
     del keys
     group = np.full(age.size, -1, dtype=np.int32)
     key_g = _key(seed, -1, _P_GROUP_SIZE)
-    n_groups = _cut_groups(order, starts, n_regions, p.work_mean_size, p.school_mean_size,
-                           key_g, group)
+    n_groups = _cut_groups(
+        order, starts, n_regions, p.work_mean_size, p.school_mean_size, key_g, group
+    )
     return group, n_groups
 
 
@@ -729,8 +800,17 @@ def _draw_degrees(p: Friends, n: int, seed: int) -> np.ndarray:
 
 @njit(cache=True, inline="always")
 def _stub_bucket(
-    key: np.uint64, i: int, k: int, a: float, r: int, p_local: float, s: float, off: float,
-    inv_w: float, nbins: int, nreg: int,
+    key: np.uint64,
+    i: int,
+    k: int,
+    a: float,
+    r: int,
+    p_local: float,
+    s: float,
+    off: float,
+    inv_w: float,
+    nbins: int,
+    nreg: int,
 ) -> int:
     """Bucket of friendship stub k of citizen i: (region or national pool, noisy age bin)."""
     c = (np.uint64(i) << _U17) | (np.uint64(k) << _U1)
@@ -747,8 +827,17 @@ def _stub_bucket(
 
 @njit(cache=True, parallel=True)
 def _stub_hist(
-    deg: np.ndarray, age: np.ndarray, region: np.ndarray, key: np.uint64, p_local: float,
-    s: float, off: float, inv_w: float, nbins: int, nreg: int, n_blk: int,
+    deg: np.ndarray,
+    age: np.ndarray,
+    region: np.ndarray,
+    key: np.uint64,
+    p_local: float,
+    s: float,
+    off: float,
+    inv_w: float,
+    nbins: int,
+    nreg: int,
+    n_blk: int,
 ) -> np.ndarray:
     """Stubs per (person block, bucket)."""
     n = deg.size
@@ -781,9 +870,19 @@ def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True, parallel=True)
 def _stub_place(
-    deg: np.ndarray, age: np.ndarray, region: np.ndarray, key: np.uint64, p_local: float,
-    s: float, off: float, inv_w: float, nbins: int, nreg: int, cursor: np.ndarray,
-    owner: np.ndarray, rank: np.ndarray,
+    deg: np.ndarray,
+    age: np.ndarray,
+    region: np.ndarray,
+    key: np.uint64,
+    p_local: float,
+    s: float,
+    off: float,
+    inv_w: float,
+    nbins: int,
+    nreg: int,
+    cursor: np.ndarray,
+    owner: np.ndarray,
+    rank: np.ndarray,
 ) -> None:
     """Write each stub's owner and its rank among the owner's stubs in bucket order."""
     n = deg.size
@@ -802,8 +901,7 @@ def _stub_place(
 
 
 @njit(cache=True, parallel=True)
-def _stub_shuffle(owner: np.ndarray, rank: np.ndarray, starts: np.ndarray,
-                  key: np.uint64) -> None:
+def _stub_shuffle(owner: np.ndarray, rank: np.ndarray, starts: np.ndarray, key: np.uint64) -> None:
     """Shuffle stubs within each bucket (keyed by bucket and position)."""
     for b in prange(starts.size - 1):
         lo, hi = starts[b], starts[b + 1]
@@ -820,8 +918,9 @@ def _stub_shuffle(owner: np.ndarray, rank: np.ndarray, starts: np.ndarray,
 
 
 @njit(cache=True, parallel=True)
-def _stub_pair(owner: np.ndarray, rank: np.ndarray, starts: np.ndarray, indptr: np.ndarray,
-               idx: np.ndarray) -> tuple[int, int]:
+def _stub_pair(
+    owner: np.ndarray, rank: np.ndarray, starts: np.ndarray, indptr: np.ndarray, idx: np.ndarray
+) -> tuple[int, int]:
     """Pair consecutive stubs within each bucket into ties; returns (self loops, unpaired)."""
     nbk = starts.size - 1
     loops = np.zeros(nbk, dtype=np.int64)
@@ -924,8 +1023,7 @@ def _build_friends(
     rank = np.empty(n_stubs, dtype=np.uint16)
     _stub_place(*args, cursor, owner, rank)
     del cursor
-    _stub_shuffle(owner, rank, starts,
-                  _key(seed, -1, _P_STUB_SHUFFLE))
+    _stub_shuffle(owner, rank, starts, _key(seed, -1, _P_STUB_SHUFFLE))
     loops, odd = _stub_pair(owner, rank, starts, indptr, idx)
     del owner, rank
     dups = _clean_rows(indptr, idx)
@@ -962,8 +1060,9 @@ def _row_copy(indptr: np.ndarray, idx: np.ndarray, i: int) -> np.ndarray:
 
 
 @njit(cache=True, parallel=True)
-def _fill_edges(indptr: np.ndarray, idx: np.ndarray, offsets: np.ndarray, src: np.ndarray,
-                dst: np.ndarray) -> None:
+def _fill_edges(
+    indptr: np.ndarray, idx: np.ndarray, offsets: np.ndarray, src: np.ndarray, dst: np.ndarray
+) -> None:
     """Directed entries (i, j) of every row, row by row."""
     n = indptr.size - 1
     for i in prange(n):
@@ -975,8 +1074,9 @@ def _fill_edges(indptr: np.ndarray, idx: np.ndarray, offsets: np.ndarray, src: n
 
 
 @njit(cache=True, parallel=True)
-def _neighbour_mean(indptr: np.ndarray, idx: np.ndarray, values: np.ndarray,
-                    default: float) -> np.ndarray:
+def _neighbour_mean(
+    indptr: np.ndarray, idx: np.ndarray, values: np.ndarray, default: float
+) -> np.ndarray:
     """Mean of friends' values per citizen; `default` for people without friends."""
     n = indptr.size - 1
     out = np.empty(n, dtype=np.float64)
@@ -1016,8 +1116,9 @@ def _edge_moments(indptr: np.ndarray, idx: np.ndarray, values: np.ndarray) -> np
 
 
 @njit(cache=True)
-def _walk_households(ids: np.ndarray, nxt: np.ndarray, role: np.ndarray, want_from: int,
-                     want_to: int) -> np.ndarray:
+def _walk_households(
+    ids: np.ndarray, nxt: np.ndarray, role: np.ndarray, want_from: int, want_to: int
+) -> np.ndarray:
     """Members reached from `ids` around their household cycles.
 
     want_from < 0: every member. Otherwise only ids with role want_from start a walk and
@@ -1085,9 +1186,17 @@ def _decides(key: np.uint64, i: int, j: int, low_j: bool, blind: bool, p: float)
 
 
 @njit(cache=True, parallel=True)
-def _drop_pass(indptr: np.ndarray, idx: np.ndarray, low: np.ndarray, blind: bool, p: float,
-               p_new: float, key_drop: np.uint64, key_new: np.uint64,
-               want: np.ndarray) -> tuple[int, int]:
+def _drop_pass(
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    low: np.ndarray,
+    blind: bool,
+    p: float,
+    p_new: float,
+    key_drop: np.uint64,
+    key_new: np.uint64,
+    want: np.ndarray,
+) -> tuple[int, int]:
     """Remove every tie either end decides to drop (both rows agree without talking).
 
     want[i] = number of i's own drop decisions that will be replaced by a new tie.
@@ -1161,8 +1270,15 @@ def _is_friend(indptr: np.ndarray, idx: np.ndarray, i: int, j: int) -> bool:
 
 
 @njit(cache=True)
-def _new_ties(indptr: np.ndarray, idx: np.ndarray, top: np.ndarray, want: np.ndarray,
-              cum: np.ndarray, tries: int, key: np.uint64) -> tuple[int, int, int]:
+def _new_ties(
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    top: np.ndarray,
+    want: np.ndarray,
+    cum: np.ndarray,
+    tries: int,
+    key: np.uint64,
+) -> tuple[int, int, int]:
     """Form the wanted new ties in id order; returns (formed, failed, rows moved)."""
     n = want.size
     formed = 0
@@ -1201,8 +1317,9 @@ def _new_ties(indptr: np.ndarray, idx: np.ndarray, top: np.ndarray, want: np.nda
 
 
 @njit(cache=True, parallel=True)
-def _copy_rows(indptr: np.ndarray, idx: np.ndarray, new_indptr: np.ndarray,
-               new_idx: np.ndarray) -> None:
+def _copy_rows(
+    indptr: np.ndarray, idx: np.ndarray, new_indptr: np.ndarray, new_idx: np.ndarray
+) -> None:
     """Copy every row's live entries into a fresh layout (compaction)."""
     n = indptr.size - 1
     for i in prange(n):
@@ -1307,20 +1424,22 @@ class Network:
         per_household = np.bincount(self.household[mask], minlength=self.n_households)
         return (per_household[self.household] - mask) > 0
 
-    def friends_of_many(self, ids: np.ndarray) -> np.ndarray:
-        """Friends of every given citizen, concatenated (with repeats), int32."""
-        return _friends_of_many(self.indptr, self.indices, self._ids(ids))
+    def scale_circle(
+        self, ids: np.ndarray, values: np.ndarray, factor: float, floor: float
+    ) -> None:
+        """Scale `values` of each id's other household members and friends by `factor`.
 
-    def circle_of(self, ids: np.ndarray) -> np.ndarray:
-        """Household members (others) and friends of the given citizens, with repeats.
-
-        One entry per tie, so a person close to two recorded people appears twice:
-        the reach of network deterrence.
+        Not below `floor`, once per tie: network deterrence, in one pass.
         """
-        ids = self._ids(ids)
-        family = _walk_households(ids, self.next_member, self.role, -1, -1)
-        family = family[~np.isin(family, ids)]  # the recorded people themselves are not kin
-        return np.concatenate([family.astype(np.int32), self.friends_of_many(ids)])
+        _scale_circle(
+            self._ids(ids),
+            self.indptr,
+            self.indices,
+            self.next_member,
+            values,
+            values.dtype.type(factor),
+            values.dtype.type(floor),
+        )
 
     def children_of(self, ids: np.ndarray) -> np.ndarray:
         """Sorted unique ids of the children (members < 18) of the given heads."""
@@ -1371,8 +1490,15 @@ class Network:
 
     def nbytes(self) -> int:
         """Resident bytes of the graph arrays."""
-        arrays = (self.indptr, self.indices, self.pool_top, self.household, self.next_member,
-                  self.role, self.group)
+        arrays = (
+            self.indptr,
+            self.indices,
+            self.pool_top,
+            self.household,
+            self.next_member,
+            self.role,
+            self.group,
+        )
         return int(sum(a.nbytes for a in arrays))
 
     def pool_free(self) -> int:
@@ -1381,7 +1507,11 @@ class Network:
 
     # ---------------------------------------------------------------- rewiring
     def rewire(
-        self, low: np.ndarray, attractiveness: np.ndarray, day: int, seed: int,
+        self,
+        low: np.ndarray,
+        attractiveness: np.ndarray,
+        day: int,
+        seed: int,
         params: Avoidance | NetworkParams,
     ) -> dict[str, int]:
         """One avoidance round, keyed by (seed, day): drops and new ties.
@@ -1412,8 +1542,9 @@ class Network:
         key_new = _key(seed, day, _P_NEW)
         key_pick = _key(seed, day, _P_PICK)
         want = np.zeros(self.size, dtype=np.int32)
-        decisions, removed = _drop_pass(self.indptr, self.indices, low, a.score_blind, p,
-                                        a.p_new, key_drop, key_new, want)
+        decisions, removed = _drop_pass(
+            self.indptr, self.indices, low, a.score_blind, p, a.p_new, key_drop, key_new, want
+        )
         if a.score_blind or a.preference == 0:
             cum = np.zeros(0, dtype=np.float64)
         else:
@@ -1422,11 +1553,16 @@ class Network:
             if not np.all(np.isfinite(att)):
                 raise ValueError("rewire: attractiveness must be finite for every citizen")
             cum = np.cumsum(np.exp(a.preference * (att - att.max())))
-        formed, failed, moved = _new_ties(self.indptr, self.indices, self.pool_top, want, cum,
-                                          a.tries, key_pick)
+        formed, failed, moved = _new_ties(
+            self.indptr, self.indices, self.pool_top, want, cum, a.tries, key_pick
+        )
         return {
-            "decisions": int(decisions), "dropped": int(removed) // 2, "new": int(formed),
-            "failed": int(failed), "moved": int(moved), "compacted": compacted,
+            "decisions": int(decisions),
+            "dropped": int(removed) // 2,
+            "new": int(formed),
+            "failed": int(failed),
+            "moved": int(moved),
+            "compacted": compacted,
             "pool_free": self.pool_free(),
         }
 
@@ -1454,9 +1590,7 @@ class Network:
         return ids
 
 
-def build_network(
-    params: NetworkParams, age: np.ndarray, region: np.ndarray, seed: int
-) -> Network:
+def build_network(params: NetworkParams, age: np.ndarray, region: np.ndarray, seed: int) -> Network:
     """Build households, work/school groups and friendships for a synthetic population.
 
     `age` and `region` are per-citizen uint8 arrays (see population.demographics). The
@@ -1485,8 +1619,18 @@ def build_network(
     )
     stats.update(fstats)
     return Network(
-        size=n, indptr=indptr, indices=idx, pool_top=np.array([base], dtype=np.int64),
-        pool_start=base, household=household, next_member=nxt, role=role, group=group,
-        n_households=n_hh, n_groups=n_groups, slack=params.avoidance.slack,
-        pool_per_citizen=params.avoidance.pool, stats=stats,
+        size=n,
+        indptr=indptr,
+        indices=idx,
+        pool_top=np.array([base], dtype=np.int64),
+        pool_start=base,
+        household=household,
+        next_member=nxt,
+        role=role,
+        group=group,
+        n_households=n_hh,
+        n_groups=n_groups,
+        slack=params.avoidance.slack,
+        pool_per_citizen=params.avoidance.pool,
+        stats=stats,
     )

@@ -116,18 +116,7 @@ class Blacklist:
 # The catalog of measures: rewards and punishments keyed on grades, scores or lists
 # ---------------------------------------------------------------------------------------
 
-TRIGGERED = np.uint8(1)
-TRUTH = np.uint8(2)
-
-
-@njit(cache=True, inline="always")
-def _cond(value: float, code: int, below: float, above: float, grade_mask: np.ndarray) -> bool:
-    """Whether one score (and its grade code) meets a trigger's conditions."""
-    if value >= below or value <= above:
-        return False
-    if grade_mask.size > 0 and not grade_mask[code]:
-        return False
-    return True
+MAX_TRIGGERS = 16  # per score policy: 2 status bits each in one uint32 per citizen
 
 
 @njit(cache=True)
@@ -137,96 +126,134 @@ def _trigger_status(
     true_score: np.ndarray,
     grade: np.ndarray,
     true_grade: np.ndarray,
-    below: float,
-    above: float,
-    grade_mask: np.ndarray,
+    below: np.ndarray,
+    above: np.ndarray,
+    grade_bits: np.ndarray,
     status: np.ndarray,
     counts: np.ndarray,
 ) -> None:
-    """Re-examine `ids` (all citizens if ids is empty and status is being rebuilt).
+    """Re-examine `ids` against every trigger of one policy, in one pass.
 
-    counts = [triggered, triggered wrongly (not in truth), missed (in truth only)].
+    Trigger t holds for a score s in grade g when above[t] < s < below[t] and bit g of
+    grade_bits[t] is set (all bits set when it names no grades). status[i] holds 2 bits
+    per trigger (bit 2t: triggered, bit 2t+1: in truth); counts[t] = [triggered,
+    triggered wrongly (not in truth), missed (in truth only)].
     """
-    n = ids.size
-    for r in range(n):
+    n_t = below.size
+    use_grades = grade.size > 0
+    for r in range(ids.size):
         i = ids[r]
-        g = grade[i] if grade.size > 0 else 0
-        t = true_grade[i] if true_grade.size > 0 else 0
-        new = np.uint8(0)
-        if _cond(score[i], g, below, above, grade_mask):
-            new |= TRIGGERED
-        if _cond(true_score[i], t, below, above, grade_mask):
-            new |= TRUTH
-        old = status[i]
-        if new != old:
-            counts[0] += int(new & TRIGGERED) - int(old & TRIGGERED)
-            counts[1] += int(new == TRIGGERED) - int(old == TRIGGERED)
-            counts[2] += int(new == TRUTH) - int(old == TRUTH)
-            status[i] = new
+        g = np.int64(grade[i]) if use_grades else 0
+        tg = np.int64(true_grade[i]) if use_grades else 0
+        s_val = np.float64(score[i])
+        t_val = np.float64(true_score[i])
+        old_all = np.int64(status[i])  # bit arithmetic in int64: no unsigned promotions
+        new_all = np.int64(0)
+        for t in range(n_t):
+            new = 0
+            if above[t] < s_val < below[t] and (grade_bits[t] >> g) & 1:
+                new = 1
+            if above[t] < t_val < below[t] and (grade_bits[t] >> tg) & 1:
+                new |= 2
+            new_all |= new << (2 * t)
+        if new_all != old_all:
+            for t in range(n_t):
+                new = (new_all >> (2 * t)) & 3
+                old = (old_all >> (2 * t)) & 3
+                if new != old:
+                    counts[t, 0] += (new & 1) - (old & 1)
+                    counts[t, 1] += int(new == 1) - int(old == 1)
+                    counts[t, 2] += int(new == 2) - int(old == 2)
+            status[i] = new_all
 
 
-class ScoreTrigger:
-    """A trigger on a score policy, with per-citizen status kept in step with the scores."""
+class ScoreTriggers:
+    """Every trigger on one score policy, kept in step with its scores in one pass.
 
-    def __init__(self, trigger: Any, policy: Any) -> None:
-        """Classify everyone at the start."""
+    A trigger is a set of conditions (grades, below, above); its per-citizen status is
+    2 bits of one uint32 per citizen, so re-examining a citizen touches one word.
+    """
+
+    def __init__(self, policy: Any) -> None:
+        """Start with no triggers; `add` them, then `refresh(None)`."""
         self.policy = policy
         # a factors score changes only when it is recomputed (a population-wide pass)
         self.scheduled = isinstance(policy, FactorsScore)
-        self.below = trigger.below if trigger.below is not None else np.inf
-        self.above = trigger.above if trigger.above is not None else -np.inf
-        grades = policy.grades
-        if trigger.grades and grades is not None:
-            self.mask = np.array([g in trigger.grades for g in grades.names], dtype=np.bool_)
-        else:
-            self.mask = np.empty(0, dtype=np.bool_)
-        n = policy.score.size
-        self.status = np.zeros(n, dtype=np.uint8)
-        self.counts = np.zeros(3, dtype=np.int64)
-        self.refresh(None)
+        self.conditions: list[Any] = []
+        self.status = np.zeros(policy.score.size, dtype=np.uint32)
+        self.counts = np.zeros((0, 3), dtype=np.int64)
 
-    def _grades(self) -> tuple[np.ndarray, np.ndarray]:
-        g = self.policy.grades
-        if g is None or self.mask.size == 0:
-            empty = np.empty(0, dtype=np.uint8)
-            return empty, empty
-        return g.grade, g.true_grade
+    def add(self, trigger: Any) -> int:
+        """Register a trigger's conditions; returns its index."""
+        if len(self.conditions) == MAX_TRIGGERS:
+            raise ValueError(f"at most {MAX_TRIGGERS} distinct triggers per score policy")
+        self.conditions.append(trigger)
+        names = self.policy.grades.names if self.policy.grades is not None else []
+        self.below = np.array([t.below if t.below is not None else np.inf for t in self.conditions])
+        self.above = np.array(
+            [t.above if t.above is not None else -np.inf for t in self.conditions]
+        )
+        if len(names) > 62:
+            raise ValueError(f"{len(names)} grades: measures support at most 62 per policy")
+        # one bit per grade code; a trigger naming no grades allows them all
+        self.grade_bits = np.array(
+            [
+                sum(1 << k for k, g in enumerate(names) if g in t.grades) if t.grades else -1
+                for t in self.conditions
+            ],
+            dtype=np.int64,
+        )
+        self.use_grades = bool(names) and any(t.grades for t in self.conditions)
+        self.counts = np.zeros((len(self.conditions), 3), dtype=np.int64)
+        return len(self.conditions) - 1
 
     def refresh(self, touched: np.ndarray | None) -> None:
         """Re-examine the touched citizens (None: everyone)."""
         ids = np.arange(self.status.size, dtype=np.int32) if touched is None else touched
-        g, t = self._grades()
+        g = self.policy.grades
+        empty = np.empty(0, dtype=np.uint8)
+        grade, true_grade = (g.grade, g.true_grade) if self.use_grades else (empty, empty)
         _trigger_status(
             ids,
             self.policy.score,
             self.policy.true_score,
-            g,
-            t,
+            grade,
+            true_grade,
             self.below,
             self.above,
-            self.mask,
+            self.grade_bits,
             self.status,
             self.counts,
         )
 
+
+class ScoreTrigger:
+    """One trigger of a `ScoreTriggers` set: its members and counts."""
+
+    def __init__(self, group: ScoreTriggers, index: int) -> None:
+        """A view on trigger `index` of `group`."""
+        self.group, self.index = group, index
+        self.policy = group.policy
+
     def members(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """(triggered, triggered in truth) as boolean arrays over all citizens."""
-        return (self.status & TRIGGERED) > 0, (self.status & TRUTH) > 0
+        bits = self.group.status >> np.uint32(2 * self.index)
+        return (bits & 1) > 0, (bits & 2) > 0
 
     @property
     def triggered(self) -> int:
         """Citizens triggered now."""
-        return int(self.counts[0])
+        return int(self.group.counts[self.index, 0])
 
     @property
     def wrongly(self) -> int:
         """Triggered now, but not by the counterfactual (correct-records-only) policy."""
-        return int(self.counts[1])
+        return int(self.group.counts[self.index, 1])
 
     @property
     def missed(self) -> int:
         """Triggered by the counterfactual policy but not now."""
-        return int(self.counts[2])
+        return int(self.group.counts[self.index, 2])
 
 
 class ListTrigger:
@@ -320,16 +347,21 @@ class Measures:
         self.seed = scenario.run.seed
         self.n = scenario.population.size
         self.triggers: dict[str, Any] = {}
-        self._by_key: dict[str, Any] = {}
+        self.groups: dict[str, ScoreTriggers] = {}
+        by_key: dict[str, Any] = {}
         for name, m in self.measures.items():
             t = m.trigger
             key = t.model_dump_json()
-            if key not in self._by_key:
+            if key not in by_key:
                 pol = policies[t.policy]
-                self._by_key[key] = (
-                    ScoreTrigger(t, pol) if hasattr(pol, "score") else ListTrigger(pol)
-                )
-            self.triggers[name] = self._by_key[key]
+                if hasattr(pol, "score"):
+                    group = self.groups.setdefault(t.policy, ScoreTriggers(pol))
+                    by_key[key] = ScoreTrigger(group, group.add(t))
+                else:
+                    by_key[key] = ListTrigger(pol)
+            self.triggers[name] = by_key[key]
+        for group in self.groups.values():
+            group.refresh(None)
         self.access = {
             name: np.zeros(self.n, dtype=np.uint8)
             for name, m in self.measures.items()
@@ -366,13 +398,11 @@ class Measures:
 
         Returns today's values of the catalog's columns.
         """
-        for trig in self._by_key.values():
-            if isinstance(trig, ScoreTrigger):
-                pol_name = next(k for k, v in self.policies.items() if v is trig.policy)
-                if pol_name in everyone:
-                    trig.refresh(None)
-                elif not trig.scheduled:  # a factors score changes only when recomputed
-                    trig.refresh(touched)
+        for pol_name, group in self.groups.items():
+            if pol_name in everyone:
+                group.refresh(None)
+            elif not group.scheduled:  # a factors score changes only when recomputed
+                group.refresh(touched)
         key = streams.stream_key(self.seed, streams.SANCTIONS, day, 0)
         out: dict[str, float] = {}
         for idx, (name, m) in enumerate(self.measures.items()):
