@@ -4,7 +4,8 @@ Each row runs in its own process (peak memory is its own), timed after a small w
 run of the same preset (JIT compilation not counted), for a complete run folder with
 `run.records = "none"`. Prints agent-days per second, nanoseconds per committed act,
 that cost relative to `minimal` at the same size (the day loop's time, i.e. the run less
-its one-off set-up such as building the social graph), peak memory and resident state.
+its one-off set-up such as building the social graph), the identification stage's time
+per search (per detected act), peak memory and resident state.
 
     python3 benchmarks/scenarios.py --sizes 1e6 --days 365
     python3 benchmarks/scenarios.py --presets minimal,seed-article --sizes 1e6,1e7
@@ -38,6 +39,7 @@ def measure(preset: str, n: int, days: int, sets: list[str]) -> dict[str, float]
     return {
         "seconds": wall,
         "committed": m["totals"]["committed"],
+        "observed": m["totals"]["observed"],
         "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "state": m["state_bytes_per_citizen"],
         "phases": m["phase_seconds"],
@@ -67,7 +69,8 @@ def main() -> None:
         return
     print(f"{args.days} days, records='none', timed after warm-up; sets: {args.sets or '-'}")
     head = (f"{'preset':>14} {'citizens':>11} {'seconds':>8} {'setup':>6} {'agent-days/s':>13} "
-            f"{'acts':>12} {'ns/act':>7} {'vs minimal':>10} {'peak MiB':>9} {'state B':>8}")
+            f"{'acts':>12} {'ns/act':>7} {'vs minimal':>10} {'id ns/search':>12} {'peak MiB':>9} "
+            f"{'state B':>8}")
     print(head)
     print("-" * len(head))
     for size in (int(float(s)) for s in args.sizes.split(",")):
@@ -79,9 +82,10 @@ def main() -> None:
             if preset == "minimal":
                 base = ns
             rel = f"{ns / base:.2f}x" if base else "-"
+            ident = 1e9 * r["phases"]["identify"] / max(r["observed"], 1)
             print(f"{preset:>14} {size:>11,} {r['seconds']:>8.2f} {r['setup']:>6.2f} "
                   f"{size * args.days / r['seconds']:>13.3g} {r['committed']:>12,} {ns:>7.1f} "
-                  f"{rel:>10} {r['peak_bytes'] / 2**20:>9.0f} {r['state']:>8.1f}")
+                  f"{rel:>10} {ident:>12.1f} {r['peak_bytes'] / 2**20:>9.0f} {r['state']:>8.1f}")
             sys.stdout.flush()
 
 

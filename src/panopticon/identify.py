@@ -106,13 +106,19 @@ def _identify_kernel(
             target[e] = -1
         elif o == WRONG:
             size = member_start[g + 1] - member_start[g] if members.size > 0 else 0
+            j = -1
             if size > 1 and streams.uniform(side, c + np.uint64(1)) < same_group_share:
-                j = i
-                t = np.uint64(0)
-                while j == i:
-                    u = streams.uniform(streams.stream_key(seed, streams.IDENTIFY, day, e + 1), t)
-                    j = members[member_start[g] + int(u * size)]
-                    t += np.uint64(1)
+                # a member of the actor's group other than the actor: rejection, with
+                # counters 2m + 64e + t (beyond the 2e, 2e+1 used above); 64 failures in a
+                # row have probability <= 2^-64 and fall back to anyone
+                base = np.uint64(2 * m + 64 * e)
+                for t in range(64):
+                    u = streams.uniform(side, base + np.uint64(t))
+                    pick = members[member_start[g] + int(u * size)]
+                    if pick != i:
+                        j = pick
+                        break
+            if j >= 0:
                 target[e] = j
             else:
                 j = int(streams.uniform(key, c + np.uint64(1)) * (n - 1))

@@ -415,22 +415,16 @@ class FactorsScore:
         self.score = np.zeros(n, dtype=dt)
         self.true_score = np.zeros(n, dtype=dt)
         self.last = 0
-        self._mean = _factor_recompute(
-            self.n_all,
-            self.n_true,
-            np.ones(len(rec)),
-            self.scale,
-            self.reward,
-            self.w_rec,
-            self.trait,
-            self.w_trait,
-            self.lo,
-            self.hi,
-            self.score,
-            self.true_score,
-            *self._network_values(initial=True),
-        )
+        self._recompute(np.ones(len(rec)), initial=True)
         self.grades = Grades(policy.grades, self.score, self.true_score) if policy.grades else None
+
+    def _recompute(self, decay: np.ndarray, initial: bool) -> None:
+        """Decay the record counts by `decay` and recompute both scores."""
+        self._mean = _factor_recompute(
+            self.n_all, self.n_true, decay, self.scale, self.reward, self.w_rec, self.trait,
+            self.w_trait, self.lo, self.hi, self.score, self.true_score,
+            *self._network_values(initial=initial),
+        )
 
     def _network_values(self, initial: bool) -> tuple[np.ndarray, np.ndarray, float]:
         """(friends' mean normalised score, the same for true scores, weight).
@@ -486,22 +480,7 @@ class FactorsScore:
                 )
         if (day + 1) % self.every == 0:
             elapsed = day + 1 - self.last
-            decay = np.exp(-elapsed * math.log(2) / self.half_life)
-            self._mean = _factor_recompute(
-                self.n_all,
-                self.n_true,
-                decay,
-                self.scale,
-                self.reward,
-                self.w_rec,
-                self.trait,
-                self.w_trait,
-                self.lo,
-                self.hi,
-                self.score,
-                self.true_score,
-                *self._network_values(initial=False),
-            )
+            self._recompute(np.exp(-elapsed * math.log(2) / self.half_life), initial=False)
             self.last = day + 1
             if self.grades is not None:
                 self.grades.refresh_all()
