@@ -170,3 +170,23 @@ def test_bad_surveillance_input_exit_2(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert field in err and "Traceback" not in err
+
+
+def test_camera_type_by_place_sets_the_quality_mix() -> None:
+    sets = ['surveillance.faceid={mode="scores", gallery=1.3e9}',
+            "surveillance.camera.quality={surveillance=1.0}",
+            "surveillance.camera.quality_by_place={transport={cooperative=1.0}}"]
+    sc = pn.load("city-pilot", sets, population=10_000)
+    ident = pn.Simulation(sc).identify
+    kinds = list(sc.behaviors)
+    n = 200_000
+    rng = np.random.default_rng(3)
+    actors = rng.integers(0, 10_000, n).astype(np.int32)
+    model = faceid.default_model()
+    for name, quality in (("fare_evasion", "cooperative"), ("red_light_crossing", "surveillance")):
+        k = np.full(n, kinds.index(name), dtype=np.uint8)
+        outcome, _ = ident.step(0, actors, k, np.zeros(n, dtype=np.uint8))
+        p = model.pair_rates(1.3e9, faceid.DEFAULT_THRESHOLD, quality, "men")
+        # population groups default to one group 'all' with no differential: like 'men'
+        missed = float((outcome == 0).mean())
+        assert abs(missed - p.p_miss) < Z * math.sqrt(p.p_miss * (1 - p.p_miss) / n), name

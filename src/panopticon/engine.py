@@ -250,10 +250,10 @@ class Simulation:
         t, ph["behave"] = clock(), ph["behave"] + clock() - t
         seen, chan = self.observe.step(day, actors, kinds)
         t, ph["observe"] = clock(), ph["observe"] + clock() - t
-        seen_actors = actors[seen]
-        outcome, target = self.identify.step(day, seen_actors, chan)
+        seen_actors, seen_kinds = actors[seen], kinds[seen]
+        outcome, target = self.identify.step(day, seen_actors, seen_kinds, chan)
         t, ph["identify"] = clock(), ph["identify"] + clock() - t
-        batch, removed = self.record.step(day, seen_actors, kinds[seen], chan, outcome, target)
+        batch, removed = self.record.step(day, seen_actors, seen_kinds, chan, outcome, target)
         t, ph["record"] = clock(), ph["record"] + clock() - t
         recovered = self.score.step(day, batch, removed)
         for pol in self.policies:

@@ -46,25 +46,32 @@ def faceid_model(scenario: Scenario) -> faceid.FaceIdScores:
 
 
 def rate_table(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """(rates[q, g, outcome], cumulative quality mix, quality names) for camera frames."""
+    """(rates[q, g, outcome], cumulative quality mix per behaviour [k, q], quality names).
+
+    A behaviour's camera frames follow the quality mix of its place's camera type
+    (`surveillance.camera.quality_by_place`, e.g. station gates on transport), else the
+    default `surveillance.camera.quality`.
+    """
     params = scenario.surveillance.faceid
     n_groups = len(scenario.population.groups)
+    n_kinds = len(scenario.behaviors)
     if isinstance(params, FaceIdFixed):
         rates = np.zeros((1, n_groups, 3))
         rates[:, :, MISSED] = params.p_miss
         rates[:, :, WRONG] = params.p_wrong
         rates[:, :, CORRECT] = 1.0 - params.p_miss - params.p_wrong
-        return rates, np.ones(1), ("fixed",)
+        return rates, np.ones((n_kinds, 1)), ("fixed",)
     model = faceid_model(scenario)
     threshold = faceid.DEFAULT_THRESHOLD if params.threshold is None else params.threshold
     table = model.rate_table(params.gallery, threshold)
-    mix = scenario.surveillance.camera.quality
-    names = tuple(mix)
+    cam = scenario.surveillance.camera
+    mixes = [cam.quality_by_place.get(b.place, cam.quality) for b in scenario.behaviors.values()]
+    names = tuple(dict.fromkeys(q for mix in [cam.quality, *mixes] for q in mix))
     idx = [table.qualities.index(q) for q in names]
     rates = np.ascontiguousarray(table.enrolled[idx])
-    cum = np.cumsum(np.array([mix[q] for q in names], dtype=float))
-    cum[-1] = 1.0
-    return rates, cum, names
+    cum = np.cumsum(np.array([[mix.get(q, 0.0) for q in names] for mix in mixes]), axis=1)
+    cum[:, -1] = 1.0
+    return rates, np.ascontiguousarray(cum), names
 
 
 @njit(cache=True)
@@ -72,6 +79,7 @@ def _identify_kernel(
     seed: int,
     day: int,
     actors: np.ndarray,
+    kinds: np.ndarray,
     chan: np.ndarray,
     group: np.ndarray,
     rates: np.ndarray,
@@ -94,9 +102,11 @@ def _identify_kernel(
         g = group[i] if group.size > 0 else 0
         if chan[e] == CAMERA:
             q = 0
-            if cum_quality.size > 1:
+            n_q = cum_quality.shape[1]
+            if n_q > 1:
+                k = kinds[e]
                 v = streams.uniform(side, np.uint64(2 * e))
-                while q < cum_quality.size - 1 and v >= cum_quality[q]:
+                while q < n_q - 1 and v >= cum_quality[k, q]:
                     q += 1
             o = identify_fixed(streams.uniform(key, c), rates[q, g, MISSED], rates[q, g, WRONG])
         else:
@@ -152,12 +162,15 @@ class Identify:
             self.member_start = np.zeros(2, dtype=np.int64)
         self.seed = scenario.run.seed
 
-    def step(self, day: int, actors: np.ndarray, chan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Outcome codes and attributed ids for the detected acts' actors."""
+    def step(
+        self, day: int, actors: np.ndarray, kinds: np.ndarray, chan: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Outcome codes and attributed ids for the detected acts (actors, behaviours)."""
         return _identify_kernel(
             self.seed,
             day,
             actors,
+            kinds,
             chan,
             self.group,
             self.rates,

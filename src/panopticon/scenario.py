@@ -178,6 +178,10 @@ class Camera(Strict):
         default_factory=lambda: {"surveillance": 1.0},
         description="image-quality mix of camera frames (face identification, scores mode)",
     )
+    quality_by_place: dict[str, dict[str, Probability]] = Field(
+        default_factory=dict,
+        description="camera type by place: its own quality mix, e.g. transport gates",
+    )
     delay_days: int = Field(0, ge=0, le=3650, description="days before a record appears")
 
     @model_validator(mode="after")
@@ -210,10 +214,24 @@ class Camera(Strict):
                 f"surveillance.camera.sensitivity.{bad[0]}: not allowed; cameras see only "
                 f"{', '.join(PUBLIC_PLACES)}"
             )
-        if self.quality and abs(sum(self.quality.values()) - 1.0) > 1e-9:
+        mixes = {"surveillance.camera.quality": self.quality}
+        mixes.update(
+            {
+                f"surveillance.camera.quality_by_place.{p}": m
+                for p, m in self.quality_by_place.items()
+            }
+        )
+        for field, mix in mixes.items():
+            if not mix or abs(sum(mix.values()) - 1.0) > 1e-9:
+                raise ValueError(
+                    f"{field}: shares sum to {sum(mix.values()):g}, which is not allowed; "
+                    "they must sum to 1"
+                )
+        bad = [p for p in self.quality_by_place if p not in PUBLIC_PLACES]
+        if bad:
             raise ValueError(
-                f"surveillance.camera.quality: shares sum to {sum(self.quality.values()):g}, "
-                "which is not allowed; they must sum to 1"
+                f"surveillance.camera.quality_by_place.{bad[0]}: not allowed; cameras see "
+                f"only {', '.join(PUBLIC_PLACES)}"
             )
         return self
 
@@ -614,12 +632,17 @@ class Scenario(Strict):
                         f"population groups: {', '.join(self.population.groups)}"
                     )
             qualities = set(DEFAULT_GENUINE_MEAN) | set(fid.qualities)
-            for q in surv.camera.quality:
-                if q not in qualities:
-                    raise ValueError(
-                        f"surveillance.camera.quality.{q}: unknown quality class is not "
-                        f"allowed; classes: {', '.join(sorted(qualities))}"
-                    )
+            places = {
+                "": surv.camera.quality,
+                **{f"_by_place.{p}": m for p, m in surv.camera.quality_by_place.items()},
+            }
+            for where, mix in places.items():
+                for q in mix:
+                    if q not in qualities:
+                        raise ValueError(
+                            f"surveillance.camera.quality{where}.{q}: unknown quality class "
+                            f"is not allowed; classes: {', '.join(sorted(qualities))}"
+                        )
         wrongs = (fid.p_wrong if isinstance(fid, FaceIdFixed) else 1.0) + sum(
             c.wrong_person for c in surv.channels.values()
         )
@@ -663,11 +686,17 @@ class Scenario(Strict):
                     f"{field}.rank_policy: {m.rank_policy!r} is not allowed; score policies: "
                     f"{', '.join(score_policies)}"
                 )
-        needs_net = [f"sanctions.measures.{k}.joint_liability" for k, m in
-                     self.sanctions.measures.items() if m.joint_liability]
-        needs_net += [f"scoring.factors.{p}.dimensions.{d}" for p, f in
-                      self.scoring.factors.items() for d, dim in f.dimensions.items()
-                      if dim.source == "network"]
+        needs_net = [
+            f"sanctions.measures.{k}.joint_liability"
+            for k, m in self.sanctions.measures.items()
+            if m.joint_liability
+        ]
+        needs_net += [
+            f"scoring.factors.{p}.dimensions.{d}"
+            for p, f in self.scoring.factors.items()
+            for d, dim in f.dimensions.items()
+            if dim.source == "network"
+        ]
         if self.response.network_deterrence < 1.0:
             needs_net.append("response.network_deterrence")
         if needs_net and self.network is None:
