@@ -200,3 +200,22 @@ def test_network_deterrence_reaches_household_and_friends() -> None:
             ties[f] += 1
     expected = np.maximum(np.float32(0.2), np.float32(0.5) ** ties).astype(np.float32)
     assert np.allclose(d, expected) and (ties > 0).sum() > 5
+
+
+def test_consequences_by_group_add_up(tmp_path: Path) -> None:
+    sets = [*HARSH, 'population.groups={men={share=0.51}, women={share=0.49}}']
+    run = pn.run(pn.load("seed-article", sets, population=20_000, days=60, seed=3),
+                 out=tmp_path / "g")
+    by = pl.read_parquet(run.path / "consequences_by_group.parquet")
+    ts = run.timeseries
+    assert sorted(by["day"].unique().to_list()) == [29, 59]
+    for day in (29, 59):
+        row = ts.filter(pl.col("day") == day)
+        snap = by.filter(pl.col("day") == day)
+        black = snap.filter(pl.col("measure") == "blacklist")
+        assert black["triggered"].sum() == row["sanctioned"][0]
+        assert black["triggered_wrongly"].sum() == row["sanctioned_wrongly"][0]
+        hsr = snap.filter(pl.col("measure") == "hsr_ban")
+        assert hsr["triggered"].sum() == row["triggered_hsr_ban"][0]
+        assert hsr["triggered_wrongly"].sum() == row["triggered_wrongly_hsr_ban"][0]
+    assert by.filter(pl.col("measure") == "hsr_ban")["triggered"].sum() > 0

@@ -160,7 +160,6 @@ class Simulation:
                 "missed": pa.int64(),
                 "records_against": pa.int64(),
                 "wrongful_against": pa.int64(),
-                "sanctioned": pa.int64(),
             }
         )
         self.histogram = LongTable(
@@ -173,6 +172,9 @@ class Simulation:
                 "true_count": pa.int64(),
             }
         )
+        self.by_group = LongTable({"day": pa.int32(), "measure": pa.string(),
+                                   "group": pa.string(), "population": pa.int64(),
+                                   "triggered": pa.int64(), "triggered_wrongly": pa.int64()})
         self.group_names = list(pop.groups)
         self.group_size = (
             np.bincount(self.group, minlength=len(pop.groups))
@@ -402,7 +404,6 @@ class Simulation:
             return np.bincount(grp[ids], minlength=k)
 
         wrong = batch.attributed_to[~batch.correct]
-        sanctioned = self.sanction.by_group(grp, k)
         self.groups.add(
             day=np.int32(day),
             group=np.array(self.group_names),
@@ -412,8 +413,24 @@ class Simulation:
             missed=by(seen_actors[outcome == MISSED]),
             records_against=by(batch.attributed_to),
             wrongful_against=by(wrong),
-            sanctioned=sanctioned,
         )
+        if (day + 1) % HISTOGRAM_EVERY == 0 or day == self.scenario.run.days - 1:
+            self._consequences_by_group(day, grp, k)
+
+    def _consequences_by_group(self, day: int, grp: np.ndarray, k: int) -> None:
+        """Snapshot (every 30 days and the last day): who is sanctioned, per group."""
+        names = np.array(self.group_names)
+        status = self.sanction.status  # bit 1: sanctioned, bit 2: wrongly sanctioned
+        rows = [("blacklist", (status & 1) > 0, (status & 2) > 0)]
+        for name, trig in self.measures.triggers.items():
+            m_on, m_truth = trig.members(day)
+            rows.append((name, m_on, m_on & ~m_truth))
+        for name, on, wrongly in rows:
+            self.by_group.add(
+                day=np.int32(day), measure=name, group=names, population=self.group_size,
+                triggered=np.bincount(grp[on], minlength=k),
+                triggered_wrongly=np.bincount(grp[wrongly], minlength=k),
+            )
 
     def people(self) -> Any:
         """The per-citizen end-state table."""
@@ -464,6 +481,7 @@ class Simulation:
             out["grades"] = self.grades.table()
         if self.group is not None:
             out["groups"] = self.groups.table()
+            out["consequences_by_group"] = self.by_group.table()
         out["score_histogram"] = self.histogram.table()
         if self.measures.rounds:
             out["allocations"] = pa.Table.from_pylist(self.measures.rounds)

@@ -32,6 +32,7 @@ RUN_FILES = (
     "records.parquet",
     "grades.parquet",
     "groups.parquet",
+    "consequences_by_group.parquet",
     "allocations.parquet",
     "score_histogram.parquet",
     "report.html",

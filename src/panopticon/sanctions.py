@@ -97,10 +97,6 @@ class Blacklist:
                 touched, self.score, self.true_score, self.threshold, self.status, self.counts
             )
 
-    def by_group(self, group: np.ndarray, n_groups: int) -> np.ndarray:
-        """Citizens sanctioned now, per group (a population-wide pass)."""
-        return np.bincount(group[(self.status & SANCTIONED) > 0], minlength=n_groups)
-
     @property
     def sanctioned(self) -> int:
         """Citizens sanctioned now."""
