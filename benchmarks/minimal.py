@@ -52,15 +52,16 @@ def measure(kind: str, n: int, days: int, repeat: int = 1) -> dict[str, float]:
             wall = min(wall, time.perf_counter() - t0)
         state, phases = float("nan"), {}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"seconds": wall, "peak_bytes": peak, "state_bytes_per_citizen": state,
-            "phases": phases}
+    return {"seconds": wall, "peak_bytes": peak, "state_bytes_per_citizen": state, "phases": phases}
 
 
 def child(kind: str, n: int, days: int, repeat: int) -> dict[str, float]:
     """Measure in a fresh process."""
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(n), str(days), str(repeat)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -70,20 +71,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1e5,1e6,1e7", help="comma-separated population sizes")
     ap.add_argument("--days", type=int, default=365)
-    ap.add_argument("--baseline-max", type=float, default=1e6,
-                    help="largest size at which the NumPy baseline also runs")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="runs per configuration below 1e7 (fastest counts; 1 at 1e7 and up)")
+    ap.add_argument(
+        "--baseline-max",
+        type=float,
+        default=1e6,
+        help="largest size at which the NumPy baseline also runs",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per configuration below 1e7 (fastest counts; 1 at 1e7 and up)",
+    )
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         kind, n, days, rep = args.child[0], *(int(x) for x in args.child[1:])
         print(json.dumps(measure(kind, n, days, rep)))
         return
-    print(f"minimal model, {args.days} days; engine timed after warm-up, records='none'; "
-          f"fastest of {args.repeat} runs below 1e7 citizens, for both implementations")
-    head = (f"{'citizens':>12} {'impl':>8} {'seconds':>9} {'agent-days/s':>14} "
-            f"{'peak MiB':>9} {'state B/cit':>11} {'ratio':>7}")
+    print(
+        f"minimal model, {args.days} days; engine timed after warm-up, records='none'; "
+        f"fastest of {args.repeat} runs below 1e7 citizens, for both implementations"
+    )
+    head = (
+        f"{'citizens':>12} {'impl':>8} {'seconds':>9} {'agent-days/s':>14} "
+        f"{'peak MiB':>9} {'state B/cit':>11} {'ratio':>7}"
+    )
     print(head)
     print("-" * len(head))
     for size in (int(float(s)) for s in args.sizes.split(",")):
@@ -92,13 +105,17 @@ def main() -> None:
         rate = size * args.days / eng["seconds"]
         base = child("numpy", size, args.days, rep) if size <= args.baseline_max else None
         ratio = f"{base['seconds'] / eng['seconds']:.1f}x" if base else "-"
-        print(f"{size:>12,} {'engine':>8} {eng['seconds']:>9.2f} {rate:>14.3g} "
-              f"{eng['peak_bytes'] / 2**20:>9.0f} {eng['state_bytes_per_citizen']:>11.1f} "
-              f"{ratio:>7}")
+        print(
+            f"{size:>12,} {'engine':>8} {eng['seconds']:>9.2f} {rate:>14.3g} "
+            f"{eng['peak_bytes'] / 2**20:>9.0f} {eng['state_bytes_per_citizen']:>11.1f} "
+            f"{ratio:>7}"
+        )
         if base:
             brate = size * args.days / base["seconds"]
-            print(f"{'':>12} {'numpy':>8} {base['seconds']:>9.2f} {brate:>14.3g} "
-                  f"{base['peak_bytes'] / 2**20:>9.0f} {'':>11} {'1.0x':>7}")
+            print(
+                f"{'':>12} {'numpy':>8} {base['seconds']:>9.2f} {brate:>14.3g} "
+                f"{base['peak_bytes'] / 2**20:>9.0f} {'':>11} {'1.0x':>7}"
+            )
         phases = ", ".join(f"{k} {v:.2f}" for k, v in eng["phases"].items())
         print(f"{'':>12} phases (s): {phases}")
         sys.stdout.flush()

@@ -55,11 +55,18 @@ def measure(n: int, seed: int) -> dict[str, float]:
     t_mean = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {
-        "demographics_s": t_demo, "build_s": t_build, "rewire_s": t_rewire,
-        "neighbour_mean_s": t_mean, "bytes_per_citizen": net.nbytes() / n,
-        "peak_bytes": peak, "mean_degree": mean_degree,
-        "households": net.n_households, "groups": net.n_groups,
-        "dropped": counts["dropped"], "new": counts["new"], "moved": counts["moved"],
+        "demographics_s": t_demo,
+        "build_s": t_build,
+        "rewire_s": t_rewire,
+        "neighbour_mean_s": t_mean,
+        "bytes_per_citizen": net.nbytes() / n,
+        "peak_bytes": peak,
+        "mean_degree": mean_degree,
+        "households": net.n_households,
+        "groups": net.n_groups,
+        "dropped": counts["dropped"],
+        "new": counts["new"],
+        "moved": counts["moved"],
         "removed_ties": net.stats["self_loops"] + net.stats["duplicate_edges"],
     }
 
@@ -68,7 +75,9 @@ def child(n: int, seed: int) -> dict[str, float]:
     """Measure in a fresh process."""
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(n), str(seed)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -83,20 +92,26 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(int(args.child[0]), int(args.child[1]))))
         return
-    head = (f"{'citizens':>12} {'build s':>8} {'B/citizen':>9} {'rewire s':>9} "
-            f"{'nbr mean s':>10} {'peak MiB':>9} {'mean deg':>8} {'demog s':>8}")
+    head = (
+        f"{'citizens':>12} {'build s':>8} {'B/citizen':>9} {'rewire s':>9} "
+        f"{'nbr mean s':>10} {'peak MiB':>9} {'mean deg':>8} {'demog s':>8}"
+    )
     print("social graph, default parameters; JIT compilation excluded; mean degree at build")
     print(head)
     print("-" * len(head))
     for size in (int(float(s)) for s in args.sizes.split(",")):
         r = child(size, args.seed)
-        print(f"{size:>12,} {r['build_s']:>8.2f} {r['bytes_per_citizen']:>9.1f} "
-              f"{r['rewire_s']:>9.2f} {r['neighbour_mean_s']:>10.3f} "
-              f"{r['peak_bytes'] / 2**20:>9.0f} {r['mean_degree']:>8.2f} "
-              f"{r['demographics_s']:>8.2f}")
-        print(f"{'':>12} households {r['households']:,}, groups {r['groups']:,}, "
-              f"rewire dropped {r['dropped']:,} new {r['new']:,} moved {r['moved']:,}, "
-              f"ties removed at build (loops + duplicates) {r['removed_ties']:,}")
+        print(
+            f"{size:>12,} {r['build_s']:>8.2f} {r['bytes_per_citizen']:>9.1f} "
+            f"{r['rewire_s']:>9.2f} {r['neighbour_mean_s']:>10.3f} "
+            f"{r['peak_bytes'] / 2**20:>9.0f} {r['mean_degree']:>8.2f} "
+            f"{r['demographics_s']:>8.2f}"
+        )
+        print(
+            f"{'':>12} households {r['households']:,}, groups {r['groups']:,}, "
+            f"rewire dropped {r['dropped']:,} new {r['new']:,} moved {r['moved']:,}, "
+            f"ties removed at build (loops + duplicates) {r['removed_ties']:,}"
+        )
         sys.stdout.flush()
 
 

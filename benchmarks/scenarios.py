@@ -29,8 +29,9 @@ def measure(preset: str, n: int, days: int, sets: list[str]) -> dict[str, float]
 
     sets = [*sets, 'run.records="none"']
     with tempfile.TemporaryDirectory() as tmp:
-        pn.run(pn.load(preset, sets, population=min(n, 20_000), days=min(days, 40)),
-               out=f"{tmp}/warm")
+        pn.run(
+            pn.load(preset, sets, population=min(n, 20_000), days=min(days, 40)), out=f"{tmp}/warm"
+        )
         sc = pn.load(preset, sets, population=n, days=days)
         t0 = time.perf_counter()
         result = pn.run(sc, out=f"{tmp}/run")
@@ -68,9 +69,11 @@ def main() -> None:
         print(json.dumps(measure(p, int(n), int(d), json.loads(s))))
         return
     print(f"{args.days} days, records='none', timed after warm-up; sets: {args.sets or '-'}")
-    head = (f"{'preset':>14} {'citizens':>11} {'seconds':>8} {'setup':>6} {'agent-days/s':>13} "
-            f"{'acts':>12} {'ns/act':>7} {'vs minimal':>10} {'id ns/search':>12} {'peak MiB':>9} "
-            f"{'state B':>8}")
+    head = (
+        f"{'preset':>14} {'citizens':>11} {'seconds':>8} {'setup':>6} {'agent-days/s':>13} "
+        f"{'acts':>12} {'ns/act':>7} {'vs minimal':>10} {'id ns/search':>12} {'peak MiB':>9} "
+        f"{'state B':>8}"
+    )
     print(head)
     print("-" * len(head))
     for size in (int(float(s)) for s in args.sizes.split(",")):
@@ -83,9 +86,11 @@ def main() -> None:
                 base = ns
             rel = f"{ns / base:.2f}x" if base else "-"
             ident = 1e9 * r["phases"]["identify"] / max(r["observed"], 1)
-            print(f"{preset:>14} {size:>11,} {r['seconds']:>8.2f} {r['setup']:>6.2f} "
-                  f"{size * args.days / r['seconds']:>13.3g} {r['committed']:>12,} {ns:>7.1f} "
-                  f"{rel:>10} {ident:>12.1f} {r['peak_bytes'] / 2**20:>9.0f} {r['state']:>8.1f}")
+            print(
+                f"{preset:>14} {size:>11,} {r['seconds']:>8.2f} {r['setup']:>6.2f} "
+                f"{size * args.days / r['seconds']:>13.3g} {r['committed']:>12,} {ns:>7.1f} "
+                f"{rel:>10} {ident:>12.1f} {r['peak_bytes'] / 2**20:>9.0f} {r['state']:>8.1f}"
+            )
             sys.stdout.flush()
 
 

@@ -68,18 +68,21 @@ def check_page(driver: Any, html: Path, shot: Path) -> int:
 
     driver.get(html.resolve().as_uri())
     expected = int(
-        driver.find_element(By.CSS_SELECTOR, "meta[name='panopticon-figures']")
-        .get_attribute("content")
+        driver.find_element(By.CSS_SELECTOR, "meta[name='panopticon-figures']").get_attribute(
+            "content"
+        )
     )
     sections = driver.find_elements(By.CSS_SELECTOR, "section.figure")
     assert expected > 0 and len(sections) == expected
 
     def all_drawn(d: Any) -> bool:
-        return bool(d.execute_script(
-            "return Array.from(document.querySelectorAll('section.figure')).every("
-            "s => s.querySelector('.plot.js-plotly-plot svg.main-svg') !== null"
-            " && s.querySelector('.plot').getBoundingClientRect().height > 200)"
-        ))
+        return bool(
+            d.execute_script(
+                "return Array.from(document.querySelectorAll('section.figure')).every("
+                "s => s.querySelector('.plot.js-plotly-plot svg.main-svg') !== null"
+                " && s.querySelector('.plot').getBoundingClientRect().height > 200)"
+            )
+        )
 
     WebDriverWait(driver, 60).until(all_drawn)
     # every figure holds marks, not an empty frame: traces, bars, links or heatmap cells
@@ -114,7 +117,24 @@ def test_run_report_renders(driver: Any, tmp_path: Path) -> None:
 
 def test_sweep_report_renders(driver: Any, tmp_path: Path) -> None:
     out = tmp_path / "sw"
-    assert main(["sweep", "minimal", "--population", "3000", "--days", "30", "--vary",
-                 "surveillance.faceid.p_wrong=0.05,0.2", "--replicates", "2", "--out", str(out),
-                 "-q"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "minimal",
+                "--population",
+                "3000",
+                "--days",
+                "30",
+                "--vary",
+                "surveillance.faceid.p_wrong=0.05,0.2",
+                "--replicates",
+                "2",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert check_page(driver, out / "report.html", tmp_path / "sweep.png") >= 10

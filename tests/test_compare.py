@@ -41,11 +41,24 @@ def test_compare_text(on_off: tuple[pn.RunResult, pn.RunResult]) -> None:
     assert h_off["committed"] > h_on["committed"]
 
 
-def test_compare_cli(on_off: tuple[pn.RunResult, pn.RunResult], tmp_path: Path,
-                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_cli(
+    on_off: tuple[pn.RunResult, pn.RunResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     on, off = on_off
-    assert main(["compare", str(on.path), str(off.path), "--html", str(tmp_path / "c.html"),
-                 "--png", str(tmp_path / "png")]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(on.path),
+                str(off.path),
+                "--html",
+                str(tmp_path / "c.html"),
+                "--png",
+                str(tmp_path / "png"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "A: watched" in out and "B: unwatched" in out and "difference" in out
     html = (tmp_path / "c.html").read_text("utf-8")
@@ -56,8 +69,9 @@ def test_compare_cli(on_off: tuple[pn.RunResult, pn.RunResult], tmp_path: Path,
     assert "scenario differences: none" in capsys.readouterr().out
 
 
-def test_compare_bad_input(on_off: tuple[pn.RunResult, pn.RunResult], tmp_path: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_bad_input(
+    on_off: tuple[pn.RunResult, pn.RunResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     on, _ = on_off
     assert main(["compare", str(on.path)]) == 2
     assert "at least two run folders" in capsys.readouterr().err

@@ -50,9 +50,7 @@ def test_catalog_has_800_distinct_names_in_all_categories(
     assert {a.kind for a in attrs} == {"procedural", "derived"}
     df = dossier.materialise(run, [0, 1])
     assert df.columns == ["id", *names]
-    assert dict(zip(df.columns[1:], df.dtypes[1:], strict=True)) == {
-        a.name: a.dtype for a in attrs
-    }
+    assert dict(zip(df.columns[1:], df.dtypes[1:], strict=True)) == {a.name: a.dtype for a in attrs}
 
 
 def test_determinism_alone_in_a_batch_and_by_seed(minimal_run: pn.RunResult) -> None:
@@ -72,8 +70,11 @@ def test_determinism_alone_in_a_batch_and_by_seed(minimal_run: pn.RunResult) -> 
 
 def test_derived_counts_equal_hand_counts(pilot_run: pn.RunResult) -> None:
     rec = pilot_run.records.with_columns(pl.col("behavior", "channel").cast(pl.String))
-    busy = (rec.group_by("attributed_to").len().sort(["len", "attributed_to"],
-                                                     descending=True)["attributed_to"])
+    busy = (
+        rec.group_by("attributed_to")
+        .len()
+        .sort(["len", "attributed_to"], descending=True)["attributed_to"]
+    )
     ids = [*busy.head(20).to_list(), 0, 1]
     df = dossier.materialise(pilot_run, ids)
     last = _scenario(pilot_run).run.days - 1
@@ -86,10 +87,18 @@ def test_derived_counts_equal_hand_counts(pilot_run: pn.RunResult) -> None:
             assert row[f"records.{b}.{ch}.last_day"] == g["day"].max()
         assert row["records.total.count_run"] == mine.height
         assert row["records.total.count_30d"] == mine.filter(pl.col("day") >= last - 29).height
-        assert row["records.by_channel.camera.count_90d"] == mine.filter(
-            (pl.col("channel") == "camera") & (pl.col("day") >= last - 89)).height
-    counted = [c for c in df.columns if c.startswith("records.") and c.count(".") == 3
-               and c.endswith(".count_365d") and not c.startswith("records.by_channel.")]
+        assert (
+            row["records.by_channel.camera.count_90d"]
+            == mine.filter((pl.col("channel") == "camera") & (pl.col("day") >= last - 89)).height
+        )
+    counted = [
+        c
+        for c in df.columns
+        if c.startswith("records.")
+        and c.count(".") == 3
+        and c.endswith(".count_365d")
+        and not c.startswith("records.by_channel.")
+    ]
     assert (df.select(counted).sum_horizontal() == df["records.total.count_365d"]).all()
 
 
@@ -97,8 +106,9 @@ def test_end_state_hides_simulator_truth(pilot_run: pn.RunResult) -> None:
     df = dossier.materialise(pilot_run, [3])
     state = [c for c in df.columns if c.startswith("records.state.")]
     assert {"records.state.score", "records.state.grade"} <= set(state)
-    assert not [c for c in state if "true" in c or "correct" in c or "wrong" in c
-                or "committed" in c]
+    assert not [
+        c for c in state if "true" in c or "correct" in c or "wrong" in c or "committed" in c
+    ]
     assert df["records.state.score"][0] == pilot_run.people["score"][3]
 
 
@@ -112,8 +122,9 @@ def test_children_have_no_employer_and_no_loans(pilot_run: pn.RunResult) -> None
     workers = df.filter(pl.col("employment.employed"))
     assert workers["employment.employer_code"].null_count() == 0
     assert workers["finance.monthly_income_cny"].median() > 0
-    assert (df["consumption.groceries.spend_cny_30d"]
-            <= df["consumption.groceries.spend_cny_365d"]).all()
+    assert (
+        df["consumption.groceries.spend_cny_30d"] <= df["consumption.groceries.spend_cny_365d"]
+    ).all()
     assert df["identity.age_years"].to_list() == pilot_run.people["age"].cast(pl.Int32).to_list()
 
 
@@ -130,8 +141,10 @@ def test_cli_person_prints_categories(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--person", "12345678"],
-         "error: --person: 12345678 is not allowed; ids run from 0 to 2999"),
+        (
+            ["--person", "12345678"],
+            "error: --person: 12345678 is not allowed; ids run from 0 to 2999",
+        ),
         (["--person", "x"], "error: --person: x is not allowed; ids run from 0 to 2999"),
         (["--sample", "0", "--out", "{tmp}/s.parquet"], "error: --sample: 0 is not allowed"),
         (["--sample", "3001", "--out", "{tmp}/s.parquet"], "error: --sample: 3001"),
@@ -140,8 +153,11 @@ def test_cli_person_prints_categories(
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(
-    minimal_run: pn.RunResult, capsys: pytest.CaptureFixture[str], tmp_path: Path,
-    argv: list[str], message: str,
+    minimal_run: pn.RunResult,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    argv: list[str],
+    message: str,
 ) -> None:
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     code, out, err = _cli([str(minimal_run.path), *argv], capsys)
@@ -189,8 +205,9 @@ def test_sampled_log_gives_estimates() -> None:
 
 def test_national_volume() -> None:
     attrs = dossier.catalog(pn.load("minimal"))
-    v = dossier.national_volume(1.4e9, records_per_person_year=10, bytes_per_record=20,
-                                attributes=attrs, years=1)
+    v = dossier.national_volume(
+        1.4e9, records_per_person_year=10, bytes_per_record=20, attributes=attrs, years=1
+    )
     assert v["bytes_per_person"] == sum(a.nbytes for a in attrs)
     assert v["dossier_bytes"] == pytest.approx(1.4e9 * v["bytes_per_person"])
     assert v["record_log_bytes_per_year"] == pytest.approx(1.4e9 * 10 * 20)

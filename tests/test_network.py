@@ -119,8 +119,10 @@ def test_homophily_by_region_and_age(graph: tuple) -> None:
     # design: sd of friends' age difference = age_scale (plus binning, minus age edges)
     assert 0.85 * f.age_scale < diff.std() < 1.15 * f.age_scale
     rng = np.random.default_rng(0)
-    random_diff = age[rng.integers(0, age.size, 10_000)].astype(float) - age[rng.integers(
-        0, age.size, 10_000)]
+    random_diff = (
+        age[rng.integers(0, age.size, 10_000)].astype(float)
+        - age[rng.integers(0, age.size, 10_000)]
+    )
     assert random_diff.std() > 2.5 * diff.std()
 
 
@@ -214,12 +216,23 @@ def test_joint_liability_reaches_exactly_the_linked_family() -> None:
         expected = set().union(*(members[int(net.household[i])] for i in ids))
         assert set(net.family_members(ids).tolist()) == expected
         assert set(net.family_members(ids, include_self=False).tolist()) == expected - set(
-            ids.tolist())
-        kids = {j for i in ids if net.role[i] == nw.HEAD
-                for j in members[int(net.household[i])] if net.role[j] == nw.CHILD}
+            ids.tolist()
+        )
+        kids = {
+            j
+            for i in ids
+            if net.role[i] == nw.HEAD
+            for j in members[int(net.household[i])]
+            if net.role[j] == nw.CHILD
+        }
         assert set(net.children_of(ids).tolist()) == kids
-        parents = {j for i in ids if net.role[i] == nw.CHILD
-                   for j in members[int(net.household[i])] if net.role[j] == nw.HEAD}
+        parents = {
+            j
+            for i in ids
+            if net.role[i] == nw.CHILD
+            for j in members[int(net.household[i])]
+            if net.role[j] == nw.HEAD
+        }
         assert set(net.parents_of(ids).tolist()) == parents
     for i in rng.choice(net.size, 50):
         assert set(net.household_of(i).tolist()) == members[int(net.household[i])]
@@ -273,8 +286,7 @@ def _round(blind: bool, n: int = 60_000) -> tuple[np.ndarray, np.ndarray, np.nda
     rng = np.random.default_rng(5)
     low = rng.random(n) < 0.1
     attractiveness = np.where(low, 0.0, 1.0) + 0.1 * rng.random(n)
-    params = nw.Avoidance(enabled=True, p_drop=0.3, p_new=0.5, preference=3.0,
-                          score_blind=blind)
+    params = nw.Avoidance(enabled=True, p_drop=0.3, p_new=0.5, preference=3.0, score_blind=blind)
     before = net.degree()
     counts = net.rewire(low, attractiveness, day=30, seed=11, params=params)
     _check_graph(net)
@@ -352,8 +364,15 @@ def test_rewire_rejects_bad_input(graph: tuple) -> None:
 
 
 def _arrays(net: nw.Network) -> list[np.ndarray]:
-    return [net.indptr, net.indices, net.pool_top, net.household, net.next_member, net.role,
-            net.group]
+    return [
+        net.indptr,
+        net.indices,
+        net.pool_top,
+        net.household,
+        net.next_member,
+        net.role,
+        net.group,
+    ]
 
 
 def _build_and_rewire(seed: int) -> tuple[nw.Network, dict]:

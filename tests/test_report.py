@@ -20,11 +20,23 @@ from panopticon.report.figures import gini, label_runs, run_figures
 
 # every run writes score_histogram.parquet, so the score over time is always drawn
 BASE_FIGURES = {
-    "funnel", "records", "sanctions", "score-distribution", "mean-score", "score-over-time",
+    "funnel",
+    "records",
+    "sanctions",
+    "score-distribution",
+    "mean-score",
+    "score-over-time",
 }
 FEATURE_FIGURES = {
-    "grades", "group-rates", "group-impact", "region-rates", "region-impact",
-    "access", "access-gini", "degree", "lists",
+    "grades",
+    "group-rates",
+    "group-impact",
+    "region-rates",
+    "region-impact",
+    "access",
+    "access-gini",
+    "degree",
+    "lists",
 }
 GRADES = ("excellent", "good", "warning", "poor")  # not in alphabetical order
 
@@ -65,27 +77,35 @@ def augment_run(src: Path, dst: Path) -> pn.RunResult:
     )
     # a scarce good as the sanctions catalog writes it: none/refused/excluded/allocated
     state = np.where(rng.random(n) < 0.3, np.where(gi == 3, 2, rng.choice([1, 3], n)), 0)
-    people = people.append_column("public_jobs", pa.DictionaryArray.from_arrays(
-        pa.array(state.astype(np.uint8)), pa.array(["none", "refused", "excluded", "allocated"])))
+    people = people.append_column(
+        "public_jobs",
+        pa.DictionaryArray.from_arrays(
+            pa.array(state.astype(np.uint8)), pa.array(["none", "refused", "excluded", "allocated"])
+        ),
+    )
     pq.write_table(people, dst / "people.parquet")
     ts = pl.read_parquet(dst / "timeseries.parquet")
     d = ts.height
     ts = ts.with_columns(
-        *(pl.Series(f"mean_degree_{g}", 12 - k * np.linspace(0, 2, d)) for k, g in
-          enumerate(GRADES)),
+        *(
+            pl.Series(f"mean_degree_{g}", 12 - k * np.linspace(0, 2, d))
+            for k, g in enumerate(GRADES)
+        ),
         pl.Series("listed_court", np.linspace(0, 50, d).astype(np.int64)),
         pl.Series("listed_wrongly_court", np.linspace(0, 5, d).astype(np.int64)),
     )
     ts.write_parquet(dst / "timeseries.parquet")
     share_top = np.linspace(1.0, 0.9, d)
     shares = np.column_stack([share_top, *((1 - share_top) * w for w in (0.6, 0.3, 0.1))])
-    pl.DataFrame({
-        "day": np.repeat(np.arange(d, dtype=np.int32), 4),
-        "policy": ["points"] * (4 * d),
-        "grade": list(GRADES) * d,
-        "count": (shares * n).astype(np.int64).ravel(),
-        "wrongful": np.zeros(4 * d, dtype=np.int64),
-    }).write_parquet(dst / "grades.parquet")
+    pl.DataFrame(
+        {
+            "day": np.repeat(np.arange(d, dtype=np.int32), 4),
+            "policy": ["points"] * (4 * d),
+            "grade": list(GRADES) * d,
+            "count": (shares * n).astype(np.int64).ravel(),
+            "wrongful": np.zeros(4 * d, dtype=np.int64),
+        }
+    ).write_parquet(dst / "grades.parquet")
     days = np.repeat(np.arange(d), 3)
     lo = np.tile([980, 990, 1000], d)
     pl.DataFrame(
@@ -107,7 +127,7 @@ def test_minimal_run_report_has_base_figures_only(report_run: pn.RunResult, tmp_
     assert len(html) > 3_000_000 and "Plotly.newPlot" in html
     assert "<meta name='panopticon-figures' content='6'>" in html
     # what is left out is listed with the reason, never drawn empty
-    left = html[html.index("Figures left out"):]
+    left = html[html.index("Figures left out") :]
     for title in ("Grade shares", "demographic group", "Access to schools", "Social ties"):
         assert title in left
     # the summary has headline numbers, parameters and the manifest
@@ -127,8 +147,11 @@ def test_funnel_flows_add_up(report_run: pn.RunResult) -> None:
     def flow(src: str, dst: str) -> float:
         s = next(i for i, lab in enumerate(sk.labels) if lab.startswith(src))
         d = next(i for i, lab in enumerate(sk.labels) if lab.startswith(dst))
-        return sum(v for a, b, v in zip(sk.sources, sk.targets, sk.values, strict=True)
-                   if a == s and b == d)
+        return sum(
+            v
+            for a, b, v in zip(sk.sources, sk.targets, sk.values, strict=True)
+            if a == s and b == d
+        )
 
     assert flow("committed", "seen") + flow("committed", "not seen") == t["committed"]
     assert flow("committed", "seen") == t["observed"]
@@ -139,8 +162,11 @@ def test_funnel_flows_add_up(report_run: pn.RunResult) -> None:
     wrong_node = next(lab for lab in sk.labels if lab.startswith("wrongly sanctioned"))
     assert f"{t['sanctioned_wrongly']:,} people" in wrong_node and t["sanctioned_wrongly"] > 0
     # red flows carry exactly the wrongful records
-    red = sum(v for a, v, c in zip(sk.sources, sk.values, sk.colors, strict=True)
-              if c == "#e45756" and sk.labels[a].startswith("seen"))
+    red = sum(
+        v
+        for a, v, c in zip(sk.sources, sk.values, sk.colors, strict=True)
+        if c == "#e45756" and sk.labels[a].startswith("seen")
+    )
     assert red == t["attributed_wrong"]
 
 
@@ -178,8 +204,10 @@ def test_features_appear_when_columns_exist(report_run: pn.RunResult, tmp_path: 
     )
     rates = by_id["group-rates"].series[0]
     impact = by_id["group-impact"].series[0]
-    direct = {g: 1e5 * p.filter(pl.col("group") == g)["rec"].sum()
-              / p.filter(pl.col("group") == g).height for g in ("g1", "g2", "g3")}
+    direct = {
+        g: 1e5 * p.filter(pl.col("group") == g)["rec"].sum() / p.filter(pl.col("group") == g).height
+        for g in ("g1", "g2", "g3")
+    }
     assert list(rates.x) == ["g1", "g2", "g3"]
     np.testing.assert_allclose(rates.y, [direct[g] for g in ("g1", "g2", "g3")])
     np.testing.assert_allclose(impact.y, [direct[g] / direct["g1"] for g in ("g1", "g2", "g3")])
@@ -190,7 +218,12 @@ def test_features_appear_when_columns_exist(report_run: pn.RunResult, tmp_path: 
     access = by_id["access"]
     assert list(access.series[0].x) == list(GRADES)
     assert [s.name for s in access.series] == [
-        "schools", "jobs", "housing", "rentals", "public_jobs"]
+        "schools",
+        "jobs",
+        "housing",
+        "rentals",
+        "public_jobs",
+    ]
     # allocation states: share allocated among applicants; the excluded grade gets nothing
     jobs = pq.read_table(rich.path / "people.parquet", columns=["grade", "public_jobs"])
     jobs_df = pl.from_arrow(jobs).with_columns(pl.all().cast(pl.String))
@@ -233,24 +266,53 @@ def test_several_runs_overlay(report_run: pn.RunResult, tmp_path: Path) -> None:
     assert "surveillance.enabled" in html
 
 
-def test_cli_report_and_run_flag(report_run: pn.RunResult, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_report_and_run_flag(
+    report_run: pn.RunResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(report_run.path, copy)
     assert main(["report", str(copy)]) == 0
     assert (copy / "report.html").exists()
-    assert main(["report", str(copy), str(report_run.path), "-o", str(tmp_path / "both.html"),
-                 "--png", str(tmp_path / "figs")]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(copy),
+                str(report_run.path),
+                "-o",
+                str(tmp_path / "both.html"),
+                "--png",
+                str(tmp_path / "figs"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "both.html").exists() and (tmp_path / "figs" / "funnel-2.png").exists()
     out = tmp_path / "withreport"
-    assert main(["run", "minimal", "--population", "3000", "--days", "30", "--out", str(out),
-                 "--report", "-q"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "minimal",
+                "--population",
+                "3000",
+                "--days",
+                "30",
+                "--out",
+                str(out),
+                "--report",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert (out / "report.html").exists()
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
 
 
-def test_bad_input_exits_2(report_run: pn.RunResult, tmp_path: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_exits_2(
+    report_run: pn.RunResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     def err(*args: str) -> str:
         capsys.readouterr()
         assert main(list(args)) == 2
@@ -270,8 +332,14 @@ def test_bad_input_exits_2(report_run: pn.RunResult, tmp_path: Path,
     assert "incomplete" in e and "interrupted" in e
     assert "is a folder" in err("report", str(report_run.path), "-o", str(tmp_path))
     (tmp_path / "file").write_text("x")
-    assert "--png" in err("report", str(report_run.path), "-o", str(tmp_path / "a.html"),
-                          "--png", str(tmp_path / "file"))
+    assert "--png" in err(
+        "report",
+        str(report_run.path),
+        "-o",
+        str(tmp_path / "a.html"),
+        "--png",
+        str(tmp_path / "file"),
+    )
     assert not (tmp_path / "a.html").exists()
 
 

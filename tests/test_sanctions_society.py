@@ -15,7 +15,8 @@ from panopticon.sanctions import allocate
 
 Z = 5.0
 HARSH = [  # enough low grades to see consequences at small sizes
-    "behaviors.red_light_crossing.points=120", "behaviors.fare_evasion.points=120",
+    "behaviors.red_light_crossing.points=120",
+    "behaviors.fare_evasion.points=120",
     'surveillance.faceid={mode="fixed", p_miss=0.1, p_wrong=0.1}',
 ]
 
@@ -46,8 +47,9 @@ def test_weighted_lottery_follows_weights() -> None:
     wins = np.zeros(3)
     trials = 20_000
     for _ in range(trials):
-        got = allocate(np.arange(3), np.zeros(3, dtype=bool), score, rng.random(3), 1,
-                       "weighted_lottery", 0)
+        got = allocate(
+            np.arange(3), np.zeros(3, dtype=bool), score, rng.random(3), 1, "weighted_lottery", 0
+        )
         wins[got[0]] += 1
     p = w / w.sum()
     assert (np.abs(wins / trials - p) < Z * np.sqrt(p * (1 - p) / trials)).all()
@@ -86,8 +88,13 @@ def test_school_exclusion_follows_the_parents(tmp_path: Path) -> None:
 
 
 def test_travel_blocks_follow_the_attempt_rate(tmp_path: Path) -> None:
-    sc = pn.load("seed-article", [*HARSH, "sanctions.measures.hsr_ban.attempts_per_year=36.5"],
-                 population=20_000, days=60, seed=1)
+    sc = pn.load(
+        "seed-article",
+        [*HARSH, "sanctions.measures.hsr_ban.attempts_per_year=36.5"],
+        population=20_000,
+        days=60,
+        seed=1,
+    )
     run = pn.run(sc, out=tmp_path / "t")
     ts = run.timeseries
     exposure = ts["triggered_hsr_ban"].sum() * 0.1  # person-days x attempts per day
@@ -96,7 +103,8 @@ def test_travel_blocks_follow_the_attempt_rate(tmp_path: Path) -> None:
     assert abs(blocked - exposure) < Z * math.sqrt(exposure)
     wrong_exposure = ts["triggered_wrongly_hsr_ban"].sum() * 0.1
     assert abs(ts["blocked_wrongly_hsr_ban"].sum() - wrong_exposure) < Z * math.sqrt(
-        wrong_exposure + 1)
+        wrong_exposure + 1
+    )
 
 
 def test_loan_extra_interest_by_hand() -> None:
@@ -114,9 +122,13 @@ def test_loan_extra_interest_by_hand() -> None:
 
 
 def _low_degree(sets: list[str]) -> tuple[float, float, int]:
-    sc = pn.load("seed-article", [*HARSH, *sets, "network.avoidance.every_days=10",
-                                  "network.avoidance.p_drop=0.5"],
-                 population=30_000, days=60, seed=4)
+    sc = pn.load(
+        "seed-article",
+        [*HARSH, *sets, "network.avoidance.every_days=10", "network.avoidance.p_drop=0.5"],
+        population=30_000,
+        days=60,
+        seed=4,
+    )
     sim = pn.Simulation(sc)
     for _ in range(60):
         sim.step()
@@ -141,21 +153,27 @@ def test_degree_by_grade_in_outputs(tmp_path: Path) -> None:
     ts = run.timeseries
     assert "mean_degree_A" in ts.columns and "isolated" in ts.columns
     assert ts["mean_degree_A"][0] == pytest.approx(
-        run.people.filter(pl.col("grade") == "A")["degree_start"].mean(), rel=0.05)
+        run.people.filter(pl.col("grade") == "A")["degree_start"].mean(), rel=0.05
+    )
 
 
 @pytest.mark.parametrize(
     ("sets", "field"),
     [
-        (['sanctions.measures.flight_ban.trigger={policy="nope"}'],
-         "sanctions.measures.flight_ban.trigger.policy"),
-        (['sanctions.measures.flight_ban.trigger={policy="score", grades=["Z"]}'],
-         "sanctions.measures.flight_ban.trigger.grades"),
-        (["sanctions.measures.schools.capacity_share=-0.5"],
-         "sanctions.measures.schools.capacity_share"),
+        (
+            ['sanctions.measures.flight_ban.trigger={policy="nope"}'],
+            "sanctions.measures.flight_ban.trigger.policy",
+        ),
+        (
+            ['sanctions.measures.flight_ban.trigger={policy="score", grades=["Z"]}'],
+            "sanctions.measures.flight_ban.trigger.grades",
+        ),
+        (
+            ["sanctions.measures.schools.capacity_share=-0.5"],
+            "sanctions.measures.schools.capacity_share",
+        ),
         (['sanctions.measures.schools.rule="auction"'], "sanctions.measures.schools.rule"),
-        (['response.announcements.x={day=3, places=["moon"]}'],
-         "response.announcements.x.places"),
+        (['response.announcements.x={day=3, places=["moon"]}'], "response.announcements.x.places"),
         (["network.friends.mean=-3"], "network.friends.mean"),
         (['network.avoidance.avoid_grades=["Q"]'], "network.avoidance.avoid_grades"),
     ],
@@ -172,14 +190,29 @@ def test_bad_society_input_exit_2(
 
 
 def test_joint_liability_needs_a_graph(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", "documented", "--set",
-                 "sanctions.measures.public_jobs.joint_liability=true",
-                 "--set", "scoring.factors.sesame.dimensions.relationships.source=\"trait\"",
-                 "--set", "network.friends.mean=10"]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                "documented",
+                "--set",
+                "sanctions.measures.public_jobs.joint_liability=true",
+                "--set",
+                'scoring.factors.sesame.dimensions.relationships.source="trait"',
+                "--set",
+                "network.friends.mean=10",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    f_args = ["validate", "city-pilot", "--set",
-              'sanctions.measures.school={kind="school", joint_liability=true, '
-              'trigger={policy="score", grades=["D"]}}']
+    f_args = [
+        "validate",
+        "city-pilot",
+        "--set",
+        'sanctions.measures.school={kind="school", joint_liability=true, '
+        'trigger={policy="score", grades=["D"]}}',
+    ]
     assert main(f_args) == 2
     assert "joint_liability" in capsys.readouterr().err
 
@@ -203,9 +236,10 @@ def test_network_deterrence_reaches_household_and_friends() -> None:
 
 
 def test_consequences_by_group_add_up(tmp_path: Path) -> None:
-    sets = [*HARSH, 'population.groups={men={share=0.51}, women={share=0.49}}']
-    run = pn.run(pn.load("seed-article", sets, population=20_000, days=60, seed=3),
-                 out=tmp_path / "g")
+    sets = [*HARSH, "population.groups={men={share=0.51}, women={share=0.49}}"]
+    run = pn.run(
+        pn.load("seed-article", sets, population=20_000, days=60, seed=3), out=tmp_path / "g"
+    )
     by = pl.read_parquet(run.path / "consequences_by_group.parquet")
     ts = run.timeseries
     assert sorted(by["day"].unique().to_list()) == [29, 59]

@@ -173,9 +173,11 @@ def test_bad_surveillance_input_exit_2(
 
 
 def test_camera_type_by_place_sets_the_quality_mix() -> None:
-    sets = ['surveillance.faceid={mode="scores", gallery=1.3e9}',
-            "surveillance.camera.quality={surveillance=1.0}",
-            "surveillance.camera.quality_by_place={transport={cooperative=1.0}}"]
+    sets = [
+        'surveillance.faceid={mode="scores", gallery=1.3e9}',
+        "surveillance.camera.quality={surveillance=1.0}",
+        "surveillance.camera.quality_by_place={transport={cooperative=1.0}}",
+    ]
     sc = pn.load("city-pilot", sets, population=10_000)
     ident = pn.Simulation(sc).identify
     kinds = list(sc.behaviors)

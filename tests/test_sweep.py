@@ -27,7 +27,7 @@ def test_parse_vary_lists_and_ranges() -> None:
     assert parse_vary("scoring.recovery.points=1:9:5").values == (1, 3, 5, 7, 9)
     v = parse_vary("scoring.recovery.points=1:2:3").values
     assert v == (1.0, 1.5, 2.0) and all(isinstance(x, float) for x in v)
-    assert parse_vary("surveillance.faceid.p_wrong=0:0.1:3").values == pytest.approx((0, .05, .1))
+    assert parse_vary("surveillance.faceid.p_wrong=0:0.1:3").values == pytest.approx((0, 0.05, 0.1))
     assert parse_vary("run.days=30:30:1").values == (30,)
     assert parse_vary(" behaviors.violation.rate = 0.01 ").values == (0.01,)
 
@@ -56,13 +56,20 @@ def test_parse_vary_errors(item: str, says: str) -> None:
 
 def test_plan_ids_seeds_and_validation(tmp_path: Path) -> None:
     base = pn.load("minimal", population=1000, days=10, seed=40)
-    runs = plan(base, [parse_vary("scoring.recovery.points=1:5:3"),
-                       parse_vary("surveillance.enabled=true,false")], 2, tmp_path)
+    runs = plan(
+        base,
+        [
+            parse_vary("scoring.recovery.points=1:5:3"),
+            parse_vary("surveillance.enabled=true,false"),
+        ],
+        2,
+        tmp_path,
+    )
     assert len(runs) == 3 * 2 * 2
     assert runs[0].run_id == "points=1_enabled=true_rep0"
     assert [r.seed for r in runs[:2]] == [40, 41]
     assert runs[-1].point == (("scoring.recovery.points", 5), ("surveillance.enabled", False))
-    assert 'points = 5' in runs[-1].scenario_toml and "seed = 41" in runs[-1].scenario_toml
+    assert "points = 5" in runs[-1].scenario_toml and "seed = 41" in runs[-1].scenario_toml
     with pytest.raises(SweepError, match="replicates 0"):
         plan(base, [], 0, tmp_path)
 
@@ -70,19 +77,28 @@ def test_plan_ids_seeds_and_validation(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("vary", "says"),
     [
-        ("surveillance.faceid.p_wron=0.1,0.2",
-         "error: --vary surveillance.faceid.p_wron: unknown field (value 0.1)"),
-        ("surveillance.faceid.p_wrong=0.1,'high'",
-         "error: --vary surveillance.faceid.p_wrong: 'high' is not allowed"),
-        ("surveillance.faceid.p_wrong=0.1,1.5",
-         "error: --vary surveillance.faceid.p_wrong: 1.5 is not allowed"),
+        (
+            "surveillance.faceid.p_wron=0.1,0.2",
+            "error: --vary surveillance.faceid.p_wron: unknown field (value 0.1)",
+        ),
+        (
+            "surveillance.faceid.p_wrong=0.1,'high'",
+            "error: --vary surveillance.faceid.p_wrong: 'high' is not allowed",
+        ),
+        (
+            "surveillance.faceid.p_wrong=0.1,1.5",
+            "error: --vary surveillance.faceid.p_wrong: 1.5 is not allowed",
+        ),
         ("run.records='all','some'", "error: --vary run.records: 'some' is not allowed"),
-        ("population.size=100:1000:0",
-         "error: --vary 'population.size=100:1000:0': n = 0 is not allowed"),
+        (
+            "population.size=100:1000:0",
+            "error: --vary 'population.size=100:1000:0': n = 0 is not allowed",
+        ),
     ],
 )
-def test_bad_sweeps_exit_2_and_write_nothing(vary: str, says: str, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_sweeps_exit_2_and_write_nothing(
+    vary: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "sw"
     assert main(["sweep", "minimal", *SMALL, "--vary", vary, "--out", str(out), "-q"]) == 2
     err = capsys.readouterr().err.strip()
@@ -116,12 +132,22 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_sweep_outputs(swept: Path) -> None:
     t = pl.read_parquet(swept / "sweep.parquet")
-    assert t.columns == ["run_id", "seed", "replicate", "surveillance.faceid.p_wrong", "metric",
-                         "value"]
+    assert t.columns == [
+        "run_id",
+        "seed",
+        "replicate",
+        "surveillance.faceid.p_wrong",
+        "metric",
+        "value",
+    ]
     assert t.shape == (2 * 2 * len(METRICS), 6)
     assert t["surveillance.faceid.p_wrong"].dtype == pl.Float64
     assert sorted(t["run_id"].unique()) == [
-        "p_wrong=0.02_rep0", "p_wrong=0.02_rep1", "p_wrong=0.2_rep0", "p_wrong=0.2_rep1"]
+        "p_wrong=0.02_rep0",
+        "p_wrong=0.02_rep1",
+        "p_wrong=0.2_rep0",
+        "p_wrong=0.2_rep1",
+    ]
     assert sorted(t["seed"].unique()) == [0, 1]
     # the table holds each run's own headline numbers
     run = pn.open_run(swept / "runs" / "p_wrong=0.2_rep1")
@@ -129,12 +155,16 @@ def test_sweep_outputs(swept: Path) -> None:
     assert row["value"][0] == run.totals["attributed_correct"] + run.totals["attributed_wrong"]
     assert run.manifest["seed"] == 1
     # more false matches, more wrongful records and wrongful sanctions
-    means = (t.filter(pl.col("metric").is_in(["records_wrong", "sanctioned_wrongly"]))
-             .group_by("surveillance.faceid.p_wrong", "metric").agg(pl.col("value").mean()))
+    means = (
+        t.filter(pl.col("metric").is_in(["records_wrong", "sanctioned_wrongly"]))
+        .group_by("surveillance.faceid.p_wrong", "metric")
+        .agg(pl.col("value").mean())
+    )
 
     def mean(p: float, metric: str) -> float:
-        return means.filter((pl.col("surveillance.faceid.p_wrong") == p)
-                            & (pl.col("metric") == metric))["value"][0]
+        return means.filter(
+            (pl.col("surveillance.faceid.p_wrong") == p) & (pl.col("metric") == metric)
+        )["value"][0]
 
     assert mean(0.2, "records_wrong") > 5 * mean(0.02, "records_wrong")
     assert mean(0.2, "sanctioned_wrongly") > mean(0.02, "sanctioned_wrongly")
@@ -145,8 +175,9 @@ def test_sweep_outputs(swept: Path) -> None:
     assert spec["replicates"] == 2 and spec["vary"][0]["values"] == [0.02, 0.2]
 
 
-def test_resume_runs_only_missing(swept: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_runs_only_missing(
+    swept: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     runs = swept / "runs"
     keep = runs / "p_wrong=0.02_rep0" / "people.parquet"
     before = keep.stat().st_mtime_ns
@@ -184,17 +215,44 @@ def test_resume_runs_only_missing(swept: Path, capsys: pytest.CaptureFixture[str
     assert "ran 1 runs, 5 were already complete" in capsys.readouterr().out
 
     # a different scenario into the same folder is refused
-    assert main(["sweep", "minimal", "--population", "5000", "--days", "40", *GRID,
-                 "--out", str(swept), "-q"]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                "minimal",
+                "--population",
+                "5000",
+                "--days",
+                "40",
+                *GRID,
+                "--out",
+                str(swept),
+                "-q",
+            ]
+        )
+        == 2
+    )
     assert "different scenario" in capsys.readouterr().err
 
 
 def test_jobs_give_the_same_table(tmp_path: Path) -> None:
-    args = ["sweep", "minimal", "--population", "3000", "--days", "30",
-            "--vary", "surveillance.faceid.p_wrong=0.05,0.1", "-q", "--no-report"]
+    args = [
+        "sweep",
+        "minimal",
+        "--population",
+        "3000",
+        "--days",
+        "30",
+        "--vary",
+        "surveillance.faceid.p_wrong=0.05,0.1",
+        "-q",
+        "--no-report",
+    ]
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
     assert main([*args, "--jobs", "2", "--out", str(tmp_path / "two")]) == 0
-    a, b = (pl.read_parquet(tmp_path / d / "sweep.parquet").filter(
-        pl.col("metric") != "wall_seconds") for d in ("one", "two"))
+    a, b = (
+        pl.read_parquet(tmp_path / d / "sweep.parquet").filter(pl.col("metric") != "wall_seconds")
+        for d in ("one", "two")
+    )
     assert a.equals(b) and a.height == 2 * (len(METRICS) - 1)
     assert not (tmp_path / "two" / "report.html").exists()

@@ -57,8 +57,10 @@ def compare_text(results: list[RunResult]) -> str:
     for m in METRICS:
         row = [m.label, *(format_value(m.key, h[m.key]) for h in heads)]
         for h in heads[1:]:
-            row += [format_diff(m.key, h[m.key] - heads[0][m.key]),
-                    relative(heads[0][m.key], h[m.key])]
+            row += [
+                format_diff(m.key, h[m.key] - heads[0][m.key]),
+                relative(heads[0][m.key], h[m.key]),
+            ]
         rows.append(row)
     lines = []
     for i, (lab, r) in enumerate(zip(labels, results, strict=True)):

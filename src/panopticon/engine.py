@@ -98,8 +98,10 @@ class Simulation:
         self.has_regions = len(pop.regions) > 1
         self.has_ages = (
             any(b.ages != (0, 120) for b in sc.behaviors.values())
-            or any(m.kind in ("employment", "school", "housing")
-                   for m in sc.sanctions.measures.values())
+            or any(
+                m.kind in ("employment", "school", "housing")
+                for m in sc.sanctions.measures.values()
+            )
             or sc.network is not None
         )
         demo = None
@@ -172,9 +174,16 @@ class Simulation:
                 "true_count": pa.int64(),
             }
         )
-        self.by_group = LongTable({"day": pa.int32(), "measure": pa.string(),
-                                   "group": pa.string(), "population": pa.int64(),
-                                   "triggered": pa.int64(), "triggered_wrongly": pa.int64()})
+        self.by_group = LongTable(
+            {
+                "day": pa.int32(),
+                "measure": pa.string(),
+                "group": pa.string(),
+                "population": pa.int64(),
+                "triggered": pa.int64(),
+                "triggered_wrongly": pa.int64(),
+            }
+        )
         self.group_names = list(pop.groups)
         self.group_size = (
             np.bincount(self.group, minlength=len(pop.groups))
@@ -312,8 +321,10 @@ class Simulation:
             codes = pol.grades.grade if pol.grades is not None else None
             avoid = np.array([g in av.avoid_grades for g in self._degree_grades()])
             low = avoid[codes] if codes is not None else np.zeros(pol.score.size, dtype=bool)
-            lo, hi = float(getattr(pol, "floor", getattr(pol, "lo", 0))), float(
-                getattr(pol, "cap", getattr(pol, "hi", 1)))
+            lo, hi = (
+                float(getattr(pol, "floor", getattr(pol, "lo", 0))),
+                float(getattr(pol, "cap", getattr(pol, "hi", 1))),
+            )
             attract = (pol.score.astype(np.float64) - lo) / max(hi - lo, 1.0)
             r = net.rewire(low, attract, day, sc.run.seed, av)
             out.update(ties_dropped=r["dropped"], ties_new=r["new"])
@@ -324,17 +335,22 @@ class Simulation:
             if self._degree is None or "ties_dropped" in out:
                 self._degree = net.degree()
             names = self._degree_grades()
-            codes = pol.grades.grade if pol.grades is not None else np.zeros(
-                pol.score.size, dtype=np.uint8)
+            codes = (
+                pol.grades.grade
+                if pol.grades is not None
+                else np.zeros(pol.score.size, dtype=np.uint8)
+            )
             per = np.bincount(codes, weights=self._degree, minlength=len(names))
             people = np.bincount(codes, minlength=len(names))
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = per / people
-            self._degree_snapshot = {f"mean_degree_{g}": float(v) for g, v in zip(
-                names, mean, strict=True)}
+            self._degree_snapshot = {
+                f"mean_degree_{g}": float(v) for g, v in zip(names, mean, strict=True)
+            }
             self._degree_snapshot["isolated"] = int((self._degree == 0).sum())
             self._degree_snapshot["mean_assortativity"] = net.assortativity(
-                pol.score.astype(np.float64))
+                pol.score.astype(np.float64)
+            )
         out.update(self._degree_snapshot)
         return out
 
@@ -427,7 +443,10 @@ class Simulation:
             rows.append((name, m_on, m_on & ~m_truth))
         for name, on, wrongly in rows:
             self.by_group.add(
-                day=np.int32(day), measure=name, group=names, population=self.group_size,
+                day=np.int32(day),
+                measure=name,
+                group=names,
+                population=self.group_size,
                 triggered=np.bincount(grp[on], minlength=k),
                 triggered_wrongly=np.bincount(grp[wrongly], minlength=k),
             )

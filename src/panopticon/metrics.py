@@ -108,8 +108,9 @@ HISTOGRAM_BINS = 100
 
 
 @njit(cache=True)
-def _histogram_kernel(score: np.ndarray, true_score: np.ndarray, low: int, width: int,
-                      nb: int) -> tuple[np.ndarray, np.ndarray]:
+def _histogram_kernel(
+    score: np.ndarray, true_score: np.ndarray, low: int, width: int, nb: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts per bin of score and true_score in one pass (integer scores and widths)."""
     count = np.zeros(nb, dtype=np.int64)
     true = np.zeros(nb, dtype=np.int64)
@@ -121,8 +122,9 @@ def _histogram_kernel(score: np.ndarray, true_score: np.ndarray, low: int, width
     return count, true
 
 
-def score_histogram(score: np.ndarray, true_score: np.ndarray, low: float, high: float,
-                    bins: int = HISTOGRAM_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_histogram(
+    score: np.ndarray, true_score: np.ndarray, low: float, high: float, bins: int = HISTOGRAM_BINS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Counts of score and true_score in equal bins over [low, high]: (edges, count, true)."""
     low, high = int(np.floor(low)), int(np.ceil(high))
     width = max(1, -(-(high - low + 1) // bins))

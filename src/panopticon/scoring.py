@@ -421,8 +421,18 @@ class FactorsScore:
     def _recompute(self, decay: np.ndarray, initial: bool) -> None:
         """Decay the record counts by `decay` and recompute both scores."""
         self._mean = _factor_recompute(
-            self.n_all, self.n_true, decay, self.scale, self.reward, self.w_rec, self.trait,
-            self.w_trait, self.lo, self.hi, self.score, self.true_score,
+            self.n_all,
+            self.n_true,
+            decay,
+            self.scale,
+            self.reward,
+            self.w_rec,
+            self.trait,
+            self.w_trait,
+            self.lo,
+            self.hi,
+            self.score,
+            self.true_score,
             *self._network_values(initial=initial),
         )
 

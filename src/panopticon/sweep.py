@@ -139,7 +139,7 @@ def parse_vary(item: str) -> Vary:
         except tomllib.TOMLDecodeError:
             raise SweepError(
                 f"error: --vary {item!r}: {raw!r} is not a list of TOML literals; "
-                'use numbers, true/false or quoted strings, separated by commas, or a:b:n'
+                "use numbers, true/false or quoted strings, separated by commas, or a:b:n"
             ) from None
         values = list(parsed)
         if not values:
@@ -195,9 +195,7 @@ def _scenario_message(exc: ScenarioError, varied: Iterable[str], point: str) -> 
 def plan(base: Scenario, varies: list[Vary], replicates: int, out: str | Path) -> list[PlannedRun]:
     """Every grid point x replicate, validated; raises SweepError before anything runs."""
     if replicates < 1:
-        raise SweepError(
-            f"error: --replicates {replicates}: not allowed; give an integer >= 1"
-        )
+        raise SweepError(f"error: --replicates {replicates}: not allowed; give an integer >= 1")
     keys = [v.key for v in varies]
     dup = {k for k in keys if keys.count(k) > 1}
     if dup:
@@ -318,8 +316,13 @@ def _column(values: list[Any]) -> pl.Series:
 
 def tidy_table(planned: list[PlannedRun], keys: list[str]) -> pl.DataFrame:
     """One row per run x metric: run_id, seed, replicate, one column per key, metric, value."""
-    rows: dict[str, list[Any]] = {"run_id": [], "seed": [], "replicate": [], "metric": [],
-                                  "value": []}
+    rows: dict[str, list[Any]] = {
+        "run_id": [],
+        "seed": [],
+        "replicate": [],
+        "metric": [],
+        "value": [],
+    }
     varied: dict[str, list[Any]] = {k: [] for k in keys}
     for r in planned:
         h = headline(RunResult(r.path))
@@ -352,13 +355,10 @@ def t_quantile(df: int) -> float:
 
 def summarize(tidy: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     """Mean, sd, n and the 95% CI (mean ± t·sd/√n; none when n = 1) per group x metric."""
-    g = (
-        tidy.group_by([*by, "metric"], maintain_order=True)
-        .agg(
-            pl.col("value").mean().alias("mean"),
-            pl.col("value").std().alias("sd"),
-            pl.len().alias("n"),
-        )
+    g = tidy.group_by([*by, "metric"], maintain_order=True).agg(
+        pl.col("value").mean().alias("mean"),
+        pl.col("value").std().alias("sd"),
+        pl.len().alias("n"),
     )
     half = [
         t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 and sd is not None else None
@@ -388,12 +388,14 @@ def sweep_figures(tidy: pl.DataFrame, keys: list[str]) -> list[Figure]:
             by = [key] if (not others or aggregate) else [*others, key]
             s = summarize(sub, by).sort(by)
             series: list[Series] = []
-            groups = [((), s)] if not others or aggregate else s.group_by(
-                others, maintain_order=True
+            groups = (
+                [((), s)] if not others or aggregate else s.group_by(others, maintain_order=True)
             )
             for j, (gkey, part) in enumerate(groups):
-                name = label if not others or aggregate else ", ".join(
-                    f"{k}={show(v)}" for k, v in zip(others, gkey, strict=True)
+                name = (
+                    label
+                    if not others or aggregate
+                    else ", ".join(f"{k}={show(v)}" for k, v in zip(others, gkey, strict=True))
                 )
                 x = part[key].to_numpy() if _is_numeric(part[key]) else part[key].to_list()
                 has_ci = part["lo"].null_count() < part.height
@@ -432,10 +434,17 @@ def sweep_figures(tidy: pl.DataFrame, keys: list[str]) -> list[Figure]:
 
 def _summary_html(tidy: pl.DataFrame, keys: list[str], spec: dict[str, Any]) -> str:
     """The grid and a table of means with 95% CIs of the main metrics."""
-    main = ("sanctioned_wrongly", "records_wrong", "wrongful_record_share", "sanctioned",
-            "mean_score")
-    s = summarize(tidy, keys) if keys else summarize(
-        tidy.with_columns(pl.lit("all").alias("point")), ["point"]
+    main = (
+        "sanctioned_wrongly",
+        "records_wrong",
+        "wrongful_record_share",
+        "sanctioned",
+        "mean_score",
+    )
+    s = (
+        summarize(tidy, keys)
+        if keys
+        else summarize(tidy.with_columns(pl.lit("all").alias("point")), ["point"])
     )
     by = keys or ["point"]
     points = s.select(by).unique(maintain_order=True)
@@ -443,17 +452,20 @@ def _summary_html(tidy: pl.DataFrame, keys: list[str], spec: dict[str, Any]) -> 
     for p in points.iter_rows():
         row: list[object] = [show(v) for v in p]
         for m in main:
-            cell = s.filter((pl.col("metric") == m) & pl.all_horizontal(
-                [pl.col(k) == v for k, v in zip(by, p, strict=True)]
-            ))
+            cell = s.filter(
+                (pl.col("metric") == m)
+                & pl.all_horizontal([pl.col(k) == v for k, v in zip(by, p, strict=True)])
+            )
             mean, lo, hi = cell["mean"][0], cell["lo"][0], cell["hi"][0]
             text = format_value(m, mean)
             if lo is not None:
                 text += f" [{format_value(m, lo)}, {format_value(m, hi)}]"
             row.append(text)
         rows.append(row)
-    grid = "; ".join(f"{v['key']} = {', '.join(show(x) for x in v['values'])}"
-                     for v in spec["vary"]) or "no varied key"
+    grid = (
+        "; ".join(f"{v['key']} = {', '.join(show(x) for x in v['values'])}" for v in spec["vary"])
+        or "no varied key"
+    )
     head = [*by, *(METRIC_BY_KEY[m].label for m in main)]
     return (
         "<section id='summary'><h2>Sweep</h2>"
@@ -477,8 +489,12 @@ class SweepResult:
 
 
 def write_outputs(
-    out: Path, planned: list[PlannedRun], varies: list[Vary], spec: dict[str, Any],
-    report: bool = True, png_dir: str | Path | None = None,
+    out: Path,
+    planned: list[PlannedRun],
+    varies: list[Vary],
+    spec: dict[str, Any],
+    report: bool = True,
+    png_dir: str | Path | None = None,
 ) -> tuple[pl.DataFrame, Path | None]:
     """Write the tidy table and (optionally) the report and PNGs of a finished sweep."""
     keys = [v.key for v in varies]

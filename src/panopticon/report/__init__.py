@@ -78,8 +78,10 @@ def summary_section(runs: list[RunData]) -> str:
     for m in METRICS:
         row: list[object] = [m.label, *(format_value(m.key, h[m.key]) for h in heads)]
         for h in heads[1:]:
-            row += [format_diff(m.key, h[m.key] - heads[0][m.key]),
-                    relative(heads[0][m.key], h[m.key])]
+            row += [
+                format_diff(m.key, h[m.key] - heads[0][m.key]),
+                relative(heads[0][m.key], h[m.key]),
+            ]
         rows.append(row)
     out = ["<section id='summary'><h2>Summary</h2>", table(head, rows)]
 
@@ -92,8 +94,11 @@ def summary_section(runs: list[RunData]) -> str:
         if k in KEY_PARAMETERS or differs[k]:
             return True
         parts = k.split(".")
-        return (len(behaviors) <= FEW_BEHAVIORS and parts[0] == "behaviors"
-                and parts[-1] in ("rate", "points"))
+        return (
+            len(behaviors) <= FEW_BEHAVIORS
+            and parts[0] == "behaviors"
+            and parts[-1] in ("rate", "points")
+        )
 
     key_keys = [k for k in keys if is_key(k)]
     rest = [k for k in keys if k not in key_keys]
@@ -127,8 +132,11 @@ def summary_section(runs: list[RunData]) -> str:
         ("time per phase", lambda m: _phase_text(m.get("phase_seconds", {}))),
     )
     out.append(table(["", *labels], [[name, *(f(m) for m in mans)] for name, f in fields]))
-    out.append("<p class='caption'>Run folders: " + esc(", ".join(str(r.result.path) for r in runs))
-               + "</p></section>")
+    out.append(
+        "<p class='caption'>Run folders: "
+        + esc(", ".join(str(r.result.path) for r in runs))
+        + "</p></section>"
+    )
     return "".join(out)
 
 
@@ -180,8 +188,10 @@ def write_report(
     rs = [results] if isinstance(results, RunResult) else list(results)
     if not rs:
         raise ReportError("error: report: give at least one run folder")
-    path = Path(out) if out is not None else (
-        rs[0].path / "report.html" if len(rs) == 1 else Path("report.html")
+    path = (
+        Path(out)
+        if out is not None
+        else (rs[0].path / "report.html" if len(rs) == 1 else Path("report.html"))
     )
     _check_out(path, "-o")
     if png_dir is not None:
@@ -199,8 +209,15 @@ def run_summary_html(result: RunResult) -> str:
     """A compact HTML summary of one run (Jupyter's rich display of a RunResult)."""
     m = result.manifest
     h = headline(result)
-    keys = ("committed", "observed", "records", "records_wrong", "sanctioned",
-            "sanctioned_wrongly", "mean_score")
+    keys = (
+        "committed",
+        "observed",
+        "records",
+        "records_wrong",
+        "sanctioned",
+        "sanctioned_wrongly",
+        "mean_score",
+    )
     rows = [[METRICS_BY[k], format_value(k, h[k])] for k in keys]
     title = (
         f"<b>{esc(m.get('scenario', 'run'))}</b>: {m.get('population', 0):,} citizens × "

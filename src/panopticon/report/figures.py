@@ -203,8 +203,11 @@ def funnel(run: RunData, i: int, many: bool) -> Figure:
         )
         for name, mask in outcomes:
             who = "people" if name != "not sanctioned" else "people with a record"
-            k = node(f"{name}<br>{_fmt(int(mask.sum()))} {who}", 5,
-                     WRONGFUL if name == "wrongly sanctioned" else "#4c4c4c")
+            k = node(
+                f"{name}<br>{_fmt(int(mask.sum()))} {who}",
+                5,
+                WRONGFUL if name == "wrongly sanctioned" else "#4c4c4c",
+            )
             link(6, k, float(rc[mask].sum()), CORRECT)
             link(6, k, float(rw[mask].sum()), WRONGFUL)
         caption += (
@@ -519,12 +522,17 @@ def listed_over_time(runs: list[RunData]) -> Figure | None:
             name = c[len("listed_") :]
             color = PALETTE[k % len(PALETTE)]
             k += 1
-            series.append(Series(f"{pre}{name}", day, ts[c].to_numpy().astype(float),
-                                 color=color))
+            series.append(Series(f"{pre}{name}", day, ts[c].to_numpy().astype(float), color=color))
             if f"listed_wrongly_{name}" in ts.columns:
-                series.append(Series(f"{pre}{name}, wrongly", day,
-                                     ts[f"listed_wrongly_{name}"].to_numpy().astype(float),
-                                     color=color, dash=True))
+                series.append(
+                    Series(
+                        f"{pre}{name}, wrongly",
+                        day,
+                        ts[f"listed_wrongly_{name}"].to_numpy().astype(float),
+                        color=color,
+                        dash=True,
+                    )
+                )
     if not series:
         return None
     return Figure(
@@ -559,7 +567,8 @@ def group_rates(run: RunData, i: int, many: bool, column: str, what: str) -> lis
         p.group_by(column)
         .agg(
             pl.len().alias("n"),
-            (pl.col("records_correct").cast(pl.Int64) + pl.col("records_wrong")).sum()
+            (pl.col("records_correct").cast(pl.Int64) + pl.col("records_wrong"))
+            .sum()
             .alias("records"),
             pl.col("records_wrong").cast(pl.Int64).sum().alias("wrongful records"),
             pl.col("sanctioned").sum().alias("sanctioned"),
@@ -685,8 +694,14 @@ def access_by_grade(run: RunData, i: int, many: bool) -> list[Figure]:
             sel = x[grade == g]
             sel = sel[np.isfinite(sel)]
             means.append(float(sel.mean()) if sel.size else np.nan)
-        series.append(Series(GOOD_LABELS.get(good, good), grades, np.array(means),
-                             color=PALETTE[k % len(PALETTE)]))
+        series.append(
+            Series(
+                GOOD_LABELS.get(good, good),
+                grades,
+                np.array(means),
+                color=PALETTE[k % len(PALETTE)],
+            )
+        )
     labels = [GOOD_LABELS.get(g, g) for g in goods]
     ginis = [gini(x[np.isfinite(x)]) for x in goods.values()]
     if len(goods) > 1:
@@ -732,8 +747,12 @@ def degree_by_grade(run: RunData, i: int, many: bool) -> Figure | None:
     if cols:
         day = ts["day"].to_numpy()
         series = [
-            Series(c[len("mean_degree_") :], day, ts[c].to_numpy().astype(float),
-                   color=PALETTE[k % len(PALETTE)])
+            Series(
+                c[len("mean_degree_") :],
+                day,
+                ts[c].to_numpy().astype(float),
+                color=PALETTE[k % len(PALETTE)],
+            )
             for k, c in enumerate(cols)
         ]
         return Figure(

@@ -30,7 +30,8 @@ def _sankey(ax: object, sk: Sankey) -> None:
     gap = 0.06
     scale = min(
         (1 - gap * (len(nodes) - 1)) / max(sum(size[k] for k in nodes), 1e-12)
-        for nodes in cols if nodes
+        for nodes in cols
+        if nodes
     )
     width = 0.012
     xs = [0.02 + 0.74 * c / max(ncol - 1, 1) for c in range(ncol)]
@@ -43,9 +44,12 @@ def _sankey(ax: object, sk: Sankey) -> None:
             h = size[k] * scale
             ax.add_patch(Rectangle((xs[c], y - h), width, max(h, 0.002), color=sk.node_colors[k]))
             ax.text(
-                xs[c] + width + 0.006, y - h / 2,
+                xs[c] + width + 0.006,
+                y - h / 2,
                 sk.labels[k].replace("<br>", "\n"),
-                va="center", ha="left", fontsize=7,
+                va="center",
+                ha="left",
+                fontsize=7,
             )
             y -= h + gap
     links = list(zip(sk.sources, sk.targets, sk.values, sk.colors, strict=True))
@@ -66,12 +70,27 @@ def _sankey(ax: object, sk: Sankey) -> None:
         y0, y1 = y_out[j], y_in[j]
         xm = (x0 + x1) / 2
         verts = [
-            (x0, y0), (xm, y0), (xm, y1), (x1, y1),
-            (x1, y1 - t), (xm, y1 - t), (xm, y0 - t), (x0, y0 - t), (x0, y0),
+            (x0, y0),
+            (xm, y0),
+            (xm, y1),
+            (x1, y1),
+            (x1, y1 - t),
+            (xm, y1 - t),
+            (xm, y0 - t),
+            (x0, y0 - t),
+            (x0, y0),
         ]
-        codes = [MplPath.MOVETO, MplPath.CURVE4, MplPath.CURVE4, MplPath.CURVE4,
-                 MplPath.LINETO, MplPath.CURVE4, MplPath.CURVE4, MplPath.CURVE4,
-                 MplPath.CLOSEPOLY]
+        codes = [
+            MplPath.MOVETO,
+            MplPath.CURVE4,
+            MplPath.CURVE4,
+            MplPath.CURVE4,
+            MplPath.LINETO,
+            MplPath.CURVE4,
+            MplPath.CURVE4,
+            MplPath.CURVE4,
+            MplPath.CLOSEPOLY,
+        ]
         ax.add_patch(PathPatch(MplPath(verts, codes), facecolor=color, alpha=0.5, lw=0))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -87,8 +106,7 @@ def draw(f: Figure) -> MplFigure:
         _sankey(ax, f.sankey)
     elif f.kind == "heatmap" and f.heatmap is not None:
         h = f.heatmap
-        mesh = ax.pcolormesh(h.x, h.y, np.ma.masked_invalid(h.z), shading="nearest",
-                             cmap="viridis")
+        mesh = ax.pcolormesh(h.x, h.y, np.ma.masked_invalid(h.z), shading="nearest", cmap="viridis")
         fig.colorbar(mesh, ax=ax, label=h.colorbar)
     elif f.kind == "bars":
         cats = [str(v) for v in f.series[0].x] if f.series else []
@@ -99,13 +117,24 @@ def draw(f: Figure) -> MplFigure:
             err = None
             if s.lo is not None and s.hi is not None:
                 err = np.vstack([s.y - s.lo, s.hi - s.y])
-            ax.bar(pos + (j - (k - 1) / 2) * w, np.nan_to_num(s.y), w, label=s.name,
-                   color=s.color, yerr=err, capsize=3)
+            ax.bar(
+                pos + (j - (k - 1) / 2) * w,
+                np.nan_to_num(s.y),
+                w,
+                label=s.name,
+                color=s.color,
+                yerr=err,
+                capsize=3,
+            )
         ax.set_xticks(pos, cats, rotation=20 if len(cats) > 6 else 0)
     elif f.kind == "area":
         x = np.asarray(f.series[0].x) if f.series else np.array([])
-        ax.stackplot(x, *[s.y for s in f.series], labels=[s.name for s in f.series],
-                     colors=[s.color for s in f.series])
+        ax.stackplot(
+            x,
+            *[s.y for s in f.series],
+            labels=[s.name for s in f.series],
+            colors=[s.color for s in f.series],
+        )
     else:
         ax2 = ax.twinx() if any(s.right for s in f.series) else None
         for s in f.series:
@@ -116,8 +145,9 @@ def draw(f: Figure) -> MplFigure:
                 if s.dash:
                     ax.stairs(s.y, x.astype(float), label=s.name, color="#333", lw=1.2)
                 else:
-                    ax.stairs(s.y, x.astype(float), label=s.name, color=s.color, fill=True,
-                              alpha=0.8)
+                    ax.stairs(
+                        s.y, x.astype(float), label=s.name, color=s.color, fill=True, alpha=0.8
+                    )
                 continue
             numeric = x.dtype.kind in "iuf"
             xs = x if numeric else np.arange(x.size)
@@ -125,10 +155,23 @@ def draw(f: Figure) -> MplFigure:
                 if numeric:
                     target.fill_between(xs, s.lo, s.hi, color=s.color, alpha=0.2, lw=0)
                 else:
-                    target.errorbar(xs, s.y, yerr=[s.y - s.lo, s.hi - s.y], fmt="none",
-                                    ecolor=s.color, capsize=3)
-            target.plot(xs, s.y, style, label=s.name, color=s.color,
-                        marker="o" if x.size <= 30 else None, ms=3)
+                    target.errorbar(
+                        xs,
+                        s.y,
+                        yerr=[s.y - s.lo, s.hi - s.y],
+                        fmt="none",
+                        ecolor=s.color,
+                        capsize=3,
+                    )
+            target.plot(
+                xs,
+                s.y,
+                style,
+                label=s.name,
+                color=s.color,
+                marker="o" if x.size <= 30 else None,
+                ms=3,
+            )
             if not numeric:
                 ax.set_xticks(xs, [str(v) for v in x])
         if ax2 is not None:
@@ -142,8 +185,9 @@ def draw(f: Figure) -> MplFigure:
         ax.set_xlabel(f.xlabel)
         ax.set_ylabel(f.ylabel)
         ax.grid(alpha=0.3)
-        if f.log_y and any((np.nan_to_num(np.asarray(s.y, dtype=float)) > 0).any()
-                           for s in f.series):
+        if f.log_y and any(
+            (np.nan_to_num(np.asarray(s.y, dtype=float)) > 0).any() for s in f.series
+        ):
             ax.set_yscale("log")
         if f.y_percent:
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))

@@ -95,7 +95,11 @@ def to_plotly(f: Figure) -> go.Figure:
             elif f.kind == "area":
                 fig.add_trace(
                     go.Scatter(
-                        x=s.x, y=s.y, name=s.name, stackgroup="one", mode="lines",
+                        x=s.x,
+                        y=s.y,
+                        name=s.name,
+                        stackgroup="one",
+                        mode="lines",
                         line={"color": s.color, "width": 0.5},
                     )
                 )
@@ -110,8 +114,11 @@ def to_plotly(f: Figure) -> go.Figure:
                     }
                 fig.add_trace(
                     go.Bar(
-                        x=[str(v) for v in s.x], y=s.y, name=s.name,
-                        marker_color=s.color, error_y=err,
+                        x=[str(v) for v in s.x],
+                        y=s.y,
+                        name=s.name,
+                        marker_color=s.color,
+                        error_y=err,
                     )
                 )
             elif f.kind == "hist":
@@ -123,8 +130,11 @@ def to_plotly(f: Figure) -> go.Figure:
                             y=np.append(s.y, s.y[-1] if s.y.size else 0.0),
                             name=s.name,
                             mode="lines",
-                            line={"shape": "hv", "color": "#333" if s.color == NEUTRAL
-                                  else s.color, "width": 1.5},
+                            line={
+                                "shape": "hv",
+                                "color": "#333" if s.color == NEUTRAL else s.color,
+                                "width": 1.5,
+                            },
                         )
                     )
                     continue
