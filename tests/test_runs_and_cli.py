@@ -110,6 +110,41 @@ def test_thread_count_does_not_change_bytes(tmp_path: Path) -> None:
     assert out["1"] == out["2"]
 
 
+def test_full_featured_run_is_thread_independent(tmp_path: Path) -> None:
+    """seed-article (graph, avoidance, lists of measures, appeals): 1 thread = 2 threads."""
+    out = {}
+    for threads in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
+        target = tmp_path / f"t{threads}"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "panopticon.cli",
+                "run",
+                "seed-article",
+                "--population",
+                "30000",
+                "--days",
+                "70",
+                "--out",
+                str(target),
+                "-q",
+                "--set",
+                "network.avoidance.every_days=20",
+                "--set",
+                "behaviors.red_light_crossing.points=150",
+                "--set",
+                "sanctions.measures.public_jobs.first_day=30",
+            ],
+            check=True,
+            env=env,
+        )
+        out[threads] = {p.name: p.read_bytes() for p in sorted(target.glob("*.parquet"))}
+    assert len(out["1"]) >= 8
+    assert out["1"] == out["2"]
+
+
 def test_records_option_sample_and_none(tmp_path: Path) -> None:
     sc = pn.load("minimal", population=20_000, days=60, seed=4)
     full = pn.run(sc, out=tmp_path / "all")
