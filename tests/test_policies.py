@@ -157,12 +157,15 @@ def test_list_early_exit_is_geometric() -> None:
 
 
 def test_factors_score_hand_computed() -> None:
+    # the documented preset maps every dimension into [0, 0.5]: a weight w counts 0.5 w
     sc = pn.load("documented", population=5)
     pol = FactorsScore("sesame", sc.scoring.factors["sesame"], sc, np.ones(5))
-    # no records: credit history and behaviour dims are 1; traits in [0, 1]
-    tw = sum(pol.w_trait[j] * pol.trait[j] / 255.0 for j in range(pol.trait.shape[0]))
-    tw = tw + pol.w_net * 0.5  # relationships: friends' scores, the middle before any exist
-    expected = np.round(350 + 600 * (0.35 + 0.20 + tw))
+    half = 0.5
+    traits = [d for d in sc.scoring.factors["sesame"].dimensions.values() if d.source == "trait"]
+    tw = sum(d.weight * half * pol.trait[j] / 255.0 for j, d in enumerate(traits))
+    tw = tw + 0.05 * half * 0.5  # relationships: friends' scores, the middle before any exist
+    # no records: credit history (0.35) and behaviour (0.20) are at their best value
+    expected = np.round(350 + 600 * (half * (0.35 + 0.20) + tw))
     assert (pol.score == expected).all() and (pol.true_score == expected).all()
     arrears = kind(sc, "card_arrears")
     pol.step(0, batch(0, [0], [True], [arrears]), None)
@@ -171,7 +174,7 @@ def test_factors_score_hand_computed() -> None:
         pol.step(day, empty(day), None)
     # one record 29 days before the recomputation, half-life 730: n = 2^(-29/730)
     n = 2 ** (-29 / 730)
-    want = np.round(350 + 600 * (0.35 * math.exp(-n / 1.0) + 0.20 + tw[0]))
+    want = np.round(350 + 600 * (half * (0.35 * math.exp(-n / 1.0) + 0.20) + tw[0]))
     assert pol.score[0] == want
     assert pol.true_score[0] == want
     # a wrongful record moves the score but not the counterfactual

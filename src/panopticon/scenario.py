@@ -366,6 +366,8 @@ class Dimension(Strict):
     1 - exp(-n / scale)). source = "trait": a fixed per-citizen value that falls with
     the latent propensity with strength `loading` (identity traits, fulfilment capacity).
     source = "network": mean of friends' normalised scores on this policy.
+    `value_range` maps that value v in [0, 1] to low + (high - low) * v, for calibration
+    (e.g. a clean record is worth less than the top of the range).
     """
 
     weight: Probability
@@ -374,6 +376,17 @@ class Dimension(Strict):
     scale: float = Field(2.0, gt=0)
     half_life_days: float = Field(365.0, gt=0)
     loading: Probability = Field(0.5, description="trait source: dependence on propensity")
+    value_range: tuple[Probability, Probability] = Field(
+        (0.0, 1.0), description="the dimension's value v is mapped to low + (high - low) * v"
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> Dimension:
+        if self.value_range[0] > self.value_range[1]:
+            raise ValueError(
+                f"value_range = {list(self.value_range)} is not allowed; need low <= high"
+            )
+        return self
 
 
 class FactorsPolicy(Strict):

@@ -325,12 +325,13 @@ def _factor_recompute(
     net_all: np.ndarray,
     net_true: np.ndarray,
     w_net: float,
+    offset: float,
 ) -> float:
     """Decay the counts to today, recompute both scores; returns the mean score."""
     total = 0.0
     for i in prange(score.size):
-        s_all = 0.0
-        s_true = 0.0
+        s_all = offset
+        s_true = offset
         for d in range(n_all.shape[0]):
             n_all[d, i] *= decay[d]
             n_true[d, i] *= decay[d]
@@ -401,13 +402,18 @@ class FactorsScore:
             ],
             dtype=np.bool_,
         )
-        self.w_rec = np.array([d.weight for d in rec.values()], dtype=np.float64)
+        # value ranges are affine: weight x span multiplies v, weight x low adds a constant
+        span = {k: d.value_range[1] - d.value_range[0] for k, d in policy.dimensions.items()}
+        self.offset = sum(d.weight * d.value_range[0] for d in policy.dimensions.values())
+        self.w_rec = np.array([d.weight * span[k] for k, d in rec.items()], dtype=np.float64)
         self.trait = np.zeros((len(traits), n), dtype=np.uint8)
         for j, d in enumerate(traits.values()):
             self.trait[j] = trait_values(propensity, d.loading, scenario.run.seed, j)
-        self.w_trait = np.array([d.weight for d in traits.values()], dtype=np.float64)
+        self.w_trait = np.array([d.weight * span[k] for k, d in traits.items()], dtype=np.float64)
         # relationships: friends' normalised scores (previous recomputation) enter one's own
-        self.w_net = sum(d.weight for d in policy.dimensions.values() if d.source == "network")
+        self.w_net = sum(
+            d.weight * span[k] for k, d in policy.dimensions.items() if d.source == "network"
+        )
         self.network: object = None  # set by the engine when the scenario has a graph
         lo, hi = policy.range
         self.lo, self.hi = float(lo), float(hi)
@@ -434,6 +440,7 @@ class FactorsScore:
             self.score,
             self.true_score,
             *self._network_values(initial=initial),
+            self.offset,
         )
 
     def _network_values(self, initial: bool) -> tuple[np.ndarray, np.ndarray, float]:
