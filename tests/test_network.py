@@ -402,3 +402,14 @@ def test_memory_under_64_bytes_per_citizen_at_mean_degree_10() -> None:
     net, _, _ = _build(100_000, seed=4)
     assert net.degree().mean() == pytest.approx(10, abs=0.1)
     assert net.nbytes() / net.size < 64
+
+
+def test_neighbour_means_equal_two_neighbour_mean_calls() -> None:
+    import panopticon as pn
+
+    net = pn.Simulation(pn.load("seed-article", population=20_000, days=2)).network
+    rng = np.random.default_rng(5)
+    a, b = rng.random(net.size), rng.random(net.size)
+    ma, mb = net.neighbour_means(a, b, default=0.5)
+    assert np.array_equal(ma, net.neighbour_mean(a, default=0.5))
+    assert np.array_equal(mb, net.neighbour_mean(b, default=0.5))

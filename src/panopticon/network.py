@@ -1074,6 +1074,31 @@ def _fill_edges(
 
 
 @njit(cache=True, parallel=True)
+def _neighbour_means(
+    indptr: np.ndarray, idx: np.ndarray, a: np.ndarray, b: np.ndarray, default: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Means of friends' a and b values per citizen; `default` without friends."""
+    n = indptr.size - 1
+    out_a = np.empty(n, dtype=np.float64)
+    out_b = np.empty(n, dtype=np.float64)
+    for i in prange(n):
+        lo, hi = _bounds(indptr, idx, i)
+        ta = 0.0
+        tb = 0.0
+        d = 0
+        for s in range(lo, hi):
+            j = idx[s]
+            if j < 0:
+                break
+            ta += a[j]
+            tb += b[j]
+            d += 1
+        out_a[i] = ta / d if d > 0 else default
+        out_b[i] = tb / d if d > 0 else default
+    return out_a, out_b
+
+
+@njit(cache=True, parallel=True)
 def _neighbour_mean(
     indptr: np.ndarray, idx: np.ndarray, values: np.ndarray, default: float
 ) -> np.ndarray:
@@ -1386,6 +1411,16 @@ class Network:
     def friends_of(self, i: int) -> np.ndarray:
         """Ids of citizen i's friends (a copy, int32)."""
         return _row_copy(self.indptr, self.indices, int(i))
+
+    def neighbour_means(
+        self, a: np.ndarray, b: np.ndarray, default: float = np.nan
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`neighbour_mean` of two value arrays in one pass over the friendships."""
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        self._check_size(a, "a")
+        self._check_size(b, "b")
+        return _neighbour_means(self.indptr, self.indices, a, b, float(default))
 
     def neighbour_mean(self, values: np.ndarray, default: float = np.nan) -> np.ndarray:
         """Mean of friends' `values` per citizen, `default` for people without friends.

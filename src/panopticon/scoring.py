@@ -102,7 +102,7 @@ def _band(value: float, lows: np.ndarray) -> int:
     return lows.size - 1
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _grade_all(
     score: np.ndarray,
     true_score: np.ndarray,
@@ -111,14 +111,21 @@ def _grade_all(
     true_grade: np.ndarray,
     pairs: np.ndarray,
 ) -> None:
-    """Classify everyone and count (grade, true grade) pairs."""
+    """Classify everyone and count (grade, true grade) pairs (blocks in parallel)."""
+    k = lows.size
+    n = score.size
+    n_blocks = (n + 65535) // 65536
+    local = np.zeros((n_blocks, k, k), dtype=np.int64)
+    for b in prange(n_blocks):
+        for i in range(b * 65536, min(n, b * 65536 + 65536)):
+            g = _band(score[i], lows)
+            t = _band(true_score[i], lows)
+            grade[i] = g
+            true_grade[i] = t
+            local[b, g, t] += 1
     pairs[:, :] = 0
-    for i in range(score.size):
-        g = _band(score[i], lows)
-        t = _band(true_score[i], lows)
-        grade[i] = g
-        true_grade[i] = t
-        pairs[g, t] += 1
+    for b in range(n_blocks):
+        pairs += local[b]
 
 
 @njit(cache=True)
@@ -457,8 +464,9 @@ class FactorsScore:
             half = np.full(n, 0.5)
             return half, half, self.w_net
         span = self.hi - self.lo
-        v_all = self.network.neighbour_mean((self.score - self.lo) / span, default=0.5)
-        v_true = self.network.neighbour_mean((self.true_score - self.lo) / span, default=0.5)
+        v_all, v_true = self.network.neighbour_means(
+            (self.score - self.lo) / span, (self.true_score - self.lo) / span, default=0.5
+        )
         return v_all, v_true, self.w_net
 
     def _weights(self, day: int) -> np.ndarray:
