@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
+from numba import njit, prange
 
 BASE_COLUMNS: dict[str, type] = {
     "day": np.int32,
@@ -107,19 +107,25 @@ HISTOGRAM_EVERY = 30  # days between snapshots of the score distribution (and th
 HISTOGRAM_BINS = 100
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _histogram_kernel(
     score: np.ndarray, true_score: np.ndarray, low: int, width: int, nb: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Counts per bin of score and true_score in one pass (integer scores and widths)."""
-    count = np.zeros(nb, dtype=np.int64)
-    true = np.zeros(nb, dtype=np.int64)
-    for i in range(score.size):
-        b = (np.int64(score[i]) - low) // width
-        t = (np.int64(true_score[i]) - low) // width
-        count[min(max(b, 0), nb - 1)] += 1
-        true[min(max(t, 0), nb - 1)] += 1
-    return count, true
+    """Counts per bin of score and true_score (integer scores and widths).
+
+    Parallel over fixed blocks whose counts are then summed: the same on any thread count.
+    """
+    n = score.size
+    n_blocks = (n + 65535) // 65536
+    local = np.zeros((n_blocks, 2, nb), dtype=np.int64)
+    for blk in prange(n_blocks):
+        for i in range(blk * 65536, min(n, blk * 65536 + 65536)):
+            b = (np.int64(score[i]) - low) // width
+            t = (np.int64(true_score[i]) - low) // width
+            local[blk, 0, min(max(b, 0), nb - 1)] += 1
+            local[blk, 1, min(max(t, 0), nb - 1)] += 1
+    total = local.sum(axis=0)
+    return total[0].copy(), total[1].copy()
 
 
 def score_histogram(
