@@ -4,9 +4,9 @@ Each row runs in its own process (peak memory is its own), timed after a small w
 run of the same preset (JIT compilation not counted), the fastest of `--repeat` runs,
 for a complete run folder with `run.records = "none"`. Prints agent-days per second,
 nanoseconds per committed act, that cost relative to `minimal` at the same size (the
-day loop's time, i.e. the run less its one-off set-up such as building the social
-graph), the identification stage's time per search (per detected act), peak memory and
-resident state.
+day loop's time: the sum of the stages' phase times, without the one-off set-up such as
+building the social graph and without writing the tables), the identification stage's
+time per search (per detected act), peak memory and resident state.
 
     python3 benchmarks/scenarios.py --sizes 1e6 --days 365
     python3 benchmarks/scenarios.py --presets minimal,seed-article --sizes 1e6,1e7
@@ -102,8 +102,10 @@ def main() -> None:
         base = None
         for preset in args.presets.split(","):
             r = child(preset, size, args.days, args.sets, args.repeat if size < 10**7 else 1)
-            # cost per act: the day loop's time (the run less its one-off set-up) per act
-            ns = 1e9 * (r["seconds"] - r["setup"]) / max(r["committed"], 1)
+            # cost per act: the day loop's time (the stages' phase times, without set-up and
+            # without writing the tables at the end) per act
+            loop = sum(v for k, v in r["phases"].items() if k != "setup")
+            ns = 1e9 * loop / max(r["committed"], 1)
             if preset == "minimal":
                 base = ns
             rel = f"{ns / base:.2f}x" if base else "-"
