@@ -407,7 +407,7 @@ class Simulation:
                 self.grades.add(
                     day=np.int32(day),
                     policy=name,
-                    grade=np.array(g.names),
+                    grade=g.names_array,
                     count=g.counts.copy(),
                     wrongful=g.wrong.copy(),
                 )

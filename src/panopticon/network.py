@@ -1416,8 +1416,7 @@ class Network:
         self, a: np.ndarray, b: np.ndarray, default: float = np.nan
     ) -> tuple[np.ndarray, np.ndarray]:
         """`neighbour_mean` of two value arrays in one pass over the friendships."""
-        a = np.asarray(a, dtype=np.float64)
-        b = np.asarray(b, dtype=np.float64)
+        a, b = np.asarray(a), np.asarray(b)  # any numeric dtype; means are float64
         self._check_size(a, "a")
         self._check_size(b, "b")
         return _neighbour_means(self.indptr, self.indices, a, b, float(default))

@@ -53,6 +53,7 @@ class Grades:
         """Order bands best first and classify everyone's starting scores."""
         ordered = sorted(bands.items(), key=lambda kv: -kv[1][0])
         self.names = [k for k, _ in ordered]
+        self.names_array = np.array(self.names)
         self.lows = np.array([v[0] for _, v in ordered], dtype=np.float64)
         self.highs = {k: v[1] for k, v in ordered}
         self.score, self.true_score = score, true_score
@@ -308,11 +309,11 @@ def _factor_add(
     """Add (or remove) records' weighted counts to each records dimension."""
     for r in range(target.size):
         j = target[r]
-        for d in range(n_all.shape[0]):
+        for d in range(n_all.shape[1]):
             if kind_dims[kinds[r], d]:
-                n_all[d, j] = max(0.0, n_all[d, j] + sign * weight[d])
+                n_all[j, d] = max(0.0, n_all[j, d] + sign * weight[d])
                 if correct[r]:
-                    n_true[d, j] = max(0.0, n_true[d, j] + sign * weight[d])
+                    n_true[j, d] = max(0.0, n_true[j, d] + sign * weight[d])
 
 
 @njit(cache=True, parallel=True)
@@ -339,11 +340,12 @@ def _factor_recompute(
     for i in prange(score.size):
         s_all = offset
         s_true = offset
-        for d in range(n_all.shape[0]):
-            n_all[d, i] *= decay[d]
-            n_true[d, i] *= decay[d]
-            va = math.exp(-n_all[d, i] / scale[d])
-            vt = math.exp(-n_true[d, i] / scale[d])
+        for d in range(n_all.shape[1]):
+            n_all[i, d] *= decay[d]
+            n_true[i, d] *= decay[d]
+            # most people have no such records: exp(0) = 1 without calling exp
+            va = math.exp(-n_all[i, d] / scale[d]) if n_all[i, d] > 0 else 1.0
+            vt = math.exp(-n_true[i, d] / scale[d]) if n_true[i, d] > 0 else 1.0
             if reward[d]:
                 va, vt = 1.0 - va, 1.0 - vt
             s_all += w_rec[d] * va
@@ -396,8 +398,9 @@ class FactorsScore:
         for j, d in enumerate(rec.values()):
             for b in d.behaviors:
                 self.kind_dims[kinds.index(b), j] = True
-        self.n_all = np.zeros((len(rec), n), dtype=np.float32)
-        self.n_true = np.zeros((len(rec), n), dtype=np.float32)
+        # citizen-major: one citizen's counts share a cache line (records touch citizens)
+        self.n_all = np.zeros((n, len(rec)), dtype=np.float32)
+        self.n_true = np.zeros((n, len(rec)), dtype=np.float32)
         self.every = policy.every_days
         self.half_life = np.array([d.half_life_days for d in rec.values()], dtype=np.float64)
         self.scale = np.array([d.scale for d in rec.values()], dtype=np.float64)
@@ -463,11 +466,14 @@ class FactorsScore:
         if initial or self.network is None:
             half = np.full(n, 0.5)
             return half, half, self.w_net
+        # friends' mean score, normalised afterwards (the mean is linear): no float copies
         span = self.hi - self.lo
-        v_all, v_true = self.network.neighbour_means(
-            (self.score - self.lo) / span, (self.true_score - self.lo) / span, default=0.5
-        )
-        return v_all, v_true, self.w_net
+        m_all, m_true = self.network.neighbour_means(self.score, self.true_score)
+        for m in (m_all, m_true):
+            m -= self.lo
+            m /= span
+            m[np.isnan(m)] = 0.5  # people without friends count as the middle
+        return m_all, m_true, self.w_net
 
     def _weights(self, day: int) -> np.ndarray:
         """Weight now of a record appearing on `day`, relative to the last recomputation.
@@ -481,7 +487,7 @@ class FactorsScore:
 
     def step(self, day: int, batch: RecordBatch, removed: RecordBatch | None) -> None:
         """Count today's records; recompute the scores at the end of each period."""
-        if self.n_all.shape[0]:
+        if self.n_all.shape[1]:
             _factor_add(
                 batch.attributed_to,
                 batch.behavior,
