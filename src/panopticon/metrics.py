@@ -98,7 +98,7 @@ class LongTable:
         return pa.table(data, schema=self.schema)
 
 
-def people_table(columns: dict[str, np.ndarray]) -> pa.Table:
+def people_table(columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
     """One row per citizen at the end of the run (columns in the given order)."""
     return pa.table(columns)
 

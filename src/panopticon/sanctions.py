@@ -258,10 +258,6 @@ class ListTrigger:
     def __init__(self, policy: Any) -> None:
         """Wrap a list policy's state."""
         self.policy = policy
-        self._day = 0
-
-    def refresh(self, touched: np.ndarray | None) -> None:
-        """Nothing to do: the list keeps its own counts."""
 
     def members(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """(listed, listed in truth) as boolean arrays over all citizens."""
