@@ -18,12 +18,31 @@ from panopticon.scenario import Scenario
 
 
 @njit(cache=True, inline="always")
-def _pick(cum: np.ndarray, v: float) -> int:
-    """Index of the first cumulative share above v (a categorical draw)."""
-    k = 0
-    while k < cum.size - 1 and v >= cum[k]:
-        k += 1
+def _pick(table: np.ndarray, u: float) -> int:
+    """A behaviour drawn from a small alias table (row 0: keep chance, row 1: alias)."""
+    x = u * table.shape[1]
+    k = int(x)
+    if x - k >= table[0, k]:
+        k = int(table[1, k])
     return k
+
+
+def kind_alias(weights: np.ndarray) -> np.ndarray:
+    """Alias table over behaviours for `_pick`: O(1) per draw whatever the catalog size."""
+    w = np.asarray(weights, dtype=np.float64)
+    k = w.size
+    total = w.sum()
+    scaled = w * k / total if total > 0 else np.ones(k)
+    prob, alias = np.ones(k), np.arange(k, dtype=np.float64)
+    small = [i for i in range(k) if scaled[i] < 1.0]
+    large = [i for i in range(k) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large[-1]
+        prob[s], alias[s] = scaled[s], g
+        scaled[g] = scaled[g] + scaled[s] - 1.0
+        if scaled[g] < 1.0:
+            small.append(large.pop())
+    return np.vstack([prob, alias])
 
 
 @njit(cache=True, inline="always")
@@ -59,9 +78,9 @@ def _behave_kernel(
     alias: np.ndarray,
     block_weight: np.ndarray,
     rate_a: float,
-    cum_a: np.ndarray,
+    kinds_a: np.ndarray,
     rate_b: float,
-    cum_b: np.ndarray,
+    kinds_b: np.ndarray,
     positive: np.ndarray,
     multiplier: np.ndarray,
     multiplier_b: np.ndarray,
@@ -83,8 +102,8 @@ def _behave_kernel(
     """
     n = prob.size
     n_blocks = block_weight.size
-    multi_a = cum_a.size > 1
-    multi_b = cum_b.size > 1
+    multi_a = kinds_a.shape[1] > 1
+    multi_b = kinds_b.shape[1] > 1
     counts = np.empty(n_blocks, dtype=np.int64)
     count_a = np.empty(n_blocks, dtype=np.int64)
     after_a = np.empty(n_blocks, dtype=np.uint64)  # stream position after the Poisson draw
@@ -124,7 +143,7 @@ def _behave_kernel(
             i = lo + slot
             k = 0
             if multi_a:
-                k = _pick(cum_a, streams.uniform(key, c))
+                k = _pick(kinds_a, streams.uniform(key, c))
                 c += np.uint64(1)
             if simple:
                 ok = True
@@ -146,7 +165,7 @@ def _behave_kernel(
                 c += np.uint64(1)
                 k = 0
                 if multi_b:
-                    k = _pick(cum_b, streams.uniform(key, c))
+                    k = _pick(kinds_b, streams.uniform(key, c))
                     c += np.uint64(1)
                 ok, c = _accept(
                     key, c, i, k, deterrence, positive, multiplier_b, age, age_lo, age_hi
@@ -172,14 +191,6 @@ def _behave_kernel(
     return actor_out, kind_out
 
 
-def _shares(weights: np.ndarray) -> np.ndarray:
-    """Cumulative shares of non-negative weights (uniform if they are all zero)."""
-    total = weights.sum()
-    cum = np.cumsum(weights / total if total > 0 else np.ones_like(weights) / weights.size)
-    cum[-1] = 1.0
-    return cum
-
-
 class Behave:
     """Stage 1: who commits which acts today. Owns `committed` and `deterrence`.
 
@@ -203,11 +214,11 @@ class Behave:
         loading = np.array([b.loading for b in cat], dtype=np.float64)
         self.rate_a = float((rates * loading).sum())
         self.rate_b = float((rates * (1.0 - loading)).sum())
-        # for the minimal model (one behaviour, loading 1) cum_a = [1.0]: no kind draw
-        self.cum_a = _shares(rates * loading)
-        self.cum_b = _shares(rates * (1.0 - loading))
-        self.cum_a_weights = rates * loading
-        self.cum_b_weights = rates * (1.0 - loading)
+        # kind tables per source; the minimal model (one behaviour) draws no kind at all
+        self.kinds_a = kind_alias(rates * loading)
+        self.kinds_b = kind_alias(rates * (1.0 - loading))
+        self.weights_a = rates * loading
+        self.weights_b = rates * (1.0 - loading)
         self.positive = np.array([b.valence == "positive" for b in cat], dtype=np.bool_)
         self.multiplier = np.ones(len(cat), dtype=np.float64)
         self.age_lo = np.array([b.ages[0] for b in cat], dtype=np.uint8)
@@ -227,8 +238,8 @@ class Behave:
         """
         p = self.population
         m = self.multiplier
-        in_a = self.cum_a_weights > 0
-        in_b = self.cum_b_weights > 0
+        in_a = self.weights_a > 0
+        in_b = self.weights_b > 0
         top_a = float(m[in_a].max()) if in_a.any() else 1.0
         top_b = float(m[in_b].max()) if in_b.any() else 1.0
         top_a, top_b = (top_a if top_a > 0 else 1.0), (top_b if top_b > 0 else 1.0)
@@ -246,9 +257,9 @@ class Behave:
             p.alias_index,
             p.block_weight,
             self.rate_a * top_a,
-            self.cum_a,
+            self.kinds_a,
             self.rate_b * top_b,
-            self.cum_b,
+            self.kinds_b,
             self.positive,
             mult_a,
             mult_b,
