@@ -108,10 +108,17 @@ def test_full_featured_run_is_thread_independent(tmp_path: Path) -> None:
     out = run_with_threads(
         tmp_path,
         [
-            "seed-article", "--population", "30000", "--days", "70",
-            "--set", "network.avoidance.every_days=20",
-            "--set", "behaviors.red_light_crossing.points=150",
-            "--set", "sanctions.measures.public_jobs.first_day=30",
+            "seed-article",
+            "--population",
+            "30000",
+            "--days",
+            "70",
+            "--set",
+            "network.avoidance.every_days=20",
+            "--set",
+            "behaviors.red_light_crossing.points=150",
+            "--set",
+            "sanctions.measures.public_jobs.first_day=30",
         ],
     )
     assert len(out["1"]) >= 8
