@@ -143,15 +143,18 @@ class Simulation:
         self.metrics = DailyMetrics(
             days, {**dict.fromkeys(self._extra_columns(), None), **self.measures.columns()}
         )
-        self.grades = LongTable(
-            {
-                "day": pa.int32(),
-                "policy": pa.string(),
-                "grade": pa.string(),
-                "count": pa.int64(),
-                "wrongful": pa.int64(),
-            }
-        )
+        # grade counts per day, preallocated (policy, grades, counts[day, g], wrong[day, g])
+        self._graded = [
+            (
+                name,
+                g,
+                np.zeros((days, len(g.names)), np.int64),
+                np.zeros((days, len(g.names)), np.int64),
+            )
+            for name, g in [("score", self.score.grades)]
+            + [(p.name, p.grades) for p in self.policies if getattr(p, "grades", None)]
+            if g is not None
+        ]
         self.groups = LongTable(
             {
                 "day": pa.int32(),
@@ -399,18 +402,9 @@ class Simulation:
                     count=count,
                     true_count=true,
                 )
-        graded = [("score", self.score.grades)] + [
-            (p.name, p.grades) for p in self.policies if getattr(p, "grades", None)
-        ]
-        for name, g in graded:
-            if g is not None:
-                self.grades.add(
-                    day=np.int32(day),
-                    policy=name,
-                    grade=g.names_array,
-                    count=g.counts.copy(),
-                    wrongful=g.wrong.copy(),
-                )
+        for _, g, counts, wrong in self._graded:
+            counts[day] = g.counts
+            wrong[day] = g.wrong
         if self.group is None:
             return
         k = len(self.group_names)
@@ -493,11 +487,34 @@ class Simulation:
             cols[name] = pa.DictionaryArray.from_arrays(access, list(ACCESS))
         return people_table(cols)
 
+    def _grades_table(self) -> pa.Table:
+        """Day x policy x grade rows (day-major), from the preallocated daily counts."""
+        days = self.day
+        parts: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("day", "policy", "grade", "count", "wrongful")
+        }
+        for d in range(days):
+            for name, g, counts, wrong in self._graded:
+                k = len(g.names)
+                parts["day"].append(np.full(k, d, dtype=np.int32))
+                parts["policy"].append(np.full(k, name, dtype=object))
+                parts["grade"].append(g.names_array.astype(object))
+                parts["count"].append(counts[d])
+                parts["wrongful"].append(wrong[d])
+        types = {
+            "day": pa.int32(),
+            "policy": pa.string(),
+            "grade": pa.string(),
+            "count": pa.int64(),
+            "wrongful": pa.int64(),
+        }
+        return pa.table({k: pa.array(np.concatenate(v), type=types[k]) for k, v in parts.items()})
+
     def extra_tables(self) -> dict[str, Any]:
         """Tables beyond the minimal model's, written only when the features exist."""
         out = {}
-        if self.score.grades is not None or any(getattr(p, "grades", None) for p in self.policies):
-            out["grades"] = self.grades.table()
+        if self._graded:
+            out["grades"] = self._grades_table()
         if self.group is not None:
             out["groups"] = self.groups.table()
             out["consequences_by_group"] = self.by_group.table()
