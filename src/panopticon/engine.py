@@ -273,12 +273,14 @@ class Simulation:
         for pol in self.policies:
             pol.step(day, batch, removed)
         t, ph["score"] = clock(), ph["score"] + clock() - t
-        touched = batch.attributed_to
+        # everyone whose main score may have changed today: records' targets, records
+        # removed on appeal, and those who regained points in a recovery pass
+        parts = [batch.attributed_to, recovered]
         if removed is not None:
-            touched = np.concatenate([touched, removed.attributed_to])
-        self.sanction.step(touched, recovered)
-        everyone = {"score"} if recovered else set()
-        everyone |= {
+            parts.append(removed.attributed_to)
+        touched = np.concatenate(parts)
+        self.sanction.step(touched, False)
+        everyone = {
             p.name for p in self.policies if isinstance(p, FactorsScore) and p.last == day + 1
         }
         measured = self.measures.step(day, touched, everyone)
