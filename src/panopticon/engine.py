@@ -135,6 +135,10 @@ class Simulation:
         self.sanction = Blacklist(sc, self.score.score, self.score.true_score)
         self.policy_by_name = {"score": self.score, **{p.name: p for p in self.policies}}
         self.measures = Measures(sc, self.policy_by_name, self.age, self.network)
+        # list who regains points in recovery when more than the blacklist is keyed on it
+        self.score.track_recovered = self.score.grades is not None or "score" in (
+            self.measures.groups
+        )
         self.adapt = Adapt(sc, self.behave.deterrence, self.network)
         for pol in self.policies:
             if isinstance(pol, FactorsScore):
@@ -275,14 +279,16 @@ class Simulation:
         t, ph["score"] = clock(), ph["score"] + clock() - t
         # everyone whose main score may have changed today: records' targets, records
         # removed on appeal, and those who regained points in a recovery pass
-        parts = [batch.attributed_to, recovered]
+        parts = [batch.attributed_to] if recovered is None else [batch.attributed_to, recovered]
         if removed is not None:
             parts.append(removed.attributed_to)
         touched = np.concatenate(parts)
-        self.sanction.step(touched, False)
+        self.sanction.step(touched, recovered is None)
         everyone = {
             p.name for p in self.policies if isinstance(p, FactorsScore) and p.last == day + 1
         }
+        if recovered is None:
+            everyone.add("score")
         measured = self.measures.step(day, touched, everyone)
         t, ph["sanction"] = clock(), ph["sanction"] + clock() - t
         self.adapt.step(day, batch.attributed_to[~self.behave.positive[batch.behavior]])

@@ -191,55 +191,35 @@ def _apply_kernel(
     return total
 
 
-RECOVERY_BLOCK = 65536  # citizens per parallel block of the recovery pass (a constant)
-
-
 @njit(cache=True, parallel=True)
 def _recover_kernel(
-    gain: int, start: int, score: np.ndarray, true_score: np.ndarray, window: np.ndarray
-) -> tuple[int, np.ndarray]:
+    gain: int,
+    start: int,
+    score: np.ndarray,
+    true_score: np.ndarray,
+    window: np.ndarray,
+    moved: np.ndarray,
+) -> int:
     """End of a recovery period: quiet citizens below `start` regain points, up to `start`.
 
-    Returns the sum of scores and the ids whose score or true_score changed (in id
-    order), so that grades and sanctions re-examine only them. (Rewards can lift a score
-    above start, to the cap; recovery only gives back what was lost.)
+    Marks in `moved` (unless it is empty) whose score or true_score changed, so that
+    grades and sanctions can re-examine only them; returns the sum of scores. (Rewards
+    can lift a score above start, to the cap; recovery only gives back what was lost.)
     """
-    n = score.size
-    n_blocks = (n + RECOVERY_BLOCK - 1) // RECOVERY_BLOCK
-    counts = np.zeros(n_blocks, dtype=np.int64)
-    for b in prange(n_blocks):
-        m = 0
-        for i in range(b * RECOVERY_BLOCK, min(n, (b + 1) * RECOVERY_BLOCK)):
-            w = window[i]
-            if (not w & ANY_RECORD and score[i] < start) or (
-                not w & CORRECT_RECORD and true_score[i] < start
-            ):
-                m += 1
-        counts[b] = m
-    offsets = np.zeros(n_blocks + 1, dtype=np.int64)
-    for b in range(n_blocks):
-        offsets[b + 1] = offsets[b] + counts[b]
-    changed = np.empty(offsets[n_blocks], dtype=np.int32)
-    sums = np.zeros(n_blocks, dtype=np.int64)
-    for b in prange(n_blocks):
-        out = offsets[b]
-        total = 0
-        for i in range(b * RECOVERY_BLOCK, min(n, (b + 1) * RECOVERY_BLOCK)):
-            w = window[i]
-            moved = False
-            if not w & ANY_RECORD and score[i] < start:
-                score[i] = min(start, int(score[i]) + gain)
-                moved = True
-            if not w & CORRECT_RECORD and true_score[i] < start:
-                true_score[i] = min(start, int(true_score[i]) + gain)
-                moved = True
-            if moved:
-                changed[out] = i
-                out += 1
-            window[i] = 0
-            total += int(score[i])
-        sums[b] = total
-    return sums.sum(), changed
+    total = 0
+    for i in prange(score.size):
+        w = window[i]
+        regain = (not w & ANY_RECORD) and score[i] < start
+        regain_true = (not w & CORRECT_RECORD) and true_score[i] < start
+        if regain:
+            score[i] = min(start, int(score[i]) + gain)
+        if regain_true:
+            true_score[i] = min(start, int(true_score[i]) + gain)
+        if moved.size > 0:
+            moved[i] = regain or regain_true
+        window[i] = 0
+        total += int(score[i])
+    return total
 
 
 class PointsLedger:
@@ -268,12 +248,14 @@ class PointsLedger:
             top = self.grades.highs[grade] if self.grades else None
             self.drop_to[list(cat).index(beh)] = math.ceil(top) - 1 if top is not None else NO_DROP
         self.score_sum = n * self.start
+        self.track_recovered = self.grades is not None  # the engine may turn it on
 
-    def step(self, day: int, batch: RecordBatch, removed: RecordBatch | None) -> np.ndarray:
+    def step(self, day: int, batch: RecordBatch, removed: RecordBatch | None) -> np.ndarray | None:
         """Apply today's records (and reverse removed ones), then recovery if a period ends.
 
         Returns the ids whose score changed through recovery today (empty on other days);
         with the records' targets, they are everyone whose grade or sanction may change.
+        None means a recovery pass ran without listing them: re-examine everyone.
         """
         self.score_sum += _apply_kernel(
             batch.attributed_to,
@@ -304,9 +286,16 @@ class PointsLedger:
             )
         recovered = np.empty(0, dtype=np.int32)
         if (day + 1) % self.every == 0:
-            self.score_sum, recovered = _recover_kernel(
-                self.gain, self.start, self.score, self.true_score, self.window
+            # with nothing else keyed on this score (the minimal model), re-examining
+            # everyone afterwards is cheaper than listing who regained points
+            n = self.score.size if self.track_recovered else 0
+            moved = np.empty(n, dtype=np.bool_)
+            self.score_sum = _recover_kernel(
+                self.gain, self.start, self.score, self.true_score, self.window, moved
             )
+            if not self.track_recovered:
+                return None
+            recovered = np.flatnonzero(moved).astype(np.int32)
         if self.grades is not None:
             self.grades.refresh(batch.attributed_to)
             if removed is not None:
