@@ -332,10 +332,7 @@ class Simulation:
             codes = pol.grades.grade if pol.grades is not None else None
             avoid = np.array([g in av.avoid_grades for g in self._degree_grades()])
             low = avoid[codes] if codes is not None else np.zeros(pol.score.size, dtype=bool)
-            lo, hi = (
-                float(getattr(pol, "floor", getattr(pol, "lo", 0))),
-                float(getattr(pol, "cap", getattr(pol, "hi", 1))),
-            )
+            lo, hi = pol.bounds
             attract = (pol.score.astype(np.float64) - lo) / max(hi - lo, 1.0)
             r = net.rewire(low, attract, day, sc.run.seed, av)
             out.update(ties_dropped=r["dropped"], ties_new=r["new"])
@@ -392,16 +389,11 @@ class Simulation:
     ) -> None:
         """Grades per policy, rates per group, and (monthly) the score distribution."""
         if (day + 1) % HISTOGRAM_EVERY == 0 or day == self.scenario.run.days - 1:
-            scored = [
-                ("score", self.score.score, self.score.true_score, self.score.floor, self.score.cap)
+            scored = [("score", self.score)] + [
+                (p.name, p) for p in self.policies if isinstance(p, FactorsScore)
             ]
-            scored += [
-                (p.name, p.score, p.true_score, p.lo, p.hi)
-                for p in self.policies
-                if isinstance(p, FactorsScore)
-            ]
-            for name, sc_, tr_, lo, hi in scored:
-                edges, count, true = score_histogram(sc_, tr_, lo, hi)
+            for name, pol in scored:
+                edges, count, true = score_histogram(pol.score, pol.true_score, *pol.bounds)
                 self.histogram.add(
                     day=np.int32(day),
                     policy=name,

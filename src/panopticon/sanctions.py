@@ -453,7 +453,7 @@ class Measures:
             on = on | self.family.any_other_member(on)
             truth = truth | self.family.any_other_member(truth)
         rank = self.policies[m.rank_policy]
-        low = float(getattr(rank, "floor", getattr(rank, "lo", 0.0)))
+        low = rank.bounds[0]
         capacity = round(m.capacity_share * applicants.size)
         got = allocate(applicants, on, rank.score, keys, capacity, m.rule, low)
         got_true = allocate(applicants, truth, rank.true_score, keys, capacity, m.rule, low)

@@ -303,6 +303,11 @@ class PointsLedger:
             self.grades.refresh(recovered)
         return recovered
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The lowest and highest possible score (floor, cap)."""
+        return float(self.floor), float(self.cap)
+
     def mean(self) -> float:
         """Mean score over all citizens."""
         return self.score_sum / self.score.size
@@ -394,7 +399,7 @@ def trait_values(propensity: np.ndarray, loading: float, seed: int, index: int) 
     ranks = np.empty(n)
     ranks[np.argsort(propensity, kind="stable")] = (np.arange(n) + 0.5) / n
     z = special.ndtri(ranks)
-    rng = streams.population_rng(seed, streams.DOSSIER + 100, index)
+    rng = streams.population_rng(seed, streams.TRAITS, index)
     e = rng.standard_normal(n)
     v = special.ndtr(-loading * z + math.sqrt(max(0.0, 1 - loading**2)) * e)
     return np.round(v * 255).astype(np.uint8)
@@ -533,6 +538,11 @@ class FactorsScore:
             self.last = day + 1
             if self.grades is not None:
                 self.grades.refresh_all()
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The lowest and highest possible score (the policy's range)."""
+        return self.lo, self.hi
 
     def mean(self) -> float:
         """Mean score at the last recomputation."""

@@ -36,6 +36,7 @@ LISTS = 11
 SANCTIONS = 12
 FACEID_QUALITY = 13
 BEHAVE_UNIFORM = 14
+TRAITS = 108  # trait dimensions of factors scores (the value they were first drawn with)
 
 
 @njit(cache=True, inline="always")
