@@ -3,7 +3,7 @@
 Each measurement runs in its own process so that peak memory is its own. The engine is
 timed after a tiny warm-up run (so JIT compilation is not counted) for a complete run
 folder with `run.records = "none"`; the baseline is the straightforward whole-array
-NumPy version (`panopticon.reference`), timed in the same invocation so the ratio is
+NumPy version (`panopticon.stages.reference`), timed in the same invocation so the ratio is
 measured side by side.
 
     python3 benchmarks/minimal.py                 # 1e5, 1e6, 1e7; baseline up to 1e6
@@ -28,7 +28,7 @@ def measure(kind: str, n: int, days: int, repeat: int = 1) -> dict[str, float]:
     (other load only ever adds time); both implementations get the same number of repeats.
     """
     import panopticon as pn
-    from panopticon.reference import run_reference
+    from panopticon.stages.reference import run_reference
 
     sets = ['run.records="none"']
     if kind == "engine":

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import panopticon as pn
+from panopticon.analysis.compare import compare_text, scenario_differences
+from panopticon.analysis.headline import METRICS, headline
 from panopticon.cli import main
-from panopticon.compare import compare_text, scenario_differences
-from panopticon.report.headline import METRICS, headline
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 from scipy import special
 
-from panopticon import faceid
-from panopticon.faceid import (
+from panopticon.stages.identify import faceid
+from panopticon.stages.identify.faceid import (
     FaceIdError,
     FaceIdScores,
     Group,

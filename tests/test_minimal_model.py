@@ -98,7 +98,7 @@ def test_invariants_every_day() -> None:
 
 def batch_of(day: int, targets: list[int], correct: list[bool], kinds: list[int] | None = None):
     """A record batch against the given citizens (perpetrator = target when correct)."""
-    from panopticon.records import RecordBatch
+    from panopticon.core.records import RecordBatch
 
     t = np.array(targets, dtype=np.int32)
     c = np.array(correct, dtype=bool)
@@ -118,7 +118,7 @@ def batch_of(day: int, targets: list[int], correct: list[bool], kinds: list[int]
 
 def test_recovery_rule_against_hand_computation() -> None:
     # Hand-made record sequence on three citizens.
-    from panopticon.scoring import PointsLedger
+    from panopticon.stages.score.scoring import PointsLedger
 
     sc = pn.load("minimal", population=3, days=90)
     led = PointsLedger(sc)
@@ -142,7 +142,7 @@ def test_engine_agrees_with_reference_implementation() -> None:
     Five seeds each; the difference of means is compared with Z standard errors
     estimated from the replicates' spread.
     """
-    from panopticon.reference import run_reference
+    from panopticon.stages.reference import run_reference
 
     metrics = ("committed", "observed", "attributed_wrong", "sanctioned", "mean_score")
     a: dict[str, list[float]] = {m: [] for m in metrics}

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from panopticon import network as nw
-from panopticon.population import demographics
+from panopticon.core.population import demographics
 from panopticon.scenario import Population, format_validation_error
+from panopticon.stages.society import network as nw
 
 REGIONS = {"north": {"share": 0.5}, "south": {"share": 0.3}, "west": {"share": 0.2}}
 AGES = {"0-17": 0.22, "18-34": 0.25, "35-64": 0.38, "65-90": 0.15}

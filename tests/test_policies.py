@@ -11,8 +11,8 @@ import pytest
 
 import panopticon as pn
 from panopticon.cli import main
-from panopticon.records import RecordBatch
-from panopticon.scoring import FactorsScore, ListPolicyState, PointsLedger
+from panopticon.core.records import RecordBatch
+from panopticon.stages.score.scoring import FactorsScore, ListPolicyState, PointsLedger
 
 Z = 5.0
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import panopticon as pn
-from panopticon.response import perceived_detection, rate_multipliers
+from panopticon.stages.behave.respond import perceived_detection, rate_multipliers
 
 Z = 5.0
 LAWFUL = [

@@ -309,7 +309,7 @@ def test_interrupted_run_says_why(tmp_path: Path) -> None:
 
 
 def test_memory_refusal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from panopticon import engine
+    from panopticon.core import engine
 
     monkeypatch.setattr(engine, "available_bytes", lambda: 100 * 2**20)
     with pytest.raises(pn.RunError, match=r"population\.size"):

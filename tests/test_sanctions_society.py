@@ -11,7 +11,7 @@ import pytest
 
 import panopticon as pn
 from panopticon.cli import main
-from panopticon.sanctions import allocate
+from panopticon.stages.sanction.sanctions import allocate
 
 Z = 5.0
 HARSH = [  # enough low grades to see consequences at small sizes

@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 
 import panopticon as pn
-from panopticon import faceid
 from panopticon.cli import main
-from panopticon.identify import rate_table
-from panopticon.surveillance import camera_chance, cameras_on, region_density
+from panopticon.stages.identify import faceid
+from panopticon.stages.identify.identify import rate_table
+from panopticon.stages.observe.observe import camera_chance, cameras_on, region_density
 
 Z = 5.0
 

@@ -11,10 +11,10 @@ import pytest
 from scipy import stats
 
 import panopticon as pn
-import panopticon.sweep as sweep_mod
+import panopticon.analysis.sweep as sweep_mod
+from panopticon.analysis.headline import METRICS
+from panopticon.analysis.sweep import SweepError, parse_vary, plan, summarize
 from panopticon.cli import main
-from panopticon.report.headline import METRICS
-from panopticon.sweep import SweepError, parse_vary, plan, summarize
 
 SMALL = ["--population", "4000", "--days", "40", "--set", "sanctions.blacklist.threshold=995"]
 GRID = ["--vary", "surveillance.faceid.p_wrong=0.02,0.2", "--replicates", "2"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from panopticon.engine import Simulation, run
-from panopticon.runs import RunError, RunResult, open_run
-from panopticon.scenario import (
+from panopticon.core.engine import Simulation, run
+from panopticon.io.runs import RunError, RunResult, open_run
+from panopticon.scenario.schema import (
     Scenario,
     ScenarioError,
     load,

@@ -12,12 +12,12 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from panopticon import scenario as schema
+from panopticon.scenario import schema
 
 HEADER = """# Scenario reference
 
 Every field of a scenario file, by dotted key (the key `--set` and `--vary` take).
-Generated from the schema in `src/panopticon/scenario.py` by `python -m panopticon.docgen`;
+Generated from the schema in `src/panopticon/scenario/schema.py` by `python -m panopticon.docgen`;
 a test checks that this file is current. `<name>` stands for a name you choose (a
 behaviour, a channel, a policy, a measure). A file may start with
 `extends = "preset-or-path"` to build on another scenario: tables merge key by key.

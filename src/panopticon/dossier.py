@@ -32,12 +32,12 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from panopticon import population as population_mod
-from panopticon import streams
-from panopticon.records import APPEAL_STATUS
-from panopticon.runs import RunError, RunResult, open_run
-from panopticon.scenario import Scenario, ScenarioError
-from panopticon.scenario import load as load_scenario
+from panopticon.core import population as population_mod
+from panopticon.core import streams
+from panopticon.core.records import APPEAL_STATUS
+from panopticon.io.runs import RunError, RunResult, open_run
+from panopticon.scenario.schema import Scenario, ScenarioError
+from panopticon.scenario.schema import load as load_scenario
 
 CATEGORIES = (
     "identity",

@@ -12,17 +12,17 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from panopticon.report.figures import RunData, label_runs, report_name, run_figures
-from panopticon.report.headline import (
+from panopticon.analysis.headline import (
     METRICS,
     format_diff,
     format_value,
     headline,
     relative,
 )
+from panopticon.io.runs import RunError, RunResult
+from panopticon.report.figures import RunData, label_runs, report_name, run_figures
 from panopticon.report.html import esc, flatten, page, show, table
 from panopticon.report.model import Figure
-from panopticon.runs import RunError, RunResult
 
 __all__ = [
     "METRICS",

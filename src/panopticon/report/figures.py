@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from panopticon.io.runs import RunResult
 from panopticon.report.model import (
     CORRECT,
     NEUTRAL,
@@ -30,7 +31,6 @@ from panopticon.report.model import (
     Sankey,
     Series,
 )
-from panopticon.runs import RunResult
 
 SCORE_HISTOGRAM = "score_histogram.parquet"
 GRADES_TABLE = "grades.parquet"

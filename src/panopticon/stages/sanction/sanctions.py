@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from panopticon import streams
-from panopticon.scenario import Scenario
-from panopticon.scoring import FactorsScore
+from panopticon.core import streams
+from panopticon.scenario.schema import Scenario
+from panopticon.stages.score.scoring import FactorsScore
 
 SANCTIONED = np.uint8(1)
 WRONGLY = np.uint8(2)

@@ -15,71 +15,19 @@ can be written as the run goes; decisions due after the last day are `pending`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from numba import njit
 
-from panopticon import streams
-from panopticon.faceid import MISSED
-from panopticon.scenario import Scenario
-
-APPEAL_NONE, APPEAL_LOST, APPEAL_WON, APPEAL_PENDING = 0, 1, 2, 3
-APPEAL_STATUS = ("none", "lost", "won", "pending")
-
-
-@dataclass
-class RecordBatch:
-    """Records, columnar: those appearing on `day` (or being reversed on it)."""
-
-    day: int
-    behavior: np.ndarray  # uint8 behaviour index
-    perpetrator: np.ndarray  # int32
-    attributed_to: np.ndarray  # int32
-    channel: np.ndarray  # uint8 channel code
-    correct: np.ndarray  # bool
-    act_day: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
-    appeal: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint8))
-
-    def __len__(self) -> int:
-        """Number of records."""
-        return self.perpetrator.size
-
-    def subset(self, keep: np.ndarray) -> RecordBatch:
-        """The records selected by index array `keep`."""
-        return RecordBatch(
-            self.day,
-            self.behavior[keep],
-            self.perpetrator[keep],
-            self.attributed_to[keep],
-            self.channel[keep],
-            self.correct[keep],
-            self.act_day[keep] if self.act_day.size else self.act_day,
-            self.appeal[keep] if self.appeal.size else self.appeal,
-        )
-
-    @staticmethod
-    def concat(day: int, parts: list[RecordBatch]) -> RecordBatch:
-        """One batch from several (in order)."""
-        if len(parts) == 1:
-            return parts[0]
-        cat = np.concatenate
-        return RecordBatch(
-            day,
-            cat([p.behavior for p in parts]),
-            cat([p.perpetrator for p in parts]),
-            cat([p.attributed_to for p in parts]),
-            cat([p.channel for p in parts]),
-            cat([p.correct for p in parts]),
-            cat([p.act_day for p in parts]),
-            cat([p.appeal for p in parts]),
-        )
-
-
-def empty_batch(day: int) -> RecordBatch:
-    """A batch with no records."""
-    z8, z32 = np.empty(0, np.uint8), np.empty(0, np.int32)
-    return RecordBatch(day, z8, z32, z32, z8, np.empty(0, np.bool_), z32, z8)
+from panopticon.core import streams
+from panopticon.core.records import (
+    APPEAL_LOST,
+    APPEAL_NONE,
+    APPEAL_PENDING,
+    APPEAL_WON,
+    MISSED,
+    RecordBatch,
+)
+from panopticon.scenario.schema import Scenario
 
 
 @njit(cache=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from panopticon.scenario import Scenario
+from panopticon.scenario.schema import Scenario
 
 
 def run_reference(scenario: Scenario) -> dict[str, np.ndarray]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from panopticon import streams
-from panopticon.scenario import Population as PopulationParams
+from panopticon.core import streams
+from panopticon.scenario.schema import Population as PopulationParams
 
 BLOCK = 4096
 CHUNK = 1 << 20  # citizens per vectorised set-up chunk (a multiple of BLOCK)
@@ -136,7 +136,7 @@ def demographics(params: PopulationParams, seed: int, start: int, stop: int) -> 
     Drawn from their own counter-based streams (not the propensity's), chunk by chunk,
     so any range can be regenerated on demand without storing it.
     """
-    from panopticon.scenario import parse_band
+    from panopticon.scenario.schema import parse_band
 
     n = stop - start
     group = np.empty(n, dtype=np.uint8)

@@ -21,25 +21,25 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from panopticon import population as population_mod
-from panopticon.behavior import Adapt, Behave
-from panopticon.faceid import MISSED
-from panopticon.identify import Identify
-from panopticon.metrics import (
+from panopticon.core import population as population_mod
+from panopticon.core.metrics import (
     HISTOGRAM_EVERY,
     DailyMetrics,
     LongTable,
     people_table,
     score_histogram,
 )
-from panopticon.network import build_network
-from panopticon.records import Record
-from panopticon.response import Respond
-from panopticon.runs import RunError, RunResult, RunWriter, now
-from panopticon.sanctions import ACCESS, Blacklist, Measures
-from panopticon.scenario import Scenario
-from panopticon.scoring import FactorsScore, PointsLedger, build_policies
-from panopticon.surveillance import Observe
+from panopticon.core.records import MISSED
+from panopticon.io.runs import RunError, RunResult, RunWriter, now
+from panopticon.scenario.schema import Scenario
+from panopticon.stages.behave.behave import Adapt, Behave
+from panopticon.stages.behave.respond import Respond
+from panopticon.stages.identify.identify import Identify
+from panopticon.stages.observe.observe import Observe
+from panopticon.stages.record.records import Record
+from panopticon.stages.sanction.sanctions import ACCESS, Blacklist, Measures
+from panopticon.stages.score.scoring import FactorsScore, PointsLedger, build_policies
+from panopticon.stages.society.network import build_network
 
 PLAN = ("behave", "observe", "identify", "record", "score", "sanction", "adapt")
 BASE_BYTES = 400 * 2**20  # interpreter, Numba, Arrow and output buffers

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from panopticon.scenario import Scenario
-from panopticon.surveillance import camera_chance
+from panopticon.scenario.schema import Scenario
+from panopticon.stages.observe.observe import camera_chance
 
 
 def perceived_detection(scenario: Scenario, day: int) -> np.ndarray:

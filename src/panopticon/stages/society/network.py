@@ -31,8 +31,8 @@ import numpy as np
 from numba import njit, prange
 from pydantic import Field, field_validator, model_validator
 
-from panopticon import streams
-from panopticon.params import NonNegative, Probability, Strict
+from panopticon.core import streams
+from panopticon.core.params import NonNegative, Probability, Strict
 
 EMPTY = -1
 HEAD = 0  # adult heading the household (a parent when the household has children)

@@ -16,8 +16,8 @@ from datetime import date
 import numpy as np
 from numba import njit
 
-from panopticon import streams
-from panopticon.scenario import PUBLIC_PLACES, Camera, Scenario
+from panopticon.core import streams
+from panopticon.scenario.schema import PUBLIC_PLACES, Camera, Scenario
 
 CAMERA = 0  # channel code of the camera channel in the record log
 NO_CHANNEL = 255

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from panopticon import __version__
-from panopticon.records import APPEAL_STATUS, RecordBatch
+from panopticon.core.records import APPEAL_STATUS, RecordBatch
 
 RUN_FILES = (
     "manifest.json",

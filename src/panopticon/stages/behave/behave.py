@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from panopticon import streams
-from panopticon.population import BLOCK, Population
-from panopticon.scenario import Scenario
+from panopticon.core import streams
+from panopticon.core.population import BLOCK, Population
+from panopticon.scenario.schema import Scenario
 
 
 @njit(cache=True, inline="always")

@@ -16,10 +16,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from panopticon import faceid, streams
-from panopticon.faceid import CORRECT, MISSED, WRONG, identify_fixed
-from panopticon.scenario import FaceIdFixed, Scenario
-from panopticon.surveillance import CAMERA
+from panopticon.core import streams
+from panopticon.core.records import CORRECT, MISSED, WRONG
+from panopticon.scenario.schema import FaceIdFixed, Scenario
+from panopticon.stages.identify import faceid
+from panopticon.stages.identify.faceid import identify_fixed
+from panopticon.stages.observe.observe import CAMERA
 
 
 def faceid_model(scenario: Scenario) -> faceid.FaceIdScores:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from panopticon.runs import RunResult
+from panopticon.io.runs import RunResult
 
 
 @dataclass(frozen=True)

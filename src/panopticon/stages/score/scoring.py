@@ -22,9 +22,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from panopticon import streams
-from panopticon.records import RecordBatch
-from panopticon.scenario import FactorsPolicy, ListPolicy, Scenario
+from panopticon.core import streams
+from panopticon.core.records import RecordBatch
+from panopticon.scenario.schema import FactorsPolicy, ListPolicy, Scenario
 
 ANY_RECORD = np.uint8(1)
 CORRECT_RECORD = np.uint8(2)

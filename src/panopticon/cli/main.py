@@ -7,10 +7,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from panopticon import __version__, dossier, faceid
-from panopticon import scenario as scenario_mod
-from panopticon.engine import run as run_scenario
-from panopticon.runs import RunError, RunResult
+from panopticon import __version__, dossier
+from panopticon.core.engine import run as run_scenario
+from panopticon.io.runs import RunError, RunResult
+from panopticon.scenario import schema as scenario_mod
+from panopticon.stages.identify import faceid
 
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
@@ -162,7 +163,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """`panopticon compare`: headline metrics of runs side by side, with differences."""
-    from panopticon.compare import compare
+    from panopticon.analysis.compare import compare
 
     print(compare(args.runs, html=args.html, png_dir=args.png))
     return 0
@@ -170,7 +171,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """`panopticon sweep`: a grid of scenarios x replicates, resumable, with a report."""
-    from panopticon.sweep import parse_vary, run_sweep
+    from panopticon.analysis.sweep import parse_vary, run_sweep
 
     varies = [parse_vary(v) for v in args.vary]
     base = _load(args)

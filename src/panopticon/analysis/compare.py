@@ -9,11 +9,11 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from panopticon.analysis.headline import METRICS, format_diff, format_value, headline, relative
+from panopticon.io.runs import RunError, RunResult
 from panopticon.report import build_report, write_figures_png, write_report
 from panopticon.report.figures import label_runs
-from panopticon.report.headline import METRICS, format_diff, format_value, headline, relative
 from panopticon.report.html import flatten, show
-from panopticon.runs import RunError, RunResult
 
 
 def open_runs(paths: list[str | Path]) -> list[RunResult]:

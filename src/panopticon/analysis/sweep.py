@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from panopticon import scenario as scenario_mod
-from panopticon.report.headline import METRIC_BY_KEY, METRICS, format_value, headline
+from panopticon.analysis.headline import METRIC_BY_KEY, METRICS, format_value, headline
+from panopticon.io.runs import RunError, RunResult
 from panopticon.report.html import esc, page, show, table
 from panopticon.report.model import PALETTE, Figure, Series
-from panopticon.runs import RunError, RunResult
-from panopticon.scenario import Scenario, ScenarioError
+from panopticon.scenario import schema as scenario_mod
+from panopticon.scenario.schema import Scenario, ScenarioError
 
 TABLE = "sweep.parquet"
 SPEC = "sweep.json"
@@ -264,7 +264,7 @@ def _init_worker(threads: int) -> None:
 
 def run_one(scenario_toml: str, out: str) -> str:
     """Run one planned scenario into its folder (replacing an incomplete run there)."""
-    from panopticon.engine import run as engine_run
+    from panopticon.core.engine import run as engine_run
 
     sc = scenario_mod.validate(tomllib.loads(scenario_toml))
     engine_run(sc, out=out, overwrite=True)

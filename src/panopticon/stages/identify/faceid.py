@@ -39,9 +39,7 @@ from numba import njit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from scipy import optimize, special
 
-MISSED = 0
-WRONG = 1
-CORRECT = 2
+from panopticon.core.records import CORRECT, MISSED, WRONG
 
 
 @njit(cache=True, inline="always")

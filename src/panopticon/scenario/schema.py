@@ -19,7 +19,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import Field, ValidationError, model_validator
 
-from panopticon.params import NonNegative, Probability, ScenarioError, Strict
+from panopticon.core.params import NonNegative, Probability, ScenarioError, Strict
 
 
 class RunSettings(Strict):
@@ -285,7 +285,7 @@ class FaceIdQualityParams(Strict):
 class FaceIdScoresParams(Strict):
     """Face identification from genuine and impostor score distributions (1:N search).
 
-    Outcome rates per (quality, group) come from `panopticon.faceid` for this gallery
+    Outcome rates per (quality, group) come from `stages.identify.faceid` for this gallery
     size and threshold, computed once per run.
     """
 
@@ -568,7 +568,7 @@ class Response(Strict):
     announcements: dict[str, Announcement] = Field(default_factory=dict)
 
 
-from panopticon.network import NetworkParams  # noqa: E402
+from panopticon.stages.society.network import NetworkParams  # noqa: E402
 
 
 class Scenario(Strict):
@@ -636,7 +636,7 @@ class Scenario(Strict):
             )
         fid = surv.faceid
         if isinstance(fid, FaceIdScoresParams):
-            from panopticon.faceid import DEFAULT_GENUINE_MEAN
+            from panopticon.stages.identify.faceid import DEFAULT_GENUINE_MEAN
 
             for g in fid.groups:
                 if g not in self.population.groups:
@@ -857,7 +857,7 @@ def validate(data: dict[str, Any]) -> Scenario:
 
 def preset_names() -> list[str]:
     """Names of the presets shipped inside the package."""
-    files = resources.files("panopticon.presets").iterdir()
+    files = resources.files("panopticon.scenario.presets").iterdir()
     return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
 
 
@@ -865,7 +865,11 @@ def preset_summaries() -> dict[str, str]:
     """Preset name -> its one-line description."""
     out = {}
     for name in preset_names():
-        text = resources.files("panopticon.presets").joinpath(f"{name}.toml").read_text("utf-8")
+        text = (
+            resources.files("panopticon.scenario.presets")
+            .joinpath(f"{name}.toml")
+            .read_text("utf-8")
+        )
         out[name] = str(tomllib.loads(text).get("description", "")).strip().splitlines()[0:1]
         out[name] = out[name][0] if out[name] else ""
     return out
@@ -877,7 +881,7 @@ def read_toml(source: str | Path, _depth: int = 0) -> dict[str, Any]:
     origin: str
     path = Path(source)
     if str(source) in preset_names():
-        res = resources.files("panopticon.presets").joinpath(f"{source}.toml")
+        res = resources.files("panopticon.scenario.presets").joinpath(f"{source}.toml")
         text, origin = res.read_text("utf-8"), f"preset {source}"
     elif path.is_dir():
         raise ScenarioError(f"error: scenario {str(source)!r}: is a folder, not a TOML file")

@@ -1,0 +1,1 @@
+"""Analysis across runs: headline metrics, compare and sweep."""

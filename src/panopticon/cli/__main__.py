@@ -1,0 +1,5 @@
+"""`python -m panopticon.cli.main`."""
+
+from panopticon.cli.main import main
+
+raise SystemExit(main())

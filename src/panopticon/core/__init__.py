@@ -1,0 +1,1 @@
+"""The core: module contract, registry, engine (the day loop), streams, population, metrics."""

@@ -1,0 +1,3 @@
+"""Scenario files: the schema, presets, validation and `--set` overrides."""
+
+from panopticon.scenario.schema import *  # noqa: F403

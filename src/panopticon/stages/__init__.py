@@ -1,0 +1,1 @@
+"""The stages of one day: behave, observe, identify, record, score, sanction, society."""

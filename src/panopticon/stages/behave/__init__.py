@@ -1,0 +1,1 @@
+"""Behave: who commits which acts, general and specific deterrence."""

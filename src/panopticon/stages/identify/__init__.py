@@ -1,0 +1,1 @@
+"""Identify: attribution of each detection (face identification for cameras)."""

@@ -1,0 +1,1 @@
+"""Observe: cameras and the other channels that see acts."""

@@ -1,0 +1,1 @@
+"""Record: the credit record log, delays and appeals."""

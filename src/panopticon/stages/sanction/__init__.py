@@ -1,0 +1,1 @@
+"""Sanction: the blacklist and the catalog of rewards and punishments."""

@@ -1,0 +1,1 @@
+"""Score: the policies that turn records into scores, grades and list entries."""

@@ -1,0 +1,1 @@
+"""Society: households, work and school groups, friends, avoidance."""
