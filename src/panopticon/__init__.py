@@ -13,14 +13,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from panopticon.core.engine import Simulation, run
+from panopticon.core.params import ScenarioError
 from panopticon.io.runs import RunError, RunResult, open_run
-from panopticon.scenario.schema import (
-    Scenario,
-    ScenarioError,
-    load,
-    preset_names,
-    preset_summaries,
-)
+from panopticon.scenario import Scenario, load, preset_names, preset_summaries
 
 __all__ = [
     "RunError",

@@ -34,10 +34,11 @@ import polars as pl
 
 from panopticon.core import population as population_mod
 from panopticon.core import streams
+from panopticon.core.params import ScenarioError
 from panopticon.core.records import APPEAL_STATUS
 from panopticon.io.runs import RunError, RunResult, open_run
-from panopticon.scenario.schema import Scenario, ScenarioError
-from panopticon.scenario.schema import load as load_scenario
+from panopticon.scenario.io import load as load_scenario
+from panopticon.scenario.schema import Scenario
 
 CATEGORIES = (
     "identity",

@@ -34,11 +34,12 @@ import numpy as np
 import polars as pl
 
 from panopticon.analysis.headline import METRIC_BY_KEY, METRICS, format_value, headline
+from panopticon.core.params import ScenarioError
 from panopticon.io.runs import RunError, RunResult
 from panopticon.report.html import esc, page, show, table
 from panopticon.report.model import PALETTE, Figure, Series
-from panopticon.scenario import schema as scenario_mod
-from panopticon.scenario.schema import Scenario, ScenarioError
+from panopticon.scenario.errors import validate
+from panopticon.scenario.schema import Scenario
 
 TABLE = "sweep.parquet"
 SPEC = "sweep.json"
@@ -266,7 +267,7 @@ def run_one(scenario_toml: str, out: str) -> str:
     """Run one planned scenario into its folder (replacing an incomplete run there)."""
     from panopticon.core.engine import run as engine_run
 
-    sc = scenario_mod.validate(tomllib.loads(scenario_toml))
+    sc = validate(tomllib.loads(scenario_toml))
     engine_run(sc, out=out, overwrite=True)
     return out
 

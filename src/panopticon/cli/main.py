@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from panopticon import __version__, dossier
+from panopticon import scenario as scenario_mod
 from panopticon.core.engine import run as run_scenario
+from panopticon.core.params import ScenarioError
 from panopticon.io.runs import RunError, RunResult
-from panopticon.scenario import schema as scenario_mod
 from panopticon.stages.identify import faceid
 
 
@@ -316,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (scenario_mod.ScenarioError, RunError) as exc:
+    except (ScenarioError, RunError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,6 +1,8 @@
-"""Scenario files: the schema, presets, validation and `--set` overrides.
+"""The scenario schema: one pydantic model per stage and the cross-field validator.
 
-A scenario is a TOML file validated against the pydantic models below. Every table is a
+A scenario is a TOML file validated against the pydantic models below (reading and presets
+live in `scenario.io`, `--set` overrides in `scenario.overrides`, messages in
+`scenario.errors`). Every table is a
 named table (never a positional list) so that new behaviours, channels, policies and
 sanctions are new keys, and every value can be addressed by a dotted key such as
 ``surveillance.faceid.p_miss`` from the command line or a sweep.
@@ -8,18 +10,13 @@ sanctions are new keys, and every value can be addressed by a dotted key such as
 
 from __future__ import annotations
 
-import copy
 import itertools
-import re
-import tomllib
-from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from panopticon.core.params import NonNegative, Probability, ScenarioError, Strict
+from panopticon.core.params import NonNegative, Probability, Strict
 
 
 class RunSettings(Strict):
@@ -751,206 +748,7 @@ class Scenario(Strict):
 
         Keyword shortcuts: ``population`` (size), ``days`` and ``seed``.
         """
-        data = self.to_dict()
-        merged = dict(values or {})
-        shortcuts = {"population": "population.size", "days": "run.days", "seed": "run.seed"}
-        for key, value in top.items():
-            if key not in shortcuts:
-                raise ScenarioError(
-                    f"error: {key}: not an override shortcut; allowed: {', '.join(shortcuts)}"
-                )
-            if value is not None:
-                merged[shortcuts[key]] = value
-        for key, value in merged.items():
-            set_dotted(data, key, value)
-        return validate(data)
+        # overrides imports this module (through errors.validate), so not at module level
+        from panopticon.scenario.overrides import override
 
-
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``a.b.c`` in nested dicts, creating tables on the way; errors name the key."""
-    parts = key.split(".")
-    if not key or any(not p for p in parts):
-        raise ScenarioError(f"error: --set {key!r}: not a dotted key such as run.days")
-    node = data
-    for i, part in enumerate(parts[:-1]):
-        nxt = node.get(part)
-        if nxt is None:
-            nxt = node[part] = {}
-        if not isinstance(nxt, dict):
-            where = ".".join(parts[: i + 1])
-            raise ScenarioError(
-                f"error: {key}: {where} is a value ({nxt!r}), not a table, so it has no fields"
-            )
-        node = nxt
-    node[parts[-1]] = copy.deepcopy(value)
-
-
-def parse_set(item: str) -> tuple[str, Any]:
-    """Parse one ``--set key=value``; the value is a TOML literal (quote strings)."""
-    if "=" not in item:
-        raise ScenarioError(f"error: --set {item!r}: expected key=value, e.g. run.days=30")
-    key, raw = item.split("=", 1)
-    key = key.strip()
-    try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        raise ScenarioError(
-            f"error: --set {item!r}: value {raw!r} is not a TOML literal; "
-            'use a number, true/false, or a quoted string such as key="text"'
-        ) from None
-    return key, value
-
-
-def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:
-    """Field names allowed at the table holding ``loc`` (for 'unknown field' messages)."""
-    model: Any = Scenario
-    for part in loc[:-1]:
-        fields = getattr(model, "model_fields", None)
-        if fields is None:
-            return []
-        if part in fields:
-            model = fields[part].annotation
-            if getattr(model, "__origin__", None) is dict:
-                model = model.__args__[1]
-        elif isinstance(part, str) and model is Behavior:
-            continue
-        else:
-            return []
-    fields = getattr(model, "model_fields", None)
-    return list(fields) if fields else []
-
-
-def format_validation_error(err: ValidationError) -> str:
-    """One line per problem: the field, the bad value and what is allowed."""
-    lines = []
-    for e in err.errors():
-        loc = tuple(
-            p
-            for i, p in enumerate(e["loc"])
-            if not (i > 0 and e["loc"][i - 1] == "faceid" and p in ("fixed", "scores"))
-        )
-        field = ".".join(str(p) for p in loc) or "scenario"
-        value = e.get("input")
-        if e["type"] == "extra_forbidden":
-            allowed = _allowed_fields(loc)
-            hint = f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
-            lines.append(f"error: {field}: unknown field (value {value!r}); {hint}")
-            continue
-        msg = e["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-            named = msg.split(" ", 1)[0].rstrip(":").split("=")[0]
-            lines.append(f"error: {msg}" if "." in named else f"error: {field}: {msg}")
-            continue
-        shown = value if not isinstance(value, dict) else "{...}"
-        lines.append(f"error: {field}: {shown!r} is not allowed; {msg[0].lower() + msg[1:]}")
-    return "\n".join(lines)
-
-
-def validate(data: dict[str, Any]) -> Scenario:
-    """Validate plain data into a Scenario, or raise ScenarioError with a clear message."""
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as err:
-        raise ScenarioError(format_validation_error(err)) from None
-
-
-def preset_names() -> list[str]:
-    """Names of the presets shipped inside the package."""
-    files = resources.files("panopticon.scenario.presets").iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
-
-
-def preset_summaries() -> dict[str, str]:
-    """Preset name -> its one-line description."""
-    out = {}
-    for name in preset_names():
-        text = (
-            resources.files("panopticon.scenario.presets")
-            .joinpath(f"{name}.toml")
-            .read_text("utf-8")
-        )
-        out[name] = str(tomllib.loads(text).get("description", "")).strip().splitlines()[0:1]
-        out[name] = out[name][0] if out[name] else ""
-    return out
-
-
-def read_toml(source: str | Path, _depth: int = 0) -> dict[str, Any]:
-    """Read a preset name or a TOML file into plain data; `extends` merges onto a base."""
-    text: str
-    origin: str
-    path = Path(source)
-    if str(source) in preset_names():
-        res = resources.files("panopticon.scenario.presets").joinpath(f"{source}.toml")
-        text, origin = res.read_text("utf-8"), f"preset {source}"
-    elif path.is_dir():
-        raise ScenarioError(f"error: scenario {str(source)!r}: is a folder, not a TOML file")
-    elif path.suffix == ".toml" or path.exists():
-        try:
-            text = path.read_text("utf-8")
-        except FileNotFoundError:
-            raise ScenarioError(f"error: scenario {str(source)!r}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ScenarioError(
-                f"error: scenario {str(source)!r}: cannot be read ({exc.__class__.__name__})"
-            ) from None
-        origin = str(path)
-    else:
-        raise ScenarioError(
-            f"error: scenario {str(source)!r}: no such preset or file; "
-            f"presets: {', '.join(preset_names())}"
-        )
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"error: {origin}: malformed TOML ({exc})") from None
-    base = data.pop("extends", None)
-    if base is None:
-        return data
-    if not isinstance(base, str):
-        raise ScenarioError(f"error: {origin}: extends = {base!r} must be a preset name or path")
-    if _depth > 8:
-        raise ScenarioError(f"error: {origin}: extends nests too deeply (a cycle?)")
-    if (
-        base not in preset_names()
-        and not Path(base).is_absolute()
-        and isinstance(source, Path | str)
-    ):
-        near = Path(source).parent / base
-        base = str(near) if near.exists() else base
-    return deep_merge(read_toml(base, _depth + 1), data)
-
-
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`over` on top of `base`: tables merge key by key, other values replace.
-
-    A table whose `mode` changes (e.g. face identification from fixed to scores) is
-    replaced whole: the fields of one mode mean nothing in the other.
-    """
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        switched = (
-            isinstance(v, dict)
-            and isinstance(out.get(k), dict)
-            and ("mode" in v and v["mode"] != out[k].get("mode", v["mode"]))
-        )
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and not switched:
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def load(source: str | Path, sets: list[str] | None = None, **top: Any) -> Scenario:
-    """Load a preset or file, apply ``--set`` items and shortcuts, then validate once."""
-    data = read_toml(source)
-    if "name" not in data and str(source) not in preset_names():
-        data["name"] = re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(source).stem) or "scenario"
-    for item in sets or []:
-        key, value = parse_set(item)
-        set_dotted(data, key, value)
-    shortcuts = {"population": "population.size", "days": "run.days", "seed": "run.seed"}
-    for key, value in top.items():
-        if value is not None:
-            set_dotted(data, shortcuts[key], value)
-    return validate(data)
+        return override(self, values, top)
