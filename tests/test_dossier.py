@@ -11,6 +11,7 @@ import pytest
 
 import panopticon as pn
 from panopticon import dossier
+from panopticon.cli import dossier as dossier_cli
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,8 @@ def _scenario(run: pn.RunResult) -> pn.Scenario:
 
 def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser(prog="panopticon dossier")
-    dossier.add_dossier_arguments(parser)
-    code = dossier.run_dossier_command(parser.parse_args(argv))
+    dossier_cli.add_dossier_arguments(parser)
+    code = dossier_cli.run_dossier_command(parser.parse_args(argv))
     out, err = capsys.readouterr()
     return code, out, err
 

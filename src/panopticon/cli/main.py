@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from panopticon import __version__, dossier
+from panopticon import __version__
 from panopticon import scenario as scenario_mod
+from panopticon.cli import dossier as dossier_cli
 from panopticon.core.engine import run as run_scenario
 from panopticon.core.params import ScenarioError
 from panopticon.io.runs import RunError, RunResult
@@ -307,8 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the 800+ data points the system holds on simulated citizens",
         description="Materialise the dossier of simulated citizens of a run, on demand.",
     )
-    dossier.add_dossier_arguments(p)
-    p.set_defaults(func=dossier.run_dossier_command)
+    dossier_cli.add_dossier_arguments(p)
+    p.set_defaults(func=dossier_cli.run_dossier_command)
     return parser
 
 

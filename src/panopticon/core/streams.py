@@ -9,6 +9,9 @@ one process or many.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+
 import numpy as np
 from numba import njit
 
@@ -92,3 +95,88 @@ def population_rng(seed: int, stage: int, chunk: int) -> np.random.Generator:
     """NumPy generator (Philox, counter-based) for vectorised set-up work on one chunk."""
     seq = np.random.SeedSequence(entropy=seed, spawn_key=(stage, chunk))
     return np.random.Generator(np.random.Philox(seq))
+
+
+# ---- named streams: vectorised draws for on-demand work outside the day loop ----------
+#
+# A named stream is keyed by (seed, stage, a hash of a name, draw number); its counters
+# are caller-chosen ids, so draw `i` is ``mix64(key + i * GOLDEN)`` as everywhere else.
+# The dossier keys one stream per attribute name and uses the citizen id as the counter,
+# which makes every value a pure function of (seed, name, id).
+
+
+def name_hash(name: str) -> np.uint64:
+    """64-bit hash of a stream name (BLAKE2b, little-endian): stable across processes."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "little"))
+
+
+@njit(cache=True)
+def _named_key(seed: int, stage: int, hashed: np.uint64, draw: int) -> np.uint64:
+    """Key of draw `draw` of the stream whose name hashes to `hashed`."""
+    k = mix64(np.uint64(seed) + GOLDEN)
+    k = mix64(k ^ (np.uint64(stage) * _M1))
+    k = mix64(k ^ hashed)
+    return mix64(k ^ (np.uint64(draw + 1) * _M2))
+
+
+def named_key(seed: int, stage: int, name: str, draw: int = 0) -> np.uint64:
+    """Key of draw `draw` of the stream named `name` under (seed, stage)."""
+    return np.uint64(_named_key(seed, stage, name_hash(name), draw))
+
+
+@njit(cache=True)
+def _bits(key: np.uint64, counters: np.ndarray) -> np.ndarray:
+    """mix64(key + counter * GOLDEN) for each counter."""
+    out = np.empty(counters.shape[0], dtype=np.uint64)
+    for i in range(counters.shape[0]):
+        out[i] = mix64(key + counters[i] * GOLDEN)
+    return out
+
+
+def bits_array(key: np.uint64 | int, counters: np.ndarray) -> np.ndarray:
+    """64 random bits for each counter of stream `key` (a uint64 array, same length)."""
+    flat = np.ascontiguousarray(counters, dtype=np.uint64).reshape(-1)
+    return _bits(np.uint64(key), flat)
+
+
+def uniform_array(key: np.uint64 | int, counters: np.ndarray) -> np.ndarray:
+    """`uniform(key, counter)` for each counter: floats on [0, 1) with 53 random bits."""
+    return (bits_array(key, counters) >> _S11) * _TWO_M53
+
+
+def normal_array(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """Standard normals from two arrays of uniforms on [0, 1) (Box-Muller, cosine branch)."""
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def poisson_array(
+    u: np.ndarray, mean: np.ndarray | float, normals: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """Poisson(mean) counts (as floats) from one uniform each, vectorised.
+
+    Means below 15 use the inverse CDF (at most 200 steps); larger ones the normal
+    approximation ``round(mean + sqrt(mean) * z)``, floored at 0, with `z` from
+    ``normals()`` (one standard normal per element), which is called only when some mean
+    is that large. Negative means count as 0.
+    """
+    n = u.shape[0]
+    m = np.broadcast_to(np.maximum(np.asarray(mean, dtype=np.float64), 0.0), (n,))
+    out = np.zeros(n)
+    small = m < 15.0
+    idx = np.nonzero(small)[0]
+    p = np.exp(-m[idx])
+    cdf = p.copy()
+    k = 0
+    while idx.size and k < 200:
+        go = u[idx] > cdf
+        idx, p, cdf = idx[go], p[go], cdf[go]
+        out[idx] += 1.0
+        k += 1
+        p = p * m[idx] / k
+        cdf = cdf + p
+    big = ~small
+    if big.any():
+        zz = normals()[big]
+        out[big] = np.maximum(np.round(m[big] + np.sqrt(m[big]) * zz), 0.0)
+    return out
