@@ -118,20 +118,24 @@ def batch_of(day: int, targets: list[int], correct: list[bool], kinds: list[int]
 
 def test_recovery_rule_against_hand_computation() -> None:
     # Hand-made record sequence on three citizens.
-    from panopticon.stages.score.scoring import PointsLedger
+    from panopticon.core.module import DayContext
 
     sc = pn.load("minimal", population=3, days=90)
-    led = PointsLedger(sc)
-    led.step(0, batch_of(0, [0], [True]), None)  # correct record on day 0 against 0
-    led.step(1, batch_of(1, [1], [False]), None)  # wrongful record against 1
+    led = pn.Simulation(sc).score
+
+    def step(day: int, batch, removed) -> None:
+        led.step(DayContext(day, batch=batch, removed=removed))
+
+    step(0, batch_of(0, [0], [True]), None)  # correct record on day 0 against 0
+    step(1, batch_of(1, [1], [False]), None)  # wrongful record against 1
     for day in range(2, 30):
-        led.step(day, batch_of(day, [], []), None)
+        step(day, batch_of(day, [], []), None)
     # day 29 closed period 0..29: both had records; no recovery on score.
     assert list(led.score) == [995, 995, 1000]
     # citizen 1 had no *correct* record: true_score recovers (already at cap 1000).
     assert list(led.true_score) == [995, 1000, 1000]
     for day in range(30, 60):
-        led.step(day, batch_of(day, [], []), None)
+        step(day, batch_of(day, [], []), None)
     assert list(led.score) == [1000, 1000, 1000]
     assert list(led.true_score) == [1000, 1000, 1000]
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from panopticon.core.population import demographics
 from panopticon.scenario import Population, format_validation_error
-from panopticon.stages.society import network as nw
+from panopticon.stages import society as nw
 
 REGIONS = {"north": {"share": 0.5}, "south": {"share": 0.3}, "west": {"share": 0.2}}
 AGES = {"0-17": 0.22, "18-34": 0.25, "35-64": 0.38, "65-90": 0.15}
@@ -407,7 +407,7 @@ def test_memory_under_64_bytes_per_citizen_at_mean_degree_10() -> None:
 def test_neighbour_means_equal_two_neighbour_mean_calls() -> None:
     import panopticon as pn
 
-    net = pn.Simulation(pn.load("seed-article", population=20_000, days=2)).network
+    net = pn.Simulation(pn.load("seed-article", population=20_000, days=2)).need("network")
     rng = np.random.default_rng(5)
     a, b = rng.random(net.size), rng.random(net.size)
     ma, mb = net.neighbour_means(a, b, default=0.5)

@@ -11,8 +11,8 @@ import pytest
 
 import panopticon as pn
 from panopticon.cli import main
+from panopticon.core.module import DayContext
 from panopticon.core.records import RecordBatch
-from panopticon.stages.score.scoring import FactorsScore, ListPolicyState, PointsLedger
 
 Z = 5.0
 
@@ -40,35 +40,40 @@ def pilot(*sets: str, population: int = 10) -> pn.Scenario:
     return pn.load("city-pilot", list(sets), population=population)
 
 
+def step(module, day: int, batch, removed=None) -> None:
+    """Step one module alone with a hand-made day."""
+    module.step(DayContext(day, batch=batch, removed=removed))
+
+
 def kind(sc: pn.Scenario, name: str) -> int:
     return list(sc.behaviors).index(name)
 
 
 def test_points_ledger_hand_computed() -> None:
     sc = pilot("scoring.recovery.points=0")
-    led = PointsLedger(sc)
+    led = pn.Simulation(sc).score
     fare, heroic, drunk = (kind(sc, k) for k in ("fare_evasion", "heroic_act", "drunk_driving"))
     # citizen 0: fare evasion (-5), then a heroic act (+30): 1025
-    led.step(0, batch(0, [0, 0], [True, True], [fare, heroic]), None)
+    step(led, 0, batch(0, [0, 0], [True, True], [fare, heroic]), None)
     assert led.score[0] == 1025 and led.true_score[0] == 1025
     # citizen 1: wrongly recorded fare evasion: score moves, true_score does not
-    led.step(1, batch(1, [1], [False], [fare]), None)
+    step(led, 1, batch(1, [1], [False], [fare]), None)
     assert (led.score[1], led.true_score[1]) == (995, 1000)
     # citizen 2: drunk driving drops straight to the top of grade C (849)
-    led.step(2, batch(2, [2], [True], [drunk]), None)
+    step(led, 2, batch(2, [2], [True], [drunk]), None)
     assert led.score[2] == 849 and led.grades.names[led.grades.grade[2]] == "C"
     # citizen 3: heroic acts up to the cap 1200
-    led.step(3, batch(3, [3] * 8, [True] * 8, [heroic] * 8), None)
+    step(led, 3, batch(3, [3] * 8, [True] * 8, [heroic] * 8), None)
     assert led.score[3] == 1200
     # reversal (won appeal) gives the points back
-    led.step(4, empty(4), batch(1, [1], [False], [fare]))
+    step(led, 4, empty(4), batch(1, [1], [False], [fare]))
     assert led.score[1] == 1000
     assert led.score_sum == led.score.astype(np.int64).sum()
 
 
 def test_grade_boundaries_and_counts() -> None:
     sc = pilot()
-    led = PointsLedger(sc)
+    led = pn.Simulation(sc).score
     g = led.grades
     for value, name in [
         (1200, "AAA"),
@@ -119,20 +124,20 @@ def test_list_entry_window_expiry_and_counterfactual() -> None:
         ],
         population=10,
     )
-    lst = ListPolicyState("court_blacklist", 0, sc.scoring.lists["court_blacklist"], sc)
+    lst = pn.Simulation(sc).court_blacklist
     court = kind(sc, "ignoring_court_judgment")
-    lst.step(0, batch(0, [0, 1, 2], [True, True, False], [court] * 3), None)
+    step(lst, 0, batch(0, [0, 1, 2], [True, True, False], [court] * 3), None)
     assert lst.listed == 0  # one record each: not enough
-    lst.step(5, batch(5, [0, 2], [True, True], [court] * 2), None)
+    step(lst, 5, batch(5, [0, 2], [True, True], [court] * 2), None)
     assert lst.listed == 2 and lst.until[0] == 35 and lst.until[2] == 35
     # citizen 2's first record was wrongful: truly only one record, not listed in truth
     assert lst.until_true[0] == 35 and lst.until_true[2] == -1
     assert lst.listed_wrongly == 1
-    lst.step(20, batch(20, [1], [True], [court]), None)  # 20 days after its first: window passed
+    step(lst, 20, batch(20, [1], [True], [court]), None)  # 20 days after its first: window passed
     assert lst.until[1] == -1
-    lst.step(34, empty(34), None)
+    step(lst, 34, empty(34), None)
     assert lst.listed == 2
-    lst.step(35, empty(35), None)
+    step(lst, 35, empty(35), None)
     assert lst.listed == 0  # listed for days 5..34: 30 days
 
 
@@ -146,10 +151,10 @@ def test_list_early_exit_is_geometric() -> None:
         ],
         population=40_000,
     )
-    lst = ListPolicyState("court_blacklist", 0, sc.scoring.lists["court_blacklist"], sc)
+    lst = pn.Simulation(sc).court_blacklist
     court = kind(sc, "ignoring_court_judgment")
     ids = list(range(40_000))
-    lst.step(0, batch(0, ids, [True] * len(ids), [court] * len(ids)), None)
+    step(lst, 0, batch(0, ids, [True] * len(ids), [court] * len(ids)), None)
     stay = lst.until.astype(float)
     mean, var = 1 / p, (1 - p) / p**2
     assert abs(stay.mean() - mean) < Z * math.sqrt(var / stay.size)
@@ -159,7 +164,8 @@ def test_list_early_exit_is_geometric() -> None:
 def test_factors_score_hand_computed() -> None:
     # the documented preset maps every dimension into [0, 0.5]: a weight w counts 0.5 w
     sc = pn.load("documented", population=5)
-    pol = FactorsScore("sesame", sc.scoring.factors["sesame"], sc, np.ones(5))
+    pol = pn.Simulation(sc).sesame
+    pol.network = None  # by hand: without a graph, friends count as the middle (0.5)
     half = 0.5
     traits = [d for d in sc.scoring.factors["sesame"].dimensions.values() if d.source == "trait"]
     tw = sum(d.weight * half * pol.trait[j] / 255.0 for j, d in enumerate(traits))
@@ -168,19 +174,19 @@ def test_factors_score_hand_computed() -> None:
     expected = np.round(350 + 600 * (half * (0.35 + 0.20) + tw))
     assert (pol.score == expected).all() and (pol.true_score == expected).all()
     arrears = kind(sc, "card_arrears")
-    pol.step(0, batch(0, [0], [True], [arrears]), None)
+    step(pol, 0, batch(0, [0], [True], [arrears]), None)
     assert pol.score[0] == expected[0]  # recomputed only at the end of the period
     for day in range(1, 30):
-        pol.step(day, empty(day), None)
+        step(pol, day, empty(day), None)
     # one record 29 days before the recomputation, half-life 730: n = 2^(-29/730)
     n = 2 ** (-29 / 730)
     want = np.round(350 + 600 * (half * (0.35 * math.exp(-n / 1.0) + 0.20) + tw[0]))
     assert pol.score[0] == want
     assert pol.true_score[0] == want
     # a wrongful record moves the score but not the counterfactual
-    pol.step(30, batch(30, [1], [False], [arrears]), None)
+    step(pol, 30, batch(30, [1], [False], [arrears]), None)
     for day in range(31, 60):
-        pol.step(day, empty(day), None)
+        step(pol, day, empty(day), None)
     assert pol.score[1] < pol.true_score[1] == expected[1]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import panopticon as pn
 from panopticon.cli import main
-from panopticon.stages.sanction.sanctions import allocate
+from panopticon.stages.sanction.measures.allocation import allocate
 
 Z = 5.0
 HARSH = [  # enough low grades to see consequences at small sizes
@@ -57,7 +57,7 @@ def test_weighted_lottery_follows_weights() -> None:
 
 def test_joint_liability_reaches_exactly_the_household() -> None:
     sc = pn.load("seed-article", population=20_000, days=5)
-    net = pn.Simulation(sc).network
+    net = pn.Simulation(sc).need("network")
     mask = np.zeros(net.size, dtype=bool)
     mask[[3, 500, 7000]] = True
     reached = net.any_other_member(mask)
@@ -77,9 +77,9 @@ def test_school_exclusion_follows_the_parents(tmp_path: Path) -> None:
     sim = pn.Simulation(sc)
     for _ in range(41):
         sim.step()
-    access = sim.measures.access["schools"]
+    access = sim.measures.kinds["schools"].access
     trig, _ = sim.measures.triggers["schools"].members(40)
-    liable = trig | sim.network.any_other_member(trig)
+    liable = trig | sim.need("network").any_other_member(trig)
     applied = access > 0
     assert applied.sum() > 100
     # excluded (2) exactly when the applicant or a household member is triggered
@@ -133,7 +133,7 @@ def _low_degree(sets: list[str]) -> tuple[float, float, int]:
     for _ in range(60):
         sim.step()
     low = np.isin(sim.score.grades.grade, [sim.score.grades.names.index(g) for g in ("C", "D")])
-    deg = sim.network.degree().astype(float)
+    deg = sim.need("network").degree().astype(float)
     return deg[low].mean(), deg[low].std(), int(low.sum())
 
 
@@ -219,7 +219,7 @@ def test_joint_liability_needs_a_graph(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_network_deterrence_reaches_household_and_friends() -> None:
     sc = pn.load("seed-article", population=5_000, days=2)
-    net = pn.Simulation(sc).network
+    net = pn.Simulation(sc).need("network")
     d = np.ones(net.size, dtype=np.float32)
     ids = np.array([10, 2000], dtype=np.int64)
     net.scale_circle(ids, d, 0.5, 0.2)

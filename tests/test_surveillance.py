@@ -11,6 +11,7 @@ import pytest
 
 import panopticon as pn
 from panopticon.cli import main
+from panopticon.core.module import DayContext
 from panopticon.stages.identify import faceid
 from panopticon.stages.identify.identify import rate_table
 from panopticon.stages.observe.observe import camera_chance, cameras_on, region_density
@@ -86,7 +87,7 @@ def test_identification_rates_match_the_faceid_model() -> None:
     for _ in range(sc.run.days):
         sim.step()
     t = (
-        pl.from_arrow(sim.groups.table())
+        pl.from_arrow(sim.groups.tables()["groups"])
         .group_by("group")
         .agg(pl.col("observed").sum(), pl.col("missed").sum())
     )
@@ -187,7 +188,9 @@ def test_camera_type_by_place_sets_the_quality_mix() -> None:
     model = faceid.default_model()
     for name, quality in (("fare_evasion", "cooperative"), ("red_light_crossing", "surveillance")):
         k = np.full(n, kinds.index(name), dtype=np.uint8)
-        outcome, _ = ident.step(0, actors, k, np.zeros(n, dtype=np.uint8))
+        ctx = DayContext(0, seen_actors=actors, seen_kinds=k, channel=np.zeros(n, np.uint8))
+        ident.step(ctx)
+        outcome = ctx.outcome
         p = model.pair_rates(1.3e9, faceid.DEFAULT_THRESHOLD, quality, "men")
         # population groups default to one group 'all' with no differential: like 'men'
         missed = float((outcome == 0).mean())

@@ -1,16 +1,19 @@
-"""The day loop: builds the stages, orders them, times each phase, streams results.
+"""The day loop: builds the modules a scenario names, orders them by phase, times each.
 
-The plan of one day, in the minimal model's order::
+The engine knows no mechanism. It asks the registry (`core.registry`) which modules the
+scenario needs and in which order to build them, then each day runs::
 
-    behave -> observe -> identify -> record -> score -> sanction -> adapt
+    for module in plan (ordered by phase): module.step(ctx)
 
-Each stage is one module and owns its per-citizen arrays; the engine only hands the
-day's events from one stage to the next. `Simulation.plan` lists the stages and
-`Simulation.phase_seconds` says where the time went.
+with one typed `DayContext`, and collects the declared columns (`Module.columns`), the
+people table (`Module.exports`) and extra tables (`Module.tables`). Capabilities pass
+between modules through `provide` / `need`. `Simulation.module_seconds` says where the
+time went, module by module.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import time
@@ -22,37 +25,13 @@ import numpy as np
 import pyarrow as pa
 
 from panopticon.core import population as population_mod
-from panopticon.core.metrics import (
-    HISTOGRAM_EVERY,
-    DailyMetrics,
-    LongTable,
-    people_table,
-    score_histogram,
-)
-from panopticon.core.records import MISSED
+from panopticon.core.metrics import DailyMetrics
+from panopticon.core.module import Column, DayContext, Export, Module, Phase
+from panopticon.core.registry import plan_build
 from panopticon.io.runs import RunError, RunResult, RunWriter, now
 from panopticon.scenario.schema import Scenario
-from panopticon.stages.behave.behave import Adapt, Behave
-from panopticon.stages.behave.respond import Respond
-from panopticon.stages.identify.identify import Identify
-from panopticon.stages.observe.observe import Observe
-from panopticon.stages.record.records import Record
-from panopticon.stages.sanction.sanctions import ACCESS, Blacklist, Measures
-from panopticon.stages.score.scoring import FactorsScore, PointsLedger, build_policies
-from panopticon.stages.society.network import build_network
 
-PLAN = ("behave", "observe", "identify", "record", "score", "sanction", "adapt")
 BASE_BYTES = 400 * 2**20  # interpreter, Numba, Arrow and output buffers
-
-
-def count_dtype(expected_max: float) -> type:
-    """Smallest unsigned dtype for a per-citizen count whose largest mean is given.
-
-    Counts are Poisson-like; a margin of 12 standard deviations above the largest
-    citizen's mean makes overflow practically impossible.
-    """
-    bound = expected_max + 12.0 * np.sqrt(expected_max + 1.0) + 16.0
-    return np.uint16 if bound < np.iinfo(np.uint16).max else np.uint32
 
 
 def estimate_bytes(scenario: Scenario) -> int:
@@ -83,444 +62,164 @@ def peak_rss_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def _sorted(items: list[tuple[float | None, int, int, Any]]) -> list[Any]:
+    """Declarations in output order: pinned ones by `order`, then by phase and position."""
+    pinned = sorted(items, key=lambda x: (math.inf if x[0] is None else x[0], x[1], x[2]))
+    return [x[-1] for x in pinned]
+
+
 class Simulation:
-    """One scenario's state and stages, advanced one day at a time."""
+    """One scenario's modules and their state, advanced one day at a time."""
 
     def __init__(self, scenario: Scenario) -> None:
-        """Build the population and every stage's state."""
-        self.scenario = scenario
-        self.phase_seconds = {name: 0.0 for name in ("setup", *PLAN)}
+        """Build the population, then every module the scenario needs, providers first."""
         t0 = time.perf_counter()
-        sc, n = scenario, scenario.population.size
-        self.population = population_mod.build(sc.population, sc.run.seed)
-        pop = sc.population
-        self.has_groups = len(pop.groups) > 1 or sc.surveillance.faceid.mode == "scores"
-        self.has_regions = len(pop.regions) > 1
-        self.has_ages = (
-            any(b.ages != (0, 120) for b in sc.behaviors.values())
-            or any(
-                m.kind in ("employment", "school", "housing")
-                for m in sc.sanctions.measures.values()
-            )
-            or sc.network is not None
+        self.scenario = scenario
+        self.size = scenario.population.size
+        self.seed = scenario.run.seed
+        self.days = scenario.run.days
+        self.population = population_mod.build(scenario.population, self.seed)
+        self.capabilities: dict[str, Any] = {}
+        self._transient: set[str] = set()
+        build = plan_build(scenario)
+        self.wanted: set[str] = set().union(*(needs for _, _, needs in build))
+        self.modules: list[Module] = []
+        for cls, kwargs, _ in build:
+            module = cls(self, **kwargs)
+            if any(m.name == module.name for m in self.modules):
+                raise ValueError(f"two modules are named {module.name!r}")
+            self.modules.append(module)
+        for cap in self._transient:
+            self.capabilities.pop(cap, None)
+        self.plan: list[Module] = sorted(
+            (m for m in self.modules if m.phase != Phase.SETUP), key=lambda m: m.phase
         )
-        demo = None
-        if self.has_groups or self.has_regions or self.has_ages:
-            demo = population_mod.demographics(pop, sc.run.seed, 0, n)
-        self.group = demo.group if demo is not None and self.has_groups else None
-        self.region = demo.region if demo is not None and self.has_regions else None
-        self.age = demo.age if demo is not None and self.has_ages else None
-        self.network = None
-        if sc.network is not None:
-            region = demo.region if demo is not None else np.zeros(n, dtype=np.uint8)
-            self.network = build_network(sc.network, demo.age, region, sc.run.seed)
-            self.degree_start = self.network.degree()
-        self._degree: np.ndarray | None = None
-        days = sc.run.days
-        total_rate = sum(b.rate for b in sc.behaviors.values())
-        dt = count_dtype(self.population.propensity_max * total_rate * days)
-        self.behave = Behave(sc, self.population, dt, self.age)
-        self.respond = Respond(sc, self.behave.multiplier)
-        self.observe = Observe(sc, self.region)
-        self.identify = Identify(sc, self.group)
-        self.record = Record(sc, dt, self.observe.delay)
-        self.score = PointsLedger(sc)
-        propensity = None
-        if any(
-            d.source == "trait" for f in sc.scoring.factors.values() for d in f.dimensions.values()
-        ):
-            propensity = population_mod.draw_propensity(pop, sc.run.seed, 0, n)
-        self.policies = build_policies(sc, propensity)
-        del propensity
-        self.sanction = Blacklist(sc, self.score.score, self.score.true_score)
-        self.policy_by_name = {"score": self.score, **{p.name: p for p in self.policies}}
-        self.measures = Measures(sc, self.policy_by_name, self.age, self.network)
-        # list who regains points in recovery when more than the blacklist is keyed on it
-        self.score.track_recovered = self.score.grades is not None or "score" in (
-            self.measures.groups
-        )
-        self.adapt = Adapt(sc, self.behave.deterrence, self.network)
-        for pol in self.policies:
-            if isinstance(pol, FactorsScore):
-                pol.network = self.network
-        self.channels = self.observe.channels
-        self.metrics = DailyMetrics(
-            days, {**dict.fromkeys(self._extra_columns(), None), **self.measures.columns()}
-        )
-        # grade counts per day, preallocated (policy, grades, counts[day, g], wrong[day, g])
-        self._graded = [
-            (
-                name,
-                g,
-                np.zeros((days, len(g.names)), np.int64),
-                np.zeros((days, len(g.names)), np.int64),
-            )
-            for name, g in [("score", self.score.grades)]
-            + [(p.name, p.grades) for p in self.policies if getattr(p, "grades", None)]
-            if g is not None
-        ]
-        self.groups = LongTable(
-            {
-                "day": pa.int32(),
-                "group": pa.string(),
-                "population": pa.int64(),
-                "committed": pa.int64(),
-                "observed": pa.int64(),
-                "missed": pa.int64(),
-                "records_against": pa.int64(),
-                "wrongful_against": pa.int64(),
-            }
-        )
-        self.histogram = LongTable(
-            {
-                "day": pa.int32(),
-                "policy": pa.string(),
-                "score_lo": pa.float64(),
-                "score_hi": pa.float64(),
-                "count": pa.int64(),
-                "true_count": pa.int64(),
-            }
-        )
-        self.by_group = LongTable(
-            {
-                "day": pa.int32(),
-                "measure": pa.string(),
-                "group": pa.string(),
-                "population": pa.int64(),
-                "triggered": pa.int64(),
-                "triggered_wrongly": pa.int64(),
-            }
-        )
-        self.group_names = list(pop.groups)
-        self.group_size = (
-            np.bincount(self.group, minlength=len(pop.groups))
-            if self.group is not None
-            else np.array([n])
-        )
+        self._by_name = {m.name: m for m in self.modules}
+        self.columns: list[Column] = self._declared_columns()
+        self.metrics = DailyMetrics(self.days, {c.name: c.dtype for c in self.columns})
+        self._reporting = [m for m in self.modules if m.columns()]
+        self.module_seconds = {"setup": 0.0, **{m.name: 0.0 for m in self.plan}}
         self.day = 0
-        self.phase_seconds["setup"] = time.perf_counter() - t0
+        self.module_seconds["setup"] = time.perf_counter() - t0
 
-    def _extra_columns(self) -> list[str]:
-        """Daily columns beyond the minimal model's, for the features this scenario uses."""
-        sc = self.scenario
-        extra: list[str] = []
-        if len(sc.behaviors) > 1:
-            extra += [f"committed_{b}" for b in sc.behaviors]
-        if len(self.channels) > 1:
-            extra += [f"recorded_{c}" for c in self.channels]
-        if sc.surveillance.appeals.enabled:
-            extra += ["appealed", "appeals_won", "wrongful_removed"]
-        if self.network is not None:
-            grades = self._degree_grades()
-            extra += [f"mean_degree_{g}" for g in grades]
-            extra += ["isolated", "mean_assortativity"]
-            if sc.network.avoidance.enabled:
-                extra += ["ties_dropped", "ties_new"]
-        for pol in self.policies:
-            if isinstance(pol, FactorsScore):
-                extra.append(f"mean_{pol.name}")
-            else:
-                extra += [
-                    f"listed_{pol.name}",
-                    f"listed_wrongly_{pol.name}",
-                    f"entries_{pol.name}",
-                    f"entries_true_{pol.name}",
-                ]
-        return extra
+    # -- capabilities ------------------------------------------------------------------
+
+    def provide(self, name: str, value: Any, transient: bool = False) -> None:
+        """Offer a capability to the modules built after this one (transient: set-up only)."""
+        self.capabilities[name] = value
+        if transient:
+            self._transient.add(name)
+
+    def need(self, name: str) -> Any:
+        """A capability another module provides (the registry built it first)."""
+        try:
+            return self.capabilities[name]
+        except KeyError:
+            raise KeyError(f"no module provides {name!r}") from None
+
+    def has(self, name: str) -> bool:
+        """Whether some module provides `name`."""
+        return name in self.capabilities
+
+    def find(self, prefix: str) -> dict[str, Any]:
+        """Every capability whose name starts with `prefix`, by the rest of its name."""
+        n = len(prefix)
+        return {k[n:]: v for k, v in self.capabilities.items() if k.startswith(prefix)}
+
+    def __getattr__(self, name: str) -> Module:
+        """A module by its name (``sim.score``, ``sim.behave``)."""
+        by_name = self.__dict__.get("_by_name", {})
+        if name in by_name:
+            return by_name[name]
+        raise AttributeError(f"Simulation has no module or attribute {name!r}")
+
+    # -- declarations -------------------------------------------------------------------
+
+    def _declared_columns(self) -> list[Column]:
+        """Every module's daily columns, in output order; names must be unique."""
+        items: list[tuple[float | None, int, int, Column]] = []
+        seen: dict[str, str] = {}
+        for pos, m in enumerate(self.modules):
+            for k, c in enumerate(m.columns()):
+                if c.name in seen or c.name == "day":
+                    raise ValueError(
+                        f"daily column {c.name!r} is declared by {seen.get(c.name, 'the engine')} "
+                        f"and by {m.name}"
+                    )
+                seen[c.name] = m.name
+                items.append((c.order, int(m.phase) * 1000 + pos, k, c))
+        return _sorted(items)
+
+    def exports(self) -> list[tuple[Module, Export]]:
+        """Every module's people columns, in output order."""
+        items = [
+            (e.order, int(m.phase) * 1000 + pos, k, (m, e))
+            for pos, m in enumerate(self.modules)
+            for k, e in enumerate(m.exports())
+        ]
+        return _sorted(items)
 
     @property
-    def plan(self) -> tuple[str, ...]:
-        """The stages of one day, in order."""
-        return PLAN
-
-    def state_bytes(self) -> int:
-        """Resident bytes of all per-citizen state."""
-        seen: set[int] = set()
-        total = self.population.nbytes()
-        for obj in (
-            self.behave,
-            self.record,
-            self.score,
-            self.sanction,
-            self.identify,
-            *self.policies,
-            *(x for x in (self.score.grades,) if x),
-        ):
-            for v in vars(obj).values():
-                if (
-                    isinstance(v, np.ndarray)
-                    and v.size >= self.population.size // 2
-                    and id(v) not in seen
-                ):
-                    seen.add(id(v))
-                    total += v.nbytes
-        for arr in (self.group, self.region, self.age):
-            if arr is not None:
-                total += arr.nbytes
-        return total
-
-    def step(self) -> Any:
-        """Advance one day; returns the day's record batch."""
-        day, clock, ph = self.day, time.perf_counter, self.phase_seconds
-        t = clock()
-        self.respond.step(day)
-        actors, kinds = self.behave.step(day)
-        t, ph["behave"] = clock(), ph["behave"] + clock() - t
-        seen, chan = self.observe.step(day, actors, kinds)
-        t, ph["observe"] = clock(), ph["observe"] + clock() - t
-        seen_actors, seen_kinds = actors[seen], kinds[seen]
-        outcome, target = self.identify.step(day, seen_actors, seen_kinds, chan)
-        t, ph["identify"] = clock(), ph["identify"] + clock() - t
-        batch, removed = self.record.step(day, seen_actors, seen_kinds, chan, outcome, target)
-        t, ph["record"] = clock(), ph["record"] + clock() - t
-        recovered = self.score.step(day, batch, removed)
-        for pol in self.policies:
-            pol.step(day, batch, removed)
-        t, ph["score"] = clock(), ph["score"] + clock() - t
-        # everyone whose main score may have changed today: records' targets, records
-        # removed on appeal, and those who regained points in a recovery pass
-        parts = [batch.attributed_to] if recovered is None else [batch.attributed_to, recovered]
-        if removed is not None:
-            parts.append(removed.attributed_to)
-        touched = np.concatenate(parts)
-        self.sanction.step(touched, recovered is None)
-        everyone = {
-            p.name for p in self.policies if isinstance(p, FactorsScore) and p.last == day + 1
-        }
-        if recovered is None:
-            everyone.add("score")
-        measured = self.measures.step(day, touched, everyone)
-        t, ph["sanction"] = clock(), ph["sanction"] + clock() - t
-        self.adapt.step(day, batch.attributed_to[~self.behave.positive[batch.behavior]])
-        network_values = self._network_step(day)
-        ph["adapt"] += clock() - t
-        n_correct = int(batch.correct.sum())
-        n_missed = int((outcome == MISSED).sum())
-        values: dict[str, float] = dict(
-            committed=actors.size,
-            observed=seen.size,
-            missed=n_missed,
-            attributed_correct=n_correct,
-            attributed_wrong=len(batch) - n_correct,
-            sanctioned=self.sanction.sanctioned,
-            sanctioned_wrongly=self.sanction.sanctioned_wrongly,
-            mean_score=self.score.mean(),
-        )
-        values.update(measured)
-        values.update(network_values)
-        self._extras(values, kinds, batch)
-        self.metrics.record(day, **values)
-        self._long_tables(day, actors, seen_actors, outcome, batch)
-        self.day += 1
-        return batch
-
-    def _degree_grades(self) -> list[str]:
-        """Grades of the policy people see (the avoidance policy), or one 'all' class."""
-        pol = self.policy_by_name.get(self.scenario.network.avoidance.policy, self.score)
-        return list(pol.grades.names) if pol.grades is not None else ["all"]
-
-    def _network_step(self, day: int) -> dict[str, float]:
-        """Avoidance round on its schedule; degree by grade every 30 days and at the ends."""
-        net = self.network
-        if net is None:
-            return {}
-        sc = self.scenario
-        av = sc.network.avoidance
-        pol = self.policy_by_name[av.policy]
-        out: dict[str, float] = {}
-        if av.enabled and (day + 1) % av.every_days == 0:
-            codes = pol.grades.grade if pol.grades is not None else None
-            avoid = np.array([g in av.avoid_grades for g in self._degree_grades()])
-            low = avoid[codes] if codes is not None else np.zeros(pol.score.size, dtype=bool)
-            lo, hi = pol.bounds
-            attract = (pol.score.astype(np.float64) - lo) / max(hi - lo, 1.0)
-            r = net.rewire(low, attract, day, sc.run.seed, av)
-            out.update(ties_dropped=r["dropped"], ties_new=r["new"])
-        # degrees change only in avoidance rounds: snapshot every 30 days when they run,
-        # else on the first and last day (grades move in between; the snapshot says when)
-        periodic = av.enabled and (day + 1) % HISTOGRAM_EVERY == 0
-        if day == 0 or periodic or day == sc.run.days - 1:
-            if self._degree is None or "ties_dropped" in out:
-                self._degree = net.degree()
-            names = self._degree_grades()
-            codes = (
-                pol.grades.grade
-                if pol.grades is not None
-                else np.zeros(pol.score.size, dtype=np.uint8)
-            )
-            per = np.bincount(codes, weights=self._degree, minlength=len(names))
-            people = np.bincount(codes, minlength=len(names))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = per / people
-            self._degree_snapshot = {
-                f"mean_degree_{g}": float(v) for g, v in zip(names, mean, strict=True)
-            }
-            self._degree_snapshot["isolated"] = int((self._degree == 0).sum())
-            self._degree_snapshot["mean_assortativity"] = net.assortativity(
-                pol.score.astype(np.float64)
-            )
-        out.update(self._degree_snapshot)
+    def phase_seconds(self) -> dict[str, float]:
+        """Seconds per phase of the day (and set-up), summed over its modules."""
+        out = {"setup": self.module_seconds["setup"]}
+        for m in self.plan:
+            key = m.phase.name.lower()
+            out[key] = out.get(key, 0.0) + self.module_seconds[m.name]
         return out
 
-    def _extras(self, values: dict[str, float], kinds: np.ndarray, batch: Any) -> None:
-        """Fill the feature columns of today's row."""
-        cols = self.metrics.columns
-        if len(self.scenario.behaviors) > 1:
-            per = np.bincount(kinds, minlength=len(self.scenario.behaviors))
-            for k, b in enumerate(self.scenario.behaviors):
-                values[f"committed_{b}"] = per[k]
-        if len(self.channels) > 1:
-            per = np.bincount(batch.channel, minlength=len(self.channels))
-            for c, name in enumerate(self.channels):
-                values[f"recorded_{name}"] = per[c]
-        if "appealed" in cols:
-            values.update(self.record.today_counts)
-        for pol in self.policies:
-            if isinstance(pol, FactorsScore):
-                values[f"mean_{pol.name}"] = pol.mean()
-            else:
-                values[f"listed_{pol.name}"] = pol.listed
-                values[f"listed_wrongly_{pol.name}"] = pol.listed_wrongly
-                values[f"entries_{pol.name}"] = pol.entries
-                values[f"entries_true_{pol.name}"] = pol.entries_true
+    def state_bytes(self) -> int:
+        """Resident bytes of all declared per-citizen state (and the population's)."""
+        return self.population.nbytes() + sum(m.state_bytes() for m in self.modules)
 
-    def _long_tables(
-        self, day: int, actors: np.ndarray, seen_actors: np.ndarray, outcome: np.ndarray, batch: Any
-    ) -> None:
-        """Grades per policy, rates per group, and (monthly) the score distribution."""
-        if (day + 1) % HISTOGRAM_EVERY == 0 or day == self.scenario.run.days - 1:
-            scored = [("score", self.score)] + [
-                (p.name, p) for p in self.policies if isinstance(p, FactorsScore)
-            ]
-            for name, pol in scored:
-                edges, count, true = score_histogram(pol.score, pol.true_score, *pol.bounds)
-                self.histogram.add(
-                    day=np.int32(day),
-                    policy=name,
-                    score_lo=edges[:-1],
-                    score_hi=edges[1:],
-                    count=count,
-                    true_count=true,
-                )
-        for _, g, counts, wrong in self._graded:
-            counts[day] = g.counts
-            wrong[day] = g.wrong
-        if self.group is None:
-            return
-        k = len(self.group_names)
-        grp = self.group
+    # -- the loop -----------------------------------------------------------------------
 
-        def by(ids: np.ndarray) -> np.ndarray:
-            return np.bincount(grp[ids], minlength=k)
+    def step(self) -> DayContext:
+        """Advance one day; returns the day's context (acts, detections, records)."""
+        ctx = DayContext(day=self.day, last_day=self.day == self.days - 1)
+        clock, seconds = time.perf_counter, self.module_seconds
+        for m in self.plan:
+            t = clock()
+            m.step(ctx)
+            seconds[m.name] += clock() - t
+        values: dict[str, float] = {}
+        for m in self._reporting:
+            values.update(m.values(ctx))
+        self.metrics.record(self.day, **values)
+        self.day += 1
+        return ctx
 
-        wrong = batch.attributed_to[~batch.correct]
-        self.groups.add(
-            day=np.int32(day),
-            group=np.array(self.group_names),
-            population=self.group_size,
-            committed=by(actors),
-            observed=by(seen_actors),
-            missed=by(seen_actors[outcome == MISSED]),
-            records_against=by(batch.attributed_to),
-            wrongful_against=by(wrong),
-        )
-        if (day + 1) % HISTOGRAM_EVERY == 0 or day == self.scenario.run.days - 1:
-            self._consequences_by_group(day, grp, k)
+    def totals(self) -> dict[str, float]:
+        """The run's totals: each column by its declared aggregation, then derived ones."""
+        totals = self.metrics.totals({c.name: c.agg for c in self.columns})
+        for m in self.modules:
+            totals.update(m.derived_totals(totals))
+        return totals
 
-    def _consequences_by_group(self, day: int, grp: np.ndarray, k: int) -> None:
-        """Snapshot (every 30 days and the last day): who is sanctioned, per group."""
-        names = np.array(self.group_names)
-        status = self.sanction.status  # bit 1: sanctioned, bit 2: wrongly sanctioned
-        rows = [("blacklist", (status & 1) > 0, (status & 2) > 0)]
-        for name, trig in self.measures.triggers.items():
-            m_on, m_truth = trig.members(day)
-            rows.append((name, m_on, m_on & ~m_truth))
-        for name, on, wrongly in rows:
-            self.by_group.add(
-                day=np.int32(day),
-                measure=name,
-                group=names,
-                population=self.group_size,
-                triggered=np.bincount(grp[on], minlength=k),
-                triggered_wrongly=np.bincount(grp[wrongly], minlength=k),
-            )
-
-    def people(self) -> Any:
-        """The per-citizen end-state table."""
-        cols: dict[str, Any] = {"id": np.arange(self.population.size, dtype=np.int32)}
-        pop = self.scenario.population
-        if self.group is not None:
-            cols["group"] = pa.DictionaryArray.from_arrays(self.group, list(pop.groups))
-        if self.region is not None:
-            cols["region"] = pa.DictionaryArray.from_arrays(self.region, list(pop.regions))
-        if self.age is not None:
-            cols["age"] = self.age
-        cols.update(
-            score=self.score.score,
-            true_score=self.score.true_score,
-            committed=self.behave.committed,
-            records_correct=self.record.records_correct,
-            records_wrong=self.record.records_wrong,
-            sanctioned=(self.sanction.status & 1).astype(bool),
-        )
-        if self.score.grades is not None:
-            names = self.score.grades.names
-            cols["grade"] = pa.DictionaryArray.from_arrays(self.score.grades.grade, names)
-            cols["true_grade"] = pa.DictionaryArray.from_arrays(self.score.grades.true_grade, names)
-        if self.record.appeals_won is not None:
-            cols["appeals_won"] = self.record.appeals_won
-        for pol in self.policies:
-            if isinstance(pol, FactorsScore):
-                cols[pol.name] = pol.score
-                cols[f"{pol.name}_true"] = pol.true_score
-                if pol.grades is not None:
-                    cols[f"{pol.name}_grade"] = pa.DictionaryArray.from_arrays(
-                        pol.grades.grade, pol.grades.names
+    def people(self) -> pa.Table:
+        """The per-citizen end-state table, from the modules' exports."""
+        cols: dict[str, Any] = {}
+        got: dict[int, dict[str, Any]] = {}
+        for m, e in self.exports():
+            if id(m) not in got:
+                got[id(m)] = m.people()
+                declared = {x.name for x in m.exports()}
+                if set(got[id(m)]) != declared:
+                    raise ValueError(
+                        f"module {m.name}: people() gives {sorted(got[id(m)])}, "
+                        f"exports() declares {sorted(declared)}"
                     )
-            else:
-                cols[pol.name] = pol.until > self.day - 1
-                cols[f"{pol.name}_true"] = pol.until_true > self.day - 1
-        if self.network is not None:
-            cols["degree_start"] = self.degree_start
-            cols["degree_end"] = self.network.degree()
-        for name, access in self.measures.access.items():
-            cols[name] = pa.DictionaryArray.from_arrays(access, list(ACCESS))
-        return people_table(cols)
+            cols[e.name] = got[id(m)][e.name]
+        return pa.table(cols)
 
-    def _grades_table(self) -> pa.Table:
-        """Day x policy x grade rows (day-major), from the preallocated daily counts."""
-        days = self.day
-        parts: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("day", "policy", "grade", "count", "wrongful")
-        }
-        for d in range(days):
-            for name, g, counts, wrong in self._graded:
-                k = len(g.names)
-                parts["day"].append(np.full(k, d, dtype=np.int32))
-                parts["policy"].append(np.full(k, name, dtype=object))
-                parts["grade"].append(g.names_array.astype(object))
-                parts["count"].append(counts[d])
-                parts["wrongful"].append(wrong[d])
-        types = {
-            "day": pa.int32(),
-            "policy": pa.string(),
-            "grade": pa.string(),
-            "count": pa.int64(),
-            "wrongful": pa.int64(),
-        }
-        return pa.table({k: pa.array(np.concatenate(v), type=types[k]) for k, v in parts.items()})
-
-    def extra_tables(self) -> dict[str, Any]:
-        """Tables beyond the minimal model's, written only when the features exist."""
-        out = {}
-        if self._graded:
-            out["grades"] = self._grades_table()
-        if self.group is not None:
-            out["groups"] = self.groups.table()
-            out["consequences_by_group"] = self.by_group.table()
-        out["score_histogram"] = self.histogram.table()
-        if self.measures.rounds:
-            out["allocations"] = pa.Table.from_pylist(self.measures.rounds)
+    def extra_tables(self) -> dict[str, pa.Table]:
+        """The modules' extra tables (only those their features produce)."""
+        out: dict[str, pa.Table] = {}
+        for m in self.modules:
+            for name, table in m.tables().items():
+                if name in out:
+                    raise ValueError(f"table {name!r} is written by two modules")
+                out[name] = table
         return out
 
 
@@ -561,22 +260,14 @@ def run(
     if scenario.population.represents:
         manifest["represents"] = scenario.population.represents
         manifest["scale"] = scenario.population.represents / scenario.population.size
-    channels = ("camera", *scenario.surveillance.channels)
-    writer = RunWriter(
-        out_path,
-        scenario.to_toml(),
-        manifest,
-        list(scenario.behaviors),
-        channels,
-        overwrite,
-        day_recorded=any(c.delay_days > 0 for c in scenario.surveillance.channels.values())
-        or scenario.surveillance.camera.delay_days > 0,
-        appeals=scenario.surveillance.appeals.enabled,
-    )
+    writer = RunWriter(out_path, scenario.to_toml(), manifest, overwrite)
     try:
         sim = Simulation(scenario)
+        log = sim.need("record_log")
+        writer.start_log(log.log_schema(), log.log_table)
         for day in range(scenario.run.days):
-            writer.add_records(sim.record.to_log(sim.step()))
+            ctx = sim.step()
+            writer.add_records(log.to_log(ctx.batch))
             if progress is not None:
                 progress(day + 1, scenario.run.days)
         wall = time.perf_counter() - t0
@@ -590,10 +281,37 @@ def run(
                 "peak_memory_bytes": peak_rss_bytes(),
                 "state_bytes_per_citizen": round(sim.state_bytes() / scenario.population.size, 2),
                 "phase_seconds": {k: round(v, 3) for k, v in sim.phase_seconds.items()},
-                "totals": sim.metrics.totals(),
+                "module_seconds": {k: round(v, 3) for k, v in sim.module_seconds.items()},
+                "totals": sim.totals(),
+                "outputs": describe_outputs(sim),
             },
         )
     except BaseException as exc:
         writer.abort("interrupted" if isinstance(exc, KeyboardInterrupt) else repr(exc))
         raise
     return RunResult(out_path)
+
+
+def describe_outputs(sim: Simulation) -> dict[str, Any]:
+    """Every file and column of the run folder with its declared meaning (for the manifest)."""
+    return {
+        "timeseries": {
+            c.name: {
+                "dtype": np.dtype(c.dtype).name,
+                "total": c.agg,
+                "unit": c.unit,
+                "label": c.label,
+                "headline": c.headline,
+                "higher_is": c.higher_is,
+            }
+            for c in sim.columns
+        },
+        "people": {
+            e.name: {"description": e.description, "truth": e.truth} for _, e in sim.exports()
+        },
+        "tables": {
+            spec.name: {"rows": spec.rows, "columns": spec.columns}
+            for m in sim.modules
+            for spec in m.table_specs()
+        },
+    }

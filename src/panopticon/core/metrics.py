@@ -6,32 +6,13 @@ import numpy as np
 import pyarrow as pa
 from numba import njit, prange
 
-BASE_COLUMNS: dict[str, type] = {
-    "day": np.int32,
-    "committed": np.int64,
-    "observed": np.int64,
-    "missed": np.int64,
-    "attributed_correct": np.int64,
-    "attributed_wrong": np.int64,
-    "sanctioned": np.int64,
-    "sanctioned_wrongly": np.int64,
-    "mean_score": np.float64,
-}
-FLOWS = ("committed", "observed", "missed", "attributed_correct", "attributed_wrong")
-
 
 class DailyMetrics:
-    """One preallocated column per metric, one row per day.
+    """One preallocated column per declared daily metric, one row per day."""
 
-    The base columns are the minimal model's; scenarios with more features add columns
-    (named in `extra`: integer counts unless the name starts with ``mean_``).
-    """
-
-    def __init__(self, days: int, extra: dict[str, type | None] | None = None) -> None:
-        """Allocate `days` rows; `extra` maps column -> dtype (None: by name)."""
-        cols = dict(BASE_COLUMNS)
-        for name, dt in (extra or {}).items():
-            cols[name] = dt or (np.float64 if name.startswith("mean_") else np.int64)
+    def __init__(self, days: int, columns: dict[str, type]) -> None:
+        """Allocate `days` rows for `columns` (name -> dtype), after the `day` column."""
+        cols = {"day": np.int32, **columns}
         self.columns = {k: np.zeros(days, dtype=dt) for k, dt in cols.items()}
         self.columns["day"][:] = np.arange(days)
         self.filled = 0
@@ -46,31 +27,20 @@ class DailyMetrics:
         """The filled rows as an Arrow table."""
         return pa.table({k: v[: self.filled] for k, v in self.columns.items()})
 
-    def totals(self) -> dict[str, float]:
-        """Sums of the flow columns and the last values of the stock columns."""
+    def totals(self, agg: dict[str, str]) -> dict[str, float]:
+        """Each column's total by its declared aggregation: sum, last value or mean."""
         out: dict[str, float] = {}
-        last = self.filled - 1
-        flows = (*FLOWS, "appealed", "appeals_won", "wrongful_removed")
-        for k, v in self.columns.items():
-            if k == "day":
-                continue
-            if k in flows or k.startswith(
-                (
-                    "entries_",
-                    "recorded_",
-                    "committed_",
-                    "blocked_",
-                    "granted_",
-                    "extra_interest_",
-                    "excluded_",
-                    "lost_wrongly_",
-                )
-            ):
-                out[k] = int(v[: self.filled].sum())
+        f = self.filled
+        for k, how in agg.items():
+            v = self.columns[k][:f]
+            if how == "sum":
+                out[k] = v.sum().item() if f else 0
+                if np.issubdtype(v.dtype, np.integer):
+                    out[k] = int(out[k])
+            elif how == "mean":
+                out[k] = float(v.mean()) if f else 0.0
             else:
-                out[k] = v[last].item() if self.filled else 0
-        if "wrongful_removed" in self.columns:
-            out["wrongful_remaining"] = out["attributed_wrong"] - out["wrongful_removed"]
+                out[k] = v[-1].item() if f else 0
         return out
 
 
@@ -88,6 +58,17 @@ class LongTable:
         for k, v in cols.items():
             self.parts[k].append(np.broadcast_to(np.asarray(v), (n,)).copy())
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The rows so far, one array per column (for checkpoints)."""
+        return {
+            f.name: np.concatenate(self.parts[f.name]) if self.parts[f.name] else np.empty(0)
+            for f in self.schema
+        }
+
+    def load(self, arrays: dict[str, np.ndarray]) -> None:
+        """Replace the rows with those of `arrays()`."""
+        self.parts = {f.name: [arrays[f.name]] if arrays[f.name].size else [] for f in self.schema}
+
     def table(self) -> pa.Table:
         """The accumulated rows."""
         data = {}
@@ -98,11 +79,7 @@ class LongTable:
         return pa.table(data, schema=self.schema)
 
 
-def people_table(columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
-    """One row per citizen at the end of the run (columns in the given order)."""
-    return pa.table(columns)
-
-
+BLOCK_ROWS = 65536  # rows per block of the parallel counting kernels (a constant: same sums)
 HISTOGRAM_EVERY = 30  # days between snapshots of the score distribution (and the last day)
 HISTOGRAM_BINS = 100
 
@@ -116,10 +93,10 @@ def _histogram_kernel(
     Parallel over fixed blocks whose counts are then summed: the same on any thread count.
     """
     n = score.size
-    n_blocks = (n + 65535) // 65536
+    n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     local = np.zeros((n_blocks, 2, nb), dtype=np.int64)
     for blk in prange(n_blocks):
-        for i in range(blk * 65536, min(n, blk * 65536 + 65536)):
+        for i in range(blk * BLOCK_ROWS, min(n, blk * BLOCK_ROWS + BLOCK_ROWS)):
             b = (np.int64(score[i]) - low) // width
             t = (np.int64(true_score[i]) - low) // width
             local[blk, 0, min(max(b, 0), nb - 1)] += 1

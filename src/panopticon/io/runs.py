@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from panopticon import __version__
-from panopticon.core.records import APPEAL_STATUS, RecordBatch
 
 RUN_FILES = (
     "manifest.json",
@@ -88,11 +87,7 @@ class RunWriter:
         out: Path,
         scenario_toml: str,
         manifest: dict[str, Any],
-        behaviors: list[str],
-        channels: tuple[str, ...],
         overwrite: bool = False,
-        day_recorded: bool = False,
-        appeals: bool = False,
     ) -> None:
         """Claim the folder: write the incomplete manifest and the resolved scenario."""
         prepare_folder(out, overwrite)
@@ -100,29 +95,18 @@ class RunWriter:
         self.manifest = {"panopticon": __version__, "status": "incomplete", **manifest}
         _write_json(out / "manifest.json", self.manifest)
         (out / "scenario.toml").write_text(scenario_toml, "utf-8")
-        self.behaviors = pa.array(behaviors, type=pa.string())
-        self.channels = pa.array(list(channels), type=pa.string())
-        fields = [
-            ("day", pa.int32()),
-            ("behavior", pa.dictionary(pa.uint8(), pa.string())),
-            ("perpetrator", pa.int32()),
-            ("attributed_to", pa.int32()),
-            ("channel", pa.dictionary(pa.uint8(), pa.string())),
-            ("correct", pa.bool_()),
-        ]
-        # columns for features a scenario uses; the minimal model's log stays as it was
-        self.day_recorded, self.appeals = day_recorded, appeals
-        if day_recorded:
-            fields.insert(1, ("day_recorded", pa.int32()))
-        if appeals:
-            fields.append(("appeal", pa.dictionary(pa.uint8(), pa.string())))
-        self.schema = pa.schema(fields)
-        self._buffer: list[RecordBatch] = []
+        self.schema: pa.Schema | None = None
+        self._to_table: Callable[[list[Any]], pa.Table] | None = None
+        self._buffer: list[Any] = []
         self._buffered = 0
         self._writer: pq.ParquetWriter | None = None
         self.records_written = 0
 
-    def add_records(self, batch: RecordBatch | None) -> None:
+    def start_log(self, schema: pa.Schema, to_table: Callable[[list[Any]], pa.Table]) -> None:
+        """The record log's schema and how days' batches become one table of it."""
+        self.schema, self._to_table = schema, to_table
+
+    def add_records(self, batch: Any) -> None:
         """Queue a day's records; they are written in row groups of about a million."""
         if batch is None:
             return
@@ -137,36 +121,7 @@ class RunWriter:
         """Write the queued records as one row group."""
         if not self._buffer or self._writer is None:
             return
-        b = self._buffer
-        cols = {
-            "day": np.concatenate(
-                [
-                    x.act_day
-                    if x.act_day.size == len(x)
-                    else np.full(len(x), x.day, dtype=np.int32)
-                    for x in b
-                ]
-            ),
-            "behavior": pa.DictionaryArray.from_arrays(
-                pa.array(np.concatenate([x.behavior for x in b])), self.behaviors
-            ),
-            "perpetrator": np.concatenate([x.perpetrator for x in b]),
-            "attributed_to": np.concatenate([x.attributed_to for x in b]),
-            "channel": pa.DictionaryArray.from_arrays(
-                pa.array(np.concatenate([x.channel for x in b])), self.channels
-            ),
-            "correct": np.concatenate([x.correct for x in b]),
-        }
-        if self.day_recorded:
-            cols["day_recorded"] = np.concatenate(
-                [np.full(len(x), x.day, dtype=np.int32) for x in b]
-            )
-        if self.appeals:
-            cols["appeal"] = pa.DictionaryArray.from_arrays(
-                pa.array(np.concatenate([x.appeal for x in b])),
-                pa.array(list(APPEAL_STATUS), type=pa.string()),
-            )
-        self._writer.write_table(pa.table(cols, schema=self.schema))
+        self._writer.write_table(self._to_table(self._buffer))
         self.records_written += self._buffered
         self._buffer, self._buffered = [], 0
 

@@ -1,1 +1,1 @@
-"""The stages of one day: behave, observe, identify, record, score, sanction, society."""
+"""The stages of one day: one subpackage per stage; `builtin` registers them all."""

@@ -9,11 +9,15 @@ kept act is drawn by rate share. Cost grows with acts, not with population x day
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.population import BLOCK, Population
+from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
+from panopticon.core.population import BLOCK
+from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
 
 
@@ -191,25 +195,43 @@ def _behave_kernel(
     return actor_out, kind_out
 
 
-class Behave:
+def count_dtype(expected_max: float) -> type:
+    """Smallest unsigned dtype for a per-citizen count whose largest mean is given.
+
+    Counts are Poisson-like; a margin of 12 standard deviations above the largest
+    citizen's mean makes overflow practically impossible.
+    """
+    bound = expected_max + 12.0 * np.sqrt(expected_max + 1.0) + 16.0
+    return np.uint16 if bound < np.iinfo(np.uint16).max else np.uint32
+
+
+@register
+class Behave(Module):
     """Stage 1: who commits which acts today. Owns `committed` and `deterrence`.
 
     `multiplier[k]` scales behaviour k's rate today (at most 1); response modules such as
     announcements and chilling set it. Specific deterrence `deterrence[i]` scales
-    citizen i's negative acts.
+    citizen i's negative acts. Provides ``deterrence``, ``multiplier`` and
+    ``count_dtype`` (the dtype of per-citizen act and record counts).
     """
 
     name = "behave"
+    phase = Phase.BEHAVE
+    provides = ("deterrence", "multiplier", "count_dtype", "positive")
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        population: Population,
-        count_dtype: type,
-        age: np.ndarray | None,
-    ) -> None:
+    @classmethod
+    def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
+        """Ages, when a behaviour is limited to an age range."""
+        limited = any(b.ages[0] > 0 or b.ages[1] < 120 for b in scenario.behaviors.values())
+        return {"age"} if limited else set()
+
+    def __init__(self, sim: Any) -> None:
         """Set up the catalog's rates and the per-citizen state this stage owns."""
+        super().__init__(sim)
+        scenario = sim.scenario
+        population = sim.population
         cat = list(scenario.behaviors.values())
+        self.behaviors = list(scenario.behaviors)
         rates = np.array([b.rate for b in cat], dtype=np.float64)
         loading = np.array([b.loading for b in cat], dtype=np.float64)
         self.rate_a = float((rates * loading).sum())
@@ -224,14 +246,64 @@ class Behave:
         self.age_lo = np.array([b.ages[0] for b in cat], dtype=np.uint8)
         self.age_hi = np.array([b.ages[1] for b in cat], dtype=np.uint8)
         all_ages = all(b.ages[0] == 0 and b.ages[1] >= 120 for b in cat)
+        age = sim.need("age") if sim.has("age") else None
         self.age = np.empty(0, dtype=np.uint8) if all_ages or age is None else age
         self.population = population
-        self.committed = np.zeros(population.size, dtype=count_dtype)
-        self.deterrence = np.ones(population.size, dtype=np.float32)
+        dt = count_dtype(population.propensity_max * float(rates.sum()) * scenario.run.days)
+        self.committed = self.add_state(
+            StateSpec("committed", dt, "acts committed so far", truth=True),
+            np.zeros(population.size, dtype=dt),
+        )
+        self.deterrence = self.add_state(
+            StateSpec("deterrence", np.float32, "specific deterrence multiplier"),
+            np.ones(population.size, dtype=np.float32),
+        )
         self.seed = scenario.run.seed
+        self._today = np.empty(0, dtype=np.uint8)
+        sim.provide("deterrence", self.deterrence)
+        sim.provide("multiplier", self.multiplier)
+        sim.provide("count_dtype", dt)
+        sim.provide("positive", self.positive)
 
-    def step(self, day: int) -> tuple[np.ndarray, np.ndarray]:
-        """The day's acts: (actor ids, behaviour indices), using deterrence at day start.
+    def columns(self) -> list[Column]:
+        """Acts committed today, and per behaviour when there are several."""
+        cols = [
+            Column("committed", agg="sum", unit="acts", label="acts committed", headline=True,
+                   order=1),
+        ]
+        if len(self.behaviors) > 1:
+            cols += [
+                Column(f"committed_{b}", agg="sum", unit="acts", label=f"{b} acts committed")
+                for b in self.behaviors
+            ]
+        return cols
+
+    def values(self, ctx: DayContext) -> dict[str, float]:
+        """Today's acts."""
+        out: dict[str, float] = {"committed": ctx.actors.size}
+        if len(self.behaviors) > 1:
+            per = np.bincount(ctx.kinds, minlength=len(self.behaviors))
+            out.update({f"committed_{b}": per[k] for k, b in enumerate(self.behaviors)})
+        return out
+
+    def exports(self) -> list[Export]:
+        """Acts each citizen committed (simulator-only truth)."""
+        return [Export("committed", "acts committed in the run", truth=True, order=3)]
+
+    def people(self) -> dict[str, np.ndarray]:
+        """The committed counts."""
+        return {"committed": self.committed}
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """Today's rate multipliers (set by the response module, kept between days)."""
+        return {"multiplier": self.multiplier}
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the rate multipliers in place."""
+        self.multiplier[:] = arrays["multiplier"]
+
+    def step(self, ctx: DayContext) -> None:
+        """The day's acts into `ctx.actors` / `ctx.kinds`, using deterrence at day start.
 
         When today's multipliers are all below 1, each source draws its candidates at its
         largest multiplier and thins with the ratio (exactly the same law, fewer draws).
@@ -250,9 +322,9 @@ class Behave:
             and (mult_a == 1.0).all()
             and self.rate_b == 0.0
         )
-        return _behave_kernel(
+        ctx.actors, ctx.kinds = _behave_kernel(
             self.seed,
-            day,
+            ctx.day,
             p.alias_prob,
             p.alias_index,
             p.block_weight,
@@ -280,7 +352,8 @@ def _deter_kernel(target: np.ndarray, factor: float, floor: float, d: np.ndarray
         d[j] = max(floor, d[j] * factor)
 
 
-class Adapt:
+@register
+class Adapt(Module):
     """Stage 7: specific deterrence. Each record against j lowers j's rate multiplier.
 
     Applied after the day's behaviour, so acts always use d as it was at day start.
@@ -291,26 +364,38 @@ class Adapt:
     """
 
     name = "adapt"
+    phase = Phase.ADAPT
     DECAY_EVERY = 30
 
-    def __init__(self, scenario: Scenario, deterrence: np.ndarray, network: object = None) -> None:
+    @classmethod
+    def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
+        """The deterrence array and, for network deterrence, the graph."""
+        net = scenario.network is not None and scenario.response.network_deterrence < 1.0
+        return {"deterrence", "positive"} | ({"network"} if net else set())
+
+    def __init__(self, sim: Any) -> None:
         """Share the deterrence array owned by `Behave`."""
-        r = scenario.response
+        super().__init__(sim)
+        r = sim.scenario.response
         self.factor = np.float32(r.deterrence)
         self.floor = np.float32(r.deterrence_floor)
         self.network_factor = np.float32(r.network_deterrence)
-        self.deterrence = deterrence
+        self.deterrence = sim.need("deterrence")
+        self.positive = sim.need("positive")
         self.active = r.deterrence < 1.0
-        self.network = network if r.network_deterrence < 1.0 else None
+        use_network = sim.has("network") and r.network_deterrence < 1.0
+        self.network = sim.need("network") if use_network else None
         self.half_life = r.half_life_days
 
-    def step(self, day: int, target: np.ndarray) -> None:
+    def step(self, ctx: DayContext) -> None:
         """Lower the multiplier of everyone with a record today (and of their circle)."""
+        batch = ctx.batch
+        target = batch.attributed_to[~self.positive[batch.behavior]]
         if self.active:
             _deter_kernel(target, self.factor, self.floor, self.deterrence)
         if self.network is not None and target.size:
             self.network.scale_circle(target, self.deterrence, self.network_factor, self.floor)
-        if self.half_life and (day + 1) % self.DECAY_EVERY == 0:
+        if self.half_life and (ctx.day + 1) % self.DECAY_EVERY == 0:
             keep = np.float32(2.0 ** (-self.DECAY_EVERY / self.half_life))
             d = self.deterrence
             np.subtract(1.0, d, out=d)

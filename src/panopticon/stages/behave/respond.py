@@ -12,8 +12,12 @@ surveillance switched off P = 0 and nothing changes either: the unwatched baseli
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from panopticon.core.module import DayContext, Module, Phase
+from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
 from panopticon.stages.observe.observe import camera_chance
 
@@ -63,23 +67,35 @@ def rate_multipliers(scenario: Scenario, day: int) -> np.ndarray:
     return out
 
 
-class Respond:
+@register
+class Respond(Module):
     """Stage 0 of each day: set the behaviour multipliers `Behave` thins with."""
 
     name = "respond"
+    phase = Phase.RESPOND
 
-    def __init__(self, scenario: Scenario, multiplier: np.ndarray) -> None:
-        """Share `Behave.multiplier`; decide whether anything can ever change it."""
-        self.scenario = scenario
-        self.multiplier = multiplier
+    @classmethod
+    def instances(cls, scenario: Scenario) -> list[dict[str, object]]:
+        """Present when general deterrence or chilling is on."""
         r = scenario.response
-        self.active = r.elasticity > 0 or r.chilling_elasticity > 0
-        self._last: tuple[int, ...] | None = None
-        rollout = scenario.surveillance.camera.model == "rollout"
-        self.static = not rollout and not r.announcements
+        return [{}] if r.elasticity > 0 or r.chilling_elasticity > 0 else []
 
-    def step(self, day: int) -> None:
+    @classmethod
+    def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
+        """The multipliers owned by `Behave`."""
+        return {"multiplier"}
+
+    def __init__(self, sim: Any) -> None:
+        """Share `Behave.multiplier`; decide whether anything can ever change it."""
+        super().__init__(sim)
+        scenario = sim.scenario
+        self.scenario = scenario
+        self.multiplier = sim.need("multiplier")
+        rollout = scenario.surveillance.camera.model == "rollout"
+        self.static = not rollout and not scenario.response.announcements
+
+    def step(self, ctx: DayContext) -> None:
         """Recompute the multipliers when something they depend on can have changed."""
-        if not self.active or (self.static and day > 0):
+        if self.static and ctx.day > 0:
             return
-        self.multiplier[:] = rate_multipliers(self.scenario, day)
+        self.multiplier[:] = rate_multipliers(self.scenario, ctx.day)

@@ -13,37 +13,40 @@ uniform choice among simulated citizens puts wrongful records on them in proport
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
 from panopticon.core import streams
+from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.records import CORRECT, MISSED, WRONG
-from panopticon.scenario.schema import FaceIdFixed, Scenario
+from panopticon.core.registry import register
+from panopticon.scenario.schema import FaceIdFixed, FaceIdGroupParams, Scenario
 from panopticon.stages.identify import faceid
 from panopticon.stages.identify.faceid import identify_fixed
 from panopticon.stages.observe.observe import CAMERA
 
 
 def faceid_model(scenario: Scenario) -> faceid.FaceIdScores:
-    """The scores-mode model for this scenario's groups and quality classes."""
+    """The default scores-mode model with this scenario's groups and quality classes.
+
+    The scenario's tables hold faceid's own fields: a quality entry is a genuine-score
+    distribution (it replaces or adds a class), a group entry the differentials of a
+    `faceid.Group`. The population gives the shares; a group left out has the defaults.
+    """
     params = scenario.surveillance.faceid
     assert not isinstance(params, FaceIdFixed)
     base = faceid.default_model()
     qualities = dict(base.qualities)
     for name, q in params.qualities.items():
-        qualities[name] = faceid.QualityClass(
-            genuine=faceid.ScoreDistribution(mean=q.mean, sd=q.sd),
-            description="set in the scenario",
-        )
-    groups = {}
-    for name, g in scenario.population.groups.items():
-        diff = params.groups.get(name)
-        groups[name] = faceid.Group(
-            share=g.share,
-            fmr_multiplier=diff.fmr_multiplier if diff else 1.0,
-            extra_miss=diff.extra_miss if diff else 0.0,
-            genuine_shift=diff.genuine_shift if diff else 0.0,
-        )
+        genuine = faceid.ScoreDistribution(**q.model_dump())
+        qualities[name] = faceid.QualityClass(genuine=genuine, description="set in the scenario")
+    no_diff = FaceIdGroupParams()
+    groups = {
+        name: faceid.Group(share=g.share, **params.groups.get(name, no_diff).model_dump())
+        for name, g in scenario.population.groups.items()
+    }
     return faceid.FaceIdScores(impostor=base.impostor, qualities=qualities, groups=groups)
 
 
@@ -140,13 +143,28 @@ def _identify_kernel(
     return outcome, target
 
 
-class Identify:
+def uses_groups(scenario: Scenario) -> bool:
+    """Whether identification depends on the demographic group (several, or scores mode)."""
+    return len(scenario.population.groups) > 1 or scenario.surveillance.faceid.mode == "scores"
+
+
+@register
+class Identify(Module):
     """Stage 3: attribution of each detection (face identification for cameras)."""
 
     name = "identify"
+    phase = Phase.IDENTIFY
 
-    def __init__(self, scenario: Scenario, group: np.ndarray | None) -> None:
+    @classmethod
+    def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
+        """Groups, when error rates or false-match targets depend on them."""
+        return {"group"} if uses_groups(scenario) else set()
+
+    def __init__(self, sim: Any) -> None:
         """Compute the outcome rates once and index groups for same-group false matches."""
+        super().__init__(sim)
+        scenario = sim.scenario
+        group = sim.need("group") if uses_groups(scenario) else None
         s = scenario.surveillance
         self.rates, self.cum_quality, self.qualities = rate_table(scenario)
         self.wrong_person = np.array(
@@ -164,16 +182,25 @@ class Identify:
             self.member_start = np.zeros(2, dtype=np.int64)
         self.seed = scenario.run.seed
 
-    def step(
-        self, day: int, actors: np.ndarray, kinds: np.ndarray, chan: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Outcome codes and attributed ids for the detected acts (actors, behaviours)."""
-        return _identify_kernel(
+    def columns(self) -> list[Column]:
+        """Face searches that named nobody."""
+        return [
+            Column("missed", agg="sum", unit="acts", label="searches that named nobody",
+                   order=3)
+        ]
+
+    def values(self, ctx: DayContext) -> dict[str, float]:
+        """Today's misses."""
+        return {"missed": int((ctx.outcome == MISSED).sum())}
+
+    def step(self, ctx: DayContext) -> None:
+        """Outcome codes and attributed ids for the detected acts."""
+        ctx.outcome, ctx.target = _identify_kernel(
             self.seed,
-            day,
-            actors,
-            kinds,
-            chan,
+            ctx.day,
+            ctx.seen_actors,
+            ctx.seen_kinds,
+            ctx.channel,
             self.group,
             self.rates,
             self.cum_quality,

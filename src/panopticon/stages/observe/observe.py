@@ -12,11 +12,14 @@ baseline.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import numpy as np
 from numba import njit
 
 from panopticon.core import streams
+from panopticon.core.module import Column, DayContext, Module, Phase
+from panopticon.core.registry import register
 from panopticon.scenario.schema import PUBLIC_PLACES, Camera, Scenario
 
 CAMERA = 0  # channel code of the camera channel in the record log
@@ -96,13 +99,26 @@ def _observe_kernel(
     return seen[:m], chan[:m]
 
 
-class Observe:
-    """Stage 2: the channels. Channel codes: 0 camera, then `surveillance.channels` in order."""
+@register
+class Observe(Module):
+    """Stage 2: the channels. Channel codes: 0 camera, then `surveillance.channels` in order.
+
+    Provides ``channels`` (their names, by code) and ``delays`` (days from act to record).
+    """
 
     name = "observe"
+    phase = Phase.OBSERVE
+    provides = ("channels", "delays")
 
-    def __init__(self, scenario: Scenario, region: np.ndarray | None) -> None:
+    @classmethod
+    def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
+        """Regions, when camera coverage differs between them."""
+        return {"region"} if len(scenario.population.regions) > 1 else set()
+
+    def __init__(self, sim: Any) -> None:
         """Build each behaviour's channel order and each channel's detection chance."""
+        super().__init__(sim)
+        scenario = sim.scenario
         s = scenario.surveillance
         self.scenario = scenario
         self.enabled = s.enabled
@@ -119,10 +135,13 @@ class Observe:
         self.delay = np.array(
             [s.camera.delay_days, *(c.delay_days for c in s.channels.values())], dtype=np.int64
         )
+        region = sim.need("region") if "region" in self.needs(scenario) else None
         self.region = region if region is not None else np.empty(0, dtype=np.uint8)
         self.seed = scenario.run.seed
         self._static = scenario.surveillance.camera.model == "fixed"
         self._chance: np.ndarray | None = None
+        sim.provide("channels", self.channels)
+        sim.provide("delays", self.delay)
 
     def camera_chance(self, day: int) -> np.ndarray:
         """Today's camera detection chance per (behaviour, region)."""
@@ -130,19 +149,28 @@ class Observe:
             self._chance = camera_chance(self.scenario, day)
         return self._chance
 
-    def step(
-        self, day: int, actors: np.ndarray, kinds: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Indices into today's acts of those recorded, and the channel that recorded each."""
-        if not self.enabled:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint8)
-        return _observe_kernel(
-            self.seed,
-            day,
-            actors,
-            kinds,
-            self.region,
-            self.order,
-            self.camera_chance(day),
-            self.chan_chance,
-        )
+    def columns(self) -> list[Column]:
+        """Acts detected by any channel."""
+        return [
+            Column("observed", agg="sum", unit="acts", label="acts detected", headline=True,
+                   order=2)
+        ]
+
+    def values(self, ctx: DayContext) -> dict[str, float]:
+        """Today's detections."""
+        return {"observed": ctx.seen.size}
+
+    def step(self, ctx: DayContext) -> None:
+        """Which of today's acts are detected, and by which channel."""
+        if self.enabled:
+            ctx.seen, ctx.channel = _observe_kernel(
+                self.seed,
+                ctx.day,
+                ctx.actors,
+                ctx.kinds,
+                self.region,
+                self.order,
+                self.camera_chance(ctx.day),
+                self.chan_chance,
+            )
+        ctx.seen_actors, ctx.seen_kinds = ctx.actors[ctx.seen], ctx.kinds[ctx.seen]

@@ -15,18 +15,24 @@ can be written as the run goes; decisions due after the last day are `pending`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pyarrow as pa
 from numba import njit
 
 from panopticon.core import streams
+from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.records import (
     APPEAL_LOST,
     APPEAL_NONE,
     APPEAL_PENDING,
+    APPEAL_STATUS,
     APPEAL_WON,
     MISSED,
     RecordBatch,
 )
+from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
 
 
@@ -69,21 +75,42 @@ def _appeal_kernel(
     return out
 
 
-class Record:
+@register
+class Record(Module):
     """Stage 4: turn attributed acts into records; delays and appeals.
 
     Owns per-citizen counts of correct and wrongful records (records ever made, including
-    ones later removed on appeal) and, with appeals, the count of appeals won.
+    ones later removed on appeal) and, with appeals, the count of appeals won. Provides
+    ``record_log``: itself, for the run writer (`log_schema`, `log_columns`, `to_log`).
     """
 
     name = "record"
+    phase = Phase.RECORD
+    provides = ("record_log",)
 
-    def __init__(self, scenario: Scenario, count_dtype: type, delays: np.ndarray) -> None:
+    @classmethod
+    def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
+        """The count dtype, channel names and delays."""
+        return {"count_dtype", "channels", "delays"}
+
+    def __init__(self, sim: Any) -> None:
         """Allocate the per-citizen counts and the calendar of records to come."""
+        super().__init__(sim)
+        scenario = sim.scenario
+        count_dtype = sim.need("count_dtype")
+        delays = sim.need("delays")
+        self.channels: tuple[str, ...] = sim.need("channels")
+        self.behaviors = list(scenario.behaviors)
         n = scenario.population.size
         self.days = scenario.run.days
-        self.records_correct = np.zeros(n, dtype=count_dtype)
-        self.records_wrong = np.zeros(n, dtype=count_dtype)
+        self.records_correct = self.add_state(
+            StateSpec("records_correct", count_dtype, "correct records against"),
+            np.zeros(n, dtype=count_dtype),
+        )
+        self.records_wrong = self.add_state(
+            StateSpec("records_wrong", count_dtype, "wrongful records against", truth=True),
+            np.zeros(n, dtype=count_dtype),
+        )
         self.keep = scenario.run.records
         self.share = scenario.run.records_sample
         self.seed = scenario.run.seed
@@ -94,21 +121,136 @@ class Record:
         self.appeal_delay = a.delay_days
         self.p_appeal = np.array([a.p_appeal_correct, a.p_appeal_wrongful])
         self.p_win = np.array([a.p_win_correct, a.p_win_wrongful])
-        self.appeals_won = np.zeros(n, dtype=np.uint16) if a.enabled else None
+        self.appeals_won = (
+            self.add_state(
+                StateSpec("appeals_won", np.uint16, "appeals won"), np.zeros(n, dtype=np.uint16)
+            )
+            if a.enabled
+            else None
+        )
         self._pending: dict[int, list[RecordBatch]] = {}
         self._reversals: dict[int, list[RecordBatch]] = {}
         self.today_counts = {"appealed": 0, "appeals_won": 0, "wrongful_removed": 0}
+        self._behavior_names = pa.array(self.behaviors, type=pa.string())
+        self._channel_names = pa.array(list(self.channels), type=pa.string())
+        sim.provide("record_log", self)
 
-    def step(
-        self,
-        day: int,
-        actors: np.ndarray,
-        kinds: np.ndarray,
-        channel: np.ndarray,
-        outcome: np.ndarray,
-        target: np.ndarray,
-    ) -> tuple[RecordBatch, RecordBatch | None]:
-        """Records appearing today, and records removed today on appeal (or None)."""
+    # -- declarations -------------------------------------------------------------------
+
+    def columns(self) -> list[Column]:
+        """Records made today, correct and wrongful; per channel; appeals."""
+        cols = [
+            Column("attributed_correct", agg="sum", unit="records",
+                   label="records against the person who acted", headline=True, order=4),
+            Column("attributed_wrong", agg="sum", unit="records",
+                   label="records against an innocent person", headline=True,
+                   higher_is="worse", order=5),
+        ]
+        if len(self.channels) > 1:
+            cols += [
+                Column(f"recorded_{c}", agg="sum", unit="records", label=f"records from {c}")
+                for c in self.channels
+            ]
+        if self.appeals:
+            cols += [
+                Column("appealed", agg="sum", unit="records", label="records appealed"),
+                Column("appeals_won", agg="sum", unit="records", label="appeals won"),
+                Column("wrongful_removed", agg="sum", unit="records",
+                       label="wrongful records removed on appeal", higher_is="better"),
+            ]
+        return cols
+
+    def values(self, ctx: DayContext) -> dict[str, float]:
+        """Today's records."""
+        batch = ctx.batch
+        n_correct = int(batch.correct.sum())
+        out: dict[str, float] = {
+            "attributed_correct": n_correct,
+            "attributed_wrong": len(batch) - n_correct,
+        }
+        if len(self.channels) > 1:
+            per = np.bincount(batch.channel, minlength=len(self.channels))
+            out.update({f"recorded_{c}": per[k] for k, c in enumerate(self.channels)})
+        if self.appeals:
+            out.update(self.today_counts)
+        return out
+
+    def derived_totals(self, totals: dict[str, float]) -> dict[str, float]:
+        """Wrongful records still standing at the end (made minus removed on appeal)."""
+        if not self.appeals:
+            return {}
+        return {"wrongful_remaining": totals["attributed_wrong"] - totals["wrongful_removed"]}
+
+    def exports(self) -> list[Export]:
+        """Records against each citizen, correct and wrongful; appeals won."""
+        out = [
+            Export("records_correct", "correct records against the citizen", order=4),
+            Export("records_wrong", "wrongful records against the citizen", truth=True,
+                   order=5),
+        ]
+        if self.appeals:
+            out.append(Export("appeals_won", "appeals won"))
+        return out
+
+    def people(self) -> dict[str, np.ndarray]:
+        """The record counts."""
+        out = {"records_correct": self.records_correct, "records_wrong": self.records_wrong}
+        if self.appeals_won is not None:
+            out["appeals_won"] = self.appeals_won
+        return out
+
+    # -- the log --------------------------------------------------------------------------
+
+    def log_schema(self) -> pa.Schema:
+        """Columns of ``records.parquet``; features add `day_recorded` and `appeal`."""
+        fields = [
+            ("day", pa.int32()),
+            ("behavior", pa.dictionary(pa.uint8(), pa.string())),
+            ("perpetrator", pa.int32()),
+            ("attributed_to", pa.int32()),
+            ("channel", pa.dictionary(pa.uint8(), pa.string())),
+            ("correct", pa.bool_()),
+        ]
+        if self.delayed:
+            fields.insert(1, ("day_recorded", pa.int32()))
+        if self.appeals:
+            fields.append(("appeal", pa.dictionary(pa.uint8(), pa.string())))
+        return pa.schema(fields)
+
+    def log_table(self, batches: list[RecordBatch]) -> pa.Table:
+        """Several days' logged records as one table of `log_schema()`."""
+        b = batches
+        cat = np.concatenate
+        cols: dict[str, Any] = {
+            "day": cat(
+                [
+                    x.act_day if x.act_day.size == len(x) else np.full(len(x), x.day, np.int32)
+                    for x in b
+                ]
+            ),
+            "behavior": pa.DictionaryArray.from_arrays(
+                pa.array(cat([x.behavior for x in b])), self._behavior_names
+            ),
+            "perpetrator": cat([x.perpetrator for x in b]),
+            "attributed_to": cat([x.attributed_to for x in b]),
+            "channel": pa.DictionaryArray.from_arrays(
+                pa.array(cat([x.channel for x in b])), self._channel_names
+            ),
+            "correct": cat([x.correct for x in b]),
+        }
+        if self.delayed:
+            cols["day_recorded"] = cat([np.full(len(x), x.day, dtype=np.int32) for x in b])
+        if self.appeals:
+            cols["appeal"] = pa.DictionaryArray.from_arrays(
+                pa.array(cat([x.appeal for x in b])),
+                pa.array(list(APPEAL_STATUS), type=pa.string()),
+            )
+        return pa.table(cols, schema=self.log_schema())
+
+    def step(self, ctx: DayContext) -> None:
+        """Records appearing today (`ctx.batch`) and removed today on appeal (`ctx.removed`)."""
+        day, actors, kinds, channel = ctx.day, ctx.seen_actors, ctx.seen_kinds, ctx.channel
+        outcome, target = ctx.outcome, ctx.target
         hit = np.flatnonzero(outcome != MISSED)
         perp = actors[hit]
         to = target[hit]
@@ -158,7 +300,7 @@ class Record:
                 np.add.at(self.appeals_won, reversed_today.attributed_to, 1)
                 self.today_counts["appeals_won"] = len(reversed_today)
                 self.today_counts["wrongful_removed"] = int((~reversed_today.correct).sum())
-        return batch, reversed_today
+        ctx.batch, ctx.removed = batch, reversed_today
 
     def to_log(self, batch: RecordBatch) -> RecordBatch | None:
         """The part of the batch the record log keeps, per the `run.records` option."""

@@ -1,0 +1,254 @@
+"""The module contract: a mechanism declares, the engine loops.
+
+A mechanism (a behaviour source, a channel, a score policy, a list, the measure
+catalog, the network, a snapshot) is one `Module` subclass. It declares:
+
+- `phase`: where in the day it runs (`Phase`); the engine orders modules by it.
+- `provides` / `needs(scenario)`: capabilities it offers to others (``age``,
+  ``deterrence``, ``network``, ``policy:<name>`` ...) and those it takes from them. The
+  engine builds providers before the modules that need them.
+- its per-citizen state, through `add_state` (`StateSpec`: name, dtype, truth): the
+  engine sums the bytes and writes checkpoints from these arrays;
+- its columns of ``people.parquet`` (`Export`) and the values in `people()`;
+- its daily columns (`Column`: dtype, how a total forms, unit, label, headline) and
+  today's values in `values(ctx)`;
+- its extra tables (`TableSpec`) and their contents in `tables()`;
+- its scalar state in `scalars()` / `load_scalars()` and variable-size state in
+  `extra_state()` / `load_extra_state()`, for checkpoints.
+
+Modules talk to each other through the typed `DayContext` of the day and through
+capabilities, never through the engine: a score consumer sees the `ScorePolicy`
+protocol (score, true score, bounds, grades), never a concrete policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from panopticon.core.engine import Simulation
+    from panopticon.core.records import RecordBatch
+    from panopticon.scenario.schema import Scenario
+
+
+class Phase(IntEnum):
+    """The phases of one day, in order; modules of one phase run in build order."""
+
+    SETUP = 0  # builds shared state (population, demographics, network); no daily step
+    RESPOND = 10
+    BEHAVE = 20
+    OBSERVE = 30
+    IDENTIFY = 40
+    RECORD = 50
+    SCORE = 60
+    SANCTION = 70
+    ADAPT = 80
+    SOCIETY = 90
+    SNAPSHOT = 100
+
+
+Agg = Literal["sum", "last", "mean"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One daily column of ``timeseries.parquet``.
+
+    `agg` says how the run's total in the manifest forms: ``sum`` for flows (acts,
+    records, entries), ``last`` for stocks (people sanctioned now, a mean score), ``mean``
+    for a daily average. `headline` columns are compared, swept and summarised.
+    `order` pins a column into the table's fixed head (the minimal model's funnel);
+    others follow in phase order.
+    """
+
+    name: str
+    dtype: type = np.int64
+    agg: Agg = "sum"
+    unit: str = "people"
+    label: str = ""
+    headline: bool = False
+    higher_is: Literal["better", "worse", "neutral"] = "neutral"
+    order: float | None = None
+
+
+@dataclass(frozen=True)
+class Export:
+    """One column of ``people.parquet``; `truth` marks simulator-only knowledge.
+
+    Simulator-only truth (who really did it, the counterfactual score) never appears in a
+    dossier: it is what the modelled system cannot know.
+    """
+
+    name: str
+    description: str
+    truth: bool = False
+    order: float | None = None
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One per-citizen state array owned by a module (checkpointed; counted in memory)."""
+
+    name: str
+    dtype: Any
+    description: str = ""
+    truth: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One extra table of the run folder: ``<name>.parquet``."""
+
+    name: str
+    description: str
+    rows: str
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+class ScorePolicy(Protocol):
+    """What every score consumer (grades, lists, measures, avoidance) may use of a policy."""
+
+    name: str
+    score: np.ndarray
+    true_score: np.ndarray
+    grades: Any
+    scheduled: bool  # True: changes only in population-wide passes (then `changed` is ALL)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The lowest and highest possible score."""
+        ...
+
+
+@runtime_checkable
+class Membership(Protocol):
+    """A list or measure whose members can be read, with their counterfactual."""
+
+    def members(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """(member now, member by the counterfactual) as boolean arrays over citizens."""
+        ...
+
+
+ALL: Any = None  # `DayContext.changed[policy] = ALL`: everyone's score may have changed
+
+
+@dataclass
+class DayContext:
+    """The day's blackboard, filled by the modules in phase order.
+
+    `changed[policy]` holds the ids whose score under that policy may have changed
+    today, or `ALL` after a population-wide pass; a policy absent from it did not change.
+    """
+
+    day: int
+    actors: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    kinds: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
+    seen: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    channel: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
+    seen_actors: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    seen_kinds: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
+    outcome: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
+    target: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    batch: RecordBatch | None = None
+    removed: RecordBatch | None = None
+    changed: dict[str, np.ndarray | None] = field(default_factory=dict)
+    last_day: bool = False
+
+
+class Module:
+    """Base of every mechanism. Subclasses set `name`, `phase` and override what they use.
+
+    The constructor takes the `Simulation` being built: it reads the scenario, takes
+    what it `needs` from `sim.need(...)`, allocates its state with `add_state` and
+    offers its capabilities with `sim.provide(...)`.
+    """
+
+    name: str = ""
+    phase: ClassVar[Phase] = Phase.SETUP
+    provides: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def instances(cls, scenario: Scenario) -> list[dict[str, Any]]:
+        """Keyword arguments of each instance this scenario needs ([] when unused)."""
+        return [{}]
+
+    @classmethod
+    def needs(cls, scenario: Scenario, **kwargs: Any) -> set[str]:
+        """Capabilities this instance takes from other modules in this scenario."""
+        return set()
+
+    @classmethod
+    def provided(cls, scenario: Scenario, **kwargs: Any) -> tuple[str, ...]:
+        """Capabilities this instance provides (by default the class's `provides`)."""
+        return cls.provides
+
+    def __init__(self, sim: Simulation, **kwargs: Any) -> None:
+        """Remember the simulation; subclasses allocate their state after calling this."""
+        self.sim = sim
+        self.state: dict[str, tuple[StateSpec, np.ndarray]] = {}
+
+    def add_state(self, spec: StateSpec, array: np.ndarray) -> np.ndarray:
+        """Declare a per-citizen state array (already allocated) and return it."""
+        if spec.name in self.state:
+            raise ValueError(f"module {self.name}: state {spec.name!r} declared twice")
+        if np.dtype(array.dtype) != np.dtype(spec.dtype):
+            raise ValueError(f"module {self.name}: state {spec.name!r} is not {spec.dtype}")
+        self.state[spec.name] = (spec, array)
+        return array
+
+    def step(self, ctx: DayContext) -> None:
+        """Advance one day (modules of the SETUP phase have none)."""
+
+    def columns(self) -> list[Column]:
+        """The daily columns this module adds."""
+        return []
+
+    def values(self, ctx: DayContext) -> dict[str, float]:
+        """Today's values of `columns()`, read at the end of the day."""
+        return {}
+
+    def derived_totals(self, totals: dict[str, float]) -> dict[str, float]:
+        """Totals computed from other totals (e.g. wrongful records remaining)."""
+        return {}
+
+    def exports(self) -> list[Export]:
+        """The columns of ``people.parquet`` this module adds."""
+        return []
+
+    def people(self) -> dict[str, np.ndarray | pa.Array]:
+        """The end-of-run values of `exports()`."""
+        return {}
+
+    def table_specs(self) -> list[TableSpec]:
+        """The extra tables this module writes."""
+        return []
+
+    def tables(self) -> dict[str, pa.Table]:
+        """The contents of `table_specs()`, at the end of the run."""
+        return {}
+
+    def scalars(self) -> dict[str, Any]:
+        """JSON-safe scalar state, for checkpoints."""
+        return {}
+
+    def load_scalars(self, values: dict[str, Any]) -> None:
+        """Restore `scalars()` from a checkpoint."""
+        for k, v in values.items():
+            setattr(self, k, v)
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """Variable-size state as arrays (calendars, table rows so far), for checkpoints."""
+        return {}
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore `extra_state()` from a checkpoint."""
+
+    def state_bytes(self) -> int:
+        """Resident bytes of this module's declared state."""
+        return sum(a.nbytes for _, a in self.state.values())

@@ -1,0 +1,71 @@
+"""The measure-kind contract: one class per kind of reward or punishment.
+
+The catalog module (`catalog.Measures`) builds one trigger per measure and hands each
+measure to the class registered for its `kind`. A kind declares its daily columns and
+computes today's values from the trigger's counts and members; it may also export
+people columns and contribute rows to a table. A new kind is one new file with a
+`@register_kind` class, plus its table in a scenario.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from panopticon.core.module import Column, DayContext, Export
+
+KINDS: dict[str, type[MeasureKind]] = {}
+
+
+def register_kind(cls: type[MeasureKind]) -> type[MeasureKind]:
+    """Class decorator: the class handles the measure kinds it names in `kinds`."""
+    for k in cls.kinds:
+        if k in KINDS and KINDS[k] is not cls:
+            raise ValueError(f"measure kind {k!r} is registered twice")
+        KINDS[k] = cls
+    return cls
+
+
+class MeasureKind:
+    """One measure of the catalog, of a registered kind.
+
+    `index` is the measure's position in `sanctions.measures` (it keys its random
+    streams), `trigger` its members (a `Membership` with `triggered` and `wrongly`
+    counts), `catalog` the module that owns it (seed, size, capabilities).
+    """
+
+    kinds: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def needs(cls, scenario: Any, params: Any) -> set[str]:
+        """Capabilities this measure takes from other modules (e.g. ``age``)."""
+        return set()
+
+    def __init__(self, catalog: Any, name: str, index: int, params: Any, trigger: Any) -> None:
+        """Remember the measure's identity and parameters."""
+        self.catalog, self.name, self.index = catalog, name, index
+        self.params, self.trigger = params, trigger
+
+    def columns(self) -> list[Column]:
+        """The daily columns this measure adds beyond `triggered_` and `triggered_wrongly_`."""
+        return []
+
+    def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
+        """Today's values of `columns()`; `key` is the day's stream of the catalog."""
+        return {}
+
+    def exports(self) -> list[Export]:
+        """People columns this measure adds."""
+        return []
+
+    def people(self) -> dict[str, Any]:
+        """End-of-run values of `exports()`."""
+        return {}
+
+    def scalars(self) -> dict[str, Any]:
+        """JSON-safe state for checkpoints."""
+        return {}
+
+    def load_scalars(self, values: dict[str, Any]) -> None:
+        """Restore `scalars()`."""

@@ -1,0 +1,192 @@
+"""The catalog of measures: every reward and punishment, deserved and wrongful.
+
+`sanctions.measures` names measures of registered kinds (`base.KINDS`: travel bans,
+rental refusals and rewards, loan rates, naming, scarce goods...), each keyed on a
+trigger: a policy's grades, a score range or a list. One trigger is built per distinct
+condition; triggers on one score policy are re-examined together, only for the citizens
+whose score changed (`ctx.changed`). Every count is split into deserved and wrongful:
+wrongful when the counterfactual policy (correct records only) would not have triggered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from panopticon.core import streams
+from panopticon.core.module import (
+    Column,
+    DayContext,
+    Export,
+    Module,
+    Phase,
+    StateSpec,
+    TableSpec,
+)
+from panopticon.core.registry import register
+from panopticon.stages.sanction.measures import base
+from panopticon.stages.sanction.triggers import ListTrigger, ScoreTrigger, ScoreTriggers
+
+
+def _source(scenario: Any, policy: str) -> str:
+    """The capability of a trigger's policy: ``list:<name>`` or ``score:<name>``."""
+    return f"list:{policy}" if policy in scenario.scoring.lists else f"score:{policy}"
+
+
+@register
+class Measures(Module):
+    """Stage 6 (catalog): the measures of `sanctions.measures`, each of a registered kind.
+
+    Provides ``membership:<measure>`` for each measure (who it applies to, and in truth).
+    """
+
+    name = "measures"
+    phase = Phase.SANCTION
+
+    @classmethod
+    def instances(cls, scenario: Any) -> list[dict[str, Any]]:
+        """Present when the scenario names measures."""
+        return [{}] if scenario.sanctions.measures else []
+
+    @classmethod
+    def needs(cls, scenario: Any, **kwargs: Any) -> set[str]:
+        """Every trigger's policy (and its changes) and what each kind needs."""
+        out: set[str] = set()
+        for m in scenario.sanctions.measures.values():
+            src = _source(scenario, m.trigger.policy)
+            out.add(src)
+            if src.startswith("score:"):
+                out.add(f"changes:{m.trigger.policy}")
+            out |= base.KINDS[m.kind].needs(scenario, m)
+        return out
+
+    @classmethod
+    def provided(cls, scenario: Any, **kwargs: Any) -> tuple[str, ...]:
+        """Each measure's membership."""
+        return tuple(f"membership:{k}" for k in scenario.sanctions.measures)
+
+    def __init__(self, sim: Any) -> None:
+        """Build one trigger per distinct condition, then each measure's kind."""
+        super().__init__(sim)
+        scenario = sim.scenario
+        self.seed = scenario.run.seed
+        self.n = scenario.population.size
+        self.triggers: dict[str, Any] = {}
+        self.groups: dict[str, ScoreTriggers] = {}
+        self.rounds: list[dict[str, Any]] = []
+        by_key: dict[str, Any] = {}
+        for name, m in scenario.sanctions.measures.items():
+            t = m.trigger
+            key = t.model_dump_json()
+            if key not in by_key:
+                src = _source(scenario, t.policy)
+                pol = sim.need(src)
+                if src.startswith("score:"):
+                    if t.policy not in self.groups:
+                        self.groups[t.policy] = ScoreTriggers(pol)
+                        self.add_state(
+                            StateSpec(f"trigger_status_{t.policy}", np.uint32,
+                                      f"trigger bits on {t.policy}"),
+                            self.groups[t.policy].status,
+                        )
+                    group = self.groups[t.policy]
+                    by_key[key] = ScoreTrigger(group, group.add(t))
+                else:
+                    by_key[key] = ListTrigger(pol)
+            self.triggers[name] = by_key[key]
+        for group in self.groups.values():
+            group.refresh(None)
+        self.kinds: dict[str, base.MeasureKind] = {
+            name: base.KINDS[m.kind](self, name, idx, m, self.triggers[name])
+            for idx, (name, m) in enumerate(scenario.sanctions.measures.items())
+        }
+        for name, trig in self.triggers.items():
+            sim.provide(f"membership:{name}", trig)
+        self._today: dict[str, float] = {}
+
+    def step(self, ctx: DayContext) -> None:
+        """Update triggers whose policy changed today, then each measure's values."""
+        for pol_name, group in self.groups.items():
+            if pol_name in ctx.changed:
+                group.refresh(ctx.changed[pol_name])
+        key = streams.stream_key(self.seed, streams.SANCTIONS, ctx.day, 0)
+        out: dict[str, float] = {}
+        for name, kind in self.kinds.items():
+            trig = self.triggers[name]
+            out[f"triggered_{name}"] = trig.triggered
+            out[f"triggered_wrongly_{name}"] = trig.wrongly
+            out.update(kind.values(ctx, key))
+        self._today = out
+
+    def columns(self) -> list[Column]:
+        """Per measure: people triggered now (and wrongly), then its kind's columns."""
+        cols: list[Column] = []
+        for name, kind in self.kinds.items():
+            cols += [
+                Column(f"triggered_{name}", agg="last", label=f"{name}: people it applies to"),
+                Column(f"triggered_wrongly_{name}", agg="last",
+                       label=f"{name}: people it applies to wrongly", higher_is="worse"),
+                *kind.columns(),
+            ]
+        return cols
+
+    def values(self, ctx: DayContext) -> dict[str, float]:
+        """Today's values, computed in `step`."""
+        return self._today
+
+    def exports(self) -> list[Export]:
+        """The kinds' people columns."""
+        return [e for kind in self.kinds.values() for e in kind.exports()]
+
+    def people(self) -> dict[str, Any]:
+        """The kinds' end-of-run values."""
+        out: dict[str, Any] = {}
+        for kind in self.kinds.values():
+            out.update(kind.people())
+        return out
+
+    def table_specs(self) -> list[TableSpec]:
+        """Rounds of scarce goods."""
+        return [
+            TableSpec(
+                "allocations",
+                "rounds of scarce goods (a scarce-good measure)",
+                "one per round",
+                {
+                    "day": "day of the round",
+                    "measure": "the measure",
+                    "kind": "employment, school or housing",
+                    "rule": "ranked, weighted_lottery or score_blind",
+                    "applicants": "citizens who applied",
+                    "capacity": "places",
+                    "excluded": "applicants excluded by the trigger",
+                    "excluded_wrongly": "excluded, but not by the counterfactual trigger",
+                    "allocated": "places given",
+                    "lost_wrongly": "places the counterfactual round gave and this did not",
+                    "gained_wrongly": "places this round gave and the counterfactual did not",
+                    "blind_overlap": "places a score-blind lottery would also have given",
+                },
+            )
+        ]
+
+    def tables(self) -> dict[str, pa.Table]:
+        """The rounds, when any took place."""
+        return {"allocations": pa.Table.from_pylist(self.rounds)} if self.rounds else {}
+
+    def scalars(self) -> dict[str, Any]:
+        """Rounds so far, score-trigger counts, and each kind's scalars."""
+        return {
+            "rounds": self.rounds,
+            "groups": {k: g.counts.tolist() for k, g in self.groups.items()},
+            "kinds": {k: kind.scalars() for k, kind in self.kinds.items()},
+        }
+
+    def load_scalars(self, values: dict[str, Any]) -> None:
+        """Restore them (the status bits are declared state)."""
+        self.rounds[:] = [dict(r) for r in values["rounds"]]
+        for k, counts in values["groups"].items():
+            self.groups[k].counts[:] = np.array(counts, dtype=np.int64)
+        for k, v in values["kinds"].items():
+            self.kinds[k].load_scalars(v)

@@ -1,0 +1,145 @@
+"""Grade bands of a score policy, kept incrementally for the score and its counterfactual."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from numba import njit, prange
+
+from panopticon.core.metrics import BLOCK_ROWS
+
+
+def score_dtype(low: float, high: float) -> type:
+    """Smallest signed integer dtype holding every score in [low, high]."""
+    for dt in (np.int16, np.int32):
+        if np.iinfo(dt).min <= low and high <= np.iinfo(dt).max:
+            return dt
+    return np.int64
+
+
+class Grades:
+    """Grade bands of one policy: codes 0 (best) .. G-1, counted for score and counterfactual.
+
+    `pairs[g, t]` counts citizens in grade g whose counterfactual grade is t; it is kept
+    incrementally: only citizens whose score changed are re-examined, except after a
+    population-wide pass (recovery, recomputation).
+    """
+
+    def __init__(
+        self, bands: dict[str, tuple[float, float]], score: np.ndarray, true_score: np.ndarray
+    ) -> None:
+        """Order bands best first and classify everyone's starting scores."""
+        ordered = sorted(bands.items(), key=lambda kv: -kv[1][0])
+        self.names = [k for k, _ in ordered]
+        self.names_array = np.array(self.names)
+        self.lows = np.array([v[0] for _, v in ordered], dtype=np.float64)
+        self.highs = {k: v[1] for k, v in ordered}
+        self.score, self.true_score = score, true_score
+        self.grade = np.zeros(score.size, dtype=np.uint8)
+        self.true_grade = np.zeros(score.size, dtype=np.uint8)
+        k = len(self.names)
+        self._pairs = np.zeros((k, k), dtype=np.int64)
+        self.refresh_all()
+
+    def pairs(self) -> np.ndarray:
+        """Counts of (grade, true grade) pairs, shape (G, G)."""
+        return self._pairs
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Citizens per grade."""
+        return self._pairs.sum(axis=1)
+
+    @property
+    def wrong(self) -> np.ndarray:
+        """Citizens per grade whose counterfactual grade is better (a smaller code)."""
+        return np.tril(self._pairs, k=-1).sum(axis=1)
+
+    def refresh_all(self) -> None:
+        """Re-examine everyone."""
+        _grade_all(self.score, self.true_score, self.lows, self.grade, self.true_grade, self._pairs)
+
+    def recount(self) -> None:
+        """Recount the (grade, true grade) pairs from the stored codes (after a restore)."""
+        k = len(self.names)
+        self._pairs[:] = np.bincount(
+            self.grade.astype(np.int64) * k + self.true_grade, minlength=k * k
+        ).reshape(k, k)
+
+    def people_columns(self, grade: str, true_grade: str) -> dict[str, pa.Array]:
+        """The grade codes as named (dictionary) columns for ``people.parquet``."""
+        return {
+            grade: pa.DictionaryArray.from_arrays(self.grade, self.names),
+            true_grade: pa.DictionaryArray.from_arrays(self.true_grade, self.names),
+        }
+
+    def refresh(self, touched: np.ndarray) -> None:
+        """Re-examine the citizens whose scores changed."""
+        _grade_touched(
+            touched,
+            self.score,
+            self.true_score,
+            self.lows,
+            self.grade,
+            self.true_grade,
+            self._pairs,
+        )
+
+
+@njit(cache=True, inline="always")
+def _band(value: float, lows: np.ndarray) -> int:
+    """Grade code of a score: the first band (best first) whose low end it reaches."""
+    for g in range(lows.size):
+        if value >= lows[g]:
+            return g
+    return lows.size - 1
+
+
+@njit(cache=True, parallel=True)
+def _grade_all(
+    score: np.ndarray,
+    true_score: np.ndarray,
+    lows: np.ndarray,
+    grade: np.ndarray,
+    true_grade: np.ndarray,
+    pairs: np.ndarray,
+) -> None:
+    """Classify everyone and count (grade, true grade) pairs (blocks in parallel)."""
+    k = lows.size
+    n = score.size
+    n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    local = np.zeros((n_blocks, k, k), dtype=np.int64)
+    for b in prange(n_blocks):
+        for i in range(b * BLOCK_ROWS, min(n, b * BLOCK_ROWS + BLOCK_ROWS)):
+            g = _band(score[i], lows)
+            t = _band(true_score[i], lows)
+            grade[i] = g
+            true_grade[i] = t
+            local[b, g, t] += 1
+    pairs[:, :] = 0
+    for b in range(n_blocks):
+        pairs += local[b]
+
+
+@njit(cache=True)
+def _grade_touched(
+    touched: np.ndarray,
+    score: np.ndarray,
+    true_score: np.ndarray,
+    lows: np.ndarray,
+    grade: np.ndarray,
+    true_grade: np.ndarray,
+    pairs: np.ndarray,
+) -> None:
+    """Re-classify the touched citizens, keeping the pair counts in step."""
+    for r in range(touched.size):
+        i = touched[r]
+        g, t = _band(score[i], lows), _band(true_score[i], lows)
+        og, ot = grade[i], true_grade[i]
+        if g != og or t != ot:
+            pairs[og, ot] -= 1
+            pairs[g, t] += 1
+            grade[i] = g
+            true_grade[i] = t
+
+

@@ -1,0 +1,1 @@
+"""Snapshots: tables read off the state on a schedule (score distribution, grades, groups)."""

@@ -1,0 +1,130 @@
+"""Rates per demographic group: daily funnel, and consequences every 30 days.
+
+`groups.parquet`: per day and group, acts committed, detected, missed, records against
+and wrongful records against. `consequences_by_group.parquet`: on snapshot days, per
+measure (every ``membership:*``: the blacklist and each measure) and group, people it
+applies to and people it applies to wrongly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from panopticon.core.metrics import LongTable
+from panopticon.core.module import DayContext, Module, Phase, TableSpec
+from panopticon.core.records import MISSED
+from panopticon.core.registry import register
+from panopticon.stages.identify.identify import uses_groups
+from panopticon.stages.snapshot.histogram import snapshot_day
+
+FUNNEL = {
+    "day": pa.int32(),
+    "group": pa.string(),
+    "population": pa.int64(),
+    "committed": pa.int64(),
+    "observed": pa.int64(),
+    "missed": pa.int64(),
+    "records_against": pa.int64(),
+    "wrongful_against": pa.int64(),
+}
+CONSEQUENCES = {
+    "day": pa.int32(),
+    "measure": pa.string(),
+    "group": pa.string(),
+    "population": pa.int64(),
+    "triggered": pa.int64(),
+    "triggered_wrongly": pa.int64(),
+}
+
+
+@register
+class Groups(Module):
+    """Per-group tables (module name ``groups``), when the scenario distinguishes groups."""
+
+    name = "groups"
+    phase = Phase.SNAPSHOT
+
+    @classmethod
+    def instances(cls, scenario: Any) -> list[dict[str, Any]]:
+        """Present when groups matter (several, or face-ID scores mode)."""
+        return [{}] if uses_groups(scenario) else []
+
+    @classmethod
+    def needs(cls, scenario: Any, **kwargs: Any) -> set[str]:
+        """The group codes."""
+        return {"group"}
+
+    def __init__(self, sim: Any) -> None:
+        """Index the groups."""
+        super().__init__(sim)
+        self.group = sim.need("group")
+        self.names = list(sim.scenario.population.groups)
+        self.size = np.bincount(self.group, minlength=len(self.names))
+        self.funnel = LongTable(FUNNEL)
+        self.consequences = LongTable(CONSEQUENCES)
+
+    def _by(self, ids: np.ndarray) -> np.ndarray:
+        """People per group among `ids`."""
+        return np.bincount(self.group[ids], minlength=len(self.names))
+
+    def step(self, ctx: DayContext) -> None:
+        """Today's funnel per group; on snapshot days, consequences per group."""
+        batch = ctx.batch
+        self.funnel.add(
+            day=np.int32(ctx.day),
+            group=np.array(self.names),
+            population=self.size,
+            committed=self._by(ctx.actors),
+            observed=self._by(ctx.seen_actors),
+            missed=self._by(ctx.seen_actors[ctx.outcome == MISSED]),
+            records_against=self._by(batch.attributed_to),
+            wrongful_against=self._by(batch.attributed_to[~batch.correct]),
+        )
+        if not snapshot_day(ctx):
+            return
+        for name, m in self.sim.find("membership:").items():
+            on, truth = m.members(ctx.day)
+            self.consequences.add(
+                day=np.int32(ctx.day),
+                measure=name,
+                group=np.array(self.names),
+                population=self.size,
+                triggered=np.bincount(self.group[on], minlength=len(self.names)),
+                triggered_wrongly=np.bincount(self.group[on & ~truth], minlength=len(self.names)),
+            )
+
+    def table_specs(self) -> list[TableSpec]:
+        """The two tables."""
+        return [
+            TableSpec("groups", "groups defined", "day x group",
+                      {k: k.replace("_", " ") for k in FUNNEL}),
+            TableSpec(
+                "consequences_by_group",
+                "groups defined",
+                "every 30 days and the last day: measure x group",
+                {k: k.replace("_", " ") for k in CONSEQUENCES},
+            ),
+        ]
+
+    def tables(self) -> dict[str, pa.Table]:
+        """The rows so far."""
+        return {
+            "groups": self.funnel.table(),
+            "consequences_by_group": self.consequences.table(),
+        }
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """The rows so far."""
+        return {
+            **{f"funnel.{k}": v for k, v in self.funnel.arrays().items()},
+            **{f"consequences.{k}": v for k, v in self.consequences.arrays().items()},
+        }
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the rows."""
+        for prefix, table in (("funnel.", self.funnel), ("consequences.", self.consequences)):
+            n = len(prefix)
+            table.load({k[n:]: v for k, v in arrays.items() if k.startswith(prefix)})

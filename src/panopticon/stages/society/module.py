@@ -1,0 +1,130 @@
+"""The social graph as a module: built at set-up, avoidance rounds, degree by grade.
+
+Provides ``network`` (the graph: households, work/school groups, friends) to the
+modules that use ties (network deterrence, joint liability, friends' scores). Each
+`avoidance.every_days`, people drop ties to low-grade people and form new ones
+(`Network.rewire`); degrees by grade are snapshotted every 30 days when avoidance runs,
+else on the first and last day.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from panopticon.core.metrics import HISTOGRAM_EVERY
+from panopticon.core.module import Column, DayContext, Export, Module, Phase
+from panopticon.core.registry import register
+from panopticon.stages.society.build import build_network
+
+
+@register
+class Society(Module):
+    """The network and its dynamics (module name ``network``)."""
+
+    name = "network"
+    phase = Phase.SOCIETY
+    provides = ("network",)
+
+    @classmethod
+    def instances(cls, scenario: Any) -> list[dict[str, Any]]:
+        """Present when the scenario has a `[network]` table."""
+        return [{}] if scenario.network is not None else []
+
+    @classmethod
+    def needs(cls, scenario: Any, **kwargs: Any) -> set[str]:
+        """Ages and regions of the citizens."""
+        return {"age", "region"}
+
+    def __init__(self, sim: Any) -> None:
+        """Build the graph."""
+        super().__init__(sim)
+        sc = sim.scenario
+        self.params = sc.network
+        self.graph = build_network(sc.network, sim.need("age"), sim.need("region"), sim.seed)
+        self.degree_start = self.graph.degree()
+        self._degree: np.ndarray | None = None
+        self._snapshot: dict[str, float] = {}
+        self._today: dict[str, float] = {}
+        sim.provide("network", self.graph)
+
+    def _policy(self) -> Any:
+        """The score people see when they avoid (looked up at run time, not at build)."""
+        return self.sim.need(f"score:{self.params.avoidance.policy}")
+
+    def _grade_names(self) -> list[str]:
+        """Grades of the policy people see, or one 'all' class."""
+        pol = self._policy()
+        return list(pol.grades.names) if pol.grades is not None else ["all"]
+
+    def columns(self) -> list[Column]:
+        """Mean degree per grade, isolated people, assortativity; ties dropped and new."""
+        cols = [
+            Column(f"mean_degree_{g}", np.float64, agg="last", unit="ties",
+                   label=f"mean degree, grade {g}")
+            for g in self._grade_names()
+        ]
+        cols += [
+            Column("isolated", agg="last", label="people without ties", higher_is="worse"),
+            Column("mean_assortativity", np.float64, agg="last", unit="correlation",
+                   label="score assortativity of ties"),
+        ]
+        if self.params.avoidance.enabled:
+            cols += [
+                Column("ties_dropped", agg="sum", unit="ties", label="ties dropped"),
+                Column("ties_new", agg="sum", unit="ties", label="ties formed"),
+            ]
+        return cols
+
+    def step(self, ctx: DayContext) -> None:
+        """Avoidance round on its schedule; degree by grade every 30 days and at the ends."""
+        day, net, av = ctx.day, self.graph, self.params.avoidance
+        pol = self._policy()
+        out: dict[str, float] = {}
+        if av.enabled and (day + 1) % av.every_days == 0:
+            codes = pol.grades.grade if pol.grades is not None else None
+            avoid = np.array([g in av.avoid_grades for g in self._grade_names()])
+            low = avoid[codes] if codes is not None else np.zeros(pol.score.size, dtype=bool)
+            lo, hi = pol.bounds
+            attract = (pol.score.astype(np.float64) - lo) / max(hi - lo, 1.0)
+            r = net.rewire(low, attract, day, self.sim.seed, av)
+            out.update(ties_dropped=r["dropped"], ties_new=r["new"])
+        elif av.enabled:
+            out.update(ties_dropped=0, ties_new=0)
+        periodic = av.enabled and (day + 1) % HISTOGRAM_EVERY == 0
+        if day == 0 or periodic or ctx.last_day:
+            if self._degree is None or (av.enabled and (day + 1) % av.every_days == 0):
+                self._degree = net.degree()
+            names = self._grade_names()
+            codes = (
+                pol.grades.grade
+                if pol.grades is not None
+                else np.zeros(pol.score.size, dtype=np.uint8)
+            )
+            per = np.bincount(codes, weights=self._degree, minlength=len(names))
+            people = np.bincount(codes, minlength=len(names))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = per / people
+            self._snapshot = {
+                f"mean_degree_{g}": float(v) for g, v in zip(names, mean, strict=True)
+            }
+            self._snapshot["isolated"] = int((self._degree == 0).sum())
+            self._snapshot["mean_assortativity"] = net.assortativity(pol.score.astype(np.float64))
+        out.update(self._snapshot)
+        self._today = out
+
+    def values(self, ctx: DayContext) -> dict[str, float]:
+        """Today's values, computed in `step`."""
+        return self._today
+
+    def exports(self) -> list[Export]:
+        """Degree at the start and at the end."""
+        return [
+            Export("degree_start", "ties at the start"),
+            Export("degree_end", "ties at the end"),
+        ]
+
+    def people(self) -> dict[str, Any]:
+        """The degrees."""
+        return {"degree_start": self.degree_start, "degree_end": self.graph.degree()}
