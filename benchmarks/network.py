@@ -28,7 +28,7 @@ def measure(n: int, seed: int) -> dict[str, float]:
 
     from panopticon.core.population import demographics
     from panopticon.scenario import Population
-    from panopticon.stages.society import network as nw
+    from panopticon.stages import society as nw
 
     regions = {f"r{k:02d}": {"share": 1 / 31} for k in range(31)}
     regions["r00"]["share"] += 1.0 - sum(r["share"] for r in regions.values())

@@ -565,7 +565,7 @@ class Response(Strict):
     announcements: dict[str, Announcement] = Field(default_factory=dict)
 
 
-from panopticon.stages.society.network import NetworkParams  # noqa: E402
+from panopticon.stages.society.params import NetworkParams  # noqa: E402
 
 
 class Scenario(Strict):

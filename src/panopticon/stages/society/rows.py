@@ -1,0 +1,63 @@
+"""Friendship rows: the CSR slot layout with its overflow pool, shared by every kernel.
+
+Row i owns slots ``indptr[i] .. indptr[i + 1]`` of ``indices`` (both int32; a graph holds
+fewer than 2^31 slots): ``degree_at_build + slack`` slots, live friends first, free slots
+``EMPTY`` (-1). A shared overflow *pool* at the end of ``indices`` takes rows that outgrow
+their slots: the row moves there and its first base slot holds ``-2 - offset`` pointing
+at the pool chunk ``[capacity, friends...]``. Every kernel reads a row through `bounds`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+EMPTY = -1
+BLOCK = 4096  # rows per parallel work item: a constant, never the thread count
+MAX_SLOTS = 2**31 - 2  # int32 indices and pool pointers
+
+
+@njit(cache=True, inline="always")
+def bounds(indptr: np.ndarray, idx: np.ndarray, i: int) -> tuple[int, int]:
+    """Slot range [lo, hi) of row i, following a pool pointer if the row has moved."""
+    lo = np.int64(indptr[i])
+    hi = np.int64(indptr[i + 1])
+    if hi > lo:
+        v = idx[lo]
+        if v <= -2:
+            p = np.int64(-2) - np.int64(v)
+            return p + 1, p + 1 + np.int64(idx[p])
+    return lo, hi
+
+
+@njit(cache=True, inline="always")
+def row_degree(idx: np.ndarray, lo: int, hi: int) -> int:
+    """Live entries at the front of a row's slots."""
+    d = 0
+    for s in range(lo, hi):
+        if idx[s] < 0:
+            break
+        d += 1
+    return d
+
+
+def allocate(capacity: np.ndarray, pool: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """CSR indptr for the given row capacities and an EMPTY indices array with a pool.
+
+    Returns (indptr, indices, first pool slot).
+    """
+    n = capacity.size
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(capacity, out=indptr[1:])
+    base = int(indptr[-1])
+    total = base + math.ceil(pool * n)
+    if total > MAX_SLOTS:
+        raise ValueError(
+            f"network: {total} friend slots are not allowed in one graph; at most {MAX_SLOTS} "
+            "(lower friends.mean, avoidance.slack or avoidance.pool, or shard by region)"
+        )
+    indptr = indptr.astype(np.int32)
+    idx = np.full(total, EMPTY, dtype=np.int32)
+    return indptr, idx, base
