@@ -14,7 +14,7 @@ import itertools
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from panopticon.core.params import NonNegative, Probability, Strict
 
@@ -483,9 +483,11 @@ class Trigger(Strict):
     above: float | None = None
 
 
-MeasureKind = Literal[
-    "travel", "rental", "loan", "employment", "school", "housing", "naming", "reward"
-]
+def measure_kinds() -> dict[str, Any]:
+    """The registered measure kinds (stages/sanction/measures/: one file per kind)."""
+    from panopticon.stages.sanction.measures import KINDS
+
+    return KINDS
 
 
 class Measure(Strict):
@@ -500,7 +502,13 @@ class Measure(Strict):
     triggered). naming: triggered people's names are published.
     """
 
-    kind: MeasureKind
+    kind: str = Field(
+        description="a registered kind: travel, rental, reward, loan, employment, school, "
+        "housing, naming, consumption (one file each in stages/sanction/measures/)"
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="parameters of the kind (consumption: items, leak_share)"
+    )
     trigger: Trigger = Trigger()
     description: str = ""
     attempts_per_year: NonNegative = Field(0.0, description="travel/rental/reward use rate")
@@ -520,6 +528,34 @@ class Measure(Strict):
         "ranked", description="scarce goods: how places are allocated among applicants"
     )
     rank_policy: str = Field("score", description="scarce goods: the score that ranks")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        """Only registered kinds."""
+        kinds = measure_kinds()
+        if v not in kinds:
+            raise ValueError(f"{v!r} is not allowed; kinds: {', '.join(sorted(kinds))}")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> Measure:
+        """`options` must fit the kind's own model (and be empty for kinds without one)."""
+        model = measure_kinds()[self.kind].Options
+        if model is None:
+            if self.options:
+                raise ValueError(f"options are not allowed for kind {self.kind!r}; remove them")
+            return self
+        try:
+            model(**self.options)
+        except ValidationError as err:
+            e = err.errors()[0]
+            where = ".".join(str(x) for x in e["loc"])
+            msg = e["msg"][0].lower() + e["msg"][1:]
+            raise ValueError(
+                f"options field {where}: {e.get('input')!r} is not allowed; {msg}"
+            ) from None
+        return self
 
 
 class Sanctions(Strict):

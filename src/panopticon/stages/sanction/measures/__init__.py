@@ -1,6 +1,6 @@
 """The catalog of measures and its kinds (each kind one file, registered by import)."""
 
-from panopticon.stages.sanction.measures import allocation, attempts, base, loan
+from panopticon.stages.sanction.measures import allocation, attempts, base, consumption, loan
 from panopticon.stages.sanction.measures.base import KINDS, MeasureKind, register_kind
 from panopticon.stages.sanction.measures.catalog import Measures
 
@@ -11,6 +11,7 @@ __all__ = [
     "allocation",
     "attempts",
     "base",
+    "consumption",
     "loan",
     "register_kind",
 ]

@@ -36,6 +36,7 @@ class MeasureKind:
     """
 
     kinds: ClassVar[tuple[str, ...]] = ()
+    Options: ClassVar[type | None] = None  # pydantic model of `options`, when the kind has any
 
     @classmethod
     def needs(cls, scenario: Any, params: Any) -> set[str]:

@@ -1,0 +1,95 @@
+"""The SPC's restrictions on "high consumption" (calibration.md section 3, Art. 3).
+
+A listed judgment debtor may not stay at star-rated hotels, buy real estate, take
+tourism holidays, buy high-premium insurance or wealth products, pay high private-school
+fees, or (a separate measure in the same regime) leave the country. Each item is a rate
+of purchase attempts per triggered person-year (`options.items`); attempts are blocked
+except a share that leaks through touts and other channels (`options.leak_share`: the
+source says enforcement is imperfect and the leak rate unknown). Today's blocked count
+per item is Poisson with mean rate x (1 - leak) x people triggered, split into deserved
+and wrongful from the trigger's counterfactual; leaked attempts are counted too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from panopticon.core import streams
+from panopticon.core.module import Column, DayContext
+from panopticon.core.params import NonNegative, Probability, Strict
+from panopticon.stages.sanction.measures.attempts import poisson_count
+from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
+
+STREAM_BASE = 2000  # the catalog's purposes 0 (attempts), 500+ and 1000+ (allocation) are taken
+
+
+class ConsumptionOptions(Strict):
+    """`options` of a consumption measure."""
+
+    items: dict[str, NonNegative]
+    leak_share: Probability = 0.0
+
+
+@register_kind
+class Consumption(MeasureKind):
+    """Blocked purchase attempts per restricted item, and the attempts that leak."""
+
+    kinds = ("consumption",)
+    Options = ConsumptionOptions
+
+    def __init__(self, catalog: Any, name: str, index: int, params: Any, trigger: Any) -> None:
+        """Parse the items and the leak share."""
+        super().__init__(catalog, name, index, params, trigger)
+        self.options = ConsumptionOptions(**params.options)
+
+    def columns(self) -> list[Column]:
+        """Per item: attempts blocked, blocked wrongly; in all: attempts that leaked."""
+        n = self.name
+        cols: list[Column] = []
+        for item in self.options.items:
+            cols += [
+                Column(
+                    f"blocked_{n}_{item}",
+                    agg="sum",
+                    unit="attempts",
+                    label=f"{n}: {item} attempts blocked",
+                    headline=True,
+                    higher_is="worse",
+                ),
+                Column(
+                    f"blocked_wrongly_{n}_{item}",
+                    agg="sum",
+                    unit="attempts",
+                    label=f"{n}: {item} attempts blocked wrongly",
+                    headline=True,
+                    higher_is="worse",
+                ),
+            ]
+        cols.append(
+            Column(
+                f"leaked_{n}", agg="sum", unit="attempts", label=f"{n}: attempts that got through"
+            )
+        )
+        return cols
+
+    def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
+        """Poisson counts of today's blocked and leaked attempts, item by item."""
+        own = streams.stream_key(
+            self.catalog.seed, streams.SANCTIONS, ctx.day, STREAM_BASE + self.index
+        )
+        on, wrong = self.trigger.triggered, self.trigger.wrongly
+        keep = 1.0 - self.options.leak_share
+        n = self.name
+        out: dict[str, float] = {}
+        leaked = 0
+        for j, (item, per_year) in enumerate(self.options.items.items()):
+            rate = per_year / 365.0
+            deserved = poisson_count(own, 4 * j, rate * keep * (on - wrong))
+            wrongful = poisson_count(own, 4 * j + 1, rate * keep * wrong)
+            leaked += poisson_count(own, 4 * j + 2, rate * self.options.leak_share * on)
+            out[f"blocked_{n}_{item}"] = deserved + wrongful
+            out[f"blocked_wrongly_{n}_{item}"] = wrongful
+        out[f"leaked_{n}"] = leaked
+        return out
