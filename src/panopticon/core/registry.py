@@ -31,8 +31,14 @@ def plan_build(scenario: Any) -> list[tuple[type[Module], dict[str, Any], set[st
     for rank, cls in enumerate(REGISTRY):
         for kwargs in cls.instances(scenario):
             specs.append(
-                (cls.phase, rank, cls, kwargs, cls.needs(scenario, **kwargs),
-                 set(cls.provided(scenario, **kwargs)))
+                (
+                    cls.phase,
+                    rank,
+                    cls,
+                    kwargs,
+                    cls.needs(scenario, **kwargs),
+                    set(cls.provided(scenario, **kwargs)),
+                )
             )
     specs.sort(key=lambda s: (s[0], s[1]))
     provider = {cap: i for i, s in enumerate(specs) for cap in s[5]}

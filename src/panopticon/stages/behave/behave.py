@@ -268,8 +268,9 @@ class Behave(Module):
     def columns(self) -> list[Column]:
         """Acts committed today, and per behaviour when there are several."""
         cols = [
-            Column("committed", agg="sum", unit="acts", label="acts committed", headline=True,
-                   order=1),
+            Column(
+                "committed", agg="sum", unit="acts", label="acts committed", headline=True, order=1
+            ),
         ]
         if len(self.behaviors) > 1:
             cols += [

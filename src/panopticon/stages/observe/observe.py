@@ -152,8 +152,9 @@ class Observe(Module):
     def columns(self) -> list[Column]:
         """Acts detected by any channel."""
         return [
-            Column("observed", agg="sum", unit="acts", label="acts detected", headline=True,
-                   order=2)
+            Column(
+                "observed", agg="sum", unit="acts", label="acts detected", headline=True, order=2
+            )
         ]
 
     def values(self, ctx: DayContext) -> dict[str, float]:

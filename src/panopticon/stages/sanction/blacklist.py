@@ -113,10 +113,22 @@ class Blacklist(Module):
     def columns(self) -> list[Column]:
         """Who is sanctioned now, and wrongly."""
         return [
-            Column("sanctioned", agg="last", label="people sanctioned", headline=True,
-                   higher_is="worse", order=6),
-            Column("sanctioned_wrongly", agg="last", label="people sanctioned wrongly",
-                   headline=True, higher_is="worse", order=7),
+            Column(
+                "sanctioned",
+                agg="last",
+                label="people sanctioned",
+                headline=True,
+                higher_is="worse",
+                order=6,
+            ),
+            Column(
+                "sanctioned_wrongly",
+                agg="last",
+                label="people sanctioned wrongly",
+                headline=True,
+                higher_is="worse",
+                order=7,
+            ),
         ]
 
     def values(self, ctx: DayContext) -> dict[str, float]:

@@ -177,5 +177,3 @@ class ListTrigger:
     def missed(self) -> int:
         """Listed in truth but not now (not tracked incrementally; computed on demand)."""
         return int(self.policy.listed_true) - (int(self.policy.listed) - self.wrongly)
-
-

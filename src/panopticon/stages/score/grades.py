@@ -141,5 +141,3 @@ def _grade_touched(
             pairs[g, t] += 1
             grade[i] = g
             true_grade[i] = t
-
-

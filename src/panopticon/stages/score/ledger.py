@@ -154,8 +154,15 @@ class PointsLedger(Module):
     def columns(self) -> list[Column]:
         """The mean score."""
         return [
-            Column("mean_score", np.float64, agg="last", unit="points", label="mean score",
-                   headline=True, order=8)
+            Column(
+                "mean_score",
+                np.float64,
+                agg="last",
+                unit="points",
+                label="mean score",
+                headline=True,
+                order=8,
+            )
         ]
 
     def values(self, ctx: DayContext) -> dict[str, float]:

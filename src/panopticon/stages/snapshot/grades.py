@@ -36,8 +36,12 @@ class GradeCounts(Module):
         if self._graded is None:
             days = self.sim.days
             self._graded = [
-                (name, p.grades, np.zeros((days, len(p.grades.names)), np.int64),
-                 np.zeros((days, len(p.grades.names)), np.int64))
+                (
+                    name,
+                    p.grades,
+                    np.zeros((days, len(p.grades.names)), np.int64),
+                    np.zeros((days, len(p.grades.names)), np.int64),
+                )
                 for name, p in self.sim.find("score:").items()
                 if p.grades is not None
             ]

@@ -99,8 +99,9 @@ class Groups(Module):
     def table_specs(self) -> list[TableSpec]:
         """The two tables."""
         return [
-            TableSpec("groups", "groups defined", "day x group",
-                      {k: k.replace("_", " ") for k in FUNNEL}),
+            TableSpec(
+                "groups", "groups defined", "day x group", {k: k.replace("_", " ") for k in FUNNEL}
+            ),
             TableSpec(
                 "consequences_by_group",
                 "groups defined",

@@ -81,9 +81,7 @@ class Allocation(MeasureKind):
         super().__init__(catalog, name, index, params, trigger)
         sim = catalog.sim
         self.age = sim.need("age")
-        self.family = (
-            sim.need("network") if params.joint_liability and sim.has("network") else None
-        )
+        self.family = sim.need("network") if params.joint_liability and sim.has("network") else None
         self.access = catalog.add_state(
             StateSpec(f"access_{name}", np.uint8, f"{name}: last round's outcome"),
             np.zeros(catalog.n, dtype=np.uint8),
@@ -94,12 +92,30 @@ class Allocation(MeasureKind):
         """Applicants excluded, wrongly excluded, and places lost wrongly (round days)."""
         n = self.name
         return [
-            Column(f"excluded_{n}", agg="sum", unit="applicants", label=f"{n}: excluded",
-                   headline=True, higher_is="worse"),
-            Column(f"excluded_wrongly_{n}", agg="sum", unit="applicants",
-                   label=f"{n}: excluded wrongly", headline=True, higher_is="worse"),
-            Column(f"lost_wrongly_{n}", agg="sum", unit="places",
-                   label=f"{n}: places lost wrongly", headline=True, higher_is="worse"),
+            Column(
+                f"excluded_{n}",
+                agg="sum",
+                unit="applicants",
+                label=f"{n}: excluded",
+                headline=True,
+                higher_is="worse",
+            ),
+            Column(
+                f"excluded_wrongly_{n}",
+                agg="sum",
+                unit="applicants",
+                label=f"{n}: excluded wrongly",
+                headline=True,
+                higher_is="worse",
+            ),
+            Column(
+                f"lost_wrongly_{n}",
+                agg="sum",
+                unit="places",
+                label=f"{n}: places lost wrongly",
+                headline=True,
+                higher_is="worse",
+            ),
         ]
 
     def exports(self) -> list[Export]:
@@ -120,9 +136,7 @@ class Allocation(MeasureKind):
         keys = _allocation_keys(seed, day, idx, n)
         age = self.age
         eligible = (
-            np.ones(n, dtype=bool)
-            if age is None
-            else ((age >= m.ages[0]) & (age <= m.ages[1]))
+            np.ones(n, dtype=bool) if age is None else ((age >= m.ages[0]) & (age <= m.ages[1]))
         )
         apply_keys = _allocation_keys(seed, day, 500 + idx, n)
         applicants = np.flatnonzero(eligible & (apply_keys < m.apply_share))

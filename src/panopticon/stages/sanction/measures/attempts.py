@@ -40,10 +40,22 @@ class Attempts(MeasureKind):
         lb, n = self.label, self.name
         worse = "neutral" if lb == "granted" else "worse"
         return [
-            Column(f"{lb}_{n}", agg="sum", unit="attempts", label=f"{n}: attempts {lb}",
-                   headline=True, higher_is=worse),
-            Column(f"{lb}_wrongly_{n}", agg="sum", unit="attempts",
-                   label=f"{n}: attempts {lb} wrongly", headline=True, higher_is=worse),
+            Column(
+                f"{lb}_{n}",
+                agg="sum",
+                unit="attempts",
+                label=f"{n}: attempts {lb}",
+                headline=True,
+                higher_is=worse,
+            ),
+            Column(
+                f"{lb}_wrongly_{n}",
+                agg="sum",
+                unit="attempts",
+                label=f"{n}: attempts {lb} wrongly",
+                headline=True,
+                higher_is=worse,
+            ),
         ]
 
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
@@ -67,8 +79,12 @@ class Naming(MeasureKind):
         n = self.name
         return [
             Column(f"published_{n}", agg="last", label=f"{n}: people named"),
-            Column(f"published_wrongly_{n}", agg="last", label=f"{n}: people named wrongly",
-                   higher_is="worse"),
+            Column(
+                f"published_wrongly_{n}",
+                agg="last",
+                label=f"{n}: people named wrongly",
+                higher_is="worse",
+            ),
         ]
 
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, Any]:

@@ -87,8 +87,11 @@ class Measures(Module):
                     if t.policy not in self.groups:
                         self.groups[t.policy] = ScoreTriggers(pol)
                         self.add_state(
-                            StateSpec(f"trigger_status_{t.policy}", np.uint32,
-                                      f"trigger bits on {t.policy}"),
+                            StateSpec(
+                                f"trigger_status_{t.policy}",
+                                np.uint32,
+                                f"trigger bits on {t.policy}",
+                            ),
                             self.groups[t.policy].status,
                         )
                     group = self.groups[t.policy]
@@ -126,8 +129,12 @@ class Measures(Module):
         for name, kind in self.kinds.items():
             cols += [
                 Column(f"triggered_{name}", agg="last", label=f"{name}: people it applies to"),
-                Column(f"triggered_wrongly_{name}", agg="last",
-                       label=f"{name}: people it applies to wrongly", higher_is="worse"),
+                Column(
+                    f"triggered_wrongly_{name}",
+                    agg="last",
+                    label=f"{name}: people it applies to wrongly",
+                    higher_is="worse",
+                ),
                 *kind.columns(),
             ]
         return cols

@@ -23,11 +23,24 @@ class Loan(MeasureKind):
         """Extra interest today, and the part due to grades worse than deserved."""
         n = self.name
         return [
-            Column(f"extra_interest_{n}", np.float64, agg="sum", unit="currency",
-                   label=f"{n}: extra interest", headline=True, higher_is="worse"),
-            Column(f"extra_interest_wrongly_{n}", np.float64, agg="sum", unit="currency",
-                   label=f"{n}: extra interest from wrong grades", headline=True,
-                   higher_is="worse"),
+            Column(
+                f"extra_interest_{n}",
+                np.float64,
+                agg="sum",
+                unit="currency",
+                label=f"{n}: extra interest",
+                headline=True,
+                higher_is="worse",
+            ),
+            Column(
+                f"extra_interest_wrongly_{n}",
+                np.float64,
+                agg="sum",
+                unit="currency",
+                label=f"{n}: extra interest from wrong grades",
+                headline=True,
+                higher_is="worse",
+            ),
         ]
 
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
