@@ -5,7 +5,7 @@ court, online-platform and informant records. Each behaviour lists the channels 
 can record it; they are tried in that order and the first that detects the act makes
 the record (at most one record per act). Cameras only see acts in public places
 (street, transport, venue); the chance follows from the camera model (see `Camera` in
-`scenario.py`). With surveillance switched off nothing is recorded: the unwatched
+`scenario/schema.py`). With surveillance switched off nothing is recorded: the unwatched
 baseline.
 """
 
