@@ -140,7 +140,10 @@ def test_sweep_outputs(swept: Path) -> None:
         "metric",
         "value",
     ]
-    assert t.shape == (2 * 2 * len(METRICS), 6)
+    # the derived metrics, then the minimal model's declared headline columns not among them
+    declared = ["attributed_correct", "attributed_wrong"]
+    assert t.shape == (2 * 2 * (len(METRICS) + len(declared)), 6)
+    assert t["metric"].unique(maintain_order=True).to_list()[-2:] == declared
     assert t["surveillance.faceid.p_wrong"].dtype == pl.Float64
     assert sorted(t["run_id"].unique()) == [
         "p_wrong=0.02_rep0",
@@ -254,5 +257,5 @@ def test_jobs_give_the_same_table(tmp_path: Path) -> None:
         pl.read_parquet(tmp_path / d / "sweep.parquet").filter(pl.col("metric") != "wall_seconds")
         for d in ("one", "two")
     )
-    assert a.equals(b) and a.height == 2 * (len(METRICS) - 1)
+    assert a.equals(b) and a.height == 2 * (len(METRICS) - 1 + 2)  # + 2 declared headlines
     assert not (tmp_path / "two" / "report.html").exists()

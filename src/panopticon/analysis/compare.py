@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from panopticon.analysis.headline import METRICS, format_diff, format_value, headline, relative
+from panopticon.analysis.headline import format_diff, format_value, headline, metrics, relative
 from panopticon.io.runs import RunError, RunResult
 from panopticon.report import build_report, write_figures_png, write_report
 from panopticon.report.figures import label_runs
@@ -44,7 +44,11 @@ def _align(rows: list[list[str]]) -> list[str]:
 
 
 def compare_text(results: list[RunResult]) -> str:
-    """The comparison as text: what differs, then headline metrics with differences."""
+    """The comparison as text: what differs, then headline metrics with differences.
+
+    The metrics are the derived ones and every column any of the runs declared headline;
+    a run without one shows ``n/a``.
+    """
     if len(results) < 2:
         raise RunError("error: compare: give at least two run folders (RUN_A RUN_B ...)")
     labels = [r.label for r in label_runs(results)]
@@ -54,13 +58,12 @@ def compare_text(results: list[RunResult]) -> str:
     for lab in labels[1:]:
         head += [f"{lab} − {base}" if len(labels) > 2 else "difference", "change"]
     rows = [head]
-    for m in METRICS:
-        row = [m.label, *(format_value(m.key, h[m.key]) for h in heads)]
-        for h in heads[1:]:
-            row += [
-                format_diff(m.key, h[m.key] - heads[0][m.key]),
-                relative(heads[0][m.key], h[m.key]),
-            ]
+    nan = float("nan")
+    for m in metrics(results):
+        values = [h.get(m.key, nan) for h in heads]
+        row = [m.label, *(format_value(m.key, v, m.fmt) for v in values)]
+        for v in values[1:]:
+            row += [format_diff(m.key, v - values[0], m.fmt), relative(values[0], v)]
         rows.append(row)
     lines = []
     for i, (lab, r) in enumerate(zip(labels, results, strict=True)):

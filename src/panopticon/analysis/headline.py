@@ -1,12 +1,16 @@
 """Headline metrics of a run: the numbers that `compare`, sweeps and reports line up.
 
-Every headline is derived from what the run folder holds (the manifest's totals and the
-daily timeseries), so a folder written by any engine version that writes those gives
-the same numbers. Per-100,000 rates make runs of different sizes comparable.
+Two kinds: the derived ones of :data:`METRICS` (shares, per-100,000 rates, person-days),
+computed from what every run folder holds (the manifest's totals and the daily
+timeseries), and every daily column a module declared ``headline`` (read from
+``manifest["outputs"]["timeseries"]``, its total from ``manifest["totals"]``). A run
+folder written before the manifest described its outputs has the derived ones only.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +45,35 @@ METRICS: tuple[Metric, ...] = (
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 
 
+def declared_metrics(result: RunResult) -> list[Metric]:
+    """The run's declared headline columns not among :data:`METRICS`, in declaration order.
+
+    Labels come from the declaration; a float column prints with decimals.
+    """
+    outputs = result.manifest.get("outputs") or {}
+    out = []
+    for name, decl in (outputs.get("timeseries") or {}).items():
+        if decl.get("headline") and name not in METRIC_BY_KEY:
+            fmt = "score" if str(decl.get("dtype", "")).startswith("float") else "count"
+            out.append(Metric(name, decl.get("label") or name, fmt))
+    return out
+
+
+def metrics(results: RunResult | Iterable[RunResult]) -> list[Metric]:
+    """The headline metrics of one run or several: :data:`METRICS`, then every declared one.
+
+    Over several runs, a declared metric appears once, at its first run's place.
+    """
+    runs = [results] if isinstance(results, RunResult) else list(results)
+    seen = dict(METRIC_BY_KEY)
+    for r in runs:
+        for m in declared_metrics(r):
+            seen.setdefault(m.key, m)
+    return list(seen.values())
+
+
 def headline(result: RunResult) -> dict[str, float]:
-    """The headline metrics of one complete run, keyed as in :data:`METRICS`."""
+    """The headline metrics of one complete run: :data:`METRICS` and its declared ones."""
     t: dict[str, Any] = result.totals
     m = result.manifest
     n = max(int(m.get("population", 0)), 1)
@@ -65,13 +96,18 @@ def headline(result: RunResult) -> dict[str, float]:
         "wrongly_sanctioned_person_days": person_days,
         "mean_score": float(t["mean_score"]),
         "wall_seconds": float(m.get("wall_seconds", 0.0)),
+        **{d.key: float(t.get(d.key, math.nan)) for d in declared_metrics(result)},
     }
 
 
-def format_value(key: str, value: float) -> str:
-    """A headline value as people read it (thousands separators, percentages)."""
-    fmt = METRIC_BY_KEY[key].fmt if key in METRIC_BY_KEY else "count"
-    if value != value:  # NaN
+def format_value(key: str, value: float, fmt: str | None = None) -> str:
+    """A headline value as people read it (thousands separators, percentages).
+
+    `fmt` overrides the format of :data:`METRICS` (for a declared metric's own).
+    """
+    if fmt is None:
+        fmt = METRIC_BY_KEY[key].fmt if key in METRIC_BY_KEY else "count"
+    if value != value:  # NaN: the run has no such metric
         return "n/a"
     if fmt == "share":
         return f"{100 * value:.2f}%"
@@ -84,9 +120,12 @@ def format_value(key: str, value: float) -> str:
     return f"{value:,.0f}"
 
 
-def format_diff(key: str, diff: float) -> str:
+def format_diff(key: str, diff: float, fmt: str | None = None) -> str:
     """A signed difference of two headline values, in the metric's own units."""
-    fmt = METRIC_BY_KEY[key].fmt if key in METRIC_BY_KEY else "count"
+    if fmt is None:
+        fmt = METRIC_BY_KEY[key].fmt if key in METRIC_BY_KEY else "count"
+    if diff != diff:
+        return "n/a"
     if fmt == "share":
         return f"{100 * diff:+.2f} pp"
     if fmt in ("rate", "score", "seconds"):
@@ -95,7 +134,9 @@ def format_diff(key: str, diff: float) -> str:
 
 
 def relative(a: float, b: float) -> str:
-    """(b - a) / a as a percentage, or '' when a is 0."""
+    """(b - a) / a as a percentage, or '' when a is 0 (and when either is missing)."""
+    if a != a or b != b:
+        return ""
     if a == 0:
         return "" if b == 0 else "new"
     return f"{100 * (b - a) / abs(a):+.1f}%"

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from panopticon.analysis.headline import METRIC_BY_KEY, METRICS, format_value, headline
+from panopticon.analysis.headline import METRIC_BY_KEY, Metric, format_value, headline, metrics
 from panopticon.core.params import ScenarioError
 from panopticon.io.runs import RunError, RunResult
 from panopticon.report.html import esc, page, show, table
@@ -316,7 +316,11 @@ def _column(values: list[Any]) -> pl.Series:
 
 
 def tidy_table(planned: list[PlannedRun], keys: list[str]) -> pl.DataFrame:
-    """One row per run x metric: run_id, seed, replicate, one column per key, metric, value."""
+    """One row per run x metric: run_id, seed, replicate, one column per key, metric, value.
+
+    The metrics are the derived ones and every column any run declared headline (NaN in
+    a run that lacks it).
+    """
     rows: dict[str, list[Any]] = {
         "run_id": [],
         "seed": [],
@@ -325,15 +329,17 @@ def tidy_table(planned: list[PlannedRun], keys: list[str]) -> pl.DataFrame:
         "value": [],
     }
     varied: dict[str, list[Any]] = {k: [] for k in keys}
-    for r in planned:
-        h = headline(RunResult(r.path))
+    results = [RunResult(r.path) for r in planned]
+    every = metrics(results)
+    for r, result in zip(planned, results, strict=True):
+        h = headline(result)
         point = dict(r.point)
-        for m in METRICS:
+        for m in every:
             rows["run_id"].append(r.run_id)
             rows["seed"].append(r.seed)
             rows["replicate"].append(r.replicate)
             rows["metric"].append(m.key)
-            rows["value"].append(float(h[m.key]))
+            rows["value"].append(float(h.get(m.key, math.nan)))
             for k in keys:
                 varied[k].append(point[k])
     cols = [
@@ -375,12 +381,29 @@ def _is_numeric(s: pl.Series) -> bool:
     return s.dtype.is_numeric()
 
 
-def sweep_figures(tidy: pl.DataFrame, keys: list[str]) -> list[Figure]:
+def sweep_metrics(tidy: pl.DataFrame, declared: list[Metric] | None = None) -> list[Metric]:
+    """The metrics a sweep plots: :data:`SWEEP_METRICS`, then the declared headline ones.
+
+    `declared` gives their labels (from the runs' manifests); a metric of the table
+    without one is labelled by its key.
+    """
+    by_key = {m.key: m for m in declared or []}
+    present = list(dict.fromkeys(tidy["metric"].to_list()))
+    out = [METRIC_BY_KEY[k] for k in SWEEP_METRICS]
+    for key in present:
+        if key not in METRIC_BY_KEY:
+            out.append(by_key.get(key, Metric(key, key)))
+    return out
+
+
+def sweep_figures(
+    tidy: pl.DataFrame, keys: list[str], declared: list[Metric] | None = None
+) -> list[Figure]:
     """Each headline metric against each varied key, with 95% CIs across replicates."""
     figures: list[Figure] = []
     replicates = int(tidy["replicate"].max() or 0) + 1
-    for metric in SWEEP_METRICS:
-        label = METRIC_BY_KEY[metric].label
+    for m in sweep_metrics(tidy, declared):
+        metric, label = m.key, m.label
         sub = tidy.filter(pl.col("metric") == metric)
         for key in keys:
             others = [k for k in keys if k != key]
@@ -426,7 +449,7 @@ def sweep_figures(tidy: pl.DataFrame, keys: list[str]) -> list[Figure]:
                     series=series,
                     xlabel=key,
                     ylabel=label,
-                    y_percent=METRIC_BY_KEY[metric].fmt == "share",
+                    y_percent=m.fmt == "share",
                     caption=ci,
                 )
             )
@@ -504,7 +527,7 @@ def write_outputs(
     tidy.write_parquet(part)
     os.replace(part, out / TABLE)
     report_path = None
-    figures = sweep_figures(tidy, keys)
+    figures = sweep_figures(tidy, keys, metrics(RunResult(r.path) for r in planned))
     if report:
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         html = page(
