@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 from scipy import special
 
+from panopticon.cli import faceid as faceid_cli
 from panopticon.stages.identify import faceid
 from panopticon.stages.identify.faceid import (
     FaceIdError,
@@ -404,8 +405,8 @@ def test_unknown_names_and_bad_arguments() -> None:
 
 def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="panopticon faceid")
-    faceid.add_faceid_arguments(parser)
-    return faceid.run_faceid_command(parser.parse_args(argv))
+    faceid_cli.add_faceid_arguments(parser)
+    return faceid_cli.run_faceid_command(parser.parse_args(argv))
 
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:

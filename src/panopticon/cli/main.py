@@ -10,10 +10,10 @@ from typing import Any
 from panopticon import __version__
 from panopticon import scenario as scenario_mod
 from panopticon.cli import dossier as dossier_cli
+from panopticon.cli import faceid as faceid_cli
 from panopticon.core.engine import run as run_scenario
 from panopticon.core.params import ScenarioError
 from panopticon.io.runs import RunError, RunResult
-from panopticon.stages.identify import faceid
 
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
@@ -300,8 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Miss, wrong-hit and false-positive rates of a 1:N search against a "
         "gallery of G enrolled faces, and the hardware an exhaustive search needs.",
     )
-    faceid.add_faceid_arguments(p)
-    p.set_defaults(func=faceid.run_faceid_command)
+    faceid_cli.add_faceid_arguments(p)
+    p.set_defaults(func=faceid_cli.run_faceid_command)
 
     p = sub.add_parser(
         "dossier",
