@@ -10,10 +10,11 @@ from typing import Any
 from panopticon import __version__
 from panopticon import scenario as scenario_mod
 from panopticon.cli import dossier as dossier_cli
-from panopticon.cli import faceid as faceid_cli
+from panopticon.cli.summary import summary_table
 from panopticon.core.engine import run as run_scenario
 from panopticon.core.params import ScenarioError
 from panopticon.io.runs import RunError, RunResult
+from panopticon.stages.identify import faceid
 
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
@@ -37,82 +38,6 @@ def _load(args: argparse.Namespace) -> scenario_mod.Scenario:
     return scenario_mod.load(
         args.scenario, args.sets, population=args.population, days=args.days, seed=args.seed
     )
-
-
-def _fmt(n: float) -> str:
-    """Thousands separators for counts."""
-    return f"{n:,.0f}"
-
-
-def summary_table(result: RunResult) -> str:
-    """The funnel and the sanctions of a finished run, as aligned text.
-
-    When the simulated population stands for a larger nation (`population.represents`),
-    a last column scales each count to the nation and says by how much.
-    """
-    m, t = result.manifest, result.totals
-    n = m["population"]
-    scale = m.get("scale")
-    committed = max(t["committed"], 1)
-    recorded = t["attributed_correct"] + t["attributed_wrong"]
-    rows: list[tuple[str, float | None, str]] = [
-        ("committed", t["committed"], "100.0% of acts"),
-        ("seen by the system", t["observed"], f"{100 * t['observed'] / committed:.1f}% of acts"),
-        ("  missed by face id", t["missed"], ""),
-        ("recorded", recorded, f"{100 * recorded / committed:.1f}% of acts"),
-        ("  against the actor", t["attributed_correct"], ""),
-        (
-            "  against an innocent",
-            t["attributed_wrong"],
-            f"{100 * t['attributed_wrong'] / max(recorded, 1):.2f}% of records",
-        ),
-    ]
-    if "wrongful_remaining" in t:
-        rows.append(("  wrongful, left after appeals", t["wrongful_remaining"], ""))
-    rows += [
-        ("sanctioned at the end", t["sanctioned"], f"{100 * t['sanctioned'] / n:.2f}% of people"),
-        (
-            "  wrongly sanctioned",
-            t["sanctioned_wrongly"],
-            f"{100 * t['sanctioned_wrongly'] / max(t['sanctioned'], 1):.2f}% of sanctioned",
-        ),
-    ]
-    for key in sorted(t):
-        for prefix, label in (
-            ("blocked_", "blocked"),
-            ("excluded_", "excluded"),
-            ("granted_", "granted"),
-        ):
-            if key.startswith(prefix) and not key.startswith(prefix + "wrongly_"):
-                name = key[len(prefix) :]
-                wrong = t.get(f"{prefix}wrongly_{name}", 0)
-                rows.append((f"{name}: {label}", t[key], f"{_fmt(wrong)} wrongfully"))
-    rows.append(("mean score at the end", None, f"{t['mean_score']:,.2f}"))
-    w0 = max(len(r[0]) for r in rows)
-    cells = [_fmt(v) if v is not None else "" for _, v, _ in rows]
-    w1 = max(len(c) for c in cells)
-    head = (
-        f"{m['scenario']}: {n:,} citizens x {m['days']} days, seed {m['seed']}, "
-        f"{m['wall_seconds']:.1f} s, peak memory {m['peak_memory_bytes'] / 2**20:,.0f} MiB"
-    )
-    lines = [head, "-" * len(head)]
-    if scale:
-        w2 = max(len(_fmt(v * scale)) for _, v, _ in rows if v is not None)
-        lines.append(f"{'':<{w0}}  {'sample':>{w1}}  {f'nation x{scale:,.0f}':>{w2}}")
-        for (a, v, c), cell in zip(rows, cells, strict=True):
-            nat = _fmt(v * scale) if v is not None else ""
-            lines.append(f"{a:<{w0}}  {cell:>{w1}}  {nat:>{w2}}  {c}".rstrip())
-        lines.append(
-            f"national figures scale the sample by {scale:,.0f} "
-            f"(population.represents = {m['represents']:,.0f})"
-        )
-    else:
-        lines += [
-            f"{a:<{w0}}  {cell:>{w1}}  {c}".rstrip()
-            for (a, _, c), cell in zip(rows, cells, strict=True)
-        ]
-    lines.append(f"results in {result.path}")
-    return "\n".join(lines)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -300,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Miss, wrong-hit and false-positive rates of a 1:N search against a "
         "gallery of G enrolled faces, and the hardware an exhaustive search needs.",
     )
-    faceid_cli.add_faceid_arguments(p)
-    p.set_defaults(func=faceid_cli.run_faceid_command)
+    faceid.add_faceid_arguments(p)
+    p.set_defaults(func=faceid.run_faceid_command)
 
     p = sub.add_parser(
         "dossier",

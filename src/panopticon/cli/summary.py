@@ -1,0 +1,130 @@
+"""The text summary `panopticon run` prints: the funnel, then the run's headline columns.
+
+The funnel (acts committed, seen, recorded, sanctioned) is the minimal model's and every
+run has it. The rows after it come from the columns the run's modules declared
+``headline`` (``manifest["outputs"]["timeseries"]``), with their labels and units; a
+column labelled "<label> wrongly" goes on its partner's row. A run folder written
+before the manifest described its outputs shows the funnel only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from panopticon.io.runs import RunResult
+
+FUNNEL = frozenset(
+    {
+        "committed",
+        "observed",
+        "missed",
+        "attributed_correct",
+        "attributed_wrong",
+        "sanctioned",
+        "sanctioned_wrongly",
+        "mean_score",
+    }
+)
+
+Row = tuple[str, float | None, str]
+
+
+def _fmt(n: float) -> str:
+    """Thousands separators for counts."""
+    return f"{n:,.0f}"
+
+
+def _funnel(m: dict[str, Any], t: dict[str, Any]) -> list[Row]:
+    """The funnel rows every run has: acts, detections, records, sanctions."""
+    n = m["population"]
+    committed = max(t["committed"], 1)
+    recorded = t["attributed_correct"] + t["attributed_wrong"]
+    rows: list[Row] = [
+        ("committed", t["committed"], "100.0% of acts"),
+        ("seen by the system", t["observed"], f"{100 * t['observed'] / committed:.1f}% of acts"),
+        ("  missed by face id", t["missed"], ""),
+        ("recorded", recorded, f"{100 * recorded / committed:.1f}% of acts"),
+        ("  against the actor", t["attributed_correct"], ""),
+        (
+            "  against an innocent",
+            t["attributed_wrong"],
+            f"{100 * t['attributed_wrong'] / max(recorded, 1):.2f}% of records",
+        ),
+    ]
+    if "wrongful_remaining" in t:
+        rows.append(("  wrongful, left after appeals", t["wrongful_remaining"], ""))
+    rows += [
+        ("sanctioned at the end", t["sanctioned"], f"{100 * t['sanctioned'] / n:.2f}% of people"),
+        (
+            "  wrongly sanctioned",
+            t["sanctioned_wrongly"],
+            f"{100 * t['sanctioned_wrongly'] / max(t['sanctioned'], 1):.2f}% of sanctioned",
+        ),
+    ]
+    return rows
+
+
+def declared_rows(outputs: dict[str, Any], totals: dict[str, Any]) -> list[Row]:
+    """One row per declared headline column outside the funnel, in the manifest's order.
+
+    A column whose label is another's label plus " wrongly" is shown on that one's row
+    ("N wrongly"); the unit follows the value otherwise.
+    """
+    heads = {
+        name: d
+        for name, d in (outputs.get("timeseries") or {}).items()
+        if d.get("headline") and name not in FUNNEL and name in totals
+    }
+    by_label = {d.get("label") or name: name for name, d in heads.items()}
+    partner: dict[str, str] = {}
+    for name, d in heads.items():
+        label = d.get("label") or name
+        if label.endswith(" wrongly") and label[: -len(" wrongly")] in by_label:
+            partner[by_label[label[: -len(" wrongly")]]] = name
+    shown_as_partner = set(partner.values())
+    rows: list[Row] = []
+    for name, d in heads.items():
+        if name in shown_as_partner:
+            continue
+        unit = d.get("unit", "")
+        note = f"{_fmt(totals[partner[name]])} wrongly" if name in partner else unit
+        rows.append((d.get("label") or name, float(totals[name]), note))
+    return rows
+
+
+def summary_table(result: RunResult) -> str:
+    """The funnel, the declared headline columns and the mean score, as aligned text.
+
+    When the simulated population stands for a larger nation (`population.represents`),
+    a last column scales each count to the nation and says by how much.
+    """
+    m, t = result.manifest, result.totals
+    n = m["population"]
+    scale = m.get("scale")
+    rows = _funnel(m, t) + declared_rows(m.get("outputs") or {}, t)
+    rows.append(("mean score at the end", None, f"{t['mean_score']:,.2f}"))
+    w0 = max(len(r[0]) for r in rows)
+    cells = [_fmt(v) if v is not None else "" for _, v, _ in rows]
+    w1 = max(len(c) for c in cells)
+    head = (
+        f"{m['scenario']}: {n:,} citizens x {m['days']} days, seed {m['seed']}, "
+        f"{m['wall_seconds']:.1f} s, peak memory {m['peak_memory_bytes'] / 2**20:,.0f} MiB"
+    )
+    lines = [head, "-" * len(head)]
+    if scale:
+        w2 = max(len(_fmt(v * scale)) for _, v, _ in rows if v is not None)
+        lines.append(f"{'':<{w0}}  {'sample':>{w1}}  {f'nation x{scale:,.0f}':>{w2}}")
+        for (a, v, c), cell in zip(rows, cells, strict=True):
+            nat = _fmt(v * scale) if v is not None else ""
+            lines.append(f"{a:<{w0}}  {cell:>{w1}}  {nat:>{w2}}  {c}".rstrip())
+        lines.append(
+            f"national figures scale the sample by {scale:,.0f} "
+            f"(population.represents = {m['represents']:,.0f})"
+        )
+    else:
+        lines += [
+            f"{a:<{w0}}  {cell:>{w1}}  {c}".rstrip()
+            for (a, _, c), cell in zip(rows, cells, strict=True)
+        ]
+    lines.append(f"results in {result.path}")
+    return "\n".join(lines)
