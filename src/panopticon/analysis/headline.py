@@ -46,7 +46,7 @@ METRIC_BY_KEY = {m.key: m for m in METRICS}
 
 
 def declared_metrics(result: RunResult) -> list[Metric]:
-    """The run's declared headline columns not among :data:`METRICS`, in declaration order.
+    """The run's declared headline columns not among :data:`METRICS`, in the manifest's order.
 
     Labels come from the declaration; a float column prints with decimals.
     """
