@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from panopticon.core.engine import Simulation, run
 from panopticon.core.params import ScenarioError
+from panopticon.core.resume import fork, resume
 from panopticon.io.runs import RunError, RunResult, open_run
 from panopticon.scenario import Scenario, load, preset_names, preset_summaries
 
@@ -24,9 +25,11 @@ __all__ = [
     "ScenarioError",
     "Simulation",
     "__version__",
+    "fork",
     "load",
     "open_run",
     "preset_names",
     "preset_summaries",
+    "resume",
     "run",
 ]

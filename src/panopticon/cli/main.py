@@ -1,4 +1,4 @@
-"""The `panopticon` command line: run, validate, presets, faceid, report, compare, sweep."""
+"""The `panopticon` command line: run, resume, fork, validate, presets, report, compare, sweep."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from typing import Any
 from panopticon import __version__
 from panopticon import scenario as scenario_mod
 from panopticon.cli import dossier as dossier_cli
+from panopticon.cli import faceid as faceid_cli
 from panopticon.cli.summary import summary_table
 from panopticon.core.engine import run as run_scenario
 from panopticon.core.params import ScenarioError
+from panopticon.core.resume import fork as fork_run
+from panopticon.core.resume import resume as resume_run
+from panopticon.io.checkpoint import CheckpointError
 from panopticon.io.runs import RunError, RunResult
-from panopticon.stages.identify import faceid
 
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
@@ -40,31 +43,84 @@ def _load(args: argparse.Namespace) -> scenario_mod.Scenario:
     )
 
 
+def _progress_bar(quiet: bool, days: int, desc: str) -> tuple[Any, Any]:
+    """A tqdm bar on stderr and its progress callback, or (None, None) when quiet."""
+    if quiet:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=days, unit="day", delay=2.0, file=sys.stderr, leave=False, desc=desc)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+
+    return bar, progress
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """`panopticon run`: run a scenario into a run folder and print the summary."""
     sc = _load(args)
-    bar: Any = None
-    progress = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(
-            total=sc.run.days,
-            unit="day",
-            delay=2.0,
-            file=sys.stderr,
-            leave=False,
-            desc=f"{sc.name} ({sc.population.size:,} citizens)",
-        )
-
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
+    bar, progress = _progress_bar(
+        args.quiet, sc.run.days, f"{sc.name} ({sc.population.size:,} citizens)"
+    )
     try:
-        result = run_scenario(sc, out=args.out, overwrite=args.overwrite, progress=progress)
+        result = run_scenario(
+            sc,
+            out=args.out,
+            overwrite=args.overwrite,
+            progress=progress,
+            checkpoint_every=args.checkpoint_every,
+        )
     finally:
         if bar is not None:
             bar.close()
+    return _finish(args, result)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """`panopticon resume`: continue an interrupted run from its last checkpoint."""
+    bar, progress = _progress_bar(args.quiet, 0, f"resuming {args.run_dir}")
+    try:
+        result = resume_run(args.run_dir, progress=_total_setter(bar, progress))
+    finally:
+        if bar is not None:
+            bar.close()
+    return _finish(args, result)
+
+
+def cmd_fork(args: argparse.Namespace) -> int:
+    """`panopticon fork`: a new run from a checkpoint of a run, with overrides."""
+    bar, progress = _progress_bar(args.quiet, 0, f"fork of {args.run_dir} at day {args.day}")
+    try:
+        result = fork_run(
+            args.run_dir,
+            args.day,
+            args.sets,
+            args.out,
+            overwrite=args.overwrite,
+            progress=_total_setter(bar, progress),
+            checkpoint_every=args.checkpoint_every,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    return _finish(args, result)
+
+
+def _total_setter(bar: Any, progress: Any) -> Any:
+    """A progress callback that also sets the bar's total (unknown before the run is read)."""
+    if bar is None:
+        return None
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        progress(done, total)
+
+    return update
+
+
+def _finish(args: argparse.Namespace, result: RunResult) -> int:
+    """Print the summary of a finished run and write its report if asked."""
     if not args.quiet:
         print(summary_table(result))
     if args.report:
@@ -147,6 +203,16 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_arg(p: argparse.ArgumentParser) -> None:
+    """The --checkpoint-every option."""
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="D",
+        help="checkpoint the state every D days into RUN_DIR/checkpoints (see `resume`)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = argparse.ArgumentParser(
@@ -162,7 +228,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
     p.add_argument("--report", action="store_true", help="also write report.html in the run folder")
+    _checkpoint_arg(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder written with --checkpoint-every")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    p.add_argument("--report", action="store_true", help="also write report.html in the run folder")
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("fork", help="a new run from a checkpoint of a run, with --set overrides")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder written with --checkpoint-every")
+    p.add_argument("--day", type=int, required=True, metavar="D", help="day of the checkpoint")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of the resolved scenario from day D on (repeatable)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="the new run folder")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    p.add_argument("--report", action="store_true", help="also write report.html in the run folder")
+    _checkpoint_arg(p)
+    p.set_defaults(func=cmd_fork)
 
     p = sub.add_parser("validate", help="check a scenario without running it")
     _scenario_args(p)
@@ -225,8 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Miss, wrong-hit and false-positive rates of a 1:N search against a "
         "gallery of G enrolled faces, and the hardware an exhaustive search needs.",
     )
-    faceid.add_faceid_arguments(p)
-    p.set_defaults(func=faceid.run_faceid_command)
+    faceid_cli.add_faceid_arguments(p)
+    p.set_defaults(func=faceid_cli.run_faceid_command)
 
     p = sub.add_parser(
         "dossier",
@@ -243,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ScenarioError, RunError) as exc:
+    except (ScenarioError, RunError, CheckpointError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -28,6 +28,13 @@ from panopticon.core import population as population_mod
 from panopticon.core.metrics import DailyMetrics
 from panopticon.core.module import Column, DayContext, Export, Module, Phase
 from panopticon.core.registry import plan_build
+from panopticon.io.checkpoint import (
+    FINGERPRINT_KEY,
+    CheckpointError,
+    restore_into,
+    scenario_fingerprint,
+    write_checkpoint,
+)
 from panopticon.io.runs import RunError, RunResult, RunWriter, now
 from panopticon.scenario.schema import Scenario
 
@@ -172,6 +179,77 @@ class Simulation:
         """Resident bytes of all declared per-citizen state (and the population's)."""
         return self.population.nbytes() + sum(m.state_bytes() for m in self.modules)
 
+    # -- checkpoints --------------------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """Hash of the resolved scenario: which scenario a checkpoint belongs to."""
+        return scenario_fingerprint(self.scenario.to_toml())
+
+    def declared_arrays(self) -> dict[str, np.ndarray]:
+        """Every module's declared state, ``<module>.<state>``, and the daily columns."""
+        out = {f"{m.name}.{k}": a for m in self.modules for k, (_, a) in m.state.items()}
+        out.update({f"metrics.{k}": v for k, v in self.metrics.columns.items()})
+        return out
+
+    def checkpoint_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The arrays and JSON metadata of a checkpoint of the state after `day` days."""
+        arrays = self.declared_arrays()
+        for m in self.modules:
+            arrays.update({f"{m.name}.extra.{k}": v for k, v in m.extra_state().items()})
+        meta = {
+            FINGERPRINT_KEY: self.fingerprint(),
+            "scalars": {m.name: m.scalars() for m in self.modules},
+            "module_seconds": dict(self.module_seconds),
+        }
+        return arrays, meta
+
+    def checkpoint(self, folder: str | Path) -> Path:
+        """Write the state after the days run so far into `folder` (``day-NNNNN``)."""
+        arrays, meta = self.checkpoint_state()
+        return write_checkpoint(Path(folder), self.day, arrays, meta)
+
+    def restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Load a checkpoint's state into this freshly built simulation, in place.
+
+        Declared arrays are copied in place (their shapes and dtypes must match); the
+        daily columns of the days done are copied; each module then loads its scalars and
+        variable-size state. The scenario is not checked here (a fork changes it).
+        """
+        day = int(meta["day"])
+        if day > self.days:
+            raise CheckpointError(
+                f"error: checkpoint of day {day}: this run has only {self.days} days; "
+                "raise run.days or choose an earlier checkpoint"
+            )
+        target = self.declared_arrays()
+        metrics = {k for k in target if k.startswith("metrics.")}
+        saved = {k: v for k, v in arrays.items() if ".extra." not in k and k not in metrics}
+        saved_metrics = {k for k in arrays if k.startswith("metrics.")}
+        if saved_metrics != metrics:
+            lost, odd = sorted(metrics - saved_metrics), sorted(saved_metrics - metrics)
+            raise CheckpointError(
+                f"error: checkpoint of day {day}: daily columns differ (missing: "
+                f"{', '.join(lost) or 'none'}; not in this run: {', '.join(odd) or 'none'}); "
+                "resume or fork only with the same modules"
+            )
+        restore_into(
+            {k: v for k, v in target.items() if k not in metrics},
+            saved,
+            where=f"checkpoint of day {day}",
+        )
+        for k in metrics:
+            target[k][:day] = arrays[k][:day]
+        self.metrics.filled = day
+        scalars = meta.get("scalars", {})
+        for m in self.modules:
+            prefix = f"{m.name}.extra."
+            m.load_extra_state(
+                {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            )
+            m.load_scalars(scalars.get(m.name, {}))
+        self.module_seconds.update(meta.get("module_seconds", {}))
+        self.day = day
+
     # -- the loop -----------------------------------------------------------------------
 
     def step(self) -> DayContext:
@@ -244,30 +322,70 @@ def run(
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint_every: int | None = None,
 ) -> RunResult:
-    """Run a scenario to completion and write its run folder; returns the result."""
+    """Run a scenario to completion and write its run folder; returns the result.
+
+    With `checkpoint_every` D, the state is checkpointed into ``RUN_DIR/checkpoints/``
+    after every D days and the record log is written in parts, so that `resume` can
+    continue the run from its last checkpoint after a kill.
+    """
     check_memory(scenario)
+    check_every(checkpoint_every)
     out_path = Path(out) if out is not None else default_out(scenario)
-    started, t0 = now(), time.perf_counter()
     manifest = {
         "scenario": scenario.name,
         "seed": scenario.run.seed,
         "population": scenario.population.size,
         "days": scenario.run.days,
-        "started": started,
+        "started": now(),
         "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
     }
     if scenario.population.represents:
         manifest["represents"] = scenario.population.represents
         manifest["scale"] = scenario.population.represents / scenario.population.size
-    writer = RunWriter(out_path, scenario.to_toml(), manifest, overwrite)
+    if checkpoint_every:
+        manifest["checkpoint_every"] = checkpoint_every
+    writer = RunWriter(
+        out_path, scenario.to_toml(), manifest, overwrite, parts=bool(checkpoint_every)
+    )
+    drive(writer, lambda: Simulation(scenario), progress, checkpoint_every)
+    return RunResult(out_path)
+
+
+def check_every(checkpoint_every: int | None) -> None:
+    """Refuse a checkpoint interval that is not a positive number of days."""
+    if checkpoint_every is not None and (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, int)
+        or checkpoint_every < 1
+    ):
+        raise RunError(
+            f"error: --checkpoint-every {checkpoint_every!r}: must be a whole number of days >= 1"
+        )
+
+
+def drive(
+    writer: RunWriter,
+    build: Callable[[], Simulation],
+    progress: Callable[[int, int], None] | None,
+    checkpoint_every: int | None,
+    t0: float | None = None,
+) -> Simulation:
+    """Build the simulation, run its remaining days into `writer`, checkpoint, finish."""
+    t0 = time.perf_counter() if t0 is None else t0
     try:
-        sim = Simulation(scenario)
+        sim = build()
+        scenario = sim.scenario
         log = sim.need("record_log")
         writer.start_log(log.log_schema(), log.log_table)
-        for day in range(scenario.run.days):
+        folder = writer.out / "checkpoints"
+        for day in range(sim.day, scenario.run.days):
             ctx = sim.step()
             writer.add_records(log.to_log(ctx.batch))
+            if checkpoint_every and sim.day % checkpoint_every == 0 and sim.day < sim.days:
+                writer.close_part(sim.day)
+                sim.checkpoint(folder)
             if progress is not None:
                 progress(day + 1, scenario.run.days)
         wall = time.perf_counter() - t0
@@ -289,7 +407,7 @@ def run(
     except BaseException as exc:
         writer.abort("interrupted" if isinstance(exc, KeyboardInterrupt) else repr(exc))
         raise
-    return RunResult(out_path)
+    return sim
 
 
 def describe_outputs(sim: Simulation) -> dict[str, Any]:

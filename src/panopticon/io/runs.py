@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +38,10 @@ RUN_FILES = (
     "score_histogram.parquet",
     "report.html",
 )
+RUN_DIRS = ("checkpoints", "records.parts")
+PARTS_DIR = "records.parts"
 FLUSH_ROWS = 1 << 20
+_PART_RE = re.compile(r"part-(\d{5,})\.parquet")
 
 
 class RunError(ValueError):
@@ -73,14 +78,36 @@ def prepare_folder(out: Path, overwrite: bool) -> None:
         for name in RUN_FILES:
             for p in (out / name, out / (name + ".partial"), out / (name + ".tmp")):
                 p.unlink(missing_ok=True)
+        for name in RUN_DIRS:
+            shutil.rmtree(out / name, ignore_errors=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"error: --out {out}: cannot be created ({exc.strerror})") from None
 
 
+def record_parts(out: Path) -> dict[int, Path]:
+    """The closed parts of a run's record log by their first day (``records.parts/``)."""
+    folder = Path(out) / PARTS_DIR
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for entry in folder.iterdir():
+        m = _PART_RE.fullmatch(entry.name)
+        if m:
+            found[int(m.group(1))] = entry
+    return dict(sorted(found.items()))
+
+
 class RunWriter:
-    """Streams one run's results into its folder."""
+    """Streams one run's results into its folder.
+
+    With `parts` the record log goes into ``records.parts/part-<first day>.parquet``
+    files, each closed (`close_part`) when a checkpoint is written, so that a resumed run
+    keeps the parts written before its checkpoint; `finish` merges them into
+    ``records.parquet``. With `claim` False the folder is an interrupted run being resumed
+    (or a fork already prepared): it is not cleared.
+    """
 
     def __init__(
         self,
@@ -88,10 +115,16 @@ class RunWriter:
         scenario_toml: str,
         manifest: dict[str, Any],
         overwrite: bool = False,
+        parts: bool = False,
+        claim: bool = True,
+        first_day: int = 0,
     ) -> None:
         """Claim the folder: write the incomplete manifest and the resolved scenario."""
-        prepare_folder(out, overwrite)
+        if claim:
+            prepare_folder(out, overwrite)
         self.out = out
+        self.parts = parts
+        self._part_start = first_day
         self.manifest = {"panopticon": __version__, "status": "incomplete", **manifest}
         _write_json(out / "manifest.json", self.manifest)
         (out / "scenario.toml").write_text(scenario_toml, "utf-8")
@@ -111,11 +144,58 @@ class RunWriter:
         if batch is None:
             return
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.out / "records.parquet.partial", self.schema)
+            self._writer = pq.ParquetWriter(self._log_path(), self.schema)
         self._buffer.append(batch)
         self._buffered += len(batch)
         if self._buffered >= FLUSH_ROWS:
             self._flush()
+
+    def _log_path(self) -> Path:
+        """Where records are being written now (a part's partial file, or the log's)."""
+        if not self.parts:
+            return self.out / "records.parquet.partial"
+        (self.out / PARTS_DIR).mkdir(exist_ok=True)
+        return self.out / PARTS_DIR / f"part-{self._part_start:05d}.parquet.partial"
+
+    def close_part(self, next_day: int) -> None:
+        """Close the current part of the log (before a checkpoint of `next_day`), fsynced."""
+        if not self.parts:
+            raise ValueError("close_part needs a writer made with parts=True")
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._log_path(), self.schema)
+        self._flush()
+        self._writer.close()
+        self._writer = None
+        partial = self._log_path()
+        with open(partial, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(partial, partial.with_name(partial.name.removesuffix(".partial")))
+        self._part_start = next_day
+
+    def drop_parts_from(self, day: int) -> None:
+        """Delete the parts of the log from `day` on and unfinished ones (on resume)."""
+        for start, path in record_parts(self.out).items():
+            if start >= day:
+                path.unlink()
+        folder = self.out / PARTS_DIR
+        if folder.is_dir():
+            for entry in folder.glob("*.partial"):
+                entry.unlink()
+
+    def _merge_parts(self) -> None:
+        """Write the closed parts, in day order, into ``records.parquet``."""
+        self.close_part(self._part_start)
+        partial = self.out / "records.parquet.partial"
+        with pq.ParquetWriter(partial, self.schema) as writer:
+            for path in record_parts(self.out).values():
+                f = pq.ParquetFile(path)
+                for k in range(f.num_row_groups):
+                    writer.write_table(f.read_row_group(k))
+        self.records_written = sum(
+            pq.ParquetFile(p).metadata.num_rows for p in record_parts(self.out).values()
+        )
+        os.replace(partial, self.out / "records.parquet")
+        shutil.rmtree(self.out / PARTS_DIR)
 
     def _flush(self) -> None:
         """Write the queued records as one row group."""
@@ -133,11 +213,14 @@ class RunWriter:
         extra: dict[str, Any],
     ) -> None:
         """Write the tables, then mark the run complete."""
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.out / "records.parquet.partial", self.schema)
-        self._flush()
-        self._writer.close()
-        os.replace(self.out / "records.parquet.partial", self.out / "records.parquet")
+        if self.parts:
+            self._merge_parts()
+        else:
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self._log_path(), self.schema)
+            self._flush()
+            self._writer.close()
+            os.replace(self.out / "records.parquet.partial", self.out / "records.parquet")
         for name, table in (("timeseries", timeseries), ("people", people), *tables.items()):
             part = self.out / f"{name}.parquet.partial"
             pq.write_table(table, part)

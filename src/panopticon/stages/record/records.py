@@ -75,6 +75,46 @@ def _appeal_kernel(
     return out
 
 
+_FIELDS = {
+    "behavior": np.uint8,
+    "perpetrator": np.int32,
+    "attributed_to": np.int32,
+    "channel": np.uint8,
+    "correct": np.bool_,
+    "act_day": np.int32,
+    "appeal": np.uint8,
+}
+
+
+def _flatten(calendar: dict[int, list[RecordBatch]], prefix: str) -> dict[str, np.ndarray]:
+    """A calendar of batches by day as flat arrays (one row per part, then its records)."""
+    parts = [(d, b) for d, batches in calendar.items() for b in batches]
+    out = {
+        f"{prefix}.due": np.array([d for d, _ in parts], dtype=np.int64),
+        f"{prefix}.day": np.array([b.day for _, b in parts], dtype=np.int64),
+    }
+    for f, dtype in _FIELDS.items():
+        arrays = [getattr(b, f) for _, b in parts]
+        out[f"{prefix}.n_{f}"] = np.array([a.size for a in arrays], dtype=np.int64)
+        out[f"{prefix}.{f}"] = np.concatenate(arrays) if arrays else np.empty(0, dtype)
+    return out
+
+
+def _unflatten(arrays: dict[str, np.ndarray], prefix: str) -> dict[int, list[RecordBatch]]:
+    """The calendar `_flatten` wrote, with its parts in the same order."""
+    calendar: dict[int, list[RecordBatch]] = {}
+    due = arrays[f"{prefix}.due"]
+    cuts = {
+        f: np.concatenate([[0], np.cumsum(arrays[f"{prefix}.n_{f}"])]).astype(np.int64)
+        for f in _FIELDS
+    }
+    for k in range(due.size):
+        cols = [arrays[f"{prefix}.{f}"][cuts[f][k] : cuts[f][k + 1]] for f in _FIELDS]
+        batch = RecordBatch(int(arrays[f"{prefix}.day"][k]), *cols)
+        calendar.setdefault(int(due[k]), []).append(batch)
+    return calendar
+
+
 @register
 class Record(Module):
     """Stage 4: turn attributed acts into records; delays and appeals.
@@ -198,6 +238,15 @@ class Record(Module):
         if self.appeals_won is not None:
             out["appeals_won"] = self.appeals_won
         return out
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """The calendars of records still to appear and of appeals still to be decided."""
+        return {**_flatten(self._pending, "pending"), **_flatten(self._reversals, "reversals")}
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore both calendars."""
+        self._pending = _unflatten(arrays, "pending")
+        self._reversals = _unflatten(arrays, "reversals")
 
     # -- the log --------------------------------------------------------------------------
 

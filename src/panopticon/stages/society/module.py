@@ -61,14 +61,24 @@ class Society(Module):
     def columns(self) -> list[Column]:
         """Mean degree per grade, isolated people, assortativity; ties dropped and new."""
         cols = [
-            Column(f"mean_degree_{g}", np.float64, agg="last", unit="ties",
-                   label=f"mean degree, grade {g}")
+            Column(
+                f"mean_degree_{g}",
+                np.float64,
+                agg="last",
+                unit="ties",
+                label=f"mean degree, grade {g}",
+            )
             for g in self._grade_names()
         ]
         cols += [
             Column("isolated", agg="last", label="people without ties", higher_is="worse"),
-            Column("mean_assortativity", np.float64, agg="last", unit="correlation",
-                   label="score assortativity of ties"),
+            Column(
+                "mean_assortativity",
+                np.float64,
+                agg="last",
+                unit="correlation",
+                label="score assortativity of ties",
+            ),
         ]
         if self.params.avoidance.enabled:
             cols += [
@@ -117,6 +127,49 @@ class Society(Module):
     def values(self, ctx: DayContext) -> dict[str, float]:
         """Today's values, computed in `step`."""
         return self._today
+
+    def scalars(self) -> dict[str, Any]:
+        """The graph's scalar attributes (pool start, counts, stats)."""
+        out: dict[str, Any] = {}
+        for k, v in vars(self.graph).items():
+            if isinstance(v, bool | int | float | str | np.integer | np.floating):
+                out[k] = v
+            elif isinstance(v, dict) and all(isinstance(x, int | float) for x in v.values()):
+                out[k] = dict(v)
+        return {"graph": out}
+
+    def load_scalars(self, values: dict[str, Any]) -> None:
+        """Put the graph's scalar attributes back, in their own types."""
+        for k, v in values.get("graph", {}).items():
+            old = getattr(self.graph, k)
+            setattr(self.graph, k, dict(v) if isinstance(old, dict) else type(old)(v))
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """Every ndarray of the graph (avoidance rewires it), the degrees and the snapshot."""
+        out = {f"graph.{k}": v for k, v in vars(self.graph).items() if isinstance(v, np.ndarray)}
+        if self._degree is not None:
+            out["degree"] = self._degree
+        out["snapshot_keys"] = np.array(list(self._snapshot), dtype=np.str_)
+        out["snapshot_values"] = np.array(list(self._snapshot.values()), dtype=np.float64)
+        return out
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the graph's arrays (in place when the shape is unchanged)."""
+        for k, v in arrays.items():
+            if not k.startswith("graph."):
+                continue
+            name = k[len("graph.") :]
+            old = getattr(self.graph, name)
+            if old.shape == v.shape and old.dtype == v.dtype and old.flags.writeable:
+                np.copyto(old, v)
+            else:
+                setattr(self.graph, name, v.copy())
+        self._degree = arrays["degree"].copy() if "degree" in arrays else None
+        keys, vals = arrays["snapshot_keys"], arrays["snapshot_values"]
+        self._snapshot = {
+            str(k): (int(v) if k == "isolated" else float(v))
+            for k, v in zip(keys, vals, strict=True)
+        }
 
     def exports(self) -> list[Export]:
         """Degree at the start and at the end."""
