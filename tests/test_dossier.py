@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -43,7 +46,7 @@ def test_catalog_has_800_distinct_names_in_all_categories(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
     run = request.getfixturevalue(fixture)
-    attrs = dossier.catalog(_scenario(run), dict(run.people.schema))
+    attrs = dossier.run_catalog(run)
     names = [a.name for a in attrs]
     assert len(set(names)) == len(names) >= 800
     assert {a.category for a in attrs} == set(dossier.CATEGORIES)
@@ -111,6 +114,97 @@ def test_end_state_hides_simulator_truth(pilot_run: pn.RunResult) -> None:
         c for c in state if "true" in c or "correct" in c or "wrong" in c or "committed" in c
     ]
     assert df["records.state.score"][0] == pilot_run.people["score"][3]
+
+
+def _copy_run(run: pn.RunResult, to: Path, people: dict[str, Any] | None) -> pn.RunResult:
+    """A copy of a run folder whose manifest declares `people` (None: no outputs key)."""
+    shutil.copytree(run.path, to)
+    manifest = json.loads((to / "manifest.json").read_text("utf-8"))
+    if people is None:
+        del manifest["outputs"]
+    else:
+        manifest["outputs"]["people"] = people
+    (to / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    return pn.open_run(to)
+
+
+@pytest.fixture(scope="module")
+def documented_run(tmp_path_factory: pytest.TempPathFactory) -> pn.RunResult:
+    out = tmp_path_factory.mktemp("dossier") / "documented"
+    return pn.run(pn.load("documented", population=500, days=30, seed=2), out=out)
+
+
+@pytest.mark.parametrize("fixture", ["minimal_run", "pilot_run", "documented_run"])
+def test_state_columns_follow_the_declarations(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    run = request.getfixturevalue(fixture)
+    declared = run.manifest["outputs"]["people"]
+    state = {
+        c.removeprefix("records.state.")
+        for c in dossier.materialise(run, [0]).columns
+        if c.startswith("records.state.")
+    }
+    truth = {c for c, d in declared.items() if d["truth"]}
+    assert {"true_score", "committed", "records_correct", "records_wrong"} <= truth
+    assert not state & truth
+    known = {c for c, d in declared.items() if not d["truth"]} - dossier.IDENTITY_COLUMNS
+    assert state == known
+    assert dossier.catalog(_scenario(run)) == dossier.run_catalog(run)
+
+
+def test_module_declared_columns_appear(documented_run: pn.RunResult) -> None:
+    df = dossier.materialise(documented_run, [0, 7])
+    # declared truth=False by the network, a sanctions measure, a list and a factor score
+    for col in ("degree_end", "public_jobs", "court_blacklist", "sesame", "sesame_grade"):
+        assert (
+            df[f"records.state.{col}"].to_list()
+            == (
+                documented_run.people[col].cast(df[f"records.state.{col}"].dtype).gather([0, 7])
+            ).to_list()
+        )
+    for col in ("sesame_true", "court_blacklist_true", "redlist_true", "true_grade"):
+        assert f"records.state.{col}" not in df.columns
+
+
+def test_a_column_declared_truth_is_hidden(minimal_run: pn.RunResult, tmp_path: Path) -> None:
+    people = dict(minimal_run.manifest["outputs"]["people"])
+    people["sanctioned"] = {**people["sanctioned"], "truth": True}
+    people["records_correct"] = {**people["records_correct"], "truth": False}
+    run = _copy_run(minimal_run, tmp_path / "r", people)
+    state = [c for c in dossier.materialise(run, [1]).columns if c.startswith("records.state.")]
+    assert state == ["records.state.score", "records.state.records_correct"]
+
+
+def test_an_old_run_without_declarations_opens(
+    minimal_run: pn.RunResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _copy_run(minimal_run, tmp_path / "old", None)
+    ids = np.arange(0, 3000, 11)
+    assert dossier.materialise(old, ids).equals(dossier.materialise(minimal_run, ids))
+    assert dossier.run_catalog(old) == dossier.run_catalog(minimal_run)
+    code, out, err = _cli([str(old.path), "--person", "4"], capsys)
+    assert code == 0 and err == "" and "records.state.score" in out
+
+
+def test_visible_rules() -> None:
+    declared = {"score": {"truth": False}, "true_score": {"truth": True}, "id": {"truth": False}}
+    assert dossier.visible("score", declared)
+    assert not dossier.visible("true_score", declared)
+    assert not dossier.visible("id", declared)
+    assert not dossier.visible("undeclared", declared)
+    assert dossier.visible("score", None) and dossier.visible("undeclared", None)
+    for col in ("id", "age", "true_score", "sesame_true", "records_correct", "committed"):
+        assert not dossier.visible(col, None)
+
+
+def test_scenario_schema_has_the_run_dtypes(tmp_path: Path) -> None:
+    sc = pn.load("minimal", population=300, days=5, seed=1).override({"scoring.start": 100000})
+    by_name = {a.name: a for a in dossier.catalog(sc)}
+    assert by_name["records.state.score"].dtype == pl.Int32
+    run = pn.run(sc, out=tmp_path / "r")
+    assert run.people.schema["score"] == pl.Int32
+    assert dossier.catalog(sc) == dossier.run_catalog(run)
 
 
 def test_children_have_no_employer_and_no_loans(pilot_run: pn.RunResult) -> None:

@@ -129,7 +129,7 @@ def _dossier(args: argparse.Namespace) -> int:
         if note:
             print(note, file=sys.stderr)
         df = dossier.materialise(run, [pid])
-        attrs = dossier.catalog(sc, dict(pl.read_parquet_schema(run.path / "people.parquet")))
+        attrs = dossier.run_catalog(run, sc)
         if args.out:
             _write_parquet(df, args.out)
         row = df.row(0, named=True)

@@ -11,8 +11,8 @@ catalog has two kinds of attribute:
   gives the same values.
 * ``derived`` (`derived.py`): computed from the run's record log as the *system* sees it
   (records count against ``attributed_to``, wrongful or not) and from the end-state
-  columns of ``people.parquet`` that the system knows (`visibility.py`: never the
-  simulator's truth columns).
+  columns of ``people.parquet`` that the system knows (`visibility.py`: those its
+  modules declare ``truth=False``, never the simulator's truth).
 
 `catalog.py` holds the schema (`Attribute`, categories, windows) and the registry the
 generators use; `materialise.py` the entry points; `volume.py` the national estimate.
@@ -35,17 +35,18 @@ from panopticon.dossier.materialise import (
     check_ids,
     materialise,
     records_note,
+    run_catalog,
     sample,
     scenario_of,
 )
 from panopticon.dossier.procedural import procedural  # the function shadows the subpackage here
-from panopticon.dossier.visibility import HIDDEN_PEOPLE
+from panopticon.dossier.visibility import IDENTITY_COLUMNS, declared_people, people_columns, visible
 from panopticon.dossier.volume import BYTES_PER_RECORD, RECORDS_PER_PERSON_YEAR, national_volume
 
 __all__ = [
     "BYTES_PER_RECORD",
     "CATEGORIES",
-    "HIDDEN_PEOPLE",
+    "IDENTITY_COLUMNS",
     "MONTHS",
     "RECORDS_PER_PERSON_YEAR",
     "SIM_YEAR",
@@ -54,10 +55,14 @@ __all__ = [
     "DossierError",
     "catalog",
     "check_ids",
+    "declared_people",
     "materialise",
     "national_volume",
+    "people_columns",
     "procedural",
     "records_note",
+    "run_catalog",
     "sample",
     "scenario_of",
+    "visible",
 ]

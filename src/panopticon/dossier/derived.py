@@ -3,7 +3,8 @@
 Both as the system sees them at the end of the run's last day. Records count against
 ``attributed_to`` (wrongful or not: the system cannot tell), by behaviour x channel,
 behaviour, channel and in total, over the last 30, 90 and 365 days of the run;
-end-state columns come from ``people.parquet`` where `visibility` allows.
+end-state columns come from ``people.parquet``: those its modules declare known to the
+system (`visibility`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import polars as pl
 
 from panopticon.core.records import APPEAL_STATUS
 from panopticon.dossier.catalog import F64, I32, STR, WINDOWS, Attribute
-from panopticon.dossier.visibility import people_columns, visible
+from panopticon.dossier.visibility import Declared, people_columns, visible
 from panopticon.io.runs import RunError, RunResult
 from panopticon.scenario.schema import Scenario
 
@@ -39,8 +40,15 @@ def _record_slots(sc: Scenario) -> list[tuple[str, str]]:
     ]
 
 
-def attributes(sc: Scenario, people: Mapping[str, Any] | None) -> list[Attribute]:
-    """Record-log and end-state attributes of a scenario (people: a people schema)."""
+def attributes(
+    sc: Scenario, people: Mapping[str, Any] | None, declared: Declared | None
+) -> list[Attribute]:
+    """Record-log and end-state attributes of a scenario.
+
+    `people` is a run's people schema and `declared` its people declarations
+    (`visibility.declared_people`; None for a run folder older than them); without a
+    schema the end-state columns are those a run of the scenario would write.
+    """
     mode = sc.run.records
     count_t = F64 if mode == "sample" else I32
     note = {
@@ -105,7 +113,10 @@ def attributes(sc: Scenario, people: Mapping[str, Any] | None) -> list[Attribute
                 count_t,
                 f"records whose appeal status is {status!r}{note}",
             )
-    cols = people_columns(sc) if people is None else {k: v for k, v in people.items() if visible(k)}
+    if people is None:
+        cols = people_columns(sc)
+    else:
+        cols = {k: v for k, v in people.items() if visible(k, declared)}
     for col, dtype in cols.items():
         add(f"records.state.{col}", _state_dtype(dtype), f"end-of-run {col} (people.parquet)")
     return out

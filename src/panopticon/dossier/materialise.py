@@ -18,18 +18,25 @@ from panopticon.dossier import derived
 from panopticon.dossier.catalog import Attribute, DossierError
 from panopticon.dossier.procedural import attributes as procedural_attributes
 from panopticon.dossier.procedural import procedural
+from panopticon.dossier.visibility import Declared, declared_people
 from panopticon.io.runs import RunError, RunResult
 from panopticon.scenario.io import load as load_scenario
 from panopticon.scenario.schema import Scenario
 
 
-def catalog(scenario: Scenario, people_schema: Mapping[str, Any] | None = None) -> list[Attribute]:
+def catalog(
+    scenario: Scenario,
+    people_schema: Mapping[str, Any] | None = None,
+    declared: Declared | None = None,
+) -> list[Attribute]:
     """Every attribute of a scenario's dossier: procedural first, then derived.
 
-    `people_schema` (a run's ``people.schema``) fixes the end-state columns; without it
-    they are inferred from the scenario.
+    `people_schema` (a run's ``people.schema``) and `declared` (its people declarations,
+    `declared_people(run.manifest)`) fix the end-state columns: those declared known to
+    the system; a schema without declarations is an old run folder, read by the old name
+    rules. Without a schema the columns are those a run of the scenario would write.
     """
-    attrs = procedural_attributes() + derived.attributes(scenario, people_schema)
+    attrs = procedural_attributes() + derived.attributes(scenario, people_schema, declared)
     seen: set[str] = set()
     for a in attrs:
         if a.name in seen:
@@ -39,6 +46,13 @@ def catalog(scenario: Scenario, people_schema: Mapping[str, Any] | None = None) 
             )
         seen.add(a.name)
     return attrs
+
+
+def run_catalog(run: RunResult, scenario: Scenario | None = None) -> list[Attribute]:
+    """The catalog of a run folder: its people columns and their declarations."""
+    sc = scenario_of(run) if scenario is None else scenario
+    schema = dict(pl.read_parquet_schema(run.path / "people.parquet"))
+    return catalog(sc, schema, declared_people(run.manifest))
 
 
 def check_ids(ids: np.ndarray, size: int) -> None:
@@ -63,7 +77,7 @@ def materialise(run: RunResult, ids: Sequence[int] | np.ndarray) -> pl.DataFrame
     sc = scenario_of(run)
     ids_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
     check_ids(ids_arr, sc.population.size)
-    attrs = catalog(sc, dict(pl.read_parquet_schema(run.path / "people.parquet")))
+    attrs = run_catalog(run, sc)
     derived_attrs = [a for a in attrs if a.kind == "derived"]
     if ids_arr.size == 0:
         return pl.DataFrame(schema={"id": pl.Int64, **{a.name: a.dtype for a in attrs}})
