@@ -14,7 +14,6 @@ from polars.testing import assert_frame_equal
 
 import panopticon as pn
 from panopticon.cli import main
-from panopticon.core.registry import REGISTRY
 from panopticon.io.checkpoint import CheckpointError, list_checkpoints
 
 SIZE, DAYS = 20_000, 90
@@ -36,27 +35,15 @@ def assert_same_tables(a: Path, b: Path) -> None:
             assert ta[name][col].equals(tb[name][col]), f"{name}: column {col} differs"
 
 
-def registry_order() -> list[str]:
-    """The module classes in this process's registry order (it follows import order)."""
-    import panopticon.stages.builtin  # noqa: F401  (registers every built-in module)
-
-    return [f"{c.__module__}.{c.__qualname__}" for c in REGISTRY]
-
-
 def killed_run(preset: str, out: Path, every: int, kill_after: int) -> None:
     """Run `preset` with checkpoints in a subprocess that SIGKILLs itself after a day.
 
-    Modules of one phase are built in registry order, which follows import order; the
-    subprocess takes this process's order so that both build the same plan.
+    The subprocess imports in another order than this process (loading the scenario
+    first): the registry's fixed order makes both build the same plan.
     """
     code = f"""
 import os, signal
 import panopticon as pn
-import panopticon.stages.builtin
-from panopticon.core.registry import REGISTRY
-
-order = {registry_order()!r}
-REGISTRY.sort(key=lambda c: order.index(f"{{c.__module__}}.{{c.__qualname__}}"))
 
 def kill(done: int, total: int) -> None:
     if done == {kill_after}:

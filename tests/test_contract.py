@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +160,18 @@ def test_old_run_folder_without_outputs(runs: list[pn.RunResult], tmp_path: Path
     text = compare_text([r, runs[1]])
     assert "toy things" in text and "n/a" in text
     assert "toy things" not in summary_table(r)
+
+
+def test_build_order_does_not_follow_import_order() -> None:
+    """Modules of a phase are built in the fixed order, whatever was imported first."""
+    code = (
+        "import panopticon.stages.sanction.measures, panopticon as pn\n"
+        "sim = pn.Simulation(pn.load('documented', population=2000, days=1))\n"
+        "print([m.name for m in sim.modules])\n"
+    )
+    other = "import panopticon as pn\n" + code.split("\n", 1)[1]
+    a = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    b = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True, check=True)
+    assert a.stdout == b.stdout
+    names = json.loads(a.stdout.replace("'", '"'))
+    assert names.index("blacklist") < names.index("measures")

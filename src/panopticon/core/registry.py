@@ -4,7 +4,8 @@ A module class registers itself with `@register`; `stages/__init__.py` imports e
 built-in stage so that importing the package fills the registry. For a scenario, each
 class says how many instances it needs (`Module.instances`); the registry orders them so
 that every module is built after the modules providing what it needs (ties: by phase,
-then registration order) and reports a missing or circular capability clearly.
+then the fixed order of `stages.builtin.ORDER`, then registration order) and reports a
+missing or circular capability clearly.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ def register(cls: type[Module]) -> type[Module]:
 
 def plan_build(scenario: Any) -> list[tuple[type[Module], dict[str, Any], set[str]]]:
     """(class, kwargs, needs) of every module instance, in an order that satisfies needs."""
-    import panopticon.stages.builtin  # noqa: F401  (registers the built-in modules)
+    from panopticon.stages.builtin import ORDER  # importing registers the built-in modules
 
+    fixed = {cls: i for i, cls in enumerate(ORDER)}
+    ranked = sorted(REGISTRY, key=lambda c: fixed.get(c, len(ORDER) + REGISTRY.index(c)))
     specs = []
-    for rank, cls in enumerate(REGISTRY):
+    for rank, cls in enumerate(ranked):
         for kwargs in cls.instances(scenario):
             specs.append(
                 (

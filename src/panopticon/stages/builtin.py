@@ -1,17 +1,46 @@
-"""The stages of one day, each a module registered by import, in this order.
+"""The built-in modules, in their fixed order (imports register them; `ORDER` ranks them).
 
 population -> respond/behave -> observe -> identify -> record -> score -> sanction
--> adapt -> society -> snapshot. The engine orders modules by phase; within a phase,
-they run (and their columns appear) in this registration order, so it is kept by hand.
+-> adapt -> society -> snapshot. The engine orders modules by phase; within a phase they
+run, and their columns appear, in `ORDER`, whatever order their files were imported in
+(a scenario's validation imports the measure kinds early). Modules registered from
+elsewhere (plug-ins, tests) follow in registration order.
 """
-# ruff: noqa: I001, F401
 
-from panopticon.stages import population
-from panopticon.stages.behave import behave, respond
-from panopticon.stages.observe import observe
-from panopticon.stages.identify import identify
-from panopticon.stages.record import records
-from panopticon.stages.score import ledger, factors, lists
-from panopticon.stages.sanction import blacklist, measures
-from panopticon.stages.society import module
-from panopticon.stages.snapshot import histogram, grades, groups
+from __future__ import annotations
+
+from panopticon.core.module import Module
+from panopticon.stages.behave.behave import Adapt, Behave
+from panopticon.stages.behave.respond import Respond
+from panopticon.stages.identify.identify import Identify
+from panopticon.stages.observe.observe import Observe
+from panopticon.stages.population import Demographics
+from panopticon.stages.record.records import Record
+from panopticon.stages.sanction.blacklist import Blacklist
+from panopticon.stages.sanction.measures.catalog import Measures
+from panopticon.stages.score.factors import FactorsScore
+from panopticon.stages.score.ledger import PointsLedger
+from panopticon.stages.score.lists import Listing
+from panopticon.stages.snapshot.grades import GradeCounts
+from panopticon.stages.snapshot.groups import Groups
+from panopticon.stages.snapshot.histogram import Histogram
+from panopticon.stages.society.module import Society
+
+ORDER: tuple[type[Module], ...] = (
+    Demographics,
+    Behave,
+    Adapt,
+    Respond,
+    Observe,
+    Identify,
+    Record,
+    PointsLedger,
+    FactorsScore,
+    Listing,
+    Blacklist,
+    Measures,
+    Society,
+    Histogram,
+    GradeCounts,
+    Groups,
+)

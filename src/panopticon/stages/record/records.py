@@ -180,11 +180,23 @@ class Record(Module):
     def columns(self) -> list[Column]:
         """Records made today, correct and wrongful; per channel; appeals."""
         cols = [
-            Column("attributed_correct", agg="sum", unit="records",
-                   label="records against the person who acted", headline=True, order=4),
-            Column("attributed_wrong", agg="sum", unit="records",
-                   label="records against an innocent person", headline=True,
-                   higher_is="worse", order=5),
+            Column(
+                "attributed_correct",
+                agg="sum",
+                unit="records",
+                label="records against the person who acted",
+                headline=True,
+                order=4,
+            ),
+            Column(
+                "attributed_wrong",
+                agg="sum",
+                unit="records",
+                label="records against an innocent person",
+                headline=True,
+                higher_is="worse",
+                order=5,
+            ),
         ]
         if len(self.channels) > 1:
             cols += [
@@ -195,8 +207,13 @@ class Record(Module):
             cols += [
                 Column("appealed", agg="sum", unit="records", label="records appealed"),
                 Column("appeals_won", agg="sum", unit="records", label="appeals won"),
-                Column("wrongful_removed", agg="sum", unit="records",
-                       label="wrongful records removed on appeal", higher_is="better"),
+                Column(
+                    "wrongful_removed",
+                    agg="sum",
+                    unit="records",
+                    label="wrongful records removed on appeal",
+                    higher_is="better",
+                ),
             ]
         return cols
 
@@ -224,9 +241,9 @@ class Record(Module):
     def exports(self) -> list[Export]:
         """Records against each citizen, correct and wrongful; appeals won."""
         out = [
-            Export("records_correct", "correct records against the citizen", order=4),
-            Export("records_wrong", "wrongful records against the citizen", truth=True,
-                   order=5),
+            # which records are correct is the simulator's knowledge, not the system's
+            Export("records_correct", "correct records against the citizen", truth=True, order=4),
+            Export("records_wrong", "wrongful records against the citizen", truth=True, order=5),
         ]
         if self.appeals:
             out.append(Export("appeals_won", "appeals won"))

@@ -212,8 +212,13 @@ class FactorsScore(Module):
     def columns(self) -> list[Column]:
         """The mean score at the last recomputation."""
         return [
-            Column(f"mean_{self.name}", np.float64, agg="last", unit="points",
-                   label=f"mean {self.name} score")
+            Column(
+                f"mean_{self.name}",
+                np.float64,
+                agg="last",
+                unit="points",
+                label=f"mean {self.name} score",
+            )
         ]
 
     def values(self, ctx: DayContext) -> dict[str, float]:
@@ -339,5 +344,3 @@ class FactorsScore(Module):
     def mean(self) -> float:
         """Mean score at the last recomputation."""
         return float(self._mean)
-
-

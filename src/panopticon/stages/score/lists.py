@@ -176,8 +176,13 @@ class Listing(Module):
         n = self.name
         return [
             Column(f"listed_{n}", agg="last", label=f"people on {n}", headline=True),
-            Column(f"listed_wrongly_{n}", agg="last", label=f"people wrongly on {n}",
-                   headline=True, higher_is="worse"),
+            Column(
+                f"listed_wrongly_{n}",
+                agg="last",
+                label=f"people wrongly on {n}",
+                headline=True,
+                higher_is="worse",
+            ),
             Column(f"entries_{n}", agg="sum", label=f"entries to {n}"),
             Column(f"entries_true_{n}", agg="sum", label=f"entries to {n} in truth"),
         ]
@@ -281,5 +286,3 @@ class Listing(Module):
             ids = np.concatenate([ids, *due])
         _list_recheck(day, ids, self.until, self.until_true, self.status, self.counts)
         self.listed, self.listed_wrongly, self.listed_true = (int(x) for x in self.counts)
-
-
