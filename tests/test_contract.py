@@ -113,7 +113,8 @@ def test_run_folder_has_the_toy_outputs(runs: list[pn.RunResult]) -> None:
     table = pl.read_parquet(r.path / "toy_table.parquet")
     assert table["day"].to_list() == list(range(DAYS)) and table["acts"].sum() > 0
     out = r.manifest["outputs"]
-    assert out["timeseries"]["toy_count"] == {
+    toy = out["timeseries"]["toy_count"]
+    assert {k: toy[k] for k in ("dtype", "total", "unit", "label", "headline", "higher_is")} == {
         "dtype": "int64",
         "total": "sum",
         "unit": "things",
@@ -121,7 +122,9 @@ def test_run_folder_has_the_toy_outputs(runs: list[pn.RunResult]) -> None:
         "headline": True,
         "higher_is": "neutral",
     }
-    assert out["people"]["toy_days"] == {"description": "days lived through", "truth": True}
+    assert toy["position"] == len(out["timeseries"]) - 1  # a snapshot module's column is last
+    days = out["people"]["toy_days"]
+    assert (days["description"], days["truth"]) == ("days lived through", True)
     assert out["tables"]["toy_table"]["rows"] == "one per day"
     assert r.totals["toy_count"] == sum(range(1, DAYS + 1))
 

@@ -17,6 +17,11 @@ from typing import Any
 from panopticon.io.runs import RunResult
 
 
+def declared_order(columns: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Declared columns in the run's column order (the manifest's keys are sorted)."""
+    return sorted(columns.items(), key=lambda kv: kv[1].get("position", 0))
+
+
 @dataclass(frozen=True)
 class Metric:
     """A headline metric: its key, a label for people, and how to print it."""
@@ -52,7 +57,7 @@ def declared_metrics(result: RunResult) -> list[Metric]:
     """
     outputs = result.manifest.get("outputs") or {}
     out = []
-    for name, decl in (outputs.get("timeseries") or {}).items():
+    for name, decl in declared_order(outputs.get("timeseries") or {}):
         if decl.get("headline") and name not in METRIC_BY_KEY:
             fmt = "score" if str(decl.get("dtype", "")).startswith("float") else "count"
             out.append(Metric(name, decl.get("label") or name, fmt))

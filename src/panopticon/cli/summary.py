@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from panopticon.analysis.headline import declared_order
 from panopticon.io.runs import RunResult
 
 FUNNEL = frozenset(
@@ -72,7 +73,7 @@ def declared_rows(outputs: dict[str, Any], totals: dict[str, Any]) -> list[Row]:
     """
     heads = {
         name: d
-        for name, d in (outputs.get("timeseries") or {}).items()
+        for name, d in declared_order(outputs.get("timeseries") or {})
         if d.get("headline") and name not in FUNNEL and name in totals
     }
     by_label = {d.get("label") or name: name for name, d in heads.items()}

@@ -421,11 +421,22 @@ def describe_outputs(sim: Simulation) -> dict[str, Any]:
                 "label": c.label,
                 "headline": c.headline,
                 "higher_is": c.higher_is,
+                "family": c.family,
+                "key": c.key,
+                "wrongly": c.wrongly,
+                "position": i,
             }
-            for c in sim.columns
+            for i, c in enumerate(sim.columns)
         },
         "people": {
-            e.name: {"description": e.description, "truth": e.truth} for _, e in sim.exports()
+            e.name: {
+                "description": e.description,
+                "truth": e.truth,
+                "family": e.family,
+                "key": e.key,
+                "position": i,
+            }
+            for i, (_, e) in enumerate(sim.exports())
         },
         "tables": {
             spec.name: {"rows": spec.rows, "columns": spec.columns}

@@ -64,7 +64,9 @@ class Column:
     records, entries), ``last`` for stocks (people sanctioned now, a mean score), ``mean``
     for a daily average. `headline` columns are compared, swept and summarised.
     `order` pins a column into the table's fixed head (the minimal model's funnel);
-    others follow in phase order.
+    others follow in phase order. `family` and `key` say what the column is a member of
+    for the figures (``listed`` of list `key`, ``degree`` of grade `key`, ``channel``
+    `key`...), and `wrongly` names the column whose wrongful part this one counts.
     """
 
     name: str
@@ -75,6 +77,9 @@ class Column:
     headline: bool = False
     higher_is: Literal["better", "worse", "neutral"] = "neutral"
     order: float | None = None
+    family: str = ""
+    key: str = ""
+    wrongly: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ class Export:
     description: str
     truth: bool = False
     order: float | None = None
+    family: str = ""  # e.g. ``grade`` (of policy `key`), ``access`` (to good `key`)
+    key: str = ""
 
 
 @dataclass(frozen=True)

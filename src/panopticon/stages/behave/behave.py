@@ -274,7 +274,14 @@ class Behave(Module):
         ]
         if len(self.behaviors) > 1:
             cols += [
-                Column(f"committed_{b}", agg="sum", unit="acts", label=f"{b} acts committed")
+                Column(
+                    f"committed_{b}",
+                    agg="sum",
+                    unit="acts",
+                    label=f"{b} acts committed",
+                    family="committed",
+                    key=b,
+                )
                 for b in self.behaviors
             ]
         return cols

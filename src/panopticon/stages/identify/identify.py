@@ -185,8 +185,7 @@ class Identify(Module):
     def columns(self) -> list[Column]:
         """Face searches that named nobody."""
         return [
-            Column("missed", agg="sum", unit="acts", label="searches that named nobody",
-                   order=3)
+            Column("missed", agg="sum", unit="acts", label="searches that named nobody", order=3)
         ]
 
     def values(self, ctx: DayContext) -> dict[str, float]:

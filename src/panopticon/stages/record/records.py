@@ -200,7 +200,14 @@ class Record(Module):
         ]
         if len(self.channels) > 1:
             cols += [
-                Column(f"recorded_{c}", agg="sum", unit="records", label=f"records from {c}")
+                Column(
+                    f"recorded_{c}",
+                    agg="sum",
+                    unit="records",
+                    label=f"records from {c}",
+                    family="channel",
+                    key=c,
+                )
                 for c in self.channels
             ]
         if self.appeals:

@@ -128,6 +128,7 @@ class Blacklist(Module):
                 headline=True,
                 higher_is="worse",
                 order=7,
+                wrongly="sanctioned",
             ),
         ]
 

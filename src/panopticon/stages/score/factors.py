@@ -218,6 +218,8 @@ class FactorsScore(Module):
                 agg="last",
                 unit="points",
                 label=f"mean {self.name} score",
+                family="mean_score",
+                key=self.name,
             )
         ]
 
@@ -232,7 +234,14 @@ class FactorsScore(Module):
             Export(f"{self.name}_true", f"{self.name} from correct records only", truth=True),
         ]
         if self.grades is not None:
-            out.append(Export(f"{self.name}_grade", f"{self.name} grade at the end"))
+            out.append(
+                Export(
+                    f"{self.name}_grade",
+                    f"{self.name} grade at the end",
+                    family="grade",
+                    key=self.name,
+                )
+            )
         return out
 
     def people(self) -> dict[str, Any]:

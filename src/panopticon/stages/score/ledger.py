@@ -162,6 +162,8 @@ class PointsLedger(Module):
                 label="mean score",
                 headline=True,
                 order=8,
+                family="mean_score",
+                key="score",
             )
         ]
 
@@ -177,7 +179,7 @@ class PointsLedger(Module):
         ]
         if self.grades is not None:
             out += [
-                Export("grade", "grade at the end"),
+                Export("grade", "grade at the end", family="grade", key="score"),
                 Export("true_grade", "grade by the counterfactual score", truth=True),
             ]
         return out

@@ -175,16 +175,32 @@ class Listing(Module):
         """Who is listed now (and wrongly), and today's entries (and deserved ones)."""
         n = self.name
         return [
-            Column(f"listed_{n}", agg="last", label=f"people on {n}", headline=True),
+            Column(
+                f"listed_{n}",
+                agg="last",
+                label=f"people on {n}",
+                headline=True,
+                family="listed",
+                key=n,
+            ),
             Column(
                 f"listed_wrongly_{n}",
                 agg="last",
                 label=f"people wrongly on {n}",
                 headline=True,
                 higher_is="worse",
+                family="listed",
+                key=n,
+                wrongly=f"listed_{n}",
             ),
-            Column(f"entries_{n}", agg="sum", label=f"entries to {n}"),
-            Column(f"entries_true_{n}", agg="sum", label=f"entries to {n} in truth"),
+            Column(f"entries_{n}", agg="sum", label=f"entries to {n}", family="entries", key=n),
+            Column(
+                f"entries_true_{n}",
+                agg="sum",
+                label=f"entries to {n} in truth",
+                family="entries_true",
+                key=n,
+            ),
         ]
 
     def values(self, ctx: DayContext) -> dict[str, float]:
@@ -200,7 +216,7 @@ class Listing(Module):
     def exports(self) -> list[Export]:
         """Listed at the end, and in truth."""
         return [
-            Export(self.name, f"on {self.name} at the end"),
+            Export(self.name, f"on {self.name} at the end", family="listed", key=self.name),
             Export(f"{self.name}_true", f"on {self.name} by correct records only", truth=True),
         ]
 

@@ -67,6 +67,8 @@ class Society(Module):
                 agg="last",
                 unit="ties",
                 label=f"mean degree, grade {g}",
+                family="degree",
+                key=g,
             )
             for g in self._grade_names()
         ]
@@ -174,8 +176,8 @@ class Society(Module):
     def exports(self) -> list[Export]:
         """Degree at the start and at the end."""
         return [
-            Export("degree_start", "ties at the start"),
-            Export("degree_end", "ties at the end"),
+            Export("degree_start", "ties at the start", family="degree", key="start"),
+            Export("degree_end", "ties at the end", family="degree", key="end"),
         ]
 
     def people(self) -> dict[str, Any]:

@@ -99,6 +99,8 @@ class Allocation(MeasureKind):
                 label=f"{n}: excluded",
                 headline=True,
                 higher_is="worse",
+                family="excluded",
+                key=n,
             ),
             Column(
                 f"excluded_wrongly_{n}",
@@ -107,6 +109,9 @@ class Allocation(MeasureKind):
                 label=f"{n}: excluded wrongly",
                 headline=True,
                 higher_is="worse",
+                family="excluded",
+                key=n,
+                wrongly=f"excluded_{n}",
             ),
             Column(
                 f"lost_wrongly_{n}",
@@ -115,12 +120,21 @@ class Allocation(MeasureKind):
                 label=f"{n}: places lost wrongly",
                 headline=True,
                 higher_is="worse",
+                family="lost_wrongly",
+                key=n,
             ),
         ]
 
     def exports(self) -> list[Export]:
         """The last round's outcome."""
-        return [Export(self.name, f"{self.name}: last round (none/refused/excluded/allocated)")]
+        return [
+            Export(
+                self.name,
+                f"{self.name}: last round (none/refused/excluded/allocated)",
+                family="access",
+                key=self.params.kind,
+            )
+        ]
 
     def people(self) -> dict[str, Any]:
         """Outcomes as a named column."""

@@ -47,6 +47,8 @@ class Attempts(MeasureKind):
                 label=f"{n}: attempts {lb}",
                 headline=True,
                 higher_is=worse,
+                family=lb,
+                key=n,
             ),
             Column(
                 f"{lb}_wrongly_{n}",
@@ -55,6 +57,9 @@ class Attempts(MeasureKind):
                 label=f"{n}: attempts {lb} wrongly",
                 headline=True,
                 higher_is=worse,
+                family=lb,
+                key=n,
+                wrongly=f"{lb}_{n}",
             ),
         ]
 
@@ -78,12 +83,17 @@ class Naming(MeasureKind):
         """People published now, and wrongly."""
         n = self.name
         return [
-            Column(f"published_{n}", agg="last", label=f"{n}: people named"),
+            Column(
+                f"published_{n}", agg="last", label=f"{n}: people named", family="published", key=n
+            ),
             Column(
                 f"published_wrongly_{n}",
                 agg="last",
                 label=f"{n}: people named wrongly",
                 higher_is="worse",
+                family="published",
+                key=n,
+                wrongly=f"published_{n}",
             ),
         ]
 

@@ -128,12 +128,21 @@ class Measures(Module):
         cols: list[Column] = []
         for name, kind in self.kinds.items():
             cols += [
-                Column(f"triggered_{name}", agg="last", label=f"{name}: people it applies to"),
+                Column(
+                    f"triggered_{name}",
+                    agg="last",
+                    label=f"{name}: people it applies to",
+                    family="triggered",
+                    key=name,
+                ),
                 Column(
                     f"triggered_wrongly_{name}",
                     agg="last",
                     label=f"{name}: people it applies to wrongly",
                     higher_is="worse",
+                    family="triggered",
+                    key=name,
+                    wrongly=f"triggered_{name}",
                 ),
                 *kind.columns(),
             ]

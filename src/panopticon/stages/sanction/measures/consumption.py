@@ -57,6 +57,8 @@ class Consumption(MeasureKind):
                     label=f"{n}: {item} attempts blocked",
                     headline=True,
                     higher_is="worse",
+                    family="blocked",
+                    key=f"{n}_{item}",
                 ),
                 Column(
                     f"blocked_wrongly_{n}_{item}",
@@ -65,6 +67,9 @@ class Consumption(MeasureKind):
                     label=f"{n}: {item} attempts blocked wrongly",
                     headline=True,
                     higher_is="worse",
+                    family="blocked",
+                    key=f"{n}_{item}",
+                    wrongly=f"blocked_{n}_{item}",
                 ),
             ]
         cols.append(

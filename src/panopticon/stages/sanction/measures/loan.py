@@ -31,6 +31,8 @@ class Loan(MeasureKind):
                 label=f"{n}: extra interest",
                 headline=True,
                 higher_is="worse",
+                family="extra_interest",
+                key=n,
             ),
             Column(
                 f"extra_interest_wrongly_{n}",
@@ -40,6 +42,9 @@ class Loan(MeasureKind):
                 label=f"{n}: extra interest from wrong grades",
                 headline=True,
                 higher_is="worse",
+                family="extra_interest",
+                key=n,
+                wrongly=f"extra_interest_{n}",
             ),
         ]
 
