@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+import panopticon.stages.builtin  # noqa: F401  (the built-in modules, registered at import)
 from panopticon.core import population as population_mod
 from panopticon.core.metrics import DailyMetrics
 from panopticon.core.module import Column, DayContext, Export, Module, Phase
@@ -31,6 +32,7 @@ from panopticon.core.registry import plan_build
 from panopticon.io.checkpoint import (
     FINGERPRINT_KEY,
     CheckpointError,
+    check_every,
     restore_into,
     scenario_fingerprint,
     write_checkpoint,
@@ -353,18 +355,6 @@ def run(
     return RunResult(out_path)
 
 
-def check_every(checkpoint_every: int | None) -> None:
-    """Refuse a checkpoint interval that is not a positive number of days."""
-    if checkpoint_every is not None and (
-        isinstance(checkpoint_every, bool)
-        or not isinstance(checkpoint_every, int)
-        or checkpoint_every < 1
-    ):
-        raise RunError(
-            f"error: --checkpoint-every {checkpoint_every!r}: must be a whole number of days >= 1"
-        )
-
-
 def drive(
     writer: RunWriter,
     build: Callable[[], Simulation],
@@ -404,8 +394,11 @@ def drive(
                 "outputs": describe_outputs(sim),
             },
         )
+    except KeyboardInterrupt:
+        writer.abort("interrupted")
+        raise
     except BaseException as exc:
-        writer.abort("interrupted" if isinstance(exc, KeyboardInterrupt) else repr(exc))
+        writer.abort(repr(exc))
         raise
     return sim
 

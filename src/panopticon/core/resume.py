@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 
 from panopticon import __version__
 from panopticon import scenario as scenario_mod
-from panopticon.core.engine import Simulation, check_every, check_memory, drive
-from panopticon.io.checkpoint import read_checkpoint, scenario_fingerprint
+from panopticon.core.engine import Simulation, check_memory, drive
+from panopticon.io.checkpoint import check_every, read_checkpoint, scenario_fingerprint
 from panopticon.io.runs import PARTS_DIR, RunError, RunResult, RunWriter, now, record_parts
 from panopticon.scenario.schema import Scenario
 

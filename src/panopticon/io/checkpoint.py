@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 
 from panopticon import __version__
+from panopticon.io.runs import RunError
 
 CHECKPOINT_FORMAT = 1
 FINGERPRINT_KEY = "scenario_fingerprint"
@@ -488,3 +489,15 @@ def restore_into(
         )
     for name, dst in target.items():
         np.copyto(dst, arrays[name], casting="no")
+
+
+def check_every(checkpoint_every: int | None) -> None:
+    """Refuse a checkpoint interval that is not a positive number of days."""
+    if checkpoint_every is not None and (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, int)
+        or checkpoint_every < 1
+    ):
+        raise RunError(
+            f"error: --checkpoint-every {checkpoint_every!r}: must be a whole number of days >= 1"
+        )
