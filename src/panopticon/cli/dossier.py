@@ -18,8 +18,19 @@ from panopticon.dossier import DossierError
 from panopticon.io.runs import RunError, open_run
 
 
+def add_arguments(subparsers: Any) -> None:
+    """Register `dossier` and its options on the top-level subparsers."""
+    p = subparsers.add_parser(
+        "dossier",
+        help="the 800+ data points the system holds on simulated citizens",
+        description="Materialise the dossier of simulated citizens of a run, on demand.",
+    )
+    add_dossier_arguments(p)
+    p.set_defaults(func=run)
+
+
 def add_dossier_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `panopticon dossier`."""
+    """Add the `panopticon dossier` options to a parser; values are parsed in `run`."""
     parser.add_argument("run", metavar="RUN", help="a complete run folder")
     parser.add_argument("--person", metavar="ID", help="print one citizen's data points")
     parser.add_argument("--sample", metavar="K", help="materialise K citizens drawn at random")
@@ -80,7 +91,7 @@ def _write_parquet(df: pl.DataFrame, out: str) -> Path:
     return path
 
 
-def run_dossier_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """`panopticon dossier`: print one citizen's dossier or write a sample as Parquet."""
     try:
         return _dossier(args)
@@ -168,3 +179,7 @@ def _dossier(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {df.height:,} dossiers x {n_attr:,} data points to {path}")
     return 0
+
+
+# The name tests/test_dossier.py calls.
+run_dossier_command = run

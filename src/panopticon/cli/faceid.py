@@ -14,6 +14,7 @@ import math
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -33,8 +34,20 @@ from panopticon.stages.identify.faceid import (
 from panopticon.stages.identify.faceid.checks import check_gallery, check_share, check_threshold
 
 
+def add_arguments(subparsers: Any) -> None:
+    """Register `faceid` and its options on the top-level subparsers."""
+    p = subparsers.add_parser(
+        "faceid",
+        help="the 1:N face identification error model on its own",
+        description="Miss, wrong-hit and false-positive rates of a 1:N search against a "
+        "gallery of G enrolled faces, and the hardware an exhaustive search needs.",
+    )
+    add_faceid_arguments(p)
+    p.set_defaults(func=run)
+
+
 def add_faceid_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the `panopticon faceid` options; values are parsed in `run_faceid_command`.
+    """Add the `panopticon faceid` options to a parser; values are parsed in `run`.
 
     Options are read as text so that a bad value gets one clear line, not a usage dump.
     """
@@ -312,7 +325,7 @@ def _print_table(rep: dict[str, object], how: str) -> None:
     print("\n".join(lines))
 
 
-def run_faceid_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run `panopticon faceid`: print the rates (table or JSON), optionally plot; exit code.
 
     Bad input prints one line `error: <field>: <value> is not allowed; <allowed>` and
@@ -393,3 +406,7 @@ def run_faceid_command(args: argparse.Namespace) -> int:
         if args.plot:
             print(f"\nplot written to {args.plot}")
     return 0
+
+
+# The name tests/test_faceid.py calls.
+run_faceid_command = run

@@ -1,0 +1,100 @@
+"""Options and helpers shared by the commands that load a scenario or write a run folder.
+
+Nothing heavy is imported here at module level: building the parser (every `panopticon`
+call, `--help` included) must not load the engine, Numba or Polars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from panopticon.io.runs import RunResult
+    from panopticon.scenario import Scenario
+
+Progress = Callable[[int, int], None]
+
+
+def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by every command that loads a scenario."""
+    p.add_argument("scenario", help="preset name (see `panopticon presets`) or TOML file")
+    p.add_argument("--population", type=int, metavar="N", help="override population.size")
+    p.add_argument("--days", type=int, metavar="D", help="override run.days")
+    p.add_argument("--seed", type=int, metavar="S", help="override run.seed")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any field by dotted key; VALUE is a TOML literal (repeatable)",
+    )
+
+
+def load_scenario(args: argparse.Namespace) -> Scenario:
+    """The scenario named on the command line, with its overrides applied."""
+    from panopticon import scenario
+
+    return scenario.load(
+        args.scenario, args.sets, population=args.population, days=args.days, seed=args.seed
+    )
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """--quiet and --report, for the commands that finish a run folder."""
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    p.add_argument("--report", action="store_true", help="also write report.html in the run folder")
+
+
+def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
+    """The --checkpoint-every option."""
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="D",
+        help="checkpoint the state every D days into RUN_DIR/checkpoints (see `resume`)",
+    )
+
+
+def progress_bar(quiet: bool, days: int, desc: str) -> tuple[Any, Progress | None]:
+    """A tqdm bar on stderr and its progress callback, or (None, None) when quiet."""
+    if quiet:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=days, unit="day", delay=2.0, file=sys.stderr, leave=False, desc=desc)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+
+    return bar, progress
+
+
+def total_setter(bar: Any, progress: Progress | None) -> Progress | None:
+    """A progress callback that also sets the bar's total (unknown before the run is read)."""
+    if bar is None or progress is None:
+        return None
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        progress(done, total)
+
+    return update
+
+
+def finish_run(args: argparse.Namespace, result: RunResult) -> int:
+    """Print the summary of a finished run and write its report if asked."""
+    if not args.quiet:
+        from panopticon.cli.summary import summary_table
+
+        print(summary_table(result))
+    if args.report:
+        from panopticon.report import write_report
+
+        path = write_report(result)
+        if not args.quiet:
+            print(f"report in {path}")
+    return 0
