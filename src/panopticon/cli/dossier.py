@@ -8,14 +8,15 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
-from panopticon import dossier
-from panopticon.dossier import DossierError
-from panopticon.io.runs import RunError, open_run
+    from panopticon import dossier
+
+# The dossier package, Polars and NumPy are imported inside the functions: building the
+# parser (every `panopticon` call, `--help` included) must stay fast.
 
 
 def add_arguments(subparsers: Any) -> None:
@@ -41,6 +42,8 @@ def add_dossier_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _int_arg(flag: str, text: str, allowed: str) -> int:
     """An integer command-line value, or a DossierError naming what is allowed."""
+    from panopticon.dossier import DossierError
+
     try:
         return int(text)
     except ValueError:
@@ -60,8 +63,10 @@ def _fmt_value(v: Any) -> str:
 
 def format_person(row: Mapping[str, Any], attrs: Sequence[dossier.Attribute], header: str) -> str:
     """One citizen's data points as text, grouped by category."""
+    from panopticon.dossier import CATEGORIES
+
     lines = [header]
-    for cat in dossier.CATEGORIES:
+    for cat in CATEGORIES:
         names = [a.name for a in attrs if a.category == cat]
         if not names:
             continue
@@ -73,6 +78,8 @@ def format_person(row: Mapping[str, Any], attrs: Sequence[dossier.Attribute], he
 
 def _write_parquet(df: pl.DataFrame, out: str) -> Path:
     """Write atomically; DossierError when the path is not usable."""
+    from panopticon.dossier import DossierError
+
     path = Path(out)
     if path.suffix != ".parquet":
         raise DossierError(f"error: --out: {out} is not allowed; give a path ending in .parquet")
@@ -93,6 +100,11 @@ def _write_parquet(df: pl.DataFrame, out: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """`panopticon dossier`: print one citizen's dossier or write a sample as Parquet."""
+    import polars as pl
+
+    from panopticon.dossier import DossierError
+    from panopticon.io.runs import RunError
+
     try:
         return _dossier(args)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
@@ -115,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _dossier(args: argparse.Namespace) -> int:
     """The dossier command; raises DossierError/RunError on bad input."""
+    import numpy as np
+
+    from panopticon import dossier
+    from panopticon.dossier import DossierError
+    from panopticon.io.runs import open_run
+
     if args.person is None and args.sample is None:
         raise DossierError(
             "error: dossier: neither --person nor --sample is given; "

@@ -14,24 +14,32 @@ import math
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+if TYPE_CHECKING:
+    from panopticon.stages.identify.faceid import FaceIdScores, SearchHardware
 
-from panopticon.stages.identify.faceid import (
-    CLAIM_GALLERY,
-    CLAIM_LATENCY_S,
-    DEFAULT_SEARCHES_PER_DAY,
-    DEFAULT_THRESHOLD,
-    FaceIdError,
-    FaceIdScores,
-    SearchHardware,
-    default_model,
-    search_cost,
-    threshold_for_fpir,
-    threshold_for_hit_rate,
-)
-from panopticon.stages.identify.faceid.checks import check_gallery, check_share, check_threshold
+# The model (NumPy, SciPy, Numba) and pydantic are imported inside the functions: building
+# the parser (every `panopticon` call, `--help` included) must stay fast.
+
+
+class _ModelDefaultsHelp(argparse.HelpFormatter):
+    """Fills the model's defaults into the option help, importing the model only then."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        """The help text of one option with {gallery}, {threshold}, {searches} filled in."""
+        text = super()._get_help_string(action)
+        if text is None or "{" not in text:
+            return text
+        from panopticon.stages.identify.faceid import (
+            CLAIM_GALLERY,
+            DEFAULT_SEARCHES_PER_DAY,
+            DEFAULT_THRESHOLD,
+        )
+
+        return text.format(
+            gallery=CLAIM_GALLERY, threshold=DEFAULT_THRESHOLD, searches=DEFAULT_SEARCHES_PER_DAY
+        )
 
 
 def add_arguments(subparsers: Any) -> None:
@@ -50,19 +58,21 @@ def add_faceid_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `panopticon faceid` options to a parser; values are parsed in `run`.
 
     Options are read as text so that a bad value gets one clear line, not a usage dump.
+    The parser's help formatter fills in the model's defaults when help is printed.
     """
+    parser.formatter_class = _ModelDefaultsHelp
     a = parser.add_argument
     a(
         "--gallery",
         default=None,
         metavar="G",
-        help=f"enrolled faces searched (default {CLAIM_GALLERY:.2g}); e.g. 1.3e9",
+        help="enrolled faces searched (default {gallery:.2g}); e.g. 1.3e9",
     )
     a(
         "--threshold",
         default=None,
         metavar="T",
-        help=f"score threshold (default {DEFAULT_THRESHOLD:.4f}: FPIR 0.003 at N=12M)",
+        help="score threshold (default {threshold:.4f}: FPIR 0.003 at N=12M)",
     )
     a(
         "--target-fpir",
@@ -99,7 +109,7 @@ def add_faceid_arguments(parser: argparse.ArgumentParser) -> None:
         "--searches-per-day",
         default=None,
         metavar="S",
-        help=f"searches per day for the cost estimate (default {DEFAULT_SEARCHES_PER_DAY:.2g})",
+        help="searches per day for the cost estimate (default {searches:.2g})",
     )
     a("--template-bytes", default=None, metavar="B", help="template size (default 512)")
     a(
@@ -128,6 +138,8 @@ _MIX_EG = "surveillance=0.8,cooperative=0.2"
 
 def _parse_number(field: str, text: object, allowed: str) -> float:
     """A float from command-line text, or a FaceIdError."""
+    from panopticon.stages.identify.faceid import FaceIdError
+
     try:
         value = float(str(text))
     except ValueError:
@@ -139,6 +151,8 @@ def _parse_number(field: str, text: object, allowed: str) -> float:
 
 def _parse_mix_text(field: str, text: str) -> str | dict[str, float]:
     """'name' or 'a=0.8,b=0.2' from the command line."""
+    from panopticon.stages.identify.faceid import FaceIdError
+
     if "=" not in text:
         return text
     mix: dict[str, float] = {}
@@ -158,6 +172,14 @@ def _resolve_threshold(
     group: str | None,
 ) -> tuple[float, str]:
     """The threshold and how it was chosen, from --threshold/--target-fpir/--target-hit-rate."""
+    from panopticon.stages.identify.faceid import (
+        DEFAULT_THRESHOLD,
+        FaceIdError,
+        threshold_for_fpir,
+        threshold_for_hit_rate,
+    )
+    from panopticon.stages.identify.faceid.checks import check_threshold
+
     given = [
         n
         for n in ("threshold", "target_fpir", "target_hit_rate")
@@ -230,9 +252,21 @@ def faceid_report(
     group: str | Mapping[str, float] | None,
     enrolled_share: float,
     hardware: SearchHardware | None = None,
-    searches_per_day: float = DEFAULT_SEARCHES_PER_DAY,
+    searches_per_day: float | None = None,
 ) -> dict[str, object]:
-    """Everything `panopticon faceid` prints, as one dict (the --json object)."""
+    """Everything `panopticon faceid` prints, as one dict (the --json object).
+
+    `searches_per_day` defaults to the model's DEFAULT_SEARCHES_PER_DAY.
+    """
+    from panopticon.stages.identify.faceid import (
+        CLAIM_LATENCY_S,
+        DEFAULT_SEARCHES_PER_DAY,
+        search_cost,
+    )
+    from panopticon.stages.identify.faceid.checks import check_share
+
+    if searches_per_day is None:
+        searches_per_day = DEFAULT_SEARCHES_PER_DAY
     r = model.rates(gallery, threshold, quality, group)
     e = check_share("enrolled_share", enrolled_share)
     by_group = {}
@@ -331,6 +365,17 @@ def run(args: argparse.Namespace) -> int:
     Bad input prints one line `error: <field>: <value> is not allowed; <allowed>` and
     returns 2.
     """
+    from pydantic import ValidationError
+
+    from panopticon.stages.identify.faceid import (
+        CLAIM_GALLERY,
+        DEFAULT_SEARCHES_PER_DAY,
+        FaceIdError,
+        SearchHardware,
+        default_model,
+    )
+    from panopticon.stages.identify.faceid.checks import check_gallery, check_share
+
     try:
         model = default_model()
         gallery = check_gallery(
