@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 import panopticon as pn
 from panopticon.cli import main
 from panopticon.io.checkpoint import CheckpointError, list_checkpoints
+from panopticon.io.runs import partial_path
 
 SIZE, DAYS = 20_000, 90
 THRESHOLD = "sanctions.blacklist.threshold=995"  # catches people at this scale
@@ -54,7 +55,8 @@ pn.run(sc, out={str(out)!r}, checkpoint_every={every}, progress=kill)
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert proc.returncode == -9, proc.stderr.decode()
-    manifest = json.loads((out / "manifest.json").read_text())
+    assert not out.exists()  # the interrupted run lives in its private sibling
+    manifest = json.loads((partial_path(out) / "manifest.json").read_text())
     assert manifest["status"] == "incomplete"
 
 
@@ -76,8 +78,9 @@ def test_minimal_killed_and_resumed_equals_whole(tmp_path: Path) -> None:
     assert list_checkpoints(whole / "checkpoints") == [25, 50, 75]
     assert not (whole / "records.parts").exists()
     killed_run("minimal", cut, every=25, kill_after=60)
-    assert list_checkpoints(cut / "checkpoints") == [25, 50]
+    assert list_checkpoints(partial_path(cut) / "checkpoints") == [25, 50]
     assert main(["resume", str(cut), "-q"]) == 0
+    assert not partial_path(cut).exists()
     assert_same_tables(whole, cut)
     assert json.loads((cut / "manifest.json").read_text())["resumed"][0]["day"] == 50
 
@@ -86,7 +89,7 @@ def test_article_killed_and_resumed_equals_whole(article: Path, tmp_path: Path) 
     cut = tmp_path / "cut"
     # the avoidance round of day 59 rewires the graph before the checkpoint of day 60
     killed_run("seed-article", cut, every=30, kill_after=75)
-    assert list_checkpoints(cut / "checkpoints") == [30, 60]
+    assert list_checkpoints(partial_path(cut) / "checkpoints") == [30, 60]
     pn.resume(cut)
     assert_same_tables(article, cut)
     assert pl.read_parquet(article / "timeseries.parquet")["ties_dropped"].sum() > 0
@@ -127,16 +130,19 @@ def test_refusals(article: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
             checkpoint_every=10,
             progress=stop,
         )
-    # a checkpoint of another scenario
-    shutil.rmtree(cut / "checkpoints")
-    shutil.copytree(article / "checkpoints", cut / "checkpoints")
+    # a checkpoint of another scenario (the stopped run is kept in its private sibling)
+    assert not cut.exists()
+    shutil.rmtree(partial_path(cut) / "checkpoints")
+    shutil.copytree(article / "checkpoints", partial_path(cut) / "checkpoints")
     with pytest.raises(CheckpointError, match="scenario hash"):
         pn.resume(cut)
     assert main(["resume", str(cut), "-q"]) == 2
     assert "resume only the run that wrote it" in capsys.readouterr().err
     # another version
-    manifest = json.loads((cut / "manifest.json").read_text())
-    (cut / "manifest.json").write_text(json.dumps({**manifest, "panopticon": "0.0.1"}))
+    manifest = json.loads((partial_path(cut) / "manifest.json").read_text())
+    (partial_path(cut) / "manifest.json").write_text(
+        json.dumps({**manifest, "panopticon": "0.0.1"})
+    )
     assert main(["resume", str(cut), "-q"]) == 2
     assert "written by panopticon 0.0.1" in capsys.readouterr().err
     # a complete run has nothing to resume

@@ -15,6 +15,7 @@ import pytest
 
 import panopticon as pn
 from panopticon.cli import main
+from panopticon.io.runs import partial_path
 
 RESULT_FILES = ("scenario.toml", "timeseries.parquet", "people.parquet", "records.parquet")
 
@@ -281,17 +282,24 @@ def test_killed_run_is_marked_incomplete(tmp_path: Path) -> None:
             "-q",
         ],
     )
+    partial = partial_path(out)  # where a run is written until it is complete
     deadline = time.time() + 60
-    while not (out / "manifest.json").exists() and time.time() < deadline:
+    while not (partial / "manifest.json").exists() and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(1.0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((partial / "manifest.json").read_text())
     assert manifest["status"] == "incomplete"
     with pytest.raises(pn.RunError, match="incomplete"):
         pn.open_run(out)
-    assert not (out / "people.parquet").exists()
+    assert not out.exists()
+    # the leftover does not block a rerun
+    assert (
+        run_cli("run", "minimal", "--population", "500", "--days", "2", "--out", str(out), "-q")
+        == 0
+    )
+    assert not partial.exists() and pn.open_run(out).manifest["population"] == 500
 
 
 def test_interrupted_run_says_why(tmp_path: Path) -> None:
@@ -302,9 +310,14 @@ def test_interrupted_run_says_why(tmp_path: Path) -> None:
         if done == 3:
             raise KeyboardInterrupt
 
+    sc = pn.load("minimal", population=1000, days=10)
     with pytest.raises(KeyboardInterrupt):
-        pn.run(pn.load("minimal", population=1000, days=10), out=tmp_path / "i", progress=stop)
-    manifest = json.loads((tmp_path / "i" / "manifest.json").read_text())
+        pn.run(sc, out=tmp_path / "i", progress=stop)
+    # nothing to resume from: nothing is left
+    assert not (tmp_path / "i").exists() and not partial_path(tmp_path / "i").exists()
+    with pytest.raises(KeyboardInterrupt):
+        pn.run(sc, out=tmp_path / "c", progress=stop, checkpoint_every=2)
+    manifest = json.loads((partial_path(tmp_path / "c") / "manifest.json").read_text())
     assert manifest["status"] == "incomplete" and manifest["error"] == "interrupted"
 
 

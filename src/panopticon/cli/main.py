@@ -46,7 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        print("interrupted: the run folder is marked incomplete", file=sys.stderr)
+        print(
+            "interrupted: nothing was written to the run folder (a run with "
+            "--checkpoint-every continues with `panopticon resume RUN_DIR`)",
+            file=sys.stderr,
+        )
         return 130
     except Exception as exc:
         if isinstance(exc, _user_errors()):

@@ -19,7 +19,11 @@ def add_arguments(subparsers: Any) -> None:
     """Register `run` and its options on the top-level subparsers."""
     p = subparsers.add_parser("run", help="run a scenario and write its run folder")
     add_scenario_arguments(p)
-    p.add_argument("--out", metavar="DIR", help="run folder (default runs/<scenario>-<seed>)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="run folder (default runs/<scenario>-<seed>, or -2, -3... if that is taken)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     add_output_arguments(p)
     add_checkpoint_argument(p)

@@ -37,7 +37,8 @@ from panopticon.io.checkpoint import (
     scenario_fingerprint,
     write_checkpoint,
 )
-from panopticon.io.runs import RunError, RunResult, RunWriter, now
+from panopticon.io.fs import FolderBusy, fs_error
+from panopticon.io.runs import CHECKPOINTS_DIR, RunError, RunResult, RunWriter, now, run_location
 from panopticon.scenario.schema import Scenario
 
 BASE_BYTES = 400 * 2**20  # interpreter, Numba, Arrow and output buffers
@@ -304,8 +305,26 @@ class Simulation:
 
 
 def default_out(scenario: Scenario) -> Path:
-    """Default run folder: runs/<scenario>-<seed>."""
+    """Default run folder: runs/<scenario>-<seed> (what `--overwrite` replaces)."""
     return Path("runs") / f"{scenario.name}-{scenario.run.seed}"
+
+
+def _default_writer(scenario: Scenario, **kwargs: Any) -> RunWriter:
+    """A writer of the first free default folder: runs/<scenario>-<seed>, then -2, -3, ...
+
+    A folder is taken when it holds anything, when an interrupted run of it can be
+    resumed, or while another process writes it; so repeated runs never collide.
+    """
+    base = default_out(scenario)
+    for k in range(1, 10_000):
+        out = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        if out.exists() or run_location(out) is not None:
+            continue
+        try:
+            return RunWriter(out, **kwargs)
+        except FolderBusy:
+            continue
+    raise RunError(f"error: {base}: 10,000 default run folders are taken; pass --out")
 
 
 def check_memory(scenario: Scenario) -> None:
@@ -348,11 +367,14 @@ def run(
         manifest["scale"] = scenario.population.represents / scenario.population.size
     if checkpoint_every:
         manifest["checkpoint_every"] = checkpoint_every
-    writer = RunWriter(
-        out_path, scenario.to_toml(), manifest, overwrite, parts=bool(checkpoint_every)
-    )
+    args = {"scenario_toml": scenario.to_toml(), "manifest": manifest}
+    if out is None and not overwrite:
+        writer = _default_writer(scenario, **args, parts=bool(checkpoint_every))
+    else:
+        out_path = Path(out) if out is not None else default_out(scenario)
+        writer = RunWriter(out_path, **args, overwrite=overwrite, parts=bool(checkpoint_every))
     drive(writer, lambda: Simulation(scenario), progress, checkpoint_every)
-    return RunResult(out_path)
+    return RunResult(writer.out)
 
 
 def drive(
@@ -362,14 +384,19 @@ def drive(
     checkpoint_every: int | None,
     t0: float | None = None,
 ) -> Simulation:
-    """Build the simulation, run its remaining days into `writer`, checkpoint, finish."""
+    """Build the simulation, run its remaining days into `writer`, checkpoint, finish.
+
+    Any failure leaves `writer.out` as it was; the private folder is kept (marked
+    incomplete) only when it holds a checkpoint to resume from. A file-system fault
+    becomes one `RunError` line.
+    """
     t0 = time.perf_counter() if t0 is None else t0
     try:
         sim = build()
         scenario = sim.scenario
         log = sim.need("record_log")
         writer.start_log(log.log_schema(), log.log_table)
-        folder = writer.out / "checkpoints"
+        folder = writer.folder / CHECKPOINTS_DIR
         for day in range(sim.day, scenario.run.days):
             ctx = sim.step()
             writer.add_records(log.to_log(ctx.batch))
@@ -397,6 +424,9 @@ def drive(
     except KeyboardInterrupt:
         writer.abort("interrupted")
         raise
+    except OSError as exc:
+        writer.abort(repr(exc))
+        raise fs_error(exc, f"writing the run {writer.out}", writer.out.parent) from None
     except BaseException as exc:
         writer.abort(repr(exc))
         raise

@@ -2,10 +2,14 @@
 
 Both rebuild the simulation from the run folder's resolved ``scenario.toml`` and load a
 checkpoint written by `run(..., checkpoint_every=D)` (``RUN_DIR/checkpoints/day-NNNNN``)
-into it (`Simulation.restore`). The record log of the days before the checkpoint is kept
-from the closed parts of ``records.parts/`` (or, for a finished run, read back from
-``records.parquet``), so the resumed or forked run writes the same tables as a run that
-was never interrupted.
+into it (`Simulation.restore`). An interrupted run lives in the private sibling
+``.RUN_DIR.partial/`` (see `panopticon.io.runs`): `resume` claims ``RUN_DIR``, continues
+the run there and moves it into place when complete; a fork is a new run of its own
+folder and reads a complete run (or an interrupted one's partial folder).
+
+The record log of the days before the checkpoint is kept from the closed parts of
+``records.parts/`` (or, for a finished run, read back from ``records.parquet``), so the
+resumed or forked run writes the same tables as a run that was never interrupted.
 
 A fork applies ``--set`` overrides to the resolved scenario first. It refuses any override
 that changes the population size or the shapes of the declared state (modules added or
@@ -28,7 +32,19 @@ from panopticon import __version__
 from panopticon import scenario as scenario_mod
 from panopticon.core.engine import Simulation, check_memory, drive
 from panopticon.io.checkpoint import check_every, read_checkpoint, scenario_fingerprint
-from panopticon.io.runs import PARTS_DIR, RunError, RunResult, RunWriter, now, record_parts
+from panopticon.io.fs import fs_error
+from panopticon.io.runs import (
+    CHECKPOINTS_DIR,
+    PARTS_DIR,
+    FolderLock,
+    RunError,
+    RunResult,
+    RunWriter,
+    now,
+    partial_path,
+    record_parts,
+    run_location,
+)
 from panopticon.scenario.schema import Scenario
 
 Progress = Callable[[int, int], None] | None
@@ -100,9 +116,37 @@ def resume(run_dir: str | Path, progress: Progress = None) -> RunResult:
     """Continue an interrupted or killed run from its last checkpoint; returns the result."""
     t0 = time.perf_counter()
     path = Path(run_dir)
-    manifest = _manifest(path)
-    if manifest.get("status") == "complete":
-        raise RunError(f"error: run {str(path)!r}: is already complete; there is nothing to resume")
+    partial = partial_path(path)
+    if not (partial / "manifest.json").is_file():
+        manifest = _manifest(path)
+        if manifest.get("status") == "complete":
+            raise RunError(
+                f"error: run {str(path)!r}: is already complete; there is nothing to resume"
+            )
+        raise RunError(f"error: run {str(path)!r}: holds no interrupted run to resume")
+    lock = FolderLock(path)
+    try:
+        writer, sc, arrays, meta = _resume_writer(path, partial, lock)
+    except BaseException:
+        lock.release()
+        raise
+    every, day = writer.manifest["checkpoint_every"], int(meta["day"])
+
+    def build() -> Simulation:
+        sim = Simulation(sc)
+        sim.restore(arrays, meta)
+        return sim
+
+    writer.drop_parts_from(day)
+    drive(writer, build, progress, int(every), t0)
+    return RunResult(path)
+
+
+def _resume_writer(
+    path: Path, partial: Path, lock: FolderLock
+) -> tuple[RunWriter, Scenario, dict[str, Any], dict[str, Any]]:
+    """The writer continuing the interrupted run in `partial` (checks done under `lock`)."""
+    manifest = _manifest(partial)
     _check_version(path, manifest)
     every = manifest.get("checkpoint_every")
     if not every:
@@ -110,25 +154,21 @@ def resume(run_dir: str | Path, progress: Progress = None) -> RunResult:
             f"error: run {str(path)!r}: was run without --checkpoint-every, so it has no "
             "checkpoint to resume from; run it again"
         )
-    sc = _scenario(path)
+    sc = _scenario(partial)
     check_memory(sc)
     arrays, meta = read_checkpoint(
-        path / "checkpoints", fingerprint=scenario_fingerprint(sc.to_toml()), version=__version__
+        partial / CHECKPOINTS_DIR,
+        fingerprint=scenario_fingerprint(sc.to_toml()),
+        version=__version__,
     )
     day = int(meta["day"])
-    for key in ("status", "error", "finished"):
+    for key in ("status", "error", "finished", "panopticon"):
         manifest.pop(key, None)
     manifest["resumed"] = [*manifest.get("resumed", []), {"day": day, "at": now()}]
-    writer = RunWriter(path, sc.to_toml(), manifest, parts=True, claim=False, first_day=day)
-    writer.drop_parts_from(day)
-
-    def build() -> Simulation:
-        sim = Simulation(sc)
-        sim.restore(arrays, meta)
-        return sim
-
-    drive(writer, build, progress, int(every), t0)
-    return RunResult(path)
+    writer = RunWriter(
+        path, sc.to_toml(), manifest, parts=True, resume=True, first_day=day, lock=lock
+    )
+    return writer, sc, arrays, meta
 
 
 def _copy_records(src: Path, day: int, dst: Path) -> list[Path]:
@@ -173,10 +213,11 @@ def fork(
     state's shapes.
     """
     t0 = time.perf_counter()
-    src, sets = Path(run_dir), list(sets or [])
+    given, sets = Path(run_dir), list(sets or [])
     check_every(checkpoint_every)
+    src = run_location(given) or given  # a complete run, or an interrupted one's folder
     manifest = _manifest(src)
-    _check_version(src, manifest)
+    _check_version(given, manifest)
     base = _scenario(src)
     sc = _scenario(src, sets)
     if sc.population.size != base.population.size:
@@ -187,13 +228,13 @@ def fork(
         )
     check_memory(sc)
     arrays, meta = read_checkpoint(
-        src / "checkpoints",
+        src / CHECKPOINTS_DIR,
         day,
         fingerprint=scenario_fingerprint(base.to_toml()),
         version=__version__,
     )
     sim = Simulation(sc)
-    where = f"the checkpoint of day {day} of {src}"
+    where = f"the checkpoint of day {day} of {given}"
     _check_fits(sim, meta["arrays"], sets, where)
     sim.restore(arrays, meta)
     out_path = Path(out)
@@ -204,7 +245,7 @@ def fork(
         "days": sc.run.days,
         "started": now(),
         "threads": manifest.get("threads"),
-        "forked_from": {"run": str(src), "day": day, "sets": sets},
+        "forked_from": {"run": str(given), "day": day, "sets": sets},
     }
     if sc.population.represents:
         info["represents"] = sc.population.represents
@@ -212,7 +253,14 @@ def fork(
     if checkpoint_every:
         info["checkpoint_every"] = checkpoint_every
     writer = RunWriter(out_path, sc.to_toml(), info, overwrite, parts=True, first_day=day)
-    copied = _copy_records(src, day, out_path)
+    try:
+        copied = _copy_records(src, day, writer.folder)
+    except OSError as exc:
+        writer.abort(repr(exc))
+        raise fs_error(exc, f"copying the record log of {given}", out_path.parent) from None
+    except BaseException:
+        writer.abort("record log not copied")
+        raise
     schema = sim.need("record_log").log_schema()
     for part in copied:
         if not pq.read_schema(part).equals(schema, check_metadata=False):
@@ -222,4 +270,4 @@ def fork(
                 f"the records before day {day} cannot be kept; fork without that override"
             )
     drive(writer, lambda: sim, progress, checkpoint_every, t0)
-    return RunResult(out_path)
+    return RunResult(writer.out)

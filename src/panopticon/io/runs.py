@@ -1,16 +1,28 @@
-"""The run folder: written as results stream in, complete or marked incomplete.
+"""The run folder: claimed atomically, written privately, moved into place when complete.
 
 Layout: ``scenario.toml`` (fully resolved), ``manifest.json`` (version, seed, times, peak
-memory, status), ``timeseries.parquet``, ``people.parquet`` and ``records.parquet``.
-The manifest is written first with status ``incomplete`` and replaced atomically by one
-saying ``complete`` only after every table is in place, so a run that is killed never
-leaves a folder claiming to be complete. Tables are written under ``*.partial`` names
-and renamed when whole.
+memory, status, and the size and sha256 of every other file), ``timeseries.parquet``,
+``people.parquet``, ``records.parquet`` and the tables the scenario's modules write, plus
+``checkpoints/`` when the run was checkpointed.
+
+A run of ``DIR`` first claims ``DIR`` (a lock beside it, `FolderLock`), so two writers to
+one folder cannot both proceed: the second is refused with exit 2, with or without
+``--overwrite``. Everything is written into the private sibling ``.DIR.partial/``; when
+the run is complete its manifest lists each file's size and sha256, and the folder is
+renamed into place (an old run, under ``--overwrite``, is renamed aside first and removed
+only after the new one is in place). So ``DIR`` only ever holds a complete run whose
+manifest describes exactly the tables beside it, and `RunResult` verifies that.
+
+An interrupted run lives in ``.DIR.partial/`` (manifest ``incomplete``): with checkpoints
+it is kept there for ``panopticon resume DIR``; without, it is removed when the run fails
+and, if a kill left it behind, cleared by the next run of ``DIR``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -24,28 +36,37 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from panopticon import __version__
-
-RUN_FILES = (
-    "manifest.json",
-    "scenario.toml",
-    "timeseries.parquet",
-    "people.parquet",
-    "records.parquet",
-    "grades.parquet",
-    "groups.parquet",
-    "consequences_by_group.parquet",
-    "allocations.parquet",
-    "score_histogram.parquet",
-    "report.html",
+from panopticon.io.fs import (
+    FolderLock,
+    RunError,
+    fs_error,
+    partial_path,
+    temp_sibling,
+    write_json,
 )
-RUN_DIRS = ("checkpoints", "records.parts")
+
+MANIFEST = "manifest.json"
 PARTS_DIR = "records.parts"
+CHECKPOINTS_DIR = "checkpoints"
 FLUSH_ROWS = 1 << 20
 _PART_RE = re.compile(r"part-(\d{5,})\.parquet")
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}  # (dev, inode, size, mtime) -> sha256
 
-
-class RunError(ValueError):
-    """A folder that cannot be written to or read as a run; message meant for the user."""
+__all__ = [
+    "MANIFEST",
+    "PARTS_DIR",
+    "FolderLock",
+    "RunError",
+    "RunResult",
+    "RunWriter",
+    "now",
+    "open_run",
+    "partial_path",
+    "prepare_folder",
+    "record_parts",
+    "run_location",
+    "seal",
+]
 
 
 def now() -> str:
@@ -53,37 +74,100 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp, path)
+def _stat_key(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def sha256(path: Path) -> str:
+    """The file's sha256, hex (remembered per file version within this process)."""
+    key = _stat_key(path)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def file_list(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file beside the manifest (not the manifest, not folders)."""
+    return {
+        p.name: {"bytes": p.stat().st_size, "sha256": sha256(p)}
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+        and p.name != MANIFEST
+        and not p.name.startswith(".")
+        and p.name != "report.html"
+    }
+
+
+def seal(folder: str | Path) -> None:
+    """Re-describe a complete run folder's files in its manifest (after editing a table)."""
+    path = Path(folder)
+    manifest = json.loads((path / MANIFEST).read_text("utf-8"))
+    manifest["files"] = file_list(path)
+    write_json(path / MANIFEST, manifest)
+
+
+def run_location(out: Path) -> Path | None:
+    """Where the run of `out` lies: `out` itself, its interrupted ``.partial``, or None."""
+    if (out / MANIFEST).is_file():
+        return out
+    partial = partial_path(out)
+    if (partial / MANIFEST).is_file():
+        return partial
+    return None
+
+
+def _resumable(partial: Path) -> bool:
+    """Whether an interrupted run's folder holds a checkpoint to resume from."""
+    folder = partial / CHECKPOINTS_DIR
+    return folder.is_dir() and any(e.name.startswith("day-") for e in folder.iterdir())
 
 
 def prepare_folder(out: Path, overwrite: bool) -> None:
-    """Make `out` ready for a new run, refusing to clobber one unless `overwrite`."""
+    """Check that `out` may receive a new run (call while holding its `FolderLock`).
+
+    Refuses a file, a non-empty folder that holds no run, a run without `overwrite`, a
+    folder this process may not write, and an interrupted run that can be resumed (unless
+    `overwrite`). A leftover of a killed run that cannot be resumed is cleared.
+    """
     if out.exists() and not out.is_dir():
         raise RunError(f"error: --out {out}: is a file, not a folder; choose a folder path")
-    if out.is_dir() and any(out.iterdir()):
-        if not (out / "manifest.json").exists():
+    if out.is_dir():
+        if any(out.iterdir()):
+            if not (out / MANIFEST).exists():
+                raise RunError(
+                    f"error: --out {out}: folder is not empty and holds no run; "
+                    "choose a new or empty folder"
+                )
+            if not overwrite:
+                raise RunError(
+                    f"error: --out {out}: already holds a run; pass --overwrite to replace it "
+                    "or choose another --out"
+                )
+        if not os.access(out, os.W_OK | os.X_OK) or not os.access(out.parent, os.W_OK):
+            raise RunError(f"error: --out {out}: cannot write there (permission denied)")
+    partial = partial_path(out)
+    if partial.exists():
+        if _resumable(partial) and not overwrite:
             raise RunError(
-                f"error: --out {out}: folder is not empty and holds no run; "
-                "choose a new or empty folder"
+                f"error: --out {out}: holds an interrupted run with checkpoints; continue it "
+                f"with `panopticon resume {out}` or pass --overwrite to start afresh"
             )
-        if not overwrite:
-            raise RunError(
-                f"error: --out {out}: already holds a run; pass --overwrite to replace it "
-                "or choose another --out"
-            )
-        for name in RUN_FILES:
-            for p in (out / name, out / (name + ".partial"), out / (name + ".tmp")):
-                p.unlink(missing_ok=True)
-        for name in RUN_DIRS:
-            shutil.rmtree(out / name, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _claim_parent(out: Path) -> None:
+    """Create `out`'s parent folders if they are missing (one clear error if they cannot be)."""
+    if out.parent.exists() and not out.parent.is_dir():
+        raise RunError(f"error: --out {out}: {out.parent} is a file, not a folder")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunError(f"error: --out {out}: cannot be created ({exc.strerror})") from None
+        raise fs_error(exc, "creating the folders above the run folder", out.parent) from None
 
 
 def record_parts(out: Path) -> dict[int, Path]:
@@ -100,13 +184,14 @@ def record_parts(out: Path) -> dict[int, Path]:
 
 
 class RunWriter:
-    """Streams one run's results into its folder.
+    """Streams one run's results into the private folder of `out`, then moves it into place.
 
-    With `parts` the record log goes into ``records.parts/part-<first day>.parquet``
-    files, each closed (`close_part`) when a checkpoint is written, so that a resumed run
-    keeps the parts written before its checkpoint; `finish` merges them into
-    ``records.parquet``. With `claim` False the folder is an interrupted run being resumed
-    (or a fork already prepared): it is not cleared.
+    The writer holds `out`'s `FolderLock` from construction to `finish` or `abort`. Files
+    go into ``folder`` (``.<out>.partial/``). With `parts` the record log goes into
+    ``records.parts/part-<first day>.parquet`` files, each closed (`close_part`) when a
+    checkpoint is written, so that a resumed run keeps the parts written before its
+    checkpoint; `finish` merges them into ``records.parquet``. With `resume` the partial
+    folder is an interrupted run being continued: it is not cleared.
     """
 
     def __init__(
@@ -116,24 +201,52 @@ class RunWriter:
         manifest: dict[str, Any],
         overwrite: bool = False,
         parts: bool = False,
-        claim: bool = True,
+        resume: bool = False,
         first_day: int = 0,
+        lock: FolderLock | None = None,
     ) -> None:
-        """Claim the folder: write the incomplete manifest and the resolved scenario."""
-        if claim:
-            prepare_folder(out, overwrite)
-        self.out = out
+        """Claim `out`, then write the incomplete manifest and the resolved scenario."""
+        self.out = Path(out)
+        self.folder = partial_path(self.out)
         self.parts = parts
         self._part_start = first_day
         self.manifest = {"panopticon": __version__, "status": "incomplete", **manifest}
-        _write_json(out / "manifest.json", self.manifest)
-        (out / "scenario.toml").write_text(scenario_toml, "utf-8")
         self.schema: pa.Schema | None = None
         self._to_table: Callable[[list[Any]], pa.Table] | None = None
         self._buffer: list[Any] = []
         self._buffered = 0
         self._writer: pq.ParquetWriter | None = None
         self.records_written = 0
+        if lock is None:
+            _claim_parent(self.out)
+        self.lock = lock if lock is not None else FolderLock(self.out)
+        try:
+            if not resume:
+                prepare_folder(self.out, overwrite)
+            self.folder.mkdir(exist_ok=resume)
+            write_json(self.folder / MANIFEST, self.manifest)
+            self._write_text("scenario.toml", scenario_toml)
+        except OSError as exc:
+            self._discard()
+            raise fs_error(exc, "starting the run", self.out.parent) from None
+        except BaseException:
+            self._discard()
+            raise
+
+    def _write_text(self, name: str, text: str) -> None:
+        data = text.encode("utf-8")
+        tmp = self.folder / (name + ".partial")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, self.folder / name)
+        except OSError as exc:
+            raise fs_error(exc, f"writing {name}", self.out.parent, len(data)) from None
+
+    def _discard(self) -> None:
+        """Remove the private folder unless it can be resumed; release the claim."""
+        if not _resumable(self.folder):
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self.lock.release()
 
     def start_log(self, schema: pa.Schema, to_table: Callable[[list[Any]], pa.Table]) -> None:
         """The record log's schema and how days' batches become one table of it."""
@@ -153,9 +266,9 @@ class RunWriter:
     def _log_path(self) -> Path:
         """Where records are being written now (a part's partial file, or the log's)."""
         if not self.parts:
-            return self.out / "records.parquet.partial"
-        (self.out / PARTS_DIR).mkdir(exist_ok=True)
-        return self.out / PARTS_DIR / f"part-{self._part_start:05d}.parquet.partial"
+            return self.folder / "records.parquet.partial"
+        (self.folder / PARTS_DIR).mkdir(exist_ok=True)
+        return self.folder / PARTS_DIR / f"part-{self._part_start:05d}.parquet.partial"
 
     def close_part(self, next_day: int) -> None:
         """Close the current part of the log (before a checkpoint of `next_day`), fsynced."""
@@ -174,10 +287,10 @@ class RunWriter:
 
     def drop_parts_from(self, day: int) -> None:
         """Delete the parts of the log from `day` on and unfinished ones (on resume)."""
-        for start, path in record_parts(self.out).items():
+        for start, path in record_parts(self.folder).items():
             if start >= day:
                 path.unlink()
-        folder = self.out / PARTS_DIR
+        folder = self.folder / PARTS_DIR
         if folder.is_dir():
             for entry in folder.glob("*.partial"):
                 entry.unlink()
@@ -185,17 +298,17 @@ class RunWriter:
     def _merge_parts(self) -> None:
         """Write the closed parts, in day order, into ``records.parquet``."""
         self.close_part(self._part_start)
-        partial = self.out / "records.parquet.partial"
+        partial = self.folder / "records.parquet.partial"
         with pq.ParquetWriter(partial, self.schema) as writer:
-            for path in record_parts(self.out).values():
+            for path in record_parts(self.folder).values():
                 f = pq.ParquetFile(path)
                 for k in range(f.num_row_groups):
                     writer.write_table(f.read_row_group(k))
         self.records_written = sum(
-            pq.ParquetFile(p).metadata.num_rows for p in record_parts(self.out).values()
+            pq.ParquetFile(p).metadata.num_rows for p in record_parts(self.folder).values()
         )
-        os.replace(partial, self.out / "records.parquet")
-        shutil.rmtree(self.out / PARTS_DIR)
+        os.replace(partial, self.folder / "records.parquet")
+        shutil.rmtree(self.folder / PARTS_DIR)
 
     def _flush(self) -> None:
         """Write the queued records as one row group."""
@@ -212,7 +325,7 @@ class RunWriter:
         tables: dict[str, pa.Table],
         extra: dict[str, Any],
     ) -> None:
-        """Write the tables, then mark the run complete."""
+        """Write the tables, describe every file in the manifest, move the run into place."""
         if self.parts:
             self._merge_parts()
         else:
@@ -220,45 +333,118 @@ class RunWriter:
                 self._writer = pq.ParquetWriter(self._log_path(), self.schema)
             self._flush()
             self._writer.close()
-            os.replace(self.out / "records.parquet.partial", self.out / "records.parquet")
+            self._writer = None
+            os.replace(self.folder / "records.parquet.partial", self.folder / "records.parquet")
         for name, table in (("timeseries", timeseries), ("people", people), *tables.items()):
-            part = self.out / f"{name}.parquet.partial"
-            pq.write_table(table, part)
-            os.replace(part, self.out / f"{name}.parquet")
+            part = self.folder / f"{name}.parquet.partial"
+            try:
+                pq.write_table(table, part)
+            except OSError as exc:
+                part.unlink(missing_ok=True)
+                raise fs_error(
+                    exc, f"writing {name}.parquet", self.out.parent, table.nbytes
+                ) from None
+            os.replace(part, self.folder / f"{name}.parquet")
         self.manifest.update(extra)
         self.manifest["records_written"] = self.records_written
         self.manifest["status"] = "complete"
-        _write_json(self.out / "manifest.json", self.manifest)
+        self.manifest["files"] = file_list(self.folder)
+        write_json(self.folder / MANIFEST, self.manifest)
+        self._install()
+
+    def _install(self) -> None:
+        """Rename the complete folder into place (an old run renamed aside, then removed)."""
+        aside = None
+        try:
+            if self.out.exists():
+                aside = temp_sibling(self.out, "old")
+                os.rename(self.out, aside)
+            os.rename(self.folder, self.out)
+        except OSError as exc:
+            if aside is not None and not self.out.exists():
+                os.rename(aside, self.out)
+            raise fs_error(exc, "moving the finished run into place", self.out.parent) from None
+        finally:
+            self.lock.release()
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
 
     def abort(self, reason: str) -> None:
-        """Leave the folder marked incomplete, saying why."""
+        """Stop: keep a resumable run marked incomplete (saying why), remove anything else."""
         if self._writer is not None:
             try:
                 self._writer.close()
             except Exception:
                 pass
-        self.manifest.update({"status": "incomplete", "error": reason, "finished": now()})
-        _write_json(self.out / "manifest.json", self.manifest)
+            self._writer = None
+        if _resumable(self.folder):
+            self.manifest.update({"status": "incomplete", "error": reason, "finished": now()})
+            try:
+                write_json(self.folder / MANIFEST, self.manifest)
+            except RunError:
+                pass
+        self._discard()
 
 
 class RunResult:
-    """A finished run: its manifest, scenario and tables as Polars DataFrames."""
+    """A finished run: its manifest, scenario and tables as Polars DataFrames.
+
+    Opening one checks that the folder is complete and that every file its manifest lists
+    has the listed size and sha256 (a folder written before manifests listed their files
+    is taken as it is).
+    """
 
     def __init__(self, path: str | Path) -> None:
-        """Open a run folder (it must be complete)."""
+        """Open a run folder (it must be complete and its files as the manifest says)."""
         self.path = Path(path)
-        manifest = self.path / "manifest.json"
+        manifest = self.path / MANIFEST
         if not self.path.is_dir():
+            if (partial_path(self.path) / MANIFEST).is_file():
+                raise RunError(
+                    f"error: run {str(path)!r}: is incomplete (it did not finish; an "
+                    "interrupted run with checkpoints continues with `panopticon resume "
+                    f"{path}`)"
+                )
             raise RunError(f"error: run {str(path)!r}: no such folder")
         if not manifest.exists():
             raise RunError(f"error: run {str(path)!r}: not a run folder (no manifest.json)")
         try:
             self.manifest: dict[str, Any] = json.loads(manifest.read_text("utf-8"))
-        except (OSError, json.JSONDecodeError):
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             raise RunError(f"error: run {str(path)!r}: manifest.json is unreadable") from None
         if self.manifest.get("status") != "complete":
             why = self.manifest.get("error", "it did not finish")
             raise RunError(f"error: run {str(path)!r}: is incomplete ({why})")
+        self.verify()
+
+    def verify(self) -> None:
+        """Refuse the run if a file its manifest lists is missing, resized or changed."""
+        listed = self.manifest.get("files")
+        if listed is None:
+            return
+        bad = None
+        for name, want in sorted(listed.items()):
+            f = self.path / name
+            try:
+                if not f.is_file():
+                    bad = f"{name} is missing"
+                elif (size := f.stat().st_size) != want.get("bytes"):
+                    bad = f"{name} has {size:,} bytes, its manifest says {want.get('bytes')}"
+                elif sha256(f) != want.get("sha256"):
+                    bad = f"{name} differs from its manifest's sha256"
+            except OSError as exc:
+                bad = f"{name} cannot be read ({exc.strerror})"
+            if bad:
+                break
+        if bad is None:
+            extra = sorted(p.name for p in self.path.glob("*.parquet") if p.name not in listed)
+            if extra:
+                bad = f"{extra[0]} is not described by its manifest"
+        if bad:
+            raise RunError(
+                f"error: run {str(self.path)!r}: {bad}; the folder was changed after the run "
+                "finished, so its results cannot be trusted; run it again"
+            )
 
     def _table(self, name: str) -> pl.DataFrame:
         return pl.read_parquet(self.path / f"{name}.parquet")
@@ -285,8 +471,8 @@ class RunResult:
 
     @property
     def totals(self) -> dict[str, Any]:
-        """Headline totals recorded in the manifest."""
-        return dict(self.manifest.get("totals", {}))
+        """Headline totals recorded in the manifest (null, for a total with no value, as NaN)."""
+        return {k: math.nan if v is None else v for k, v in self.manifest.get("totals", {}).items()}
 
     def _repr_html_(self) -> str:
         """Jupyter's rich display: a compact summary of the run (funnel and sanctions)."""

@@ -8,7 +8,6 @@ listed with the reason). Several runs are overlaid, with a side-by-side summary.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from panopticon.analysis.headline import (
     headline,
     relative,
 )
+from panopticon.io.fs import write_atomic
 from panopticon.io.runs import RunError, RunResult
 from panopticon.report.figures import RunData, label_runs, report_name, run_figures
 from panopticon.report.html import esc, flatten, page, show, table
@@ -159,12 +159,13 @@ def _check_out(path: Path, what: str) -> None:
 
 
 def write_html(text: str, out: str | Path, what: str = "-o") -> Path:
-    """Write the page atomically (temporary file, then rename)."""
+    """Write the page atomically (unique temporary file, then rename; removed on failure)."""
     path = Path(out)
     _check_out(path, what)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, "utf-8")
-    os.replace(tmp, path)
+    try:
+        write_atomic(path, text.encode("utf-8"), f"writing {path.name}")
+    except RunError as exc:
+        raise ReportError(str(exc)) from None
     return path
 
 

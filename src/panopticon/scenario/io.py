@@ -1,8 +1,9 @@
 """Reading scenarios: presets shipped in the package, TOML files, `extends` and loading.
 
 A scenario file may name a base with ``extends = "preset-or-path"``; its tables are merged
-onto the base key by key. `load` reads a preset or file, applies ``--set`` items and
-shortcuts, and validates the result once.
+onto the base key by key. The file keeps its own name (its ``name``, else its file stem),
+so it does not share its base's default run folder. `load` reads a preset or file,
+applies ``--set`` items and shortcuts, and validates the result once.
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ def read_toml(source: str | Path, _depth: int = 0) -> dict[str, Any]:
     ):
         near = Path(source).parent / base
         base = str(near) if near.exists() else base
-    return deep_merge(read_toml(base, _depth + 1), data)
+    merged = deep_merge(read_toml(base, _depth + 1), data)
+    if "name" not in data:  # a file is named by itself (its stem, in `load`), not its base
+        merged.pop("name", None)
+    return merged
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
