@@ -383,7 +383,7 @@ def ref_behave(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray
         if a.age.size and not a.age_lo[k] <= a.age[i] <= a.age_hi[k]:
             return False
         p = float(multiplier[k])
-        if not a.positive[k]:
+        if not a.undeterred[k]:
             p *= float(a.deterrence[i])
         return p >= 1.0 or stream.next() < p
 
@@ -436,7 +436,7 @@ def behave_args(
         "kinds_a": kind_alias(rates * loading),
         "rate_b": float((rates * (1.0 - loading)).sum()),
         "kinds_b": kind_alias(rates * (1.0 - loading)),
-        "positive": positive.astype(np.bool_),
+        "undeterred": positive.astype(np.bool_),  # rewarded (or lawful): not deterred
         "multiplier": multiplier.astype(np.float64),
         "multiplier_b": multiplier_b.astype(np.float64),
         "age": age.astype(np.uint8),
@@ -471,7 +471,7 @@ def minimal_like(args: dict[str, Any]) -> bool:
     """What Behave.step requires before it takes the kernel's `simple` path."""
     return bool(
         args["age"].size == 0
-        and not args["positive"].any()
+        and not args["undeterred"].any()
         and (args["multiplier"] == 1.0).all()
         and args["rate_b"] == 0.0
     )

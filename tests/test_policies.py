@@ -210,8 +210,13 @@ def test_appeals_rates_and_reversals(tmp_path: Path) -> None:
         pn.load("city-pilot", sets, population=30_000, days=120, seed=4), out=tmp_path / "a"
     )
     rec = run.records
-    a = pn.load(run.path / "scenario.toml").surveillance.appeals
-    decided = rec.filter(pl.col("day_recorded") + 10 < 120)
+    sc = pn.load(run.path / "scenario.toml")
+    a = sc.surveillance.appeals
+    # only records of violations are appealed (rewards and lawful acts never are)
+    violations = [k for k, b in sc.behaviors.items() if b.valence == "negative" and not b.lawful]
+    decided = rec.filter(
+        (pl.col("day_recorded") + 10 < 120) & pl.col("behavior").cast(pl.String).is_in(violations)
+    )
     for correct, p_appeal, p_win in (
         (False, a.p_appeal_wrongful, a.p_win_wrongful),
         (True, a.p_appeal_correct, a.p_win_correct),

@@ -56,17 +56,21 @@ def _accept(
     i: int,
     k: int,
     deterrence: np.ndarray,
-    positive: np.ndarray,
+    undeterred: np.ndarray,
     multiplier: np.ndarray,
     age: np.ndarray,
     age_lo: np.ndarray,
     age_hi: np.ndarray,
 ) -> tuple[bool, np.uint64]:
-    """Thin one candidate act (i, k): kept with probability eligibility x d_i x m_k."""
+    """Thin one candidate act (i, k): kept with probability eligibility x d_i x m_k.
+
+    Specific deterrence d_i applies to violations only: rewarded acts and lawful acts
+    (`undeterred[k]`) respond to today's multiplier m_k alone (chilling, for lawful acts).
+    """
     if age.size > 0 and (age[i] < age_lo[k] or age[i] > age_hi[k]):
         return False, c
     a = multiplier[k]
-    if not positive[k]:
+    if not undeterred[k]:
         a *= deterrence[i]
     if a < 1.0:
         kept = streams.uniform(key, c) < a
@@ -85,7 +89,7 @@ def _behave_kernel(
     kinds_a: np.ndarray,
     rate_b: float,
     kinds_b: np.ndarray,
-    positive: np.ndarray,
+    undeterred: np.ndarray,
     multiplier: np.ndarray,
     multiplier_b: np.ndarray,
     age: np.ndarray,
@@ -155,7 +159,9 @@ def _behave_kernel(
                     ok = streams.uniform(key, c) < deterrence[i]
                     c += np.uint64(1)
             else:
-                ok, c = _accept(key, c, i, k, deterrence, positive, multiplier, age, age_lo, age_hi)
+                ok, c = _accept(
+                    key, c, i, k, deterrence, undeterred, multiplier, age, age_lo, age_hi
+                )
             if ok:
                 committed[i] += 1
                 actor[out] = i
@@ -172,7 +178,7 @@ def _behave_kernel(
                     k = _pick(kinds_b, streams.uniform(key, c))
                     c += np.uint64(1)
                 ok, c = _accept(
-                    key, c, i, k, deterrence, positive, multiplier_b, age, age_lo, age_hi
+                    key, c, i, k, deterrence, undeterred, multiplier_b, age, age_lo, age_hi
                 )
                 if ok:
                     committed[i] += 1
@@ -217,7 +223,7 @@ class Behave(Module):
 
     name = "behave"
     phase = Phase.BEHAVE
-    provides = ("deterrence", "multiplier", "count_dtype", "positive")
+    provides = ("deterrence", "multiplier", "count_dtype", "violation")
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
@@ -241,7 +247,10 @@ class Behave(Module):
         self.kinds_b = kind_alias(rates * (1.0 - loading))
         self.weights_a = rates * loading
         self.weights_b = rates * (1.0 - loading)
-        self.positive = np.array([b.valence == "positive" for b in cat], dtype=np.bool_)
+        # violations: negative and unlawful; only they are deterred by one's own records
+        self.violation = np.array(
+            [b.valence == "negative" and not b.lawful for b in cat], dtype=np.bool_
+        )
         self.multiplier = np.ones(len(cat), dtype=np.float64)
         self.age_lo = np.array([b.ages[0] for b in cat], dtype=np.uint8)
         self.age_hi = np.array([b.ages[1] for b in cat], dtype=np.uint8)
@@ -263,7 +272,7 @@ class Behave(Module):
         sim.provide("deterrence", self.deterrence)
         sim.provide("multiplier", self.multiplier)
         sim.provide("count_dtype", dt)
-        sim.provide("positive", self.positive)
+        sim.provide("violation", self.violation)
 
     def columns(self) -> list[Column]:
         """Acts committed today, and per behaviour when there are several."""
@@ -326,7 +335,7 @@ class Behave(Module):
         mult_a, mult_b = m / top_a, m / top_b
         simple = bool(
             self.age.size == 0
-            and not self.positive.any()
+            and self.violation.all()
             and (mult_a == 1.0).all()
             and self.rate_b == 0.0
         )
@@ -340,7 +349,7 @@ class Behave(Module):
             self.kinds_a,
             self.rate_b * top_b,
             self.kinds_b,
-            self.positive,
+            ~self.violation,
             mult_a,
             mult_b,
             self.age,
@@ -362,7 +371,7 @@ def _deter_kernel(target: np.ndarray, factor: float, floor: float, d: np.ndarray
 
 @register
 class Adapt(Module):
-    """Stage 7: specific deterrence. Each record against j lowers j's rate multiplier.
+    """Stage 7: specific deterrence. Each violation record against j lowers j's multiplier.
 
     Applied after the day's behaviour, so acts always use d as it was at day start.
     Records against household members and friends lower it by `network_deterrence`
@@ -379,7 +388,7 @@ class Adapt(Module):
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
         """The deterrence array and, for network deterrence, the graph."""
         net = scenario.network is not None and scenario.response.network_deterrence < 1.0
-        return {"deterrence", "positive"} | ({"network"} if net else set())
+        return {"deterrence", "violation"} | ({"network"} if net else set())
 
     def __init__(self, sim: Any) -> None:
         """Share the deterrence array owned by `Behave`."""
@@ -389,7 +398,7 @@ class Adapt(Module):
         self.floor = np.float32(r.deterrence_floor)
         self.network_factor = np.float32(r.network_deterrence)
         self.deterrence = sim.need("deterrence")
-        self.positive = sim.need("positive")
+        self.violation = sim.need("violation")
         self.active = r.deterrence < 1.0
         use_network = sim.has("network") and r.network_deterrence < 1.0
         self.network = sim.need("network") if use_network else None
@@ -398,7 +407,7 @@ class Adapt(Module):
     def step(self, ctx: DayContext) -> None:
         """Lower the multiplier of everyone with a record today (and of their circle)."""
         batch = ctx.batch
-        target = batch.attributed_to[~self.positive[batch.behavior]]
+        target = batch.attributed_to[self.violation[batch.behavior]]
         if self.active:
             _deter_kernel(target, self.factor, self.floor, self.deterrence)
         if self.network is not None and target.size:

@@ -63,12 +63,22 @@ def _sample_kernel(seed: int, day: int, n: int, share: float) -> np.ndarray:
 
 @njit(cache=True)
 def _appeal_kernel(
-    seed: int, day: int, correct: np.ndarray, p_appeal: np.ndarray, p_win: np.ndarray
+    seed: int,
+    day: int,
+    correct: np.ndarray,
+    appealable: np.ndarray,
+    p_appeal: np.ndarray,
+    p_win: np.ndarray,
 ) -> np.ndarray:
-    """Appeal outcome per record: 0 not appealed, 1 appealed and lost, 2 won."""
+    """Appeal outcome per record: 0 not appealed, 1 appealed and lost, 2 won.
+
+    Only records of violations (`appealable`) are appealed: nobody contests a reward.
+    """
     key = streams.stream_key(seed, streams.APPEAL, day, 0)
     out = np.zeros(correct.size, dtype=np.uint8)
     for r in range(correct.size):
+        if not appealable[r]:
+            continue
         w = 0 if correct[r] else 1
         if streams.uniform(key, np.uint64(2 * r)) < p_appeal[w]:
             out[r] = 2 if streams.uniform(key, np.uint64(2 * r + 1)) < p_win[w] else 1
@@ -141,6 +151,10 @@ class Record(Module):
         delays = sim.need("delays")
         self.channels: tuple[str, ...] = sim.need("channels")
         self.behaviors = list(scenario.behaviors)
+        self.violation = np.array(
+            [b.valence == "negative" and not b.lawful for b in scenario.behaviors.values()],
+            dtype=np.bool_,
+        )
         n = scenario.population.size
         self.days = scenario.run.days
         self.records_correct = self.add_state(
@@ -355,7 +369,14 @@ class Record(Module):
         reversed_today = None
         self.today_counts = {"appealed": 0, "appeals_won": 0, "wrongful_removed": 0}
         if self.appeals:
-            result = _appeal_kernel(self.seed, day, batch.correct, self.p_appeal, self.p_win)
+            result = _appeal_kernel(
+                self.seed,
+                day,
+                batch.correct,
+                self.violation[batch.behavior],
+                self.p_appeal,
+                self.p_win,
+            )
             decision = day + self.appeal_delay
             status = np.where(
                 result == 0, APPEAL_NONE, np.where(result == 2, APPEAL_WON, APPEAL_LOST)

@@ -37,11 +37,14 @@ def _apply_kernel(
     score: np.ndarray,
     true_score: np.ndarray,
     window: np.ndarray,
+    blocks: np.ndarray,
     sign: int,
 ) -> int:
     """Apply (sign=1) or reverse (sign=-1) records; returns the change in the sum of scores.
 
-    `delta[k]` is the signed points of behaviour k (negative for violations).
+    `delta[k]` is the signed points of behaviour k (negative for violations). A record
+    of a violation (`blocks[k]`) marks the recovery window; rewards and lawful acts do not
+    stop a quiet period's recovery.
     """
     total = 0
     for r in range(target.size):
@@ -58,9 +61,9 @@ def _apply_kernel(
             if sign > 0 and drop_to[kinds[r]] != NO_DROP:
                 t = min(t, drop_to[kinds[r]])
             true_score[j] = t
-            if sign > 0:
+            if sign > 0 and blocks[kinds[r]]:
                 window[j] |= CORRECT_RECORD | ANY_RECORD
-        elif sign > 0:
+        elif sign > 0 and blocks[kinds[r]]:
             window[j] |= ANY_RECORD
     return total
 
@@ -135,6 +138,9 @@ class PointsLedger(Module):
         self.delta = np.array(
             [b.points if b.valence == "positive" else -b.points for b in cat.values()],
             dtype=np.int64,
+        )
+        self.blocks = np.array(
+            [b.valence == "negative" and not b.lawful for b in cat.values()], dtype=np.bool_
         )
         self.grades = Grades(s.grades, self.score, self.true_score) if s.grades else None
         if self.grades is not None:
@@ -219,6 +225,7 @@ class PointsLedger(Module):
             self.score,
             self.true_score,
             self.window,
+            self.blocks,
             1,
         )
         if removed is not None:
@@ -233,6 +240,7 @@ class PointsLedger(Module):
                 self.score,
                 self.true_score,
                 self.window,
+                self.blocks,
                 -1,
             )
         recovered = np.empty(0, dtype=np.int32)

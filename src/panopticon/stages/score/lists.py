@@ -288,9 +288,15 @@ class Listing(Module):
         self.entries, self.entries_true = e, et
         check = [touched[: int((self.counts_kind[batch.behavior]).sum())]]
         if removed is not None:
-            hit = removed.attributed_to[self.counts_kind[removed.behavior]]
+            counted = self.counts_kind[removed.behavior]
+            hit = removed.attributed_to[counted]
             still = self.until[hit] > day
             self.until[hit[still]] = day
+            # a won appeal on a correct record removes it from the counterfactual too, as
+            # the ledger's true score gives its points back
+            hit_true = removed.attributed_to[counted & removed.correct]
+            still_true = self.until_true[hit_true] > day
+            self.until_true[hit_true[still_true]] = day
             check.append(hit)
         ids = np.concatenate(check) if len(check) > 1 else check[0]
         for arr in (self.until, self.until_true):

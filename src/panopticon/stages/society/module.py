@@ -19,6 +19,19 @@ from panopticon.core.registry import register
 from panopticon.stages.society.build import build_network
 
 
+def attractiveness(score: np.ndarray) -> np.ndarray:
+    """Scores mapped to [0, 1] over the range in use today (lowest 0, highest 1).
+
+    A new partner is drawn with weight exp(preference x attractiveness), so the highest
+    scorer is exp(preference) times as likely as the lowest: the preference acts on the
+    scores people actually have, not on the policy's whole range (0-1200 for a pilot
+    whose scores sit between 850 and 1050 would give a ratio near 1.2 instead of e^2).
+    """
+    s = score.astype(np.float64)
+    lo, hi = float(s.min()), float(s.max())
+    return (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
+
+
 @register
 class Society(Module):
     """The network and its dynamics (module name ``network``)."""
@@ -98,9 +111,7 @@ class Society(Module):
             codes = pol.grades.grade if pol.grades is not None else None
             avoid = np.array([g in av.avoid_grades for g in self._grade_names()])
             low = avoid[codes] if codes is not None else np.zeros(pol.score.size, dtype=bool)
-            lo, hi = pol.bounds
-            attract = (pol.score.astype(np.float64) - lo) / max(hi - lo, 1.0)
-            r = net.rewire(low, attract, day, self.sim.seed, av)
+            r = net.rewire(low, attractiveness(pol.score), day, self.sim.seed, av)
             out.update(ties_dropped=r["dropped"], ties_new=r["new"])
         elif av.enabled:
             out.update(ties_dropped=0, ties_new=0)
