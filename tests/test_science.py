@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 import panopticon as pn
+from panopticon.analysis.headline import headline
 from panopticon.core.module import DayContext
 from panopticon.core.records import RecordBatch
 from panopticon.stages.society.module import attractiveness
@@ -121,3 +122,28 @@ def test_avoidance_preference_acts_on_the_scores_in_use() -> None:
     preference = 2.0  # the default: the best scorer is e^2 times as likely as the worst
     w = np.exp(preference * a)
     assert w.max() / w.min() == np.exp(preference)
+
+
+def test_the_funnel_separates_violations_lawful_acts_and_rewards(tmp_path: Path) -> None:
+    sc = pn.load("seed-article", [LAWFUL], population=20_000, days=60, seed=5)
+    run = pn.run(sc, out=tmp_path / "f")
+    t, ts = run.totals, run.timeseries
+    kinds = ("violations", "lawful", "rewarded")
+    assert sum(t[f"committed_{k}"] for k in kinds) == t["committed"]
+    assert sum(t[f"records_{k}"] for k in kinds) == t["attributed_correct"] + t["attributed_wrong"]
+    assert sum(t[f"records_{k}_wrong"] for k in kinds) == t["attributed_wrong"]
+    by_behaviour = {
+        k: sum(t[f"committed_{b}"] for b, beh in sc.behaviors.items() if kind(beh) == k)
+        for k in kinds
+    }
+    assert by_behaviour == {k: t[f"committed_{k}"] for k in kinds}
+    share = headline(run)["wrongful_record_share"]
+    assert share == t["records_violations_wrong"] / t["records_violations"]
+    assert ts["records_violations"].sum() == t["records_violations"]
+
+
+def kind(b: object) -> str:
+    """The kind of a behaviour, as the funnel counts it."""
+    if b.valence == "positive":
+        return "rewarded"
+    return "lawful" if b.lawful else "violations"

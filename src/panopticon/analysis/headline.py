@@ -37,7 +37,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("observed", "acts detected (by a camera or other channel)"),
     Metric("records", "records made"),
     Metric("records_wrong", "records against an innocent"),
-    Metric("wrongful_record_share", "share of records against an innocent", "share"),
+    Metric("wrongful_record_share", "share of violation records against an innocent", "share"),
     Metric("sanctioned", "sanctioned at the end"),
     Metric("sanctioned_wrongly", "wrongly sanctioned at the end"),
     Metric("wrongful_sanction_share", "share of the sanctioned who are wrongly so", "share"),
@@ -77,6 +77,19 @@ def metrics(results: RunResult | Iterable[RunResult]) -> list[Metric]:
     return list(seen.values())
 
 
+def _wrongful_share(t: dict[str, Any], records: float) -> float:
+    """Wrongful records per record of a violation (of any act when the catalog has one kind).
+
+    Rewards credited to the wrong person and records of lawful acts have their own
+    columns: mixing them in would dilute the share of violation records against an
+    innocent (the science review found 0.17% for all acts against 0.46% for violations).
+    """
+    if "records_violations" in t:
+        v = float(t["records_violations"])
+        return float(t["records_violations_wrong"]) / v if v else 0.0
+    return float(t["attributed_wrong"]) / records if records else 0.0
+
+
 def headline(result: RunResult) -> dict[str, float]:
     """The headline metrics of one complete run: :data:`METRICS` and its declared ones."""
     t: dict[str, Any] = result.totals
@@ -92,7 +105,7 @@ def headline(result: RunResult) -> dict[str, float]:
         "observed": float(t["observed"]),
         "records": records,
         "records_wrong": float(t["attributed_wrong"]),
-        "wrongful_record_share": float(t["attributed_wrong"]) / records if records else 0.0,
+        "wrongful_record_share": _wrongful_share(t, records),
         "sanctioned": sanctioned,
         "sanctioned_wrongly": wrongly,
         "wrongful_sanction_share": wrongly / sanctioned if sanctioned else 0.0,

@@ -16,6 +16,19 @@ WRONG = 1
 CORRECT = 2
 OUTCOMES = ("missed", "wrong", "correct")
 
+
+KINDS = ("violations", "lawful", "rewarded")  # of acts: unlawful, lawful but disfavoured, rewarded
+KIND_NOUNS = ("violations", "lawful disfavoured acts", "rewarded acts")
+
+
+def act_kinds(behaviors: dict) -> np.ndarray:
+    """Kind code per behaviour: 0 violation, 1 lawful (disfavoured), 2 rewarded."""
+    return np.array(
+        [2 if b.valence == "positive" else (1 if b.lawful else 0) for b in behaviors.values()],
+        dtype=np.uint8,
+    )
+
+
 APPEAL_NONE, APPEAL_LOST, APPEAL_WON, APPEAL_PENDING = 0, 1, 2, 3
 APPEAL_STATUS = ("none", "lost", "won", "pending")
 

@@ -17,6 +17,7 @@ from numba import njit, prange
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.population import BLOCK
+from panopticon.core.records import KIND_NOUNS, KINDS, act_kinds
 from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
 
@@ -248,9 +249,10 @@ class Behave(Module):
         self.weights_a = rates * loading
         self.weights_b = rates * (1.0 - loading)
         # violations: negative and unlawful; only they are deterred by one's own records
-        self.violation = np.array(
-            [b.valence == "negative" and not b.lawful for b in cat], dtype=np.bool_
-        )
+        self.act_kind = act_kinds(scenario.behaviors)
+        self.violation = self.act_kind == 0
+        self.present = sorted(set(self.act_kind.tolist()))
+        self.split = self.present != [0]
         self.multiplier = np.ones(len(cat), dtype=np.float64)
         self.age_lo = np.array([b.ages[0] for b in cat], dtype=np.uint8)
         self.age_hi = np.array([b.ages[1] for b in cat], dtype=np.uint8)
@@ -275,12 +277,25 @@ class Behave(Module):
         sim.provide("violation", self.violation)
 
     def columns(self) -> list[Column]:
-        """Acts committed today, and per behaviour when there are several."""
+        """Acts committed today; by kind (violations, lawful, rewarded) and by behaviour."""
         cols = [
             Column(
                 "committed", agg="sum", unit="acts", label="acts committed", headline=True, order=1
             ),
         ]
+        if self.split:  # acts of more than one kind: the funnel splits by kind
+            cols += [
+                Column(
+                    f"committed_{KINDS[k]}",
+                    agg="sum",
+                    unit="acts",
+                    label=f"{KIND_NOUNS[k]} committed",
+                    family="committed_kind",
+                    key=KINDS[k],
+                    headline=k == 0,
+                )
+                for k in self.present
+            ]
         if len(self.behaviors) > 1:
             cols += [
                 Column(
@@ -301,6 +316,9 @@ class Behave(Module):
         if len(self.behaviors) > 1:
             per = np.bincount(ctx.kinds, minlength=len(self.behaviors))
             out.update({f"committed_{b}": per[k] for k, b in enumerate(self.behaviors)})
+            if self.split:
+                by_kind = np.bincount(self.act_kind, weights=per, minlength=3)
+                out.update({f"committed_{KINDS[k]}": int(by_kind[k]) for k in self.present})
         return out
 
     def exports(self) -> list[Export]:

@@ -29,8 +29,11 @@ from panopticon.core.records import (
     APPEAL_PENDING,
     APPEAL_STATUS,
     APPEAL_WON,
+    KIND_NOUNS,
+    KINDS,
     MISSED,
     RecordBatch,
+    act_kinds,
 )
 from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
@@ -151,10 +154,10 @@ class Record(Module):
         delays = sim.need("delays")
         self.channels: tuple[str, ...] = sim.need("channels")
         self.behaviors = list(scenario.behaviors)
-        self.violation = np.array(
-            [b.valence == "negative" and not b.lawful for b in scenario.behaviors.values()],
-            dtype=np.bool_,
-        )
+        self.act_kind = act_kinds(scenario.behaviors)
+        self.violation = self.act_kind == 0
+        self.present = sorted(set(self.act_kind.tolist()))
+        self.split = self.present != [0]
         n = scenario.population.size
         self.days = scenario.run.days
         self.records_correct = self.add_state(
@@ -212,6 +215,32 @@ class Record(Module):
                 order=5,
             ),
         ]
+        if self.split:  # records of violations, lawful acts and rewards, apart
+            for k in self.present:
+                kind = KINDS[k]
+                wrong = "credited to the wrong person" if k == 2 else "against an innocent"
+                cols += [
+                    Column(
+                        f"records_{kind}",
+                        agg="sum",
+                        unit="records",
+                        label=f"records of {KIND_NOUNS[k]}",
+                        family="records_kind",
+                        key=kind,
+                        headline=k == 0,
+                    ),
+                    Column(
+                        f"records_{kind}_wrong",
+                        agg="sum",
+                        unit="records",
+                        label=f"records of {KIND_NOUNS[k]} {wrong}",
+                        family="records_kind",
+                        key=kind,
+                        wrongly=f"records_{kind}",
+                        headline=True,
+                        higher_is="worse",
+                    ),
+                ]
         if len(self.channels) > 1:
             cols += [
                 Column(
@@ -246,6 +275,13 @@ class Record(Module):
             "attributed_correct": n_correct,
             "attributed_wrong": len(batch) - n_correct,
         }
+        if self.split:
+            kind = self.act_kind[batch.behavior]
+            every = np.bincount(kind, minlength=3)
+            wrong = np.bincount(kind[~batch.correct], minlength=3)
+            for k in self.present:
+                out[f"records_{KINDS[k]}"] = int(every[k])
+                out[f"records_{KINDS[k]}_wrong"] = int(wrong[k])
         if len(self.channels) > 1:
             per = np.bincount(batch.channel, minlength=len(self.channels))
             out.update({f"recorded_{c}": per[k] for k, c in enumerate(self.channels)})
