@@ -29,6 +29,12 @@ a test checks that this file is current. `<name>` stands for a name you choose (
 behaviour, a channel, a policy, a measure). A file may start with
 `extends = "preset-or-path"` to build on another scenario: tables merge key by key.
 
+Values are strict: every number must be finite (`nan` and `inf` are refused), `true` and
+`false` are not numbers, a quoted `"10"` is a string, and an integer field refuses `10.0`
+(a float field takes `10`). A run is refused before it starts when it would draw more than
+10^11 candidate acts and measure attempts (population.size x run.days x the sum of the
+behaviour rates, plus the measures' attempts per person-day).
+
 | key | type | default | meaning |
 |---|---|---|---|
 """
@@ -37,6 +43,8 @@ behaviour, a channel, a policy, a measure). A file may start with
 def _type_name(ann: Any) -> str:
     """A short readable name for a field's type."""
     origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
     if origin is typing.Literal:
         return "one of " + ", ".join(f"`{a}`" for a in args)
     if origin in (typing.Union, types.UnionType):

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 import panopticon.stages.builtin  # noqa: F401  (the built-in modules, registered at import)
 from panopticon.core import population as population_mod
+from panopticon.core.budget import check_work
 from panopticon.core.metrics import DailyMetrics
 from panopticon.core.module import Column, DayContext, Export, Module, Phase
 from panopticon.core.registry import plan_build
@@ -328,7 +329,8 @@ def _default_writer(scenario: Scenario, **kwargs: Any) -> RunWriter:
 
 
 def check_memory(scenario: Scenario) -> None:
-    """Refuse a run that would not fit in the memory available now."""
+    """Refuse a run that would not fit in the memory available now, or take far too long."""
+    check_work(scenario)
     need, have = estimate_bytes(scenario), available_bytes()
     if have is not None and need > have:
         raise RunError(

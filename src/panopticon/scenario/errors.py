@@ -50,7 +50,12 @@ def format_validation_error(err: ValidationError) -> str:
             hint = f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
             lines.append(f"error: {field}: unknown field (value {value!r}); {hint}")
             continue
+        if e["type"] == "missing":
+            lines.append(f"error: {field}: missing; this field is required")
+            continue
         msg = e["msg"]
+        if e["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            msg = "a table is needed here"
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
             named = msg.split(" ", 1)[0].rstrip(":").split("=")[0]

@@ -11,12 +11,22 @@ sanctions are new keys, and every value can be addressed by a dotted key such as
 from __future__ import annotations
 
 import itertools
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from panopticon.core.params import NonNegative, Probability, Strict
+from panopticon.core.params import (
+    MAX_PER_YEAR,
+    MAX_RATE,
+    IntPair,
+    NonNegative,
+    Probability,
+    ProbabilityPair,
+    Score,
+    ScorePair,
+    Strict,
+)
 
 
 class RunSettings(Strict):
@@ -36,7 +46,9 @@ class Propensity(Strict):
     """Citizen i's base rate multiplier g_i ~ Gamma(shape, mean 1): heterogeneity."""
 
     distribution: Literal["gamma"] = "gamma"
-    shape: float = Field(0.5, gt=0.0, description="Gamma shape; smaller is more unequal")
+    shape: float = Field(
+        0.5, ge=0.01, le=1000.0, description="Gamma shape, 0.01 to 1000; smaller is more unequal"
+    )
 
 
 class Group(Strict):
@@ -50,7 +62,7 @@ class Region(Strict):
 
     share: Probability = Field(1.0, description="share of citizens living here")
     camera_density: NonNegative = Field(
-        1.0, description="cameras per person relative to the national average"
+        1.0, le=1e6, description="cameras per person relative to the national average, 0 to 1e6"
     )
 
 
@@ -82,7 +94,10 @@ class Population(Strict):
     size: int = Field(1_000_000, ge=1, le=2**31 - 2, description="number of citizens")
     propensity: Propensity = Propensity()
     represents: float | None = Field(
-        None, gt=0, description="size of the nation this sample stands for (scales totals)"
+        None,
+        gt=0,
+        le=1e12,
+        description="size of the nation this sample stands for (scales totals), at most 1e12",
     )
     groups: dict[str, Group] = Field(default_factory=lambda: {"all": Group()})
     regions: dict[str, Region] = Field(default_factory=lambda: {"all": Region()})
@@ -121,13 +136,18 @@ PUBLIC_PLACES = ("street", "transport", "venue")
 class Behavior(Strict):
     """One kind of act: how often, where, by whom, and what a record of it costs."""
 
-    rate: NonNegative = Field(0.02, description="mean acts per eligible citizen per day")
+    rate: NonNegative = Field(
+        0.02,
+        le=MAX_RATE,
+        description=f"mean acts per eligible citizen per day, 0 to {MAX_RATE:g} (and a run "
+        "draws at most 10^11 acts: population x days x sum of rates)",
+    )
     points: int = Field(5, ge=0, le=10_000, description="points per record on the main score")
     valence: Literal["negative", "positive"] = Field(
         "negative", description="negative acts cost points; positive (rewarded) acts add them"
     )
     place: Place = Field("street", description="where the act happens; decides who can see it")
-    ages: tuple[int, int] = Field((0, 120), description="[youngest, oldest] who do this act")
+    ages: IntPair = Field((0, 120), description="[youngest, oldest] who do this act")
     loading: Probability = Field(
         1.0, description="how strongly the rate follows the citizen's latent propensity"
     )
@@ -161,15 +181,18 @@ class Camera(Strict):
 
     model: Literal["fixed", "rollout"] = "fixed"
     coverage: Probability = Field(0.3, description="fixed model: chance a public act is seen")
-    rollout: dict[str, NonNegative] = Field(
+    rollout: dict[str, Annotated[float, Field(ge=0.0, le=1e12)]] = Field(
         default_factory=dict,
-        description="date (YYYY-MM-DD) -> cameras nationally; linear in between, flat outside",
+        description="date (YYYY-MM-DD) -> cameras nationally (0 to 1e12); linear in between, "
+        "flat outside",
     )
     start_date: str = Field("2018-01-01", description="calendar date of day 0 (rollout model)")
-    national_population: float = Field(1.4e9, gt=0, description="people the cameras watch")
-    sensitivity: dict[str, NonNegative] = Field(
+    national_population: float = Field(
+        1.4e9, gt=0, le=1e12, description="people the cameras watch, at most 1e12"
+    )
+    sensitivity: dict[str, Annotated[float, Field(ge=0.0, le=1e6)]] = Field(
         default_factory=lambda: {"street": 1.0, "transport": 1.34, "venue": 0.8},
-        description="public place -> detections per unit of cameras per person",
+        description="public place -> detections per unit of cameras per person, 0 to 1e6",
     )
     quality: dict[str, Probability] = Field(
         default_factory=lambda: {"surveillance": 1.0},
@@ -267,16 +290,20 @@ class FaceIdFixed(Strict):
 class FaceIdGroupParams(Strict):
     """Error differentials of one population group (by name)."""
 
-    fmr_multiplier: float = Field(1.0, gt=0, description="scales the false-match rate")
+    fmr_multiplier: float = Field(
+        1.0, gt=0, le=1e6, description="scales the false-match rate, at most 1e6"
+    )
     extra_miss: Probability = Field(0.0, description="chance the mate comparison fails")
-    genuine_shift: float = Field(0.0, description="shift of the genuine-score mean")
+    genuine_shift: float = Field(
+        0.0, ge=-1e6, le=1e6, description="shift of the genuine-score mean, finite"
+    )
 
 
 class FaceIdQualityParams(Strict):
     """Genuine-score distribution of one image-quality class."""
 
-    mean: float
-    sd: float = Field(gt=0)
+    mean: float = Field(ge=-1e6, le=1e6, description="genuine-score mean, finite")
+    sd: float = Field(gt=0, le=1e6, description="genuine-score sd, above 0")
 
 
 class FaceIdScoresParams(Strict):
@@ -287,8 +314,12 @@ class FaceIdScoresParams(Strict):
     """
 
     mode: Literal["scores"] = "scores"
-    gallery: float = Field(1.3e9, ge=1, description="enrolled faces searched (G)")
-    threshold: float | None = Field(None, description="score threshold; default NIST point")
+    gallery: float = Field(
+        1.3e9, ge=1, le=1e12, description="enrolled faces searched (G), 1 to 1e12"
+    )
+    threshold: float | None = Field(
+        None, ge=-1e6, le=1e6, description="score threshold, finite; default NIST point"
+    )
     same_group_share: Probability = Field(
         0.5, description="share of false matches naming someone of the searched person's group"
     )
@@ -370,10 +401,10 @@ class Dimension(Strict):
     weight: Probability
     source: Literal["records", "trait", "network"] = "records"
     behaviors: list[str] = Field(default_factory=list)
-    scale: float = Field(2.0, gt=0)
-    half_life_days: float = Field(365.0, gt=0)
+    scale: float = Field(2.0, gt=0, le=1e9)
+    half_life_days: float = Field(365.0, gt=0, le=1e9)
     loading: Probability = Field(0.5, description="trait source: dependence on propensity")
-    value_range: tuple[Probability, Probability] = Field(
+    value_range: ProbabilityPair = Field(
         (0.0, 1.0), description="the dimension's value v is mapped to low + (high - low) * v"
     )
 
@@ -389,10 +420,12 @@ class Dimension(Strict):
 class FactorsPolicy(Strict):
     """A weighted multi-factor score in [low, high] (commercial style), recomputed on a schedule."""
 
-    range: tuple[float, float] = Field((350.0, 950.0))
+    range: ScorePair = Field((350.0, 950.0), description="[low, high] of the score")
     every_days: int = Field(30, ge=1, le=3650)
     dimensions: dict[str, Dimension]
-    grades: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    grades: dict[str, ScorePair] = Field(
+        default_factory=dict, description="grade -> [low, high) score band"
+    )
 
     @model_validator(mode="after")
     def _weights(self) -> FactorsPolicy:
@@ -429,9 +462,11 @@ class Scoring(Strict):
 
     start: int = Field(1000, ge=-32768, le=2**31 - 1)
     floor: int = Field(0, ge=-(2**31), le=2**31 - 1)
-    cap: int | None = Field(None, description="highest score; default: start")
+    cap: int | None = Field(
+        None, ge=-(2**31), le=2**31 - 1, description="highest score; default: start"
+    )
     recovery: Recovery = Recovery()
-    grades: dict[str, tuple[float, float]] = Field(
+    grades: dict[str, ScorePair] = Field(
         default_factory=dict, description="grade -> [low, high) score band, best grade highest"
     )
     drops: dict[str, str] = Field(
@@ -466,7 +501,9 @@ class Scoring(Strict):
 class Blacklist(Strict):
     """Sanctioned while the score is below the threshold."""
 
-    threshold: float = Field(970, description="sanctioned while score < threshold")
+    threshold: Score = Field(
+        970, description="sanctioned while score < threshold; finite, |threshold| <= 2^31"
+    )
 
 
 class Trigger(Strict):
@@ -479,8 +516,8 @@ class Trigger(Strict):
 
     policy: str = "score"
     grades: list[str] = Field(default_factory=list)
-    below: float | None = None
-    above: float | None = None
+    below: Score | None = Field(None, description="triggered while the score is below this")
+    above: Score | None = Field(None, description="triggered while the score is above this")
 
 
 def measure_kinds() -> dict[str, Any]:
@@ -511,19 +548,29 @@ class Measure(Strict):
     )
     trigger: Trigger = Trigger()
     description: str = ""
-    attempts_per_year: NonNegative = Field(0.0, description="travel/rental/reward use rate")
-    joint_liability: bool = Field(False, description="household members share the measure")
-    rates: dict[str, NonNegative] = Field(
-        default_factory=dict, description="loan: grade -> annual interest rate"
+    attempts_per_year: NonNegative = Field(
+        0.0,
+        le=MAX_PER_YEAR,
+        description=f"travel/rental/reward use rate per person-year, 0 to {MAX_PER_YEAR:g}",
     )
-    base_rate: NonNegative = Field(0.0435, description="loan: rate without the score")
-    principal: NonNegative = Field(100_000.0, description="loan: amount of a loan")
-    loans_per_year: NonNegative = Field(0.05, description="loan: new loans per person-year")
-    ages: tuple[int, int] = Field((18, 60), description="scarce goods: applicants' ages")
+    joint_liability: bool = Field(False, description="household members share the measure")
+    rates: dict[str, Annotated[float, Field(ge=0.0, le=10.0)]] = Field(
+        default_factory=dict, description="loan: grade -> annual interest rate, 0 to 10"
+    )
+    base_rate: NonNegative = Field(
+        0.0435, le=10.0, description="loan: rate without the score, 0 to 10"
+    )
+    principal: NonNegative = Field(
+        100_000.0, le=1e12, description="loan: amount of a loan, at most 1e12"
+    )
+    loans_per_year: NonNegative = Field(
+        0.05, le=1000.0, description="loan: new loans per person-year, 0 to 1000"
+    )
+    ages: IntPair = Field((18, 60), description="scarce goods: applicants' ages")
     apply_share: Probability = Field(0.1, description="scarce goods: share applying per round")
     capacity_share: Probability = Field(0.5, description="scarce goods: places per applicant")
     every_days: int = Field(365, ge=1, le=36500, description="scarce goods: days between rounds")
-    first_day: int = Field(180, ge=0, description="scarce goods: day of the first round")
+    first_day: int = Field(180, ge=0, le=36500, description="scarce goods: day of the first round")
     rule: Literal["ranked", "weighted_lottery", "score_blind"] = Field(
         "ranked", description="scarce goods: how places are allocated among applicants"
     )
@@ -568,7 +615,7 @@ class Sanctions(Strict):
 class Announcement(Strict):
     """A public announcement: from `day`, perceived detection in `places` rises by `boost`."""
 
-    day: int = Field(0, ge=0, description="first day the announcement is heard")
+    day: int = Field(0, ge=0, le=36500, description="first day the announcement is heard")
     places: list[Place] = Field(description="places it speaks of")
     boost: Probability = Field(0.2, description="added to the perceived chance of detection")
     text: str = ""
@@ -593,11 +640,20 @@ class Response(Strict):
         1.0, gt=0.0, le=1.0, description="multiplier per record against family or friends"
     )
     half_life_days: float | None = Field(
-        None, gt=0, description="specific deterrence fades with this half-life (None: never)"
+        None,
+        gt=0,
+        le=1e9,
+        description="specific deterrence fades with this half-life (None: never)",
     )
-    elasticity: NonNegative = Field(0.0, description="general deterrence: rate elasticity")
-    reference_detection: float = Field(0.05, gt=0, description="perceived chance scale")
-    chilling_elasticity: NonNegative = Field(0.0, description="chilling of lawful acts")
+    elasticity: NonNegative = Field(
+        0.0, le=100.0, description="general deterrence: rate elasticity, 0 to 100"
+    )
+    reference_detection: float = Field(
+        0.05, gt=0, le=1.0, description="perceived chance scale, above 0 and at most 1"
+    )
+    chilling_elasticity: NonNegative = Field(
+        0.0, le=100.0, description="chilling of lawful acts, 0 to 100"
+    )
     announcements: dict[str, Announcement] = Field(default_factory=dict)
 
 

@@ -12,13 +12,14 @@ and wrongful from the trigger's counterfactual; leaked attempts are counted too.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext
-from panopticon.core.params import NonNegative, Probability, Strict
+from panopticon.core.params import MAX_PER_YEAR, Probability, Strict
 from panopticon.stages.sanction.measures.attempts import poisson_count
 from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
 
@@ -28,8 +29,10 @@ STREAM_BASE = 2000  # the catalog's purposes 0 (attempts), 500+ and 1000+ (alloc
 class ConsumptionOptions(Strict):
     """`options` of a consumption measure."""
 
-    items: dict[str, NonNegative]
-    leak_share: Probability = 0.0
+    items: dict[str, Annotated[float, Field(ge=0.0, le=MAX_PER_YEAR)]] = Field(
+        description=f"item -> purchase attempts per triggered person-year, 0 to {MAX_PER_YEAR:g}"
+    )
+    leak_share: Probability = Field(0.0, description="share of attempts that leak through")
 
 
 @register_kind
