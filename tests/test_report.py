@@ -9,14 +9,22 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import panopticon as pn
 from panopticon.cli import main
-from panopticon.report import build_report, run_summary_html, write_report
-from panopticon.report.figures import gini, label_runs, run_figures
+from panopticon.report import build_report, run_summary_html, sankey, write_report
+from panopticon.report.data import label_runs
+from panopticon.report.features import gini
+from panopticon.report.figures import (
+    FunnelCounts,
+    funnel_counts,
+    funnel_diagram,
+    run_figures,
+    score_edges,
+)
+from panopticon.report.model import Sankey
+from panopticon.report.sankey import layout as sankey_layout
 
 # every run writes score_histogram.parquet, so the score over time is always drawn
 BASE_FIGURES = {
@@ -27,18 +35,7 @@ BASE_FIGURES = {
     "mean-score",
     "score-over-time",
 }
-FEATURE_FIGURES = {
-    "grades",
-    "group-rates",
-    "group-impact",
-    "region-rates",
-    "region-impact",
-    "access",
-    "access-gini",
-    "degree",
-    "lists",
-}
-GRADES = ("excellent", "good", "warning", "poor")  # not in alphabetical order
+PRESET_SIZE = {"population": 5_000, "days": 200, "seed": 1}
 
 
 def small_scenario(**over: object) -> pn.Scenario:
@@ -53,65 +50,14 @@ def report_run(tmp_path_factory: pytest.TempPathFactory) -> pn.RunResult:
     return pn.run(small_scenario(), out=tmp_path_factory.mktemp("rep") / "run")
 
 
-def augment_run(src: Path, dst: Path) -> pn.RunResult:
-    """A copy of a run folder with what later engine versions add (see docs/report.md):
-    group, region and grade columns, access and degree, grades.parquet, mean_degree_*
-    columns, and a per-day score histogram."""
-    shutil.copytree(src, dst)
-    rng = np.random.default_rng(0)
-    people = pl.read_parquet(dst / "people.parquet")
-    n = people.height
-    score = people["score"].to_numpy()
-    gi = np.select([score >= 1000, score >= 995, score >= 985], [0, 1, 2], 3).astype(np.int8)
-    people = people.with_columns(
-        pl.Series("group", rng.choice(["g1", "g2", "g3"], n, p=[0.6, 0.3, 0.1])),
-        pl.Series("region", rng.choice(["north", "south"], n)),
-        pl.Series("access_school", rng.random(n) < np.where(gi == 0, 0.9, 0.4)),
-        pl.Series("access_job", rng.random(n) < np.where(gi == 3, 0.2, 0.8)),
-        pl.Series("access_housing", rng.random(n) < 0.7),
-        pl.Series("access_rental", rng.random(n) < 0.6),
-        pl.Series("degree", rng.poisson(12, n).astype(np.int32)),
-    ).to_arrow()
-    people = people.append_column(
-        "grade", pa.DictionaryArray.from_arrays(pa.array(gi), pa.array(list(GRADES)))
-    )
-    # a scarce good as the sanctions catalog writes it: none/refused/excluded/allocated
-    state = np.where(rng.random(n) < 0.3, np.where(gi == 3, 2, rng.choice([1, 3], n)), 0)
-    people = people.append_column(
-        "public_jobs",
-        pa.DictionaryArray.from_arrays(
-            pa.array(state.astype(np.uint8)), pa.array(["none", "refused", "excluded", "allocated"])
-        ),
-    )
-    pq.write_table(people, dst / "people.parquet")
-    ts = pl.read_parquet(dst / "timeseries.parquet")
-    d = ts.height
-    ts = ts.with_columns(
-        *(
-            pl.Series(f"mean_degree_{g}", 12 - k * np.linspace(0, 2, d))
-            for k, g in enumerate(GRADES)
-        ),
-        pl.Series("listed_court", np.linspace(0, 50, d).astype(np.int64)),
-        pl.Series("listed_wrongly_court", np.linspace(0, 5, d).astype(np.int64)),
-    )
-    ts.write_parquet(dst / "timeseries.parquet")
-    share_top = np.linspace(1.0, 0.9, d)
-    shares = np.column_stack([share_top, *((1 - share_top) * w for w in (0.6, 0.3, 0.1))])
-    pl.DataFrame(
-        {
-            "day": np.repeat(np.arange(d, dtype=np.int32), 4),
-            "policy": ["points"] * (4 * d),
-            "grade": list(GRADES) * d,
-            "count": (shares * n).astype(np.int64).ravel(),
-            "wrongful": np.zeros(4 * d, dtype=np.int64),
-        }
-    ).write_parquet(dst / "grades.parquet")
-    days = np.repeat(np.arange(d), 3)
-    lo = np.tile([980, 990, 1000], d)
-    pl.DataFrame(
-        {"day": days, "score_lo": lo, "score_hi": lo + 10, "count": rng.integers(1, 9000, 3 * d)}
-    ).write_parquet(dst / "score_histogram.parquet")
-    return pn.open_run(dst)
+@pytest.fixture(scope="module")
+def presets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pn.RunResult]:
+    """Real runs of every preset, small: what the engine writes, nothing fabricated."""
+    d = tmp_path_factory.mktemp("presets")
+    return {
+        name: pn.run(pn.load(name, **PRESET_SIZE), out=d / name)
+        for name in ("minimal", "city-pilot", "documented", "seed-article")
+    }
 
 
 def figure_ids(html: str) -> set[str]:
@@ -128,7 +74,7 @@ def test_minimal_run_report_has_base_figures_only(report_run: pn.RunResult, tmp_
     assert "<meta name='panopticon-figures' content='6'>" in html
     # what is left out is listed with the reason, never drawn empty
     left = html[html.index("Figures left out") :]
-    for title in ("Grade shares", "demographic group", "Access to schools", "Social ties"):
+    for title in ("Grade shares", "demographic group", "Access to scarce goods", "Social ties"):
         assert title in left
     # the summary has headline numbers, parameters and the manifest
     t = report_run.totals
@@ -190,50 +136,6 @@ def test_funnel_conserves_flows_with_channels_delays_and_appeals(tmp_path: Path)
             assert outflow[k] == pytest.approx(inflow[k]), sk.labels[k]
     recorded = next(i for i, lab in enumerate(sk.labels) if lab.startswith("recorded"))
     assert inflow[recorded] == t["attributed_correct"] + t["attributed_wrong"]
-
-
-def test_features_appear_when_columns_exist(report_run: pn.RunResult, tmp_path: Path) -> None:
-    rich = augment_run(report_run.path, tmp_path / "rich")
-    html, figures = build_report([rich])
-    assert figure_ids(html) == BASE_FIGURES | FEATURE_FIGURES
-    assert "Figures left out" not in html
-    by_id = {f.id: f for f in figures}
-    # rates per 100,000 and disparate impact agree with a direct computation
-    p = rich.people.with_columns(
-        (pl.col("records_correct").cast(pl.Int64) + pl.col("records_wrong")).alias("rec")
-    )
-    rates = by_id["group-rates"].series[0]
-    impact = by_id["group-impact"].series[0]
-    direct = {
-        g: 1e5 * p.filter(pl.col("group") == g)["rec"].sum() / p.filter(pl.col("group") == g).height
-        for g in ("g1", "g2", "g3")
-    }
-    assert list(rates.x) == ["g1", "g2", "g3"]
-    np.testing.assert_allclose(rates.y, [direct[g] for g in ("g1", "g2", "g3")])
-    np.testing.assert_allclose(impact.y, [direct[g] / direct["g1"] for g in ("g1", "g2", "g3")])
-    # grades in the order of the timeseries columns, shares sum to one each day
-    grades = by_id["grades"]
-    assert [s.name for s in grades.series] == list(GRADES)
-    np.testing.assert_allclose(sum(s.y for s in grades.series), 1.0)
-    access = by_id["access"]
-    assert list(access.series[0].x) == list(GRADES)
-    assert [s.name for s in access.series] == [
-        "schools",
-        "jobs",
-        "housing",
-        "rentals",
-        "public_jobs",
-    ]
-    # allocation states: share allocated among applicants; the excluded grade gets nothing
-    jobs = pq.read_table(rich.path / "people.parquet", columns=["grade", "public_jobs"])
-    jobs_df = pl.from_arrow(jobs).with_columns(pl.all().cast(pl.String))
-    for g, share in zip(GRADES, access.series[-1].y, strict=True):
-        applicants = jobs_df.filter((pl.col("grade") == g) & (pl.col("public_jobs") != "none"))
-        expect = (applicants["public_jobs"] == "allocated").mean()
-        assert share == pytest.approx(expect)
-    assert access.series[-1].y[-1] == 0.0
-    assert by_id["access-gini"].series[0].x[-1] == "all goods"
-    assert by_id["score-over-time"].heatmap is not None
 
 
 def test_gini() -> None:
@@ -349,3 +251,189 @@ def test_repr_html(report_run: pn.RunResult) -> None:
     assert "minimal" in html and "10,000 citizens" in html
     assert f"{report_run.totals['sanctioned_wrongly']:,}" in html
     assert len(html) < 5_000
+
+
+# ------------------------------------------------------- real presets, declared outputs
+
+PRESET_FIGURES = {
+    "minimal": BASE_FIGURES,
+    "city-pilot": BASE_FIGURES | {"grades"},
+    "documented": BASE_FIGURES
+    | {"lists", "grades-score", "grades-sesame", "degree", "access", "access-gini"},
+    "seed-article": BASE_FIGURES
+    | {"grades", "group-rates", "group-impact", "region-rates", "region-impact"}
+    | {"access", "access-gini", "degree"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRESET_FIGURES))
+def test_preset_figures_from_declarations(presets: dict[str, pn.RunResult], name: str) -> None:
+    run = presets[name]
+    assert "outputs" in run.manifest
+    figures, _ = run_figures(label_runs([run]))
+    assert {f.id for f in figures} == PRESET_FIGURES[name]
+    by_id = {f.id: f for f in figures}
+    outputs = run.manifest["outputs"]
+    if "lists" in by_id:  # one solid line per declared list, dashed for its wrongful part
+        lists = [c for c, d in outputs["timeseries"].items() if d["family"] == "listed"]
+        assert len(by_id["lists"].series) == len(lists)
+    if "degree" in by_id:
+        decl = sorted(outputs["timeseries"].values(), key=lambda d: d["position"])
+        grades = [d["key"] for d in decl if d["family"] == "degree"]
+        assert [s.name for s in by_id["degree"].series] == grades
+    if "access" in by_id:  # the share allocated among the last round's applicants
+        people = sorted(outputs["people"].items(), key=lambda kv: kv[1]["position"])
+        access = [c for c, d in people if d["family"] == "access"]
+        assert len(by_id["access"].series) == len(access)
+        p = run.people.with_columns(pl.all().cast(pl.String))
+        s = by_id["access"].series[0]
+        good = access[0]
+        for g, share in zip(s.x, s.y, strict=True):
+            applied = p.filter((pl.col("grade") == g) & (pl.col(good) != "none"))
+            if applied.height:
+                assert share == pytest.approx((applied[good] == "allocated").mean())
+            else:
+                assert np.isnan(share) and f"{good}" in by_id["access"].caption
+    if "group-rates" in by_id:
+        p = run.people.with_columns(
+            (pl.col("records_correct").cast(pl.Int64) + pl.col("records_wrong")).alias("rec"),
+            pl.col("group").cast(pl.String),
+        )
+        rates = by_id["group-rates"].series[0]
+        for g, y in zip(rates.x, rates.y, strict=True):
+            sel = p.filter(pl.col("group") == g)
+            assert y == pytest.approx(1e5 * sel["rec"].sum() / sel.height)
+
+
+def test_folder_without_outputs_falls_back_to_names(
+    presets: dict[str, pn.RunResult], tmp_path: Path
+) -> None:
+    """A run folder from before manifest["outputs"]: the old name rules give the same."""
+    old = tmp_path / "old"
+    shutil.copytree(presets["documented"].path, old)
+    m = json.loads((old / "manifest.json").read_text())
+    del m["outputs"]
+    (old / "manifest.json").write_text(json.dumps(m))
+    new_figs, _ = run_figures(label_runs([presets["documented"]]))
+    old_figs, _ = run_figures(label_runs([pn.open_run(old)]))
+    assert [f.id for f in old_figs] == [f.id for f in new_figs]
+    for a, b in zip(old_figs, new_figs, strict=True):
+        if a.id == "mean-score":  # the old rules knew only mean_score, not other policies'
+            continue
+        assert len(a.series) == len(b.series), a.id
+        if not a.id.startswith("access"):  # goods were labelled by column name alone
+            assert [s.name for s in a.series] == [s.name for s in b.series]
+
+
+# ------------------------------------------------------------ a report never misleads
+
+
+def _assert_readable(sk: Sankey) -> None:
+    lay = sankey_layout(sk)
+    boxes = lay.labels
+    for i, a in enumerate(boxes):
+        assert 0 <= a.x0 and a.x1 <= lay.width and sankey.TOP <= a.y0 and a.y1 <= lay.height
+        for j, b in enumerate(boxes[i + 1 :], i + 1):
+            assert not a.intersects(b), (sk.labels[i], sk.labels[j])
+        for k, node in enumerate(lay.nodes):
+            assert not a.intersects(node), (sk.labels[i], sk.labels[k])
+    assert all(n.y0 >= sankey.TOP for n in lay.nodes)  # the toolbar's place stays free
+    assert all(b.thickness >= sankey.MIN_BAND for b in lay.bands)  # small flows show
+
+
+@pytest.mark.parametrize("scale", [1, 200, 10_000])
+def test_sankey_labels_never_overlap(presets: dict[str, pn.RunResult], scale: int) -> None:
+    """At the presets' magnitudes, up to the 10^6 x 3-year seed-article's counts and beyond."""
+    for run in presets.values():
+        c = funnel_counts(label_runs([run])[0])
+        for f in ("committed", "seen", "missed", "ok", "bad", "removed_ok", "removed_bad"):
+            setattr(c, f, getattr(c, f) * scale)
+        c.outcomes = [(n, p * scale, rc * scale, rw * scale) for n, p, rc, rw in c.outcomes]
+        _assert_readable(funnel_diagram(c))
+
+
+def test_sankey_at_the_newcomers_numbers() -> None:
+    """seed-article at 10^6: "scored 4,952,387" ran into "7,211 people with a record"."""
+    c = FunnelCounts(
+        committed=21_611_008,
+        seen=6_362_102,
+        missed=1_370_314,
+        ok=4_958_270,
+        bad=7_359,
+        removed_ok=1_000,
+        removed_bad=3_136,
+        channels=6,
+        outcomes=[
+            ("rightly sanctioned", 7_211, 40_000, 10),
+            ("wrongly sanctioned", 12, 0, 31),
+            ("not sanctioned", 877_138, 4_912_387, 4_182),
+        ],
+    )
+    sk = funnel_diagram(c)
+    _assert_readable(sk)
+    red = [b for b, col in zip(sankey_layout(sk).bands, sk.colors, strict=True) if col == "#e45756"]
+    assert red and min(b.thickness for b in red) >= sankey.MIN_BAND
+
+
+def test_histogram_bins_on_the_score_grid() -> None:
+    """Scores on a grid of period 5 (1000 ± steps of 5, and 3 off it): no alternating bars."""
+    rng = np.random.default_rng(0)
+    on = 1000 + 5 * rng.integers(-40, 20, 50_000)
+    off = 1000 + 5 * rng.integers(-40, 20, 5_000) + 3
+    scores = np.concatenate([np.full(200_000, 1000), on, off])
+    edges = score_edges([scores])
+    width = edges[1] - edges[0]
+    assert width % 5 == 0 and np.all(np.diff(edges) == width)
+    grid = np.unique(on)
+    per_bin = np.histogram(grid, bins=edges)[0]
+    inner = per_bin[(edges[:-1] > grid.min()) & (edges[1:] < grid.max())]
+    assert inner.size and np.all(inner == inner[0])
+    assert edges[0] <= scores.min() and edges[-1] > scores.max()
+
+
+def test_captions_say_what_the_data_show(presets: dict[str, pn.RunResult]) -> None:
+    figures, _ = run_figures(label_runs([presets["seed-article"]]))
+    by_id = {f.id: f for f in figures}
+    run = presets["seed-article"]
+    assert run.totals["sanctioned"] == 0
+    # an empty figure says why, in words
+    assert "Nobody was sanctioned" in by_id["sanctions"].caption
+    assert "threshold of 600" in by_id["sanctions"].caption
+    # a threshold off the data is not drawn on the axis; the caption says where it is
+    hist = by_id["score-distribution"]
+    assert hist.vline is None and "below every score" in hist.caption
+    assert "writes no per-day score distribution" not in hist.caption
+    # "ties dropped" only as the run counted them
+    dropped = int(run.timeseries["ties_dropped"].sum())
+    cap = by_id["degree"].caption
+    assert f"{dropped:,} ties were dropped" in cap
+    if dropped == 0:
+        assert "No tie was dropped" in cap and "lost ties while" not in cap
+
+
+def test_threshold_line_on_the_axis_when_inside(report_run: pn.RunResult) -> None:
+    figures, _ = run_figures(label_runs([report_run]))
+    hist = next(f for f in figures if f.id == "score-distribution")
+    edges = np.asarray(hist.series[0].x)
+    assert hist.vline == 995 and edges[0] <= 995 <= edges[-1]
+
+
+def test_small_wrongful_series_get_their_own_axis(presets: dict[str, pn.RunResult]) -> None:
+    figures, _ = run_figures(label_runs([presets["city-pilot"]]))
+    records = next(f for f in figures if f.id == "records")
+    innocent = next(s for s in records.series if s.name.startswith("against an innocent"))
+    actor = next(s for s in records.series if s.name.startswith("against the actor"))
+    if 0 < innocent.y.max() < 0.1 * actor.y.max():
+        assert innocent.right and records.y2label
+
+
+def test_key_parameters_are_those_the_scenario_uses(presets: dict[str, pn.RunResult]) -> None:
+    html, _ = build_report([presets["seed-article"]])
+    key = html[html.index("Key parameters") : html.index("All other parameters")]
+    assert "surveillance.camera.model" in key and "rollout" in key
+    assert "surveillance.camera.rollout.2018-01-01" in key
+    assert "surveillance.camera.coverage" not in key
+    assert "surveillance.faceid.gallery" in key and "surveillance.faceid.p_wrong" not in key
+    html, _ = build_report([presets["minimal"]])
+    key = html[html.index("Key parameters") : html.index("All other parameters")]
+    assert "surveillance.camera.coverage" in key and "surveillance.faceid.p_wrong" in key

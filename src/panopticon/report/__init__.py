@@ -20,7 +20,8 @@ from panopticon.analysis.headline import (
 )
 from panopticon.io.fs import write_atomic
 from panopticon.io.runs import RunError, RunResult
-from panopticon.report.figures import RunData, label_runs, report_name, run_figures
+from panopticon.report.data import RunData, label_runs
+from panopticon.report.figures import report_name, run_figures
 from panopticon.report.html import esc, flatten, page, show, table
 from panopticon.report.model import Figure
 
@@ -41,19 +42,38 @@ KEY_PARAMETERS = (
     "run.seed",
     "run.records",
     "surveillance.enabled",
-    "surveillance.camera.coverage",
+    "surveillance.camera.model",
     "surveillance.faceid.mode",
-    "surveillance.faceid.p_miss",
-    "surveillance.faceid.p_wrong",
     "surveillance.appeals.enabled",
     "scoring.start",
     "scoring.floor",
+    "scoring.cap",
     "scoring.recovery.points",
     "scoring.recovery.every_days",
     "sanctions.blacklist.threshold",
     "response.deterrence",
     "response.deterrence_floor",
 )
+# parameters that matter only under one choice of a model: (choice key, value) -> prefixes
+USED_WHEN = {
+    ("surveillance.camera.model", "fixed"): ("surveillance.camera.coverage",),
+    ("surveillance.camera.model", "rollout"): (
+        "surveillance.camera.rollout.",
+        "surveillance.camera.national_population",
+    ),
+    ("surveillance.faceid.mode", "fixed"): (
+        "surveillance.faceid.p_miss",
+        "surveillance.faceid.p_wrong",
+    ),
+    ("surveillance.faceid.mode", "scores"): (
+        "surveillance.faceid.gallery",
+        "surveillance.faceid.threshold",
+    ),
+    ("surveillance.appeals.enabled", True): (
+        "surveillance.appeals.p_win_wrongful",
+        "surveillance.appeals.delay_days",
+    ),
+}
 FEW_BEHAVIORS = 3
 
 
@@ -90,8 +110,15 @@ def summary_section(runs: list[RunData]) -> str:
     differs = {k: len({show(f.get(k, "—")) for f in flats}) > 1 for k in keys}
     behaviors = {k.split(".")[1] for k in keys if k.startswith("behaviors.")}
 
+    used = {
+        prefix
+        for (choice, value), prefixes in USED_WHEN.items()
+        if any(f.get(choice) == value for f in flats)
+        for prefix in prefixes
+    }
+
     def is_key(k: str) -> bool:
-        if k in KEY_PARAMETERS or differs[k]:
+        if k in KEY_PARAMETERS or differs[k] or any(k.startswith(p) for p in used):
             return True
         parts = k.split(".")
         return (

@@ -13,98 +13,54 @@ from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from panopticon.report.model import Figure, Sankey
+from panopticon.report.sankey import FONT_PX, LEFT, PAD, band_path
+from panopticon.report.sankey import layout as sankey_layout
 
 DPI = 150
 
 
-def _sankey(ax: object, sk: Sankey) -> None:
-    """An alluvial diagram: nodes as bars in columns, links as curved bands."""
-    n = len(sk.labels)
-    inflow, outflow = np.zeros(n), np.zeros(n)
-    for a, b, v in zip(sk.sources, sk.targets, sk.values, strict=True):
-        outflow[a] += v
-        inflow[b] += v
-    size = np.maximum(inflow, outflow)
-    ncol = max(sk.column) + 1
-    cols = [[k for k in range(n) if sk.column[k] == c] for c in range(ncol)]
-    gap = 0.06
-    scale = min(
-        (1 - gap * (len(nodes) - 1)) / max(sum(size[k] for k in nodes), 1e-12)
-        for nodes in cols
-        if nodes
-    )
-    width = 0.012
-    xs = [0.02 + 0.74 * c / max(ncol - 1, 1) for c in range(ncol)]
-    top = np.zeros(n)
-    for c, nodes in enumerate(cols):
-        used = sum(size[k] for k in nodes) * scale + gap * (len(nodes) - 1)
-        y = 1 - (1 - used) / 2
-        for k in nodes:
-            top[k] = y
-            h = size[k] * scale
-            ax.add_patch(Rectangle((xs[c], y - h), width, max(h, 0.002), color=sk.node_colors[k]))
-            ax.text(
-                xs[c] + width + 0.006,
-                y - h / 2,
-                sk.labels[k].replace("<br>", "\n"),
-                va="center",
-                ha="left",
-                fontsize=7,
-            )
-            y -= h + gap
-    links = list(zip(sk.sources, sk.targets, sk.values, sk.colors, strict=True))
-    y_out, y_in = [0.0] * len(links), [0.0] * len(links)
-    off = np.zeros(n)
-    for j in sorted(range(len(links)), key=lambda j: (links[j][0], -top[links[j][1]])):
-        a = links[j][0]
-        y_out[j] = top[a] - off[a]
-        off[a] += links[j][2] * scale
-    off = np.zeros(n)
-    for j in sorted(range(len(links)), key=lambda j: (links[j][1], -top[links[j][0]])):
-        b = links[j][1]
-        y_in[j] = top[b] - off[b]
-        off[b] += links[j][2] * scale
-    for j, (a, b, v, color) in enumerate(links):
-        t = v * scale
-        x0, x1 = xs[sk.column[a]] + width, xs[sk.column[b]]
-        y0, y1 = y_out[j], y_in[j]
-        xm = (x0 + x1) / 2
-        verts = [
-            (x0, y0),
-            (xm, y0),
-            (xm, y1),
-            (x1, y1),
-            (x1, y1 - t),
-            (xm, y1 - t),
-            (xm, y0 - t),
-            (x0, y0 - t),
-            (x0, y0),
-        ]
-        codes = [
-            MplPath.MOVETO,
-            MplPath.CURVE4,
-            MplPath.CURVE4,
-            MplPath.CURVE4,
-            MplPath.LINETO,
-            MplPath.CURVE4,
-            MplPath.CURVE4,
-            MplPath.CURVE4,
-            MplPath.CLOSEPOLY,
-        ]
-        ax.add_patch(PathPatch(MplPath(verts, codes), facecolor=color, alpha=0.5, lw=0))
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+def _sankey(f: Figure, sk: Sankey) -> MplFigure:
+    """The funnel from :func:`sankey.layout`, one layout pixel to 1/100 inch."""
+    lay = sankey_layout(sk)
+    fig = MplFigure(figsize=(lay.width / 100, lay.height / 100), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    codes = [MplPath.MOVETO, *[MplPath.CURVE4] * 3, MplPath.LINETO, *[MplPath.CURVE4] * 3]
+    for b, color in zip(lay.bands, sk.colors, strict=True):
+        verts = band_path(b)
+        path = MplPath(verts, [*codes, MplPath.CLOSEPOLY])
+        ax.add_patch(PathPatch(path, facecolor=color, alpha=0.5, lw=0))
+    for box, color in zip(lay.nodes, sk.node_colors, strict=True):
+        ax.add_patch(Rectangle((box.x0, box.y0), box.x1 - box.x0, box.y1 - box.y0, color=color))
+    for lead in lay.leaders:
+        if lead is not None:
+            ax.plot([lead[0], lead[2]], [lead[1], lead[3]], color="#777", lw=0.6)
+    for box, lines in zip(lay.labels, lay.lines, strict=True):
+        ax.text(
+            box.x0 + PAD,
+            box.cy,
+            "\n".join(lines),
+            va="center",
+            ha="left",
+            fontsize=FONT_PX * 72 / 100,
+            linespacing=1.1,
+            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 0.5},
+        )
+    ax.text(LEFT, 8, "\n".join(textwrap.wrap(f.title, 150)), va="top", ha="left", fontsize=9)
+    ax.set_xlim(0, lay.width)
+    ax.set_ylim(lay.height, 0)
     ax.axis("off")
+    return fig
 
 
 def draw(f: Figure) -> MplFigure:
     """A Matplotlib figure showing `f`."""
-    fig = MplFigure(figsize=(9, 5.2 if f.kind != "sankey" else 5.8), dpi=DPI)
+    if f.kind == "sankey" and f.sankey is not None:
+        return _sankey(f, f.sankey)
+    fig = MplFigure(figsize=(9, 5.2), dpi=DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    if f.kind == "sankey" and f.sankey is not None:
-        _sankey(ax, f.sankey)
-    elif f.kind == "heatmap" and f.heatmap is not None:
+    if f.kind == "heatmap" and f.heatmap is not None:
         h = f.heatmap
         mesh = ax.pcolormesh(h.x, h.y, np.ma.masked_invalid(h.z), shading="nearest", cmap="viridis")
         fig.colorbar(mesh, ax=ax, label=h.colorbar)

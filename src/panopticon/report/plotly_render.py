@@ -8,6 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from panopticon.report.model import NEUTRAL, Figure, Sankey, Series
+from panopticon.report.sankey import BAR, FONT_PX, SankeyLayout, band_path
+from panopticon.report.sankey import layout as sankey_layout
 
 HEIGHT = 470
 
@@ -55,32 +57,100 @@ def _line(s: Series, fig: go.Figure) -> None:
     )
 
 
-def _sankey(sk: Sankey) -> go.Sankey:
-    """Plotly's Sankey, nodes aligned left so that leaks stay in their stage's column."""
-    return go.Sankey(
-        arrangement="snap",
-        valueformat=",.0f",
-        node={
-            "label": sk.labels,
+def _sankey(sk: Sankey, fig: go.Figure) -> SankeyLayout:
+    """The funnel drawn from :func:`sankey.layout` (Plotly's own Sankey overlaps labels).
+
+    Bands and bars are shapes, labels annotations, hover points sit on nodes and flows.
+    """
+    lay = sankey_layout(sk)
+    shapes: list[dict[str, Any]] = []
+    for b, color in zip(lay.bands, sk.colors, strict=True):
+        p = band_path(b)
+        path = (
+            f"M {p[0][0]},{p[0][1]} C {p[1][0]},{p[1][1]} {p[2][0]},{p[2][1]} {p[3][0]},{p[3][1]} "
+            f"L {p[4][0]},{p[4][1]} C {p[5][0]},{p[5][1]} {p[6][0]},{p[6][1]} {p[7][0]},{p[7][1]} Z"
+        )
+        shapes.append(
+            {"type": "path", "path": path, "fillcolor": _rgba(color, 0.5), "line": {"width": 0}}
+        )
+    for box, color in zip(lay.nodes, sk.node_colors, strict=True):
+        shapes.append(
+            {
+                "type": "rect",
+                "x0": box.x0,
+                "x1": box.x1,
+                "y0": box.y0,
+                "y1": box.y1,
+                "fillcolor": color,
+                "line": {"width": 0},
+            }
+        )
+    for lead in lay.leaders:
+        if lead is not None:
+            x0, y0, x1, y1 = lead
+            shapes.append(
+                {
+                    "type": "line",
+                    "x0": x0,
+                    "y0": y0,
+                    "x1": x1,
+                    "y1": y1,
+                    "line": {"width": 0.8, "color": "#777"},
+                }
+            )
+    annotations = [
+        {
+            "x": box.x0,
+            "y": box.cy,
+            "xref": "x",
+            "yref": "y",
+            "xanchor": "left",
+            "yanchor": "middle",
             "align": "left",
-            "color": sk.node_colors,
-            "pad": 18,
-            "thickness": 14,
-        },
-        link={
-            "source": sk.sources,
-            "target": sk.targets,
-            "value": sk.values,
-            "color": [_rgba(c, 0.45) for c in sk.colors],
-        },
+            "text": "<br>".join(lines),
+            "showarrow": False,
+            "font": {"size": FONT_PX, "color": "#222"},
+            "bgcolor": "rgba(255,255,255,0.8)",
+            "borderpad": 1,
+        }
+        for box, lines in zip(lay.labels, lay.lines, strict=True)
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=[b.x0 + BAR / 2 for b in lay.nodes],
+            y=[b.cy for b in lay.nodes],
+            mode="markers",
+            marker={"size": 12, "opacity": 0},
+            hovertext=[" ".join(ls) for ls in lay.lines],
+            hoverinfo="text",
+            showlegend=False,
+        )
     )
+    names = [" ".join(ls[:1]) for ls in lay.lines]
+    fig.add_trace(
+        go.Scatter(
+            x=[(b.x0 + b.x1) / 2 for b in lay.bands],
+            y=[(b.top0 + b.top1 + b.thickness) / 2 for b in lay.bands],
+            mode="markers",
+            marker={"size": 8, "opacity": 0},
+            hovertext=[
+                f"{names[a]} → {names[t]}: {v:,.0f}"
+                for a, t, v in zip(sk.sources, sk.targets, sk.values, strict=True)
+            ],
+            hoverinfo="text",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(shapes=shapes, annotations=annotations)
+    return lay
 
 
 def to_plotly(f: Figure) -> go.Figure:
     """A Plotly figure showing `f`."""
     fig = go.Figure()
+    lay: SankeyLayout | None = None
     if f.kind == "sankey" and f.sankey is not None:
-        fig.add_trace(_sankey(f.sankey))
+        lay = _sankey(f.sankey, fig)
     elif f.kind == "heatmap" and f.heatmap is not None:
         h = f.heatmap
         fig.add_trace(
@@ -178,9 +248,18 @@ def to_plotly(f: Figure) -> go.Figure:
         layout["yaxis"]["type"] = "log"
     if f.y_percent:
         layout["yaxis"]["tickformat"] = ".0%"
-    if f.kind == "sankey":
-        layout["margin"] = {"l": 10, "r": 10, "t": 20, "b": 20}
-        layout["height"] = 520
+    if lay is not None:
+        hidden = {"visible": False, "fixedrange": True}
+        layout.update(
+            margin={"l": 0, "r": 0, "t": 0, "b": 0},
+            width=lay.width,
+            height=lay.height,
+            autosize=False,
+            xaxis={**hidden, "range": [0, lay.width]},
+            yaxis={**hidden, "range": [lay.height, 0]},
+            hovermode="closest",
+            showlegend=False,
+        )
     fig.update_layout(**layout)
     if f.hline is not None:
         fig.add_hline(y=f.hline, line_dash="dash", line_color="#555")
