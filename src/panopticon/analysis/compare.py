@@ -12,7 +12,7 @@ from pathlib import Path
 from panopticon.analysis.headline import format_diff, format_value, headline, metrics, relative
 from panopticon.io.runs import RunError, RunResult
 from panopticon.report import build_report, write_figures_png, write_report
-from panopticon.report.figures import label_runs
+from panopticon.report.data import label_runs
 from panopticon.report.html import flatten, show
 
 
