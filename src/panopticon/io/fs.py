@@ -10,11 +10,13 @@ what failed, where, and how much space was needed when that is known.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -65,8 +67,15 @@ def _free(where: Path) -> int | None:
 
 
 def fs_error(exc: OSError, what: str, where: Path, need: int | None = None) -> RunError:
-    """One line for an `OSError` met while `what` (e.g. "writing people.parquet") in `where`."""
+    """One line for an `OSError` met while `what` (e.g. "writing people.parquet") in `where`.
+
+    Arrow's I/O errors carry the errno only in their text ("[Errno 28] ..."); it is read
+    from there when the attribute is unset.
+    """
     code = exc.errno
+    if code is None:
+        m = re.search(r"\[Errno (\d+)\]", str(exc))
+        code = int(m.group(1)) if m else None
     if code in (errno.ENOSPC, errno.EDQUOT):
         free = _free(where)
         needed = f"; needed about {_size(need)}" if need else ""
@@ -83,7 +92,8 @@ def fs_error(exc: OSError, what: str, where: Path, need: int | None = None) -> R
             f"error: {where}: folder missing or not a folder while {what}; "
             "check the path (was it removed during the run?)"
         )
-    reason = exc.strerror or exc.__class__.__name__
+    text = str(exc).splitlines()
+    reason = exc.strerror or (text[0] if text else exc.__class__.__name__)
     return RunError(f"error: {where}: {reason} while {what}")
 
 
@@ -115,7 +125,8 @@ def write_atomic(path: Path, data: bytes, what: str | None = None) -> None:
             fh.write(data)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise fs_error(exc, what or f"writing {path.name}", path.parent, len(data)) from None
 
 

@@ -149,7 +149,9 @@ def prepare_folder(out: Path, overwrite: bool) -> None:
                     "or choose another --out"
                 )
         if not os.access(out, os.W_OK | os.X_OK) or not os.access(out.parent, os.W_OK):
-            raise RunError(f"error: --out {out}: cannot write there (permission denied)")
+            ro = bool(os.statvfs(out).f_flag & os.ST_RDONLY)
+            why = "read-only file system" if ro else "permission denied"
+            raise RunError(f"error: --out {out}: cannot write there ({why})")
     partial = partial_path(out)
     if partial.exists():
         if _resumable(partial) and not overwrite:
