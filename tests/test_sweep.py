@@ -13,9 +13,11 @@ from scipy import stats
 import panopticon as pn
 import panopticon.analysis.sweep as sweep_mod
 from panopticon.analysis.headline import METRICS
-from panopticon.analysis.sweep import SweepError, parse_vary, plan, summarize
+from panopticon.analysis.sweep import SweepError, parse_vary, plan
+from panopticon.analysis.sweep_report import summarize
 from panopticon.cli import main
 
+MODEL_METRICS = [m for m in METRICS if m.model]  # wall time lives in sweep_timings.parquet
 SMALL = ["--population", "4000", "--days", "40", "--set", "sanctions.blacklist.threshold=995"]
 GRID = ["--vary", "surveillance.faceid.p_wrong=0.02,0.2", "--replicates", "2"]
 
@@ -142,7 +144,12 @@ def test_sweep_outputs(swept: Path) -> None:
     ]
     # the derived metrics, then the minimal model's declared headline columns not among them
     declared = ["attributed_correct", "attributed_wrong"]
-    assert t.shape == (2 * 2 * (len(METRICS) + len(declared)), 6)
+    assert t.shape == (2 * 2 * (len(MODEL_METRICS) + len(declared)), 6)
+    assert "wall_seconds" not in t["metric"]
+    timings = pl.read_parquet(swept / "sweep_timings.parquet")
+    assert timings.columns == ["run_id", "seed", "replicate", "wall_seconds", "peak_memory_bytes"]
+    assert sorted(timings["run_id"]) == sorted(t["run_id"].unique())
+    assert (timings["wall_seconds"] > 0).all() and (timings["peak_memory_bytes"] > 0).all()
     assert t["metric"].unique(maintain_order=True).to_list()[-2:] == declared
     assert t["surveillance.faceid.p_wrong"].dtype == pl.Float64
     assert sorted(t["run_id"].unique()) == [
@@ -184,7 +191,7 @@ def test_resume_runs_only_missing(
     runs = swept / "runs"
     keep = runs / "p_wrong=0.02_rep0" / "people.parquet"
     before = keep.stat().st_mtime_ns
-    old = pl.read_parquet(swept / "sweep.parquet").filter(pl.col("metric") != "wall_seconds")
+    old = pl.read_parquet(swept / "sweep.parquet")
     m = runs / "p_wrong=0.2_rep0" / "manifest.json"
     m.write_text(json.dumps({**json.loads(m.read_text()), "status": "incomplete"}))
     for f in (runs / "p_wrong=0.02_rep1").iterdir():
@@ -196,8 +203,8 @@ def test_resume_runs_only_missing(
     assert "ran 2 runs, 2 were already complete" in out.out
     assert "2 already complete, 2 to run" in out.err
     assert keep.stat().st_mtime_ns == before
-    new = pl.read_parquet(swept / "sweep.parquet").filter(pl.col("metric") != "wall_seconds")
-    assert new.equals(old)
+    new = pl.read_parquet(swept / "sweep.parquet")
+    assert new.equals(old)  # the whole table: timings are not in it
 
     # interrupted: the finished runs stay, the same command finishes the rest
     calls = {"n": 0}
@@ -212,7 +219,10 @@ def test_resume_runs_only_missing(
     monkeypatch.setattr(sweep_mod, "run_one", flaky)
     grid3 = ["--vary", "surveillance.faceid.p_wrong=0.02,0.2,0.3", "--replicates", "2"]
     assert main(["sweep", "minimal", *SMALL, *grid3, "--out", str(swept), "-q"]) == 130
-    assert "run the same command again" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted (SIGINT): 5 of 6 runs are complete\n"), err
+    assert "\nnot complete (1): p_wrong=0.3_rep1\n" in err
+    assert "run the same command again" in err
     monkeypatch.setattr(sweep_mod, "run_one", real)
     assert main(["sweep", "minimal", *SMALL, *grid3, "--out", str(swept)]) == 0
     assert "ran 1 runs, 5 were already complete" in capsys.readouterr().out
@@ -253,9 +263,6 @@ def test_jobs_give_the_same_table(tmp_path: Path) -> None:
     ]
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
     assert main([*args, "--jobs", "2", "--out", str(tmp_path / "two")]) == 0
-    a, b = (
-        pl.read_parquet(tmp_path / d / "sweep.parquet").filter(pl.col("metric") != "wall_seconds")
-        for d in ("one", "two")
-    )
-    assert a.equals(b) and a.height == 2 * (len(METRICS) - 1 + 2)  # + 2 declared headlines
+    a, b = (pl.read_parquet(tmp_path / d / "sweep.parquet") for d in ("one", "two"))
+    assert a.equals(b) and a.height == 2 * (len(MODEL_METRICS) + 2)  # + 2 declared headlines
     assert not (tmp_path / "two" / "report.html").exists()

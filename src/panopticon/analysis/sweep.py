@@ -4,9 +4,15 @@
 --replicates 3 --out sweeps/pw`` plans every grid point x replicate, validates each
 scenario before running anything, runs the missing ones (``DIR/runs/<id>/``, one run
 folder each) in ``--jobs`` worker processes, then writes ``DIR/sweep.parquet`` (tidy: one
-row per run x metric, the varied values as columns) and ``DIR/report.html`` (each
-headline metric against each varied parameter with 95% confidence intervals across
-replicates). Interrupted, the same command finishes only the missing runs.
+row per run x metric, the varied values as columns; the same bytes however often the
+sweep was interrupted and resumed), ``DIR/sweep_timings.parquet`` (each run's wall time
+and peak memory: these differ between reruns, so they are kept out of the results) and
+``DIR/report.html`` (each headline metric against each varied parameter with 95%
+confidence intervals across replicates).
+
+Interrupted (SIGINT, SIGTERM), a sweep stops its workers within seconds and says which
+runs are complete; killed (SIGKILL), its workers die with it (see
+:mod:`panopticon.analysis.workers`). The same command then finishes only the missing runs.
 
 Replicate r of every grid point uses seed ``run.seed + r``: the grid points share their
 random numbers (common random numbers), so differences between points are not noise
@@ -17,13 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import re
+import signal
 import sys
 import tomllib
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import product
@@ -33,37 +38,26 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from panopticon.analysis.headline import METRIC_BY_KEY, Metric, format_value, headline, metrics
+from panopticon.analysis.headline import headline, metrics
+from panopticon.analysis.sweep_report import TABLE, TIMINGS, summary_html, sweep_figures
+from panopticon.analysis.workers import Interrupted, interruptible, run_in_workers
 from panopticon.core.params import ScenarioError
 from panopticon.io.runs import RunError, RunResult
-from panopticon.report.html import esc, page, show, table
-from panopticon.report.model import PALETTE, Figure, Series
+from panopticon.report.html import page, show
 from panopticon.scenario.errors import validate
 from panopticon.scenario.schema import Scenario
 
-TABLE = "sweep.parquet"
 SPEC = "sweep.json"
 REPORT = "report.html"
-MAX_LINES = 10
-SWEEP_METRICS = (
-    "sanctioned_wrongly",
-    "sanctioned_wrongly_per_100k",
-    "wrongly_sanctioned_person_days",
-    "wrongful_sanction_share",
-    "records_wrong",
-    "wrongful_record_share",
-    "sanctioned",
-    "sanctioned_per_100k",
-    "records",
-    "observed",
-    "committed",
-    "mean_score",
-)
 _RANGE = re.compile(r"^\s*([^:,\"'\[\]]+):([^:,\"'\[\]]+):([^:,\"'\[\]]+)\s*$")
 
 
 class SweepError(RunError):
     """A sweep that cannot be planned or resumed; the message is meant for the user."""
+
+
+class SweepInterrupted(Interrupted):
+    """A sweep stopped by SIGINT or SIGTERM; `message` says which runs are complete."""
 
 
 @dataclass(frozen=True)
@@ -275,7 +269,10 @@ def run_one(scenario_toml: str, out: str) -> str:
 def execute(
     todo: list[PlannedRun], jobs: int = 1, on_done: Callable[[PlannedRun], None] | None = None
 ) -> None:
-    """Run the planned runs, `jobs` at a time in worker processes (in this one if 1)."""
+    """Run the planned runs, `jobs` at a time in worker processes (in this one if 1).
+
+    Workers never outlive this call nor this process: see :func:`run_in_workers`.
+    """
     if jobs <= 1 or len(todo) <= 1:
         for r in todo:
             run_one(r.scenario_toml, str(r.path))
@@ -283,25 +280,38 @@ def execute(
                 on_done(r)
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
-    ) as pool:
-        futures: dict[Future[str], PlannedRun] = {
-            pool.submit(run_one, r.scenario_toml, str(r.path)): r for r in todo
-        }
-        pending = set(futures)
+    run_in_workers(
+        run_one,
+        [(r.scenario_toml, str(r.path)) for r in todo],
+        jobs,
+        on_done=(lambda i: on_done(todo[i])) if on_done is not None else None,
+        initializer=_init_worker,
+        initargs=(threads,),
+    )
+
+
+def _names(ids: list[str]) -> str:
+    return ", ".join(ids) if ids else "none"
+
+
+def interrupted_message(planned: list[PlannedRun], signum: int) -> str:
+    """What an interrupted sweep tells the user: exactly which runs are complete (on disk)."""
+    done, missing = [], []
+    for r in planned:
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for f in done:
-                    f.result()
-                    if on_done is not None:
-                        on_done(futures[f])
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
+            complete = status(r) == "done"
+        except SweepError:
+            complete = False
+        (done if complete else missing).append(r.run_id)
+    name = signal.Signals(signum).name
+    head = f"interrupted ({name}): {len(done)} of {len(planned)} runs are complete"
+    if not missing:
+        head += "; the table was not written"
+    return (
+        f"{head}\ncomplete ({len(done)}): {_names(done)}\n"
+        f"not complete ({len(missing)}): {_names(missing)}\n"
+        "run the same command again to finish only the missing runs and write the table"
+    )
 
 
 def _column(values: list[Any]) -> pl.Series:
@@ -319,7 +329,8 @@ def tidy_table(planned: list[PlannedRun], keys: list[str]) -> pl.DataFrame:
     """One row per run x metric: run_id, seed, replicate, one column per key, metric, value.
 
     The metrics are the derived ones and every column any run declared headline (NaN in
-    a run that lacks it).
+    a run that lacks it); not those about the computer (wall time: see `timings_table`),
+    so that the same sweep always gives the same table.
     """
     rows: dict[str, list[Any]] = {
         "run_id": [],
@@ -330,7 +341,7 @@ def tidy_table(planned: list[PlannedRun], keys: list[str]) -> pl.DataFrame:
     }
     varied: dict[str, list[Any]] = {k: [] for k in keys}
     results = [RunResult(r.path) for r in planned]
-    every = metrics(results)
+    every = [m for m in metrics(results) if m.model]
     for r, result in zip(planned, results, strict=True):
         h = headline(result)
         point = dict(r.point)
@@ -353,152 +364,33 @@ def tidy_table(planned: list[PlannedRun], keys: list[str]) -> pl.DataFrame:
     return pl.DataFrame(cols)
 
 
-def t_quantile(df: int) -> float:
-    """The 97.5% quantile of Student's t with `df` degrees of freedom."""
-    from scipy.stats import t
-
-    return float(t.ppf(0.975, df))
-
-
-def summarize(tidy: pl.DataFrame, by: list[str]) -> pl.DataFrame:
-    """Mean, sd, n and the 95% CI (mean ± t·sd/√n; none when n = 1) per group x metric."""
-    g = tidy.group_by([*by, "metric"], maintain_order=True).agg(
-        pl.col("value").mean().alias("mean"),
-        pl.col("value").std().alias("sd"),
-        pl.len().alias("n"),
+def timings_table(planned: list[PlannedRun]) -> pl.DataFrame:
+    """One row per run: run_id, seed, replicate, wall_seconds, peak_memory_bytes."""
+    manifests = [RunResult(r.path).manifest for r in planned]
+    return pl.DataFrame(
+        [
+            pl.Series("run_id", [r.run_id for r in planned], dtype=pl.String),
+            pl.Series("seed", [r.seed for r in planned], dtype=pl.Int64),
+            pl.Series("replicate", [r.replicate for r in planned], dtype=pl.Int32),
+            pl.Series(
+                "wall_seconds",
+                [float(m.get("wall_seconds", math.nan)) for m in manifests],
+                dtype=pl.Float64,
+            ),
+            pl.Series(
+                "peak_memory_bytes",
+                [m.get("peak_memory_bytes") for m in manifests],
+                dtype=pl.Int64,
+            ),
+        ]
     )
-    half = [
-        t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 and sd is not None else None
-        for n, sd in zip(g["n"].to_list(), g["sd"].to_list(), strict=True)
-    ]
-    g = g.with_columns(pl.Series("half", half, dtype=pl.Float64))
-    return g.with_columns(
-        (pl.col("mean") - pl.col("half")).alias("lo"), (pl.col("mean") + pl.col("half")).alias("hi")
-    ).drop("half")
 
 
-def _is_numeric(s: pl.Series) -> bool:
-    return s.dtype.is_numeric()
-
-
-def sweep_metrics(tidy: pl.DataFrame, declared: list[Metric] | None = None) -> list[Metric]:
-    """The metrics a sweep plots: :data:`SWEEP_METRICS`, then the declared headline ones.
-
-    `declared` gives their labels (from the runs' manifests); a metric of the table
-    without one is labelled by its key.
-    """
-    by_key = {m.key: m for m in declared or []}
-    present = list(dict.fromkeys(tidy["metric"].to_list()))
-    out = [METRIC_BY_KEY[k] for k in SWEEP_METRICS]
-    for key in present:
-        if key not in METRIC_BY_KEY:
-            out.append(by_key.get(key, Metric(key, key)))
-    return out
-
-
-def sweep_figures(
-    tidy: pl.DataFrame, keys: list[str], declared: list[Metric] | None = None
-) -> list[Figure]:
-    """Each headline metric against each varied key, with 95% CIs across replicates."""
-    figures: list[Figure] = []
-    replicates = int(tidy["replicate"].max() or 0) + 1
-    for m in sweep_metrics(tidy, declared):
-        metric, label = m.key, m.label
-        sub = tidy.filter(pl.col("metric") == metric)
-        for key in keys:
-            others = [k for k in keys if k != key]
-            combos = sub.select(others).unique(maintain_order=True) if others else None
-            aggregate = combos is not None and combos.height > MAX_LINES
-            by = [key] if (not others or aggregate) else [*others, key]
-            s = summarize(sub, by).sort(by)
-            series: list[Series] = []
-            groups = (
-                [((), s)] if not others or aggregate else s.group_by(others, maintain_order=True)
-            )
-            for j, (gkey, part) in enumerate(groups):
-                name = (
-                    label
-                    if not others or aggregate
-                    else ", ".join(f"{k}={show(v)}" for k, v in zip(others, gkey, strict=True))
-                )
-                x = part[key].to_numpy() if _is_numeric(part[key]) else part[key].to_list()
-                has_ci = part["lo"].null_count() < part.height
-                series.append(
-                    Series(
-                        name,
-                        x,
-                        part["mean"].to_numpy(),
-                        lo=part["lo"].fill_null(part["mean"]).to_numpy() if has_ci else None,
-                        hi=part["hi"].fill_null(part["mean"]).to_numpy() if has_ci else None,
-                        color=PALETTE[j % len(PALETTE)],
-                    )
-                )
-            ci = (
-                f"Points: the mean of {replicates} replicates; band: 95% confidence interval "
-                f"(mean ± t(0.975, {replicates - 1})·sd/√{replicates})."
-                if replicates > 1
-                else "One replicate per point: no confidence interval."
-            )
-            if aggregate:
-                ci += f" Averaged over the other varied keys ({', '.join(others)})."
-            figures.append(
-                Figure(
-                    id=re.sub(r"[^a-z0-9]+", "-", f"{metric}-vs-{key}".lower()),
-                    title=f"{label[0].upper() + label[1:]} against {key}",
-                    kind="lines",
-                    series=series,
-                    xlabel=key,
-                    ylabel=label,
-                    y_percent=m.fmt == "share",
-                    caption=ci,
-                )
-            )
-    return figures
-
-
-def _summary_html(tidy: pl.DataFrame, keys: list[str], spec: dict[str, Any]) -> str:
-    """The grid and a table of means with 95% CIs of the main metrics."""
-    main = (
-        "sanctioned_wrongly",
-        "records_wrong",
-        "wrongful_record_share",
-        "sanctioned",
-        "mean_score",
-    )
-    s = (
-        summarize(tidy, keys)
-        if keys
-        else summarize(tidy.with_columns(pl.lit("all").alias("point")), ["point"])
-    )
-    by = keys or ["point"]
-    points = s.select(by).unique(maintain_order=True)
-    rows = []
-    for p in points.iter_rows():
-        row: list[object] = [show(v) for v in p]
-        for m in main:
-            cell = s.filter(
-                (pl.col("metric") == m)
-                & pl.all_horizontal([pl.col(k) == v for k, v in zip(by, p, strict=True)])
-            )
-            mean, lo, hi = cell["mean"][0], cell["lo"][0], cell["hi"][0]
-            text = format_value(m, mean)
-            if lo is not None:
-                text += f" [{format_value(m, lo)}, {format_value(m, hi)}]"
-            row.append(text)
-        rows.append(row)
-    grid = (
-        "; ".join(f"{v['key']} = {', '.join(show(x) for x in v['values'])}" for v in spec["vary"])
-        or "no varied key"
-    )
-    head = [*by, *(METRIC_BY_KEY[m].label for m in main)]
-    return (
-        "<section id='summary'><h2>Sweep</h2>"
-        f"<p>Scenario <b>{esc(spec['scenario'])}</b>: {esc(grid)}; {spec['replicates']} "
-        f"replicate(s) per point (seeds {spec['seed']} … {spec['seed'] + spec['replicates'] - 1}"
-        f", shared by all points); {spec['runs']} runs in total. Table: "
-        f"<code>{TABLE}</code>; run folders: <code>runs/</code>.</p>"
-        f"<h2>Means and 95% confidence intervals</h2>{table(head, rows)}</section>"
-    )
+def _write_parquet(df: pl.DataFrame, path: Path) -> None:
+    """Write a table atomically (a partial file, then rename)."""
+    part = path.with_name(path.name + ".partial")
+    df.write_parquet(part)
+    os.replace(part, path)
 
 
 @dataclass
@@ -523,9 +415,8 @@ def write_outputs(
     """Write the tidy table and (optionally) the report and PNGs of a finished sweep."""
     keys = [v.key for v in varies]
     tidy = tidy_table(planned, keys)
-    part = out / (TABLE + ".partial")
-    tidy.write_parquet(part)
-    os.replace(part, out / TABLE)
+    _write_parquet(tidy, out / TABLE)
+    _write_parquet(timings_table(planned), out / TIMINGS)
     report_path = None
     figures = sweep_figures(tidy, keys, metrics(RunResult(r.path) for r in planned))
     if report:
@@ -534,7 +425,7 @@ def write_outputs(
             f"Panopticon sweep: {spec['scenario']}",
             f"{spec['runs']} runs, written {when}.",
             figures,
-            before=_summary_html(tidy, keys, spec),
+            before=summary_html(tidy, keys, spec),
         )
         report_path = out / REPORT
         tmp = out / (REPORT + ".tmp")
@@ -557,7 +448,11 @@ def run_sweep(
     report: bool = True,
     png_dir: str | Path | None = None,
 ) -> SweepResult:
-    """Plan, validate, run the missing runs, and write the table and the report."""
+    """Plan, validate, run the missing runs, and write the table and the report.
+
+    SIGINT or SIGTERM meanwhile stops the workers and raises `SweepInterrupted`, whose
+    message names the complete runs (its `exit_code` is 130 or 143).
+    """
     if jobs < 1:
         raise SweepError(f"error: --jobs {jobs}: not allowed; give an integer >= 1")
     out_path = Path(out)
@@ -591,9 +486,15 @@ def run_sweep(
 
         bar = tqdm(total=len(todo), unit="run", desc="sweep", file=sys.stderr, smoothing=0.1)
     try:
-        execute(todo, jobs, on_done=(lambda _r: bar.update(1)) if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
-    tidy, report_path = write_outputs(out_path, planned, varies, spec, report, png_dir)
+        with interruptible():
+            try:
+                execute(todo, jobs, on_done=(lambda _r: bar.update(1)) if bar else None)
+            finally:
+                if bar is not None:
+                    bar.close()
+            tidy, report_path = write_outputs(out_path, planned, varies, spec, report, png_dir)
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        message = interrupted_message(planned, signum)
+        raise SweepInterrupted(signum, message) from None
     return SweepResult(out_path, tidy, report_path, len(todo), skipped)
