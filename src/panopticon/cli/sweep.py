@@ -45,8 +45,11 @@ def add_arguments(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the missing runs of the grid, write the table and report; exit code (130 on ^C)."""
-    from panopticon.analysis.sweep import parse_vary, run_sweep
+    """Run the missing runs of the grid, write the table and report; exit code.
+
+    Interrupted: the message names the complete runs; exit 130 (SIGINT) or 143 (SIGTERM).
+    """
+    from panopticon.analysis.sweep import SweepInterrupted, parse_vary, run_sweep
 
     varies = [parse_vary(v) for v in args.vary]
     base = load_scenario(args)
@@ -62,16 +65,13 @@ def run(args: argparse.Namespace) -> int:
             report=not args.no_report,
             png_dir=args.png,
         )
-    except KeyboardInterrupt:
-        print(
-            "interrupted: unfinished runs are marked incomplete; run the same command again "
-            "to finish only the missing runs",
-            file=sys.stderr,
-        )
-        return 130
+    except SweepInterrupted as exc:
+        print(exc.message, file=sys.stderr)
+        return exc.exit_code
     if not args.quiet:
         print(f"ran {res.ran} runs, {res.skipped} were already complete")
         print(f"table: {res.out / 'sweep.parquet'} ({res.table.height:,} rows)")
+        print(f"run times: {res.out / 'sweep_timings.parquet'}")
         if res.report is not None:
             print(f"report: {res.report}")
     return 0
