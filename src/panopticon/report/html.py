@@ -43,7 +43,7 @@ th{background:#f3f4f6}
 tr.differs td{font-weight:600;background:#fff7ed}
 nav ul{columns:2;margin:4px 0;padding-left:20px;font-size:.9em}
 details summary{cursor:pointer;color:#374151;margin:6px 0}
-.plot{width:100%;min-height:300px}
+.plot{width:100%;min-height:300px;overflow-x:auto}
 .wrong{color:#b91c1c}
 """
 
