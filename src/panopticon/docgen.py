@@ -157,7 +157,9 @@ FILES: tuple[tuple[str, str, str, str], ...] = (
         "version, scenario, seed, population, days, started, finished, wall_seconds, "
         "peak_memory_bytes, state_bytes_per_citizen, phase_seconds, module_seconds, totals, "
         "outputs (every column and table below, as declared), records_written, status "
-        "(`complete`/`incomplete`), represents and scale (sampled nations)",
+        "(`complete`; an interrupted run stays `incomplete` in the hidden `.DIR.partial/` "
+        "beside it), files (size and sha256 of every other file, checked when the run is "
+        "opened), represents and scale (sampled nations)",
     ),
     (
         "scenario.toml",
