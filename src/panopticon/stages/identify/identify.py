@@ -5,10 +5,14 @@ actor, or names an innocent person (a false match). Its rates come from `faceid`
 rates, or the scores model's rates per (image quality, demographic group), computed once
 per run for the scenario's gallery and threshold. Other channels never miss (their
 detection chance already counts that) but name the wrong person at their
-`wrong_person` rate. A wrongful record names a citizen of the actor's own group with
-probability `same_group_share` (false matches resemble the person searched), otherwise
-anyone but the actor. A simulated population stands for a sample of the nation, so
-uniform choice among simulated citizens puts wrongful records on them in proportion.
+`wrong_person` rate. A wrongful record names a citizen of the actor's own group with a
+per-(channel, group) probability, otherwise anyone but the actor. In scores mode a camera
+false match names the actor's group g with q_g = m_g s_g / (m_g s_g + 1 - s_g), from the
+model (the group's FMR multiplier m_g acts on same-group impostor pairs, s_g its gallery
+share), so women's 3x false-match rate lands on women; fixed-mode cameras and the other
+channels use the scenario's `same_group_share`. A simulated population stands for a sample
+of the nation, so uniform choice among simulated citizens puts wrongful records on them
+in proportion.
 """
 
 from __future__ import annotations
@@ -79,6 +83,38 @@ def rate_table(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, tuple[str, .
     return rates, np.ascontiguousarray(cum), names
 
 
+def attribution_tables(scenario: Scenario, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(p_same, p_other) per [channel code, group]: how a wrongful record picks its target.
+
+    With p_same it names a member of the actor's group, with p_other a member of another
+    group, otherwise anyone but the actor (who is of the actor's group with probability
+    s' = (size - 1) / (n - 1), `counts` being the simulated group sizes). Row 0 is the
+    camera: in scores mode it is set so that a false match names the actor's group with the
+    model's q_g (`FaceIdScores.same_group_share`): p_same = (q - s') / (1 - s') when q >= s'
+    (an FMR multiplier >= 1), else p_other = 1 - q / s'. Fixed-mode cameras and the other
+    channels: p_same = `same_group_share`, p_other = 0, in both modes.
+    """
+    s = scenario.surveillance
+    n_groups = len(scenario.population.groups)
+    shape = (1 + len(s.channels), n_groups)
+    p_same = np.full(shape, float(s.faceid.same_group_share))
+    p_other = np.zeros(shape)
+    if isinstance(s.faceid, FaceIdFixed):
+        return p_same, p_other
+    model = faceid_model(scenario)
+    n = int(counts.sum())
+    for g, name in enumerate(scenario.population.groups):
+        q = model.same_group_share(name)
+        size = int(counts[g]) if g < counts.size else 0
+        if size < 2 or n - size < 1:  # no one else in the group, or no other group
+            p_same[0, g] = 0.0
+            continue
+        base = (size - 1) / (n - 1)
+        p_same[0, g] = (q - base) / (1.0 - base) if q >= base else 0.0
+        p_other[0, g] = 0.0 if q >= base else 1.0 - q / base
+    return p_same, p_other
+
+
 @njit(cache=True)
 def _identify_kernel(
     seed: int,
@@ -90,7 +126,8 @@ def _identify_kernel(
     rates: np.ndarray,
     cum_quality: np.ndarray,
     wrong_person: np.ndarray,
-    same_group_share: float,
+    p_same: np.ndarray,
+    p_other: np.ndarray,
     members: np.ndarray,
     member_start: np.ndarray,
     n: int,
@@ -122,17 +159,28 @@ def _identify_kernel(
         elif o == WRONG:
             size = member_start[g + 1] - member_start[g] if members.size > 0 else 0
             j = -1
-            if size > 1 and streams.uniform(side, c + np.uint64(1)) < same_group_share:
-                # a member of the actor's group other than the actor: rejection, with
-                # counters 2m + 64e + t (beyond the 2e, 2e+1 used above); 64 failures in a
-                # row have probability <= 2^-64 and fall back to anyone
+            ps = p_same[chan[e], g]
+            po = p_other[chan[e], g]
+            if size > 1 or po > 0:
+                v = streams.uniform(side, c + np.uint64(1))
+                # counters 2m + 64e + t lie beyond the 2e, 2e+1 used above
                 base = np.uint64(2 * m + 64 * e)
-                for t in range(64):
-                    u = streams.uniform(side, base + np.uint64(t))
-                    pick = members[member_start[g] + int(u * size)]
-                    if pick != i:
-                        j = pick
-                        break
+                if size > 1 and v < ps:
+                    # a member of the actor's group other than the actor: rejection; 64
+                    # failures in a row have probability <= 2^-64 and fall back to anyone
+                    for t in range(64):
+                        u = streams.uniform(side, base + np.uint64(t))
+                        pick = members[member_start[g] + int(u * size)]
+                        if pick != i:
+                            j = pick
+                            break
+                elif v >= ps and v < ps + po and members.size > size:
+                    # a member of another group: members are sorted by group, so skip
+                    # the actor's block [member_start[g], member_start[g + 1])
+                    k = int(streams.uniform(side, base) * (members.size - size))
+                    if k >= member_start[g]:
+                        k += size
+                    j = members[k]
             if j >= 0:
                 target[e] = j
             else:
@@ -170,12 +218,13 @@ class Identify(Module):
         self.wrong_person = np.array(
             [0.0, *(c.wrong_person for c in s.channels.values())], dtype=np.float64
         )
-        self.same_group_share = float(s.faceid.same_group_share)
         self.n = scenario.population.size
         self.group = group if group is not None else np.empty(0, dtype=np.uint8)
-        if self.same_group_share > 0 and self.group.size > 0:
+        n_groups = len(scenario.population.groups)
+        counts = np.bincount(self.group, minlength=n_groups)
+        self.p_same, self.p_other = attribution_tables(scenario, counts)
+        if max(self.p_same.max(), self.p_other.max()) > 0 and self.group.size > 0:
             self.members = np.argsort(self.group, kind="stable").astype(np.int32)
-            counts = np.bincount(self.group, minlength=len(scenario.population.groups))
             self.member_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         else:
             self.members = np.empty(0, dtype=np.int32)
@@ -204,7 +253,8 @@ class Identify(Module):
             self.rates,
             self.cum_quality,
             self.wrong_person,
-            self.same_group_share,
+            self.p_same,
+            self.p_other,
             self.members,
             self.member_start,
             self.n,

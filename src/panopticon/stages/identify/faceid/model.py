@@ -3,7 +3,9 @@
 `FaceIdScores` holds the impostor distribution, the probe quality classes and the
 demographic groups; it answers the outcome rates of one search for a (quality, group)
 pair or any mix of them, and `rate_table` lays them out as arrays for the engine's
-kernels. The fixed mode's draw, `identify_fixed`, reads the same outcome codes.
+kernels. The gallery holds the groups in their population shares; a group's FMR
+multiplier acts on comparisons with impostors of its own group (NISTIR 8280). The fixed
+mode's draw, `identify_fixed`, reads the same outcome codes.
 """
 
 from __future__ import annotations
@@ -86,11 +88,14 @@ class QualityClass(FrozenModel):
 class Group(FrozenModel):
     """A demographic group: population share and its error differentials.
 
-    `fmr_multiplier` scales the impostor tail: FMR_group(s) = min(1, m * FMR(s)), for all
-    comparisons of this group's probes. `extra_miss` is the probability that the mate
-    comparison fails outright (e.g. an aged or poor enrolment photo): the mate then
-    scores below any threshold, but impostors can still be named. `genuine_shift` moves
-    the genuine-score mean (negative: more misses).
+    `fmr_multiplier` scales the impostor tail of same-group pairs: a probe of this group
+    compared with an enrolled impostor of the same group has FMR min(1, m * FMR(s)), as
+    NISTIR 8280 measures differentials (same-demographic impostor pairs); with impostors of
+    other groups it has the base FMR(s) (an ASSUMPTION: cross-group differentials are not
+    modelled). `share` is also the group's share of the gallery. `extra_miss` is the
+    probability that the mate comparison fails outright (e.g. an aged or poor enrolment
+    photo): the mate then scores below any threshold, but impostors can still be named.
+    `genuine_shift` moves the genuine-score mean (negative: more misses).
     """
 
     share: Probability
@@ -163,7 +168,11 @@ class FaceIdScores(FrozenModel):
     # ---- rates -----------------------------------------------------------------------
 
     def fmr(self, threshold: float, quality: str, group: str) -> float:
-        """False-match rate of one impostor comparison at `threshold` (cached)."""
+        """Mean false-match rate of one impostor comparison at `threshold` (cached).
+
+        The mean over the gallery: same-group impostors at the multiplied rate, the others
+        at the base rate.
+        """
         return self.pair_rates(1.0, threshold, quality, group).fmr
 
     def pair_rates(
@@ -183,9 +192,20 @@ class FaceIdScores(FrozenModel):
             imp.mean,
             imp.sd,
             g.fmr_multiplier,
+            g.share,
             g.extra_miss,
         )
         return IdentificationRates(gallery, threshold, *values)
+
+    def same_group_share(self, group: str) -> float:
+        """Probability that a false match for a probe of `group` names someone of `group`.
+
+        q = m share / (m share + 1 - share): the same-group impostors' share of the tail
+        intensity (see `quadrature.same_group_share_of_false_matches`). With m = 1 it is the
+        group's share of the gallery: a false match then names anyone.
+        """
+        g = self.group(group)
+        return quadrature.same_group_share_of_false_matches(g.fmr_multiplier, g.share)
 
     def rates(
         self,
@@ -223,9 +243,10 @@ class FaceIdScores(FrozenModel):
                     enrolled[i, j, WRONG] = r.p_wrong
                     enrolled[i, j, CORRECT] = r.p_correct
                     fpir[i, j] = r.fpir
-            enrolled.setflags(write=False)
-            fpir.setflags(write=False)
-            table = RateTable(self.quality_names, self.group_names, enrolled, fpir)
+            same = np.array([self.same_group_share(gname) for gname in self.groups])
+            for arr in (enrolled, fpir, same):
+                arr.setflags(write=False)
+            table = RateTable(self.quality_names, self.group_names, enrolled, fpir, same)
             if len(_TABLE_CACHE) >= 1024:
                 _TABLE_CACHE.clear()
             _TABLE_CACHE[key] = table
@@ -237,7 +258,8 @@ class IdentificationRates:
     """Outcome probabilities of one 1:N search at (gallery, threshold).
 
     For an enrolled person: p_correct + p_wrong + p_miss = 1. For a person not enrolled:
-    fpir (someone is named) and expected_false_candidates = G * FMR(t). For a mixture of
+    fpir (someone is named) and expected_false_candidates = G * FMR(t), with `fmr` the
+    mean FMR(t) over the gallery's impostors (same-group ones multiplied). For a mixture of
     quality classes or groups every field is the share-weighted mean (fmr included).
     """
 
@@ -292,12 +314,15 @@ class RateTable:
 
     The arrays are read-only and ordered like `qualities` and `groups`, so a Numba kernel
     can pass ``enrolled[q, g, MISSED]`` and ``enrolled[q, g, WRONG]`` to `identify_fixed`.
+    `same_group[g]` is the chance that a false match names someone of group g
+    (`FaceIdScores.same_group_share`).
     """
 
     qualities: tuple[str, ...]
     groups: tuple[str, ...]
     enrolled: np.ndarray
     fpir: np.ndarray
+    same_group: np.ndarray
 
 
 _TABLE_CACHE: dict[tuple[str, float, float], RateTable] = {}

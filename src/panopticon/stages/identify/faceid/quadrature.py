@@ -3,6 +3,10 @@
 Powers such as (1 - FMR)**(G-1) are computed in log space (log1p/expm1), so galleries up
 to 1e10 and beyond keep full floating-point accuracy. `pair_rates` works on primitive
 parameters only, so one lru_cache serves every model that shares them.
+
+A group's false-match multiplier acts on same-group impostor pairs only, as NISTIR 8280
+measures it: of the G-1 impostors a share `same_share` (the probe's group in the gallery)
+has FMR min(1, m FMR(s)), the others the base FMR(s).
 """
 
 from __future__ import annotations
@@ -25,22 +29,43 @@ def _log1mexp(x: np.ndarray) -> np.ndarray:
         return np.where(x > -_LN2, np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
 
 
-def _log_fmr(s: np.ndarray, mu_i: float, sd_i: float, log_mult: float) -> np.ndarray:
-    """Log FMR(s) = log min(1, m * P(impostor >= s))."""
+def _log_fmr(s: np.ndarray, mu_i: float, sd_i: float) -> np.ndarray:
+    """Log of the base FMR(s) = P(impostor >= s)."""
     z = (np.asarray(s, dtype=float) - mu_i) / sd_i
-    return np.minimum(0.0, special.log_ndtr(-z) + log_mult)
+    return np.minimum(0.0, special.log_ndtr(-z))
 
 
-def _max_cdf(log_fmr: np.ndarray, n: float) -> tuple[np.ndarray, np.ndarray]:
-    """P(all n impostors < s) and its complement, from log FMR(s); stable for n to 1e10.
+def _max_cdf(
+    log_fmr: np.ndarray, n: float, log_mult: float, same_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(all n impostors < s) and its complement, from the base log FMR(s); stable to 1e10.
 
-    (1 - FMR)**n = exp(n * log1p(-FMR)), with log(1 - FMR) from log FMR via log1mexp.
+    n * same_share impostors are of the probe's group, with FMR min(1, m FMR), the rest at
+    the base FMR: P = (1 - m FMR)**(n share) (1 - FMR)**(n (1 - share)), evaluated as
+    exp(sum of n_k log1p(-FMR_k)) with log(1 - FMR_k) from log FMR_k via log1mexp.
     """
-    if n == 0:
-        ones = np.ones_like(log_fmr)
-        return ones, np.zeros_like(log_fmr)
-    a = n * _log1mexp(log_fmr)
+    n_same = n * same_share
+    n_other = n - n_same
+    a = np.zeros_like(log_fmr)
+    if n_same > 0:
+        a = a + n_same * _log1mexp(np.minimum(0.0, log_fmr + log_mult))
+    if n_other > 0:
+        a = a + n_other * _log1mexp(log_fmr)
     return np.exp(a), -np.expm1(a)
+
+
+def same_group_share_of_false_matches(fmr_multiplier: float, same_share: float) -> float:
+    """Probability that a false match names someone of the probe's own group.
+
+    The best impostor comes from the same-group part of the gallery in proportion to its
+    tail intensity, n share m FMR(s) against n (1 - share) FMR(s), whatever the score s:
+    q = m share / (m share + 1 - share). Exact to first order in FMR (relative error about
+    m FMR, below 1e-8 at any operating point in use); once m FMR reaches 1 the same-group
+    impostors dominate even more.
+    """
+    same = fmr_multiplier * same_share
+    total = same + (1.0 - same_share)
+    return same / total if total > 0 else 0.0
 
 
 def _quadrature_nodes(
@@ -89,12 +114,14 @@ def pair_rates(
     mu_i: float,
     sd_i: float,
     fmr_multiplier: float,
+    same_share: float,
     extra_miss: float,
 ) -> tuple[float, float, float, float, float, float]:
     """(p_correct, p_wrong, p_miss, fmr, fpir, expected_false_candidates); cached.
 
-    Enrolled: the mate scores S ~ N(mu_g, sd_g), N = G-1 impostors have max M with
-    P(M < s) = (1 - FMR(s))**N. Then
+    Enrolled: the mate scores S ~ N(mu_g, sd_g); of the N = G-1 impostors N * same_share
+    are of the probe's group (FMR multiplied by m), the others at the base FMR, so their
+    max M has P(M < s) = (1 - m FMR(s))**(N share) (1 - FMR(s))**(N (1 - share)). Then
 
         p_correct = int_t^inf f_g(s) P(M < s) ds
         p_miss    = P(S < t) P(M < t)
@@ -103,14 +130,15 @@ def pair_rates(
     Of the two integrals (which add up to P(S >= t)) the smaller is integrated and the
     larger obtained by subtraction, so small rates keep their relative accuracy and the
     three rates sum to 1. With probability `extra_miss` the mate comparison fails and only
-    the impostors can return a candidate.
+    the impostors can return a candidate. Not enrolled: G impostors, split the same way;
+    `fmr` is the mean FMR(t) over them, so expected_false_candidates = G * fmr.
     """
     n = gallery - 1.0
     log_mult = math.log(fmr_multiplier)
     if t == math.inf:
         return 0.0, 0.0, 1.0, 0.0, 0.0, 0.0
-    log_fmr_t = _log_fmr(np.array([t]), mu_i, sd_i, log_mult)
-    below_t, above_t = _max_cdf(log_fmr_t, n)
+    log_fmr_t = _log_fmr(np.array([t]), mu_i, sd_i)
+    below_t, above_t = _max_cdf(log_fmr_t, n, log_mult, same_share)
     below_t, above_t = float(below_t[0]), float(above_t[0])
     zt = (t - mu_g) / sd_g
     g_below = float(special.ndtr(zt))
@@ -120,16 +148,18 @@ def pair_rates(
     hi = max(mu_g + 12.0 * sd_g, lo + 12.0 * sd_g)
     features = [(mu_g, 12.0 * sd_g, sd_g / 4.0), (mu_i, 10.0 * sd_i, sd_i / 4.0)]
     kinks: list[float] = []
-    if fmr_multiplier > 1.0:  # FMR reaches 1 here: the max-CDF has a kink
+    if fmr_multiplier > 1.0 and same_share > 0:  # m FMR reaches 1 here: a kink
         kinks.append(mu_i + sd_i * float(-special.ndtri(1.0 / fmr_multiplier)))
-    if n * fmr_multiplier > 1.0:  # where n * FMR(s) = 1 the max-CDF rises from 0 to 1
-        z_star = float(-special.ndtri(1.0 / (n * fmr_multiplier)))
+    # impostors weighted by their FMR factor: the expected count above s is n_eff FMR(s)
+    n_eff = n * (fmr_multiplier * same_share + 1.0 - same_share)
+    if n_eff > 1.0:  # where n_eff * FMR(s) = 1 the max-CDF rises from 0 to 1
+        z_star = float(-special.ndtri(1.0 / n_eff))
         width = sd_i / max(1.0, z_star)
         features.append((mu_i + sd_i * z_star, 8.0 * width, width / 4.0))
     x, w = _quadrature_nodes(lo, hi, features, kinks)
     z = (x - mu_g) / sd_g
     dens = np.exp(-0.5 * z * z) / (sd_g * math.sqrt(2.0 * math.pi))
-    cdf, tail = _max_cdf(_log_fmr(x, mu_i, sd_i, log_mult), n)
+    cdf, tail = _max_cdf(_log_fmr(x, mu_i, sd_i), n, log_mult, same_share)
     i_correct = float(np.dot(w, dens * cdf))
     i_wrong = float(np.dot(w, dens * tail))
     if i_correct <= i_wrong:
@@ -142,6 +172,7 @@ def pair_rates(
     p_wrong = keep * (g_below * above_t + i_wrong) + extra_miss * above_t
     p_miss = keep * g_below * below_t + extra_miss * below_t
 
-    fmr = float(np.exp(log_fmr_t[0]))
-    fpir = float(-np.expm1(gallery * _log1mexp(log_fmr_t)[0]))
+    base_fmr = float(np.exp(log_fmr_t[0]))
+    fmr = same_share * min(1.0, fmr_multiplier * base_fmr) + (1.0 - same_share) * base_fmr
+    fpir = float(_max_cdf(log_fmr_t, gallery, log_mult, same_share)[1][0])
     return p_correct, p_wrong, p_miss, fmr, fpir, gallery * fmr
