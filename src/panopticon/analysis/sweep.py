@@ -40,7 +40,7 @@ import polars as pl
 
 from panopticon.analysis.headline import headline, metrics
 from panopticon.analysis.sweep_report import TABLE, TIMINGS, summary_html, sweep_figures
-from panopticon.analysis.workers import Interrupted, interruptible, run_in_workers
+from panopticon.analysis.workers import Caught, Interrupted, interruptible, run_in_workers
 from panopticon.core.params import ScenarioError
 from panopticon.io.runs import RunError, RunResult
 from panopticon.report.html import page, show
@@ -485,16 +485,20 @@ def run_sweep(
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="run", desc="sweep", file=sys.stderr, smoothing=0.1)
+    caught = Caught()
     try:
-        with interruptible():
+        with interruptible() as caught:
             try:
                 execute(todo, jobs, on_done=(lambda _r: bar.update(1)) if bar else None)
             finally:
                 if bar is not None:
                     bar.close()
             tidy, report_path = write_outputs(out_path, planned, varies, spec, report, png_dir)
-    except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-        message = interrupted_message(planned, signum)
-        raise SweepInterrupted(signum, message) from None
+    except BaseException as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else caught.signum
+        if signum is None and isinstance(exc, KeyboardInterrupt):
+            signum = signal.SIGINT
+        if signum is None:
+            raise
+        raise SweepInterrupted(signum, interrupted_message(planned, signum)) from None
     return SweepResult(out_path, tidy, report_path, len(todo), skipped)

@@ -69,19 +69,32 @@ class RemoteTraceback(Exception):
         return "\n" + str(self.args[0])
 
 
+class Caught:
+    """The signal `interruptible` caught, if any (None until one comes)."""
+
+    signum: int | None = None
+
+
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """Within: SIGINT and SIGTERM raise `Interrupted` (in the main thread); restored after."""
+def interruptible() -> Iterator[Caught]:
+    """Within: SIGINT and SIGTERM raise `Interrupted` (in the main thread); restored after.
+
+    The signal is also recorded in the `Caught` yielded: raised inside a C extension
+    (numba's dispatcher, say) the exception may surface as another one (SystemError),
+    and the caller can still tell that it was a signal.
+    """
+    caught = Caught()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield caught
         return
 
     def handler(signum: int, _frame: FrameType | None) -> None:
+        caught.signum = signum
         raise Interrupted(signum)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield caught
     finally:
         for s, h in old.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
