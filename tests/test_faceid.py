@@ -177,6 +177,124 @@ def test_monte_carlo_group_and_quality_differentials(gallery: int) -> None:
         _assert_binomial(key, mc[key], getattr(r, key), trials)
 
 
+def _multiplied(u: np.ndarray, mult: float) -> np.ndarray:
+    """Impostor scores with survival min(1, mult * sf(s)) from uniforms, by inversion.
+
+    With mult < 1 a share 1 - mult never matches at any score (-inf).
+    """
+    v = u / mult
+    with np.errstate(divide="ignore"):
+        return np.where(v < 1.0, -special.ndtri(np.minimum(v, 1.0)), -np.inf)
+
+
+def _monte_carlo_split(
+    gallery: int,
+    threshold: float,
+    genuine: tuple[float, float],
+    mult: float,
+    share: float,
+    trials: int,
+    seed: int,
+) -> dict[str, float]:
+    """Searches against a gallery split into the probe's group and the others.
+
+    Of the gallery-1 impostors of an enrolled search, round(share * (gallery-1)) are of the
+    probe's group, with survival min(1, mult * sf(s)) (drawn by inversion), the others
+    standard normal. The not-enrolled search adds one impostor, of the probe's group with
+    probability `share` (its expected count, so the model's G * share is matched to first
+    order in FMR). Also returns the share of wrong and false-positive names that are of
+    the probe's group.
+    """
+    rng = np.random.default_rng(seed)
+    n = gallery - 1
+    n_same = round(share * n)
+    out = dict.fromkeys(("p_correct", "p_wrong", "p_miss", "fpir"), 0.0)
+    wrong_same = fp_same = 0
+    chunk = max(1, 2_000_000 // gallery)
+    done = 0
+    while done < trials:
+        m = min(chunk, trials - done)
+        done += m
+        gen = rng.normal(genuine[0], genuine[1], m)
+        imp = rng.standard_normal((m, gallery))
+        imp[:, :n_same] = _multiplied(rng.random((m, n_same)), mult)
+        last_same = rng.random(m) < share
+        imp[last_same, n] = _multiplied(rng.random(int(last_same.sum())), mult)
+        best = imp[:, :n].argmax(axis=1)
+        best_imp = imp[np.arange(m), best]
+        wrong = (best_imp >= threshold) & (best_imp > gen)
+        out["p_correct"] += int(np.sum((gen >= threshold) & (gen > best_imp)))
+        out["p_wrong"] += int(wrong.sum())
+        out["p_miss"] += int(np.sum((gen < threshold) & (best_imp < threshold)))
+        wrong_same += int(np.sum(wrong & (best < n_same)))
+        best_all = imp.argmax(axis=1)
+        fp = imp[np.arange(m), best_all] >= threshold
+        out["fpir"] += int(fp.sum())
+        same_all = (best_all < n_same) | ((best_all == n) & last_same)
+        fp_same += int(np.sum(fp & same_all))
+    wrong_n, fp_n = out["p_wrong"], out["fpir"]
+    res = {k: v / trials for k, v in out.items()}
+    res["wrong_same"] = wrong_same / wrong_n
+    res["fp_same"] = fp_same / fp_n
+    res["wrong_n"], res["fp_n"] = wrong_n, fp_n
+    return res
+
+
+@pytest.mark.parametrize(("gallery", "mult"), [(101, 4.0), (1001, 3.0), (1001, 0.5)])
+def test_monte_carlo_multiplier_acts_on_same_group_pairs(gallery: int, mult: float) -> None:
+    """NISTIR 8280's differential: only impostors of the probe's group get the multiplier.
+
+    The analytic rates match a simulation with explicit same-group and other impostors, and
+    the share of false matches naming the probe's group is q = m s / (m s + 1 - s).
+    """
+    share, genuine, trials = 0.3, (3.5, 1.2), 20_000
+    n_eff = (gallery - 1) * (mult * share + 1.0 - share)
+    threshold = float(-special.ndtri(0.4 / n_eff))
+    model = FaceIdScores(
+        impostor=ScoreDistribution(mean=0.0, sd=1.0),
+        qualities={"q": QualityClass(genuine=ScoreDistribution(mean=3.5, sd=1.2))},
+        groups={"a": Group(share=share, fmr_multiplier=mult), "b": Group(share=1.0 - share)},
+    )
+    r = model.rates(gallery, threshold, "q", "a")
+    mc = _monte_carlo_split(gallery, threshold, genuine, mult, share, trials, seed=gallery)
+    for key in ("p_correct", "p_wrong", "p_miss", "fpir"):
+        _assert_binomial(key, mc[key], getattr(r, key), trials)
+    q = model.same_group_share("a")
+    assert q == pytest.approx(mult * share / (mult * share + 1.0 - share))
+    _assert_binomial("wrong_same", mc["wrong_same"], q, int(mc["wrong_n"]))
+    _assert_binomial("fp_same", mc["fp_same"], q, int(mc["fp_n"]))
+
+
+def test_other_groups_multiplier_leaves_a_group_alone() -> None:
+    """Men's rates do not depend on women's multiplier (it acts on woman-woman pairs)."""
+    base = faceid.default_model()
+    groups = dict(base.groups)
+    groups["women"] = groups["women"].model_copy(update={"fmr_multiplier": 1.0})
+    flat = base.model_copy(update={"groups": groups})
+    for gallery, t in ((1e6, 5.0), (1.3e9, faceid.DEFAULT_THRESHOLD)):
+        men = base.pair_rates(gallery, t, "surveillance", "men")
+        assert men == flat.pair_rates(gallery, t, "surveillance", "men")
+        women = base.pair_rates(gallery, t, "surveillance", "women")
+        assert women.p_wrong > flat.pair_rates(gallery, t, "surveillance", "women").p_wrong
+
+
+def test_fpir_of_a_group_counts_its_same_group_impostors() -> None:
+    """Small N*FMR: FPIR ~ G FMR (m s + 1 - s), not G m FMR (all comparisons multiplied)."""
+    model = faceid.default_model()
+    t = faceid.DEFAULT_THRESHOLD
+    base = float(special.ndtr(-t))
+    women = model.groups["women"]
+    r = model.rates(1e3, t, "enrolment", "women")
+    mean_fmr = base * (women.fmr_multiplier * women.share + 1.0 - women.share)
+    assert r.fmr == pytest.approx(mean_fmr, rel=1e-12)
+    assert r.fpir == pytest.approx(1e3 * mean_fmr, rel=1e-6)
+    assert r.expected_false_candidates == pytest.approx(1e3 * mean_fmr, rel=1e-12)
+    assert model.same_group_share("men") == pytest.approx(0.51)
+    assert model.same_group_share("women") == pytest.approx(1.47 / 1.98)
+    table = model.rate_table(1e3, t)
+    np.testing.assert_allclose(table.same_group, [0.51, 1.47 / 1.98])
+
+
 # --------------------------------------------------------------------------------------
 # Limits, stability, monotonicity
 # --------------------------------------------------------------------------------------
