@@ -26,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from panopticon.core import streams
+from panopticon.core.params import SCORE_BOUND
 from panopticon.core.population import BLOCK, build, draw_propensity
 from panopticon.scenario.schema import Population as PopulationParams
 from panopticon.scenario.schema import Trigger
@@ -128,7 +129,8 @@ def test_reference_streams_are_the_library_streams(
 
 INF = math.inf
 INT_GRID = [-5, 0, 100, 249, 250, 251, 500, 749, 750, 751, 1000]
-FLOAT_GRID = [*INT_GRID, 249.5, 250.5, 750.5, -INF, INF]
+# the schema's score bounds: the extremes a trigger may take (nan and inf are refused)
+FLOAT_GRID = [*INT_GRID, 249.5, 250.5, 750.5, -SCORE_BOUND, SCORE_BOUND]
 
 
 def ref_grade(value: float, lows: list[float]) -> int:
@@ -265,7 +267,7 @@ def test_score_triggers_stay_equal_to_a_full_recount(data: st.DataObject) -> Non
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="rng"))
     n = data.draw(st.integers(1, 150), label="n")
     dtype = data.draw(st.sampled_from([np.int16, np.int32, np.float64]), label="dtype")
-    grid = INT_GRID if dtype != np.float64 else [v for v in FLOAT_GRID if abs(v) < INF]
+    grid = INT_GRID if dtype != np.float64 else [v for v in FLOAT_GRID if abs(v) < SCORE_BOUND]
     n_grades = data.draw(st.integers(0, 4), label="grades")
     lows = rng.choice(INT_GRID, n_grades, replace=False).tolist()
     bands = {f"g{k}": (float(low), 1000.0) for k, low in enumerate(lows)}  # any dict order
@@ -309,9 +311,9 @@ def test_trigger_kernel_any_grade_code_and_mask(data: st.DataObject) -> None:
     n_t = data.draw(st.integers(1, MAX_TRIGGERS), label="triggers")
     use_grades = data.draw(st.booleans(), label="use_grades")
     dtype = data.draw(st.sampled_from([np.float32, np.float64]), label="dtype")
-    grid = np.array([v for v in FLOAT_GRID if abs(v) < INF])
-    below = rng.choice(FLOAT_GRID, n_t)
-    above = rng.choice(FLOAT_GRID, n_t)
+    grid = np.array([v for v in FLOAT_GRID if abs(v) < SCORE_BOUND])
+    below = rng.choice([*FLOAT_GRID, -INF, INF], n_t)  # the kernel's "no bound" is inf
+    above = rng.choice([*FLOAT_GRID, -INF, INF], n_t)
     # a trigger naming no grades has every bit set; without grades, none names any
     masks = rng.integers(0, 2**62, n_t, dtype=np.int64)
     masks[(rng.random(n_t) < 0.3) | (not use_grades)] = -1
