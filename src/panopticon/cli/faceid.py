@@ -275,6 +275,7 @@ def faceid_report(
         by_group[gname] = {
             "share": weight,
             "fmr_multiplier": model.groups[gname].fmr_multiplier,
+            "same_group_share": model.same_group_share(gname),
             "p_correct": gr.p_correct,
             "p_wrong": gr.p_wrong,
             "p_miss": gr.p_miss,
@@ -332,13 +333,21 @@ def _print_table(rep: dict[str, object], how: str) -> None:
         f"wrongful attributions per search    {_fmt(f['wrongful_per_search'])}",
     ]
     if len(by_group) > 1 or rep["group"] == "all":
-        lines += ["", "  group      share  FMR x   p_correct   p_wrong     p_miss      fpir"]
+        lines += [
+            "",
+            "  group      share  FMR x   p_correct   p_wrong     p_miss      fpir        own group",
+        ]
         for name, row in by_group.items():
             lines.append(
                 f"  {name:<10} {row['share']:<6.3g} {row['fmr_multiplier']:<7.3g} "
                 f"{_fmt(row['p_correct']):<11} {_fmt(row['p_wrong']):<11} "
-                f"{_fmt(row['p_miss']):<11} {_fmt(row['fpir'])}"
+                f"{_fmt(row['p_miss']):<11} {_fmt(row['fpir']):<11} "
+                f"{row['same_group_share']:.3g}"
             )
+        lines.append(
+            "  (FMR x on same-group impostor pairs; own group: share of false matches "
+            "naming the group)"
+        )
     lines += [
         "",
         f"search cost (exhaustive, {c['template_bytes']}-byte templates, "
