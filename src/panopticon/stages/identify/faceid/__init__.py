@@ -15,6 +15,10 @@ and G, the outcome probabilities follow analytically:
 - enrolled person (mate plus G-1 impostors): ``p_correct``, ``p_wrong``, ``p_miss``;
 - person not enrolled (G impostors): ``fpir = 1 - (1 - FMR(t))**G``.
 
+A demographic group's FMR multiplier acts on impostors of its own group only (NISTIR
+8280 measures differentials on same-demographic pairs); the gallery holds the groups in
+their shares, and a false match names the probe's group with q = m s / (m s + 1 - s).
+
 Nothing here looks at a face: scores are numbers drawn from distributions, calibrated to
 published NIST operating points (see ``docs/faceid.md``). The parts:
 
