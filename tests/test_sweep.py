@@ -266,3 +266,18 @@ def test_jobs_give_the_same_table(tmp_path: Path) -> None:
     a, b = (pl.read_parquet(tmp_path / d / "sweep.parquet") for d in ("one", "two"))
     assert a.equals(b) and a.height == 2 * (len(MODEL_METRICS) + 2)  # + 2 declared headlines
     assert not (tmp_path / "two" / "report.html").exists()
+
+
+def test_intervals_stay_in_the_possible_range() -> None:
+    tidy = pl.DataFrame(
+        {
+            "x": [1.0] * 6,
+            "metric": ["sanctioned"] * 3 + ["wrongful_record_share"] * 3,
+            "value": [0.0, 0.0, 1.0, 0.0, 0.0, 1.0],
+        }
+    )
+    s = summarize(tidy, ["x"])
+    assert (s["lo"] >= 0).all()  # a t interval alone would give 0.33 [-1.1, 1.8]
+    share = s.filter(pl.col("metric") == "wrongful_record_share")
+    assert share["hi"].item() <= 1.0 and share["lo"].item() == 0.0
+    assert s.filter(pl.col("metric") == "sanctioned")["hi"].item() > 1.0

@@ -44,7 +44,10 @@ def t_quantile(df: int) -> float:
 
 
 def summarize(tidy: pl.DataFrame, by: list[str]) -> pl.DataFrame:
-    """Mean, sd, n and the 95% CI (mean ± t·sd/√n; none when n = 1) per group x metric."""
+    """Mean, sd, n and the 95% CI per group x metric.
+
+    The CI is mean ± t·sd/√n (none when n = 1), cut to the metric's possible range.
+    """
     g = tidy.group_by([*by, "metric"], maintain_order=True).agg(
         pl.col("value").mean().alias("mean"),
         pl.col("value").std().alias("sd"),
@@ -55,9 +58,19 @@ def summarize(tidy: pl.DataFrame, by: list[str]) -> pl.DataFrame:
         for n, sd in zip(g["n"].to_list(), g["sd"].to_list(), strict=True)
     ]
     g = g.with_columns(pl.Series("half", half, dtype=pl.Float64))
-    return g.with_columns(
+    g = g.with_columns(
         (pl.col("mean") - pl.col("half")).alias("lo"), (pl.col("mean") + pl.col("half")).alias("hi")
     ).drop("half")
+    # an interval never leaves the possible range: counts, rates and seconds are >= 0,
+    # shares lie in [0, 1] (a t interval on 0, 0, 1 would read "0.3 [-0.4, 1.1]")
+    fmt = pl.col("metric").replace_strict(
+        {m.key: m.fmt for m in METRIC_BY_KEY.values()}, default="count"
+    )
+    bounded = fmt.is_in(["count", "rate", "share", "seconds"])
+    return g.with_columns(
+        pl.when(bounded).then(pl.col("lo").clip(lower_bound=0.0)).otherwise(pl.col("lo")),
+        pl.when(fmt == "share").then(pl.col("hi").clip(upper_bound=1.0)).otherwise(pl.col("hi")),
+    )
 
 
 def _is_numeric(s: pl.Series) -> bool:
