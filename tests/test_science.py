@@ -17,28 +17,12 @@ import polars as pl
 import panopticon as pn
 from panopticon.analysis.headline import headline
 from panopticon.core.module import DayContext
-from panopticon.core.records import RecordBatch
 from panopticon.stages.society.module import attractiveness
+from test_policies import batch
 
 LAWFUL = (
     'behaviors.posting_criticism={rate=0.05, points=0, place="online", lawful=true, channels=[]}'
 )
-
-
-def batch(day: int, targets: list[int], correct: list[bool], kinds: list[int]) -> RecordBatch:
-    """A record batch against the given citizens (perpetrator = target when correct)."""
-    t = np.array(targets, dtype=np.int32)
-    c = np.array(correct, dtype=bool)
-    return RecordBatch(
-        day,
-        np.array(kinds, dtype=np.uint8),
-        np.where(c, t, 99).astype(np.int32),
-        t,
-        np.zeros(t.size, np.uint8),
-        c,
-        np.full(t.size, day, np.int32),
-        np.zeros(t.size, np.uint8),
-    )
 
 
 def test_rewards_are_never_appealed(tmp_path: Path) -> None:

@@ -214,25 +214,13 @@ class PointsLedger(Module):
         or `ALL` when a recovery pass ran without listing them.
         """
         day, batch, removed = ctx.day, ctx.batch, ctx.removed
-        self.score_sum += _apply_kernel(
-            batch.attributed_to,
-            batch.behavior,
-            batch.correct,
-            self.delta,
-            self.drop_to,
-            self.floor,
-            self.cap,
-            self.score,
-            self.true_score,
-            self.window,
-            self.blocks,
-            1,
-        )
-        if removed is not None:
+        for records, sign in ((batch, 1), (removed, -1)):  # removed: won appeals, reversed
+            if records is None:
+                continue
             self.score_sum += _apply_kernel(
-                removed.attributed_to,
-                removed.behavior,
-                removed.correct,
+                records.attributed_to,
+                records.behavior,
+                records.correct,
                 self.delta,
                 self.drop_to,
                 self.floor,
@@ -241,7 +229,7 @@ class PointsLedger(Module):
                 self.true_score,
                 self.window,
                 self.blocks,
-                -1,
+                sign,
             )
         recovered = np.empty(0, dtype=np.int32)
         if (day + 1) % self.every == 0:
