@@ -5,12 +5,18 @@ run has it. The rows after it come from the columns the run's modules declared
 ``headline`` (``manifest["outputs"]["timeseries"]``), with their labels and units; a
 column labelled "<label> wrongly" goes on its partner's row. A run folder written
 before the manifest described its outputs shows the funnel only.
+
+A sampled nation (``population.represents``) adds the national figure of every count
+and its exact 95% interval (:mod:`panopticon.analysis.national`: binomial for people at
+the end, Poisson for events over the run), flagging counts under 10 in the sample.
 """
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
+from panopticon.analysis import national
 from panopticon.analysis.headline import declared_order
 from panopticon.io.runs import RunResult
 
@@ -27,7 +33,8 @@ FUNNEL = frozenset(
     }
 )
 
-Row = tuple[str, float | None, str]
+# label, value in the sample, note, and the column whose declaration says how it scales
+Row = tuple[str, float | None, str, str]
 
 
 def _fmt(n: float) -> str:
@@ -41,25 +48,39 @@ def _funnel(m: dict[str, Any], t: dict[str, Any]) -> list[Row]:
     committed = max(t["committed"], 1)
     recorded = t["attributed_correct"] + t["attributed_wrong"]
     rows: list[Row] = [
-        ("committed", t["committed"], "100.0% of acts"),
-        ("seen by the system", t["observed"], f"{100 * t['observed'] / committed:.1f}% of acts"),
-        ("  missed by face id", t["missed"], ""),
-        ("recorded", recorded, f"{100 * recorded / committed:.1f}% of acts"),
-        ("  against the actor", t["attributed_correct"], ""),
+        ("committed", t["committed"], "100.0% of acts", "committed"),
+        (
+            "seen by the system",
+            t["observed"],
+            f"{100 * t['observed'] / committed:.1f}% of acts",
+            "observed",
+        ),
+        ("  missed by face id", t["missed"], "", "missed"),
+        ("recorded", recorded, f"{100 * recorded / committed:.1f}% of acts", "attributed_correct"),
+        ("  against the actor", t["attributed_correct"], "", "attributed_correct"),
         (
             "  against an innocent",
             t["attributed_wrong"],
             f"{100 * t['attributed_wrong'] / max(recorded, 1):.2f}% of records",
+            "attributed_wrong",
         ),
     ]
     if "wrongful_remaining" in t:
-        rows.append(("  wrongful, left after appeals", t["wrongful_remaining"], ""))
+        rows.append(
+            ("  wrongful, left after appeals", t["wrongful_remaining"], "", "wrongful_remaining")
+        )
     rows += [
-        ("sanctioned at the end", t["sanctioned"], f"{100 * t['sanctioned'] / n:.2f}% of people"),
+        (
+            "sanctioned at the end",
+            t["sanctioned"],
+            f"{100 * t['sanctioned'] / n:.2f}% of people",
+            "sanctioned",
+        ),
         (
             "  wrongly sanctioned",
             t["sanctioned_wrongly"],
             f"{100 * t['sanctioned_wrongly'] / max(t['sanctioned'], 1):.2f}% of sanctioned",
+            "sanctioned_wrongly",
         ),
     ]
     return rows
@@ -89,23 +110,45 @@ def declared_rows(outputs: dict[str, Any], totals: dict[str, Any]) -> list[Row]:
             continue
         unit = d.get("unit", "")
         note = f"{_fmt(totals[partner[name]])} wrongly" if name in partner else unit
-        rows.append((d.get("label") or name, float(totals[name]), note))
+        rows.append((d.get("label") or name, float(totals[name]), note, name))
     return rows
+
+
+def _national_cells(rows: list[Row], m: dict[str, Any], scale: float) -> list[tuple[str, str, str]]:
+    """Per row: the national figure, its 95% interval and the few-in-the-sample flag."""
+    out = []
+    for _, v, _, col in rows:
+        f = None
+        if v is not None:
+            decl = national.column_decl(col, m)
+            f = national.for_column(v, decl, scale, int(m["population"]))
+        if f is None:
+            out.append(("", "", ""))
+        else:
+            out.append(
+                (
+                    national.fmt_count(f.value),
+                    national.format_interval(f),
+                    "very uncertain" if f.few else "",
+                )
+            )
+    return out
 
 
 def summary_table(result: RunResult) -> str:
     """The funnel, the declared headline columns and the mean score, as aligned text.
 
     When the simulated population stands for a larger nation (`population.represents`),
-    a last column scales each count to the nation and says by how much.
+    more columns scale each count to the nation, with its exact 95% interval and a flag
+    when the sample holds under 10; amounts and means are not scaled. A footer says how.
     """
     m, t = result.manifest, result.totals
     n = m["population"]
     scale = m.get("scale")
     rows = _funnel(m, t) + declared_rows(m.get("outputs") or {}, t)
-    rows.append(("mean score at the end", None, f"{t['mean_score']:,.2f}"))
+    rows.append(("mean score at the end", None, f"{t['mean_score']:,.2f}", "mean_score"))
     w0 = max(len(r[0]) for r in rows)
-    cells = [_fmt(v) if v is not None else "" for _, v, _ in rows]
+    cells = [_fmt(v) if v is not None else "" for _, v, _, _ in rows]
     w1 = max(len(c) for c in cells)
     head = (
         f"{m['scenario']}: {n:,} citizens x {m['days']} days, seed {m['seed']}, "
@@ -113,19 +156,27 @@ def summary_table(result: RunResult) -> str:
     )
     lines = [head, "-" * len(head)]
     if scale:
-        w2 = max(len(_fmt(v * scale)) for _, v, _ in rows if v is not None)
-        lines.append(f"{'':<{w0}}  {'sample':>{w1}}  {f'nation x{scale:,.0f}':>{w2}}")
-        for (a, v, c), cell in zip(rows, cells, strict=True):
-            nat = _fmt(v * scale) if v is not None else ""
-            lines.append(f"{a:<{w0}}  {cell:>{w1}}  {nat:>{w2}}  {c}".rstrip())
-        lines.append(
-            f"national figures scale the sample by {scale:,.0f} "
-            f"(population.represents = {m['represents']:,.0f})"
-        )
+        nat = _national_cells(rows, m, scale)
+        h2, h3 = f"nation x{scale:,.0f}", "95% interval"
+        w2 = max(len(h2), *(len(c[0]) for c in nat))
+        w3 = max(len(h3), *(len(c[1]) for c in nat))
+        w4 = max(len(c[2]) for c in nat)
+        lines.append(f"{'':<{w0}}  {'sample':>{w1}}  {h2:>{w2}}  {h3:<{w3}}".rstrip())
+        for (a, _, c, _), cell, (v2, v3, v4) in zip(rows, cells, nat, strict=True):
+            line = f"{a:<{w0}}  {cell:>{w1}}  {v2:>{w2}}  {v3:<{w3}}"
+            if w4:
+                line += f"  {v4:<{w4}}"
+            lines.append(f"{line}  {c}".rstrip())
+        lines += _wrap(national.derivation(scale, m["represents"], n), len(head))
     else:
         lines += [
             f"{a:<{w0}}  {cell:>{w1}}  {c}".rstrip()
-            for (a, _, c), cell in zip(rows, cells, strict=True)
+            for (a, _, c, _), cell in zip(rows, cells, strict=True)
         ]
     lines.append(f"results in {result.path}")
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """The footer's paragraph in lines of at most `width` (at least 60) characters."""
+    return textwrap.wrap(text, max(width, 60))

@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from panopticon.analysis import national
 from panopticon.analysis.headline import (
     METRICS,
     format_diff,
     format_value,
     headline,
+    metrics,
     relative,
 )
 from panopticon.io.fs import write_atomic
@@ -41,7 +43,7 @@ KEY_PARAMETERS = (
     "run.days",
     "run.seed",
     "run.records",
-    "surveillance.enabled",
+    "surveillance.camera.enabled",
     "surveillance.camera.model",
     "surveillance.faceid.mode",
     "surveillance.appeals.enabled",
@@ -86,6 +88,41 @@ def _phase_text(phases: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f} s" for k, v in top)
 
 
+def national_section(runs: list[RunData]) -> str:
+    """National figures of the sampled runs, each with its 95% interval ('' if none is).
+
+    One row per headline count (people at the end: exact binomial; events over the run:
+    exact Poisson; both scaled by represents / size), counts under 10 in the sample flagged;
+    the caption says how each run's figures are derived.
+    """
+    figs = [national.headline_figures(r.result) for r in runs]
+    if not any(figs):
+        return ""
+    sampled = [(r, f) for r, f in zip(runs, figs, strict=True) if f]
+    keys = [
+        m for m in metrics([r.result for r, _ in sampled]) if any(m.key in f for _, f in sampled)
+    ]
+    head = ["metric", *(f"{r.label} (x{r.result.manifest['scale']:,.0f})" for r, _ in sampled)]
+    rows = [
+        [m.label, *(national.format_figure(f[m.key]) if m.key in f else "—" for _, f in sampled)]
+        for m in keys
+    ]
+    how = " ".join(
+        (f"{r.label}: " if len(sampled) > 1 else "")
+        + national.derivation(
+            r.result.manifest["scale"],
+            r.result.manifest["represents"],
+            r.result.manifest["population"],
+        )
+        for r, _ in sampled
+    )
+    return (
+        "<h2>National figures (95% intervals)</h2>"
+        + table(head, rows)
+        + f"<p class='caption'>{esc(how)}</p>"
+    )
+
+
 def summary_section(runs: list[RunData]) -> str:
     """Headline numbers, key parameters and manifests, side by side for several runs."""
     labels = [r.label for r in runs]
@@ -103,7 +140,7 @@ def summary_section(runs: list[RunData]) -> str:
                 relative(heads[0][m.key], h[m.key]),
             ]
         rows.append(row)
-    out = ["<section id='summary'><h2>Summary</h2>", table(head, rows)]
+    out = ["<section id='summary'><h2>Summary</h2>", table(head, rows), national_section(runs)]
 
     flats = [flatten(r.scenario) for r in runs]
     keys = list(dict.fromkeys(k for f in flats for k in f))
