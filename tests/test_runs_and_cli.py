@@ -32,6 +32,7 @@ def test_run_folder_contents(small_run: pn.RunResult) -> None:
     ts, people, records = small_run.timeseries, small_run.people, small_run.records
     assert ts.columns == [
         "day",
+        "date",
         "committed",
         "observed",
         "missed",

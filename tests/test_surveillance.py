@@ -33,10 +33,11 @@ SCORES = [
 def test_rollout_interpolates_and_is_flat_outside() -> None:
     sc = pn.load("minimal", SCORES)
     cam = sc.surveillance.camera
-    assert cameras_on(cam, 0) == pytest.approx(2.0e8)
-    assert cameras_on(cam, 730) == pytest.approx(6.26e8)  # 2020-01-01 is day 730
-    assert cameras_on(cam, 365) == pytest.approx(2.0e8 + 4.26e8 * 365 / 730)
-    assert cameras_on(cam, 5000) == pytest.approx(6.26e8)
+    start = sc.run.start  # 2018-01-01: the rollout reads its dates against run.start_date
+    assert cameras_on(cam, 0, start) == pytest.approx(2.0e8)
+    assert cameras_on(cam, 730, start) == pytest.approx(6.26e8)  # 2020-01-01 is day 730
+    assert cameras_on(cam, 365, start) == pytest.approx(2.0e8 + 4.26e8 * 365 / 730)
+    assert cameras_on(cam, 5000, start) == pytest.approx(6.26e8)
     dens = region_density(sc)
     assert float((dens * np.array([0.4, 0.6])).sum()) == pytest.approx(1.0)
 

@@ -13,8 +13,9 @@ population x days x attempts per person-day. A run whose expected draws exceed
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from panopticon.core.params import Daily
 from panopticon.io.runs import RunError
 
 if TYPE_CHECKING:
@@ -24,9 +25,14 @@ MAX_DRAWS = 1e11
 """Largest number of expected candidate acts plus measure attempts a run may draw."""
 
 
+def mean_rate(value: Any, scenario: Scenario) -> float:
+    """A rate's mean over the run: itself, or a schedule's mean over the run's days."""
+    return Daily(value, scenario.run.start, scenario.run.days).mean
+
+
 def act_rate(scenario: Scenario) -> float:
-    """Expected candidate acts per citizen-day: the sum of the behaviour rates."""
-    return float(sum(b.rate for b in scenario.behaviors.values()))
+    """Expected candidate acts per citizen-day: the sum of the behaviour rates (run means)."""
+    return float(sum(mean_rate(b.rate, scenario) for b in scenario.behaviors.values()))
 
 
 def attempt_rate(scenario: Scenario) -> float:
@@ -34,7 +40,7 @@ def attempt_rate(scenario: Scenario) -> float:
     per_year = 0.0
     for m in scenario.sanctions.measures.values():
         if m.kind in ("travel", "rental", "reward"):
-            per_year += m.attempts_per_year
+            per_year += mean_rate(m.attempts_per_year, scenario)
         elif m.kind == "consumption":
             items = m.options.get("items", {})
             leak = float(m.options.get("leak_share", 0.0))
@@ -55,8 +61,9 @@ def work_problem(scenario: Scenario) -> str | None:
         return None
     n, days = scenario.population.size, scenario.run.days
     acts, attempts = act_rate(scenario), attempt_rate(scenario)
-    top = sorted(scenario.behaviors.items(), key=lambda kv: -kv[1].rate)
-    rates = ", ".join(f"behaviors.{k}.rate = {b.rate:g}" for k, b in top[:3])
+    mean = {k: mean_rate(b.rate, scenario) for k, b in scenario.behaviors.items()}
+    top = sorted(mean.items(), key=lambda kv: -kv[1])
+    rates = ", ".join(f"behaviors.{k}.rate = {r:g}" for k, r in top[:3])
     rates += ", ..." if len(top) > 3 else ""
     extra = f" + {attempts:g} measure attempts" if attempts > 0 else ""
     return (

@@ -18,6 +18,7 @@ import os
 import resource
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,7 @@ class Simulation:
         self.size = scenario.population.size
         self.seed = scenario.run.seed
         self.days = scenario.run.days
+        self.start_date = scenario.run.start
         self.population = population_mod.build(scenario.population, self.seed)
         self.capabilities: dict[str, Any] = {}
         self._transient: set[str] = set()
@@ -107,7 +109,9 @@ class Simulation:
         )
         self._by_name = {m.name: m for m in self.modules}
         self.columns: list[Column] = self._declared_columns()
-        self.metrics = DailyMetrics(self.days, {c.name: c.dtype for c in self.columns})
+        self.metrics = DailyMetrics(
+            self.days, {c.name: c.dtype for c in self.columns}, self.start_date
+        )
         self._reporting = [m for m in self.modules if m.columns()]
         self.module_seconds = {"setup": 0.0, **{m.name: 0.0 for m in self.plan}}
         self.day = 0
@@ -152,7 +156,7 @@ class Simulation:
         seen: dict[str, str] = {}
         for pos, m in enumerate(self.modules):
             for k, c in enumerate(m.columns()):
-                if c.name in seen or c.name == "day":
+                if c.name in seen or c.name in ("day", "date"):
                     raise ValueError(
                         f"daily column {c.name!r} is declared by {seen.get(c.name, 'the engine')} "
                         f"and by {m.name}"
@@ -258,7 +262,11 @@ class Simulation:
 
     def step(self) -> DayContext:
         """Advance one day; returns the day's context (acts, detections, records)."""
-        ctx = DayContext(day=self.day, last_day=self.day == self.days - 1)
+        ctx = DayContext(
+            day=self.day,
+            date=self.start_date + timedelta(days=self.day),
+            last_day=self.day == self.days - 1,
+        )
         clock, seconds = time.perf_counter, self.module_seconds
         for m in self.plan:
             t = clock()

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow as pa
 from numba import njit, prange
 
 
 class DailyMetrics:
-    """One preallocated column per declared daily metric, one row per day."""
+    """One preallocated column per declared daily metric, one row per day.
 
-    def __init__(self, days: int, columns: dict[str, type]) -> None:
-        """Allocate `days` rows for `columns` (name -> dtype), after the `day` column."""
+    The table starts with `day` and, when the run has a start date, `date` (date32: the
+    calendar date of the day). The date follows from the day, so it is not stored (nor
+    checkpointed) but added when the table is written.
+    """
+
+    def __init__(self, days: int, columns: dict[str, type], start: dt.date | None = None) -> None:
+        """Allocate `days` rows for `columns` (name -> dtype), after `day` (and `date`)."""
         cols = {"day": np.int32, **columns}
-        self.columns = {k: np.zeros(days, dtype=dt) for k, dt in cols.items()}
+        self.columns = {k: np.zeros(days, dtype=t) for k, t in cols.items()}
         self.columns["day"][:] = np.arange(days)
+        self.start = start
         self.filled = 0
 
     def record(self, day: int, **values: float) -> None:
@@ -23,9 +31,18 @@ class DailyMetrics:
             self.columns[k][day] = v
         self.filled = day + 1
 
+    def dates(self) -> pa.Array:
+        """The calendar date of each filled day (date32), from the start date."""
+        first = np.datetime64(self.start, "D")
+        return pa.array(first + np.arange(self.filled), type=pa.date32())
+
     def table(self) -> pa.Table:
-        """The filled rows as an Arrow table."""
-        return pa.table({k: v[: self.filled] for k, v in self.columns.items()})
+        """The filled rows as an Arrow table (`day`, `date` when known, then the columns)."""
+        cols: dict[str, np.ndarray | pa.Array] = {"day": self.columns["day"][: self.filled]}
+        if self.start is not None:
+            cols["date"] = self.dates()
+        cols.update({k: v[: self.filled] for k, v in self.columns.items() if k != "day"})
+        return pa.table(cols)
 
     def totals(self, agg: dict[str, str]) -> dict[str, float]:
         """Each column's total by its declared aggregation: sum, last value or mean."""

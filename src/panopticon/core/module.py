@@ -23,6 +23,7 @@ protocol (score, true score, bounds, grades), never a concrete policy.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -151,9 +152,12 @@ class DayContext:
 
     `changed[policy]` holds the ids whose score under that policy may have changed
     today, or `ALL` after a population-wide pass; a policy absent from it did not change.
+    `date` is the calendar date of `day` (`run.start_date` + day); None only for a
+    context built outside the engine.
     """
 
     day: int
+    date: dt.date | None = None
     actors: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
     kinds: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
     seen: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))

@@ -11,6 +11,7 @@ sanctions are new keys, and every value can be addressed by a dotted key such as
 from __future__ import annotations
 
 import itertools
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 import tomli_w
@@ -23,16 +24,27 @@ from panopticon.core.params import (
     NonNegative,
     Probability,
     ProbabilityPair,
+    Scheduled,
     Score,
     ScorePair,
     Strict,
+    check_within,
+    parse_day,
+    schedules,
 )
 
 
 class RunSettings(Strict):
-    """How long to run, with which seed, and what to keep."""
+    """How long to run, from which date, with which seed, and what to keep.
+
+    `start_date` is the calendar date of day 0: every daily row carries its date, and the
+    dates of schedules, camera rollouts and measures' start and end are read against it.
+    """
 
     days: int = Field(365, ge=1, le=36500, description="days simulated, numbered 0 .. days-1")
+    start_date: str = Field(
+        "2018-01-01", description="calendar date of day 0, YYYY-MM-DD (dates of schedules)"
+    )
     seed: int = Field(0, ge=0, lt=2**63, description="root of every random stream")
     records: Literal["all", "sample", "none"] = Field(
         "all", description="records.parquet keeps every record, a uniform sample, or none"
@@ -40,6 +52,18 @@ class RunSettings(Strict):
     records_sample: Probability = Field(
         0.01, description="share of records kept when records = 'sample'"
     )
+
+    @field_validator("start_date")
+    @classmethod
+    def _start_date(cls, v: str) -> str:
+        """A date YYYY-MM-DD."""
+        parse_day(v)
+        return v
+
+    @property
+    def start(self) -> date:
+        """The calendar date of day 0."""
+        return date.fromisoformat(self.start_date)
 
 
 class Propensity(Strict):
@@ -136,11 +160,10 @@ PUBLIC_PLACES = ("street", "transport", "venue")
 class Behavior(Strict):
     """One kind of act: how often, where, by whom, and what a record of it costs."""
 
-    rate: NonNegative = Field(
+    rate: Scheduled[Annotated[float, Field(ge=0.0, le=MAX_RATE)]] = Field(
         0.02,
-        le=MAX_RATE,
-        description=f"mean acts per eligible citizen per day, 0 to {MAX_RATE:g} (and a run "
-        "draws at most 10^11 acts: population x days x sum of rates)",
+        description=f"mean acts per eligible citizen per day, 0 to {MAX_RATE:g}, or a schedule "
+        "(and a run draws at most 10^11 acts: population x days x sum of rates)",
     )
     points: int = Field(5, ge=0, le=10_000, description="points per record on the main score")
     valence: Literal["negative", "positive"] = Field(
@@ -186,7 +209,6 @@ class Camera(Strict):
         description="date (YYYY-MM-DD) -> cameras nationally (0 to 1e12); linear in between, "
         "flat outside",
     )
-    start_date: str = Field("2018-01-01", description="calendar date of day 0 (rollout model)")
     national_population: float = Field(
         1.4e9, gt=0, le=1e12, description="people the cameras watch, at most 1e12"
     )
@@ -204,10 +226,19 @@ class Camera(Strict):
     )
     delay_days: int = Field(0, ge=0, le=3650, description="days before a record appears")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_start(cls, data: Any) -> Any:
+        """The rollout's calendar is the run's: `start_date` moved to `run.start_date`."""
+        if isinstance(data, dict) and "start_date" in data:
+            raise ValueError(
+                f"surveillance.camera.start_date = {data['start_date']!r} is no longer allowed; "
+                "the rollout reads its dates against run.start_date: set that instead"
+            )
+        return data
+
     @model_validator(mode="after")
     def _camera(self) -> Camera:
-        from datetime import date
-
         def day(text: str, field: str) -> date:
             try:
                 return date.fromisoformat(text)
@@ -216,7 +247,6 @@ class Camera(Strict):
                     f"surveillance.camera.{field}: {text!r} is not allowed; use a date YYYY-MM-DD"
                 ) from None
 
-        day(self.start_date, "start_date")
         dates = [day(k, "rollout") for k in self.rollout]
         if any(b <= a for a, b in itertools.pairwise(dates)):
             raise ValueError(
@@ -260,7 +290,9 @@ class Channel(Strict):
     """A non-camera channel: transaction, court, online platform or informant records."""
 
     kind: Literal["transaction", "court", "online", "informant", "registry"]
-    detection: Probability = Field(description="chance an act it can observe is recorded")
+    detection: Scheduled[Probability] = Field(
+        description="chance an act it can observe is recorded, or a schedule"
+    )
     delay_days: int = Field(0, ge=0, le=3650, description="days before the record appears")
     wrong_person: Probability = Field(0.0, description="chance the record names someone else")
 
@@ -548,10 +580,16 @@ class Measure(Strict):
     )
     trigger: Trigger = Trigger()
     description: str = ""
-    attempts_per_year: NonNegative = Field(
+    attempts_per_year: Scheduled[Annotated[float, Field(ge=0.0, le=MAX_PER_YEAR)]] = Field(
         0.0,
-        le=MAX_PER_YEAR,
-        description=f"travel/rental/reward use rate per person-year, 0 to {MAX_PER_YEAR:g}",
+        description=f"travel/rental/reward use rate per person-year, 0 to {MAX_PER_YEAR:g}, "
+        "or a schedule",
+    )
+    start: str | None = Field(
+        None, description="first date (YYYY-MM-DD) the measure applies; default: day 0"
+    )
+    end: str | None = Field(
+        None, description="first date (YYYY-MM-DD) it no longer applies; default: never"
     )
     joint_liability: bool = Field(False, description="household members share the measure")
     rates: dict[str, Annotated[float, Field(ge=0.0, le=10.0)]] = Field(
@@ -575,6 +613,14 @@ class Measure(Strict):
         "ranked", description="scarce goods: how places are allocated among applicants"
     )
     rank_policy: str = Field("score", description="scarce goods: the score that ranks")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _dates(cls, v: str | None) -> str | None:
+        """Dates YYYY-MM-DD."""
+        if v is not None:
+            parse_day(v)
+        return v
 
     @field_validator("kind")
     @classmethod
@@ -820,6 +866,23 @@ class Scenario(Strict):
                         f"network.avoidance.avoid_grades: {g!r} is not allowed; grades of "
                         f"{av.policy}: {', '.join(grades) or '(none defined)'}"
                     )
+        run_start, days = self.run.start, self.run.days
+        check_within(schedules(self), run_start, days)
+        last = run_start + timedelta(days=days - 1)
+        for mname, m in self.sanctions.measures.items():
+            for which in ("start", "end"):
+                text = getattr(m, which)
+                if text is not None and not run_start <= date.fromisoformat(text) <= last:
+                    raise ValueError(
+                        f"sanctions.measures.{mname}.{which}: date {text} is not allowed; it "
+                        f"must lie within the run, {run_start.isoformat()} to {last.isoformat()} "
+                        "(run.start_date and run.days)"
+                    )
+            if m.start is not None and m.end is not None and m.end <= m.start:
+                raise ValueError(
+                    f"sanctions.measures.{mname}.end: date {m.end} is not allowed; it must come "
+                    f"after start = {m.start}"
+                )
         if self.population.size < 2 and wrongs > 0:
             raise ValueError(
                 "population.size = 1 is not allowed when records can name the wrong person; "

@@ -18,6 +18,8 @@ def run_reference(scenario: Scenario) -> dict[str, np.ndarray]:
     if len(scenario.behaviors) != 1:
         raise ValueError("the reference implements the minimal model: one behaviour")
     beh = next(iter(scenario.behaviors.values()))
+    if not isinstance(beh.rate, float | int):
+        raise ValueError("the reference implements the minimal model: a constant rate")
     n, days = scenario.population.size, scenario.run.days
     rng = np.random.default_rng(scenario.run.seed)
     shape = scenario.population.propensity.shape

@@ -1,7 +1,8 @@
 """Behave: the day's acts, drawn by thinning against the static block alias tables.
 
 Citizen i commits Poisson(g_i * R * d_i) acts a day, where g_i is the propensity, R the
-sum of the behaviour rates and d_i the deterrence multiplier (1 = undeterred). Candidate
+sum of the behaviour rates (today's, where a rate is a dated schedule) and d_i the
+deterrence multiplier (1 = undeterred). Candidate
 acts are drawn at the undeterred rate g_i * R (a static alias table per block) and each
 is kept with probability d_i, which is exactly Poisson(g_i * R * d_i). The behaviour of a
 kept act is drawn by rate share. Cost grows with acts, not with population x days.
@@ -16,6 +17,7 @@ from numba import njit, prange
 
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
+from panopticon.core.params import Daily
 from panopticon.core.population import BLOCK
 from panopticon.core.records import KIND_NOUNS, KINDS, act_kinds
 from panopticon.core.registry import register
@@ -239,15 +241,17 @@ class Behave(Module):
         population = sim.population
         cat = list(scenario.behaviors.values())
         self.behaviors = list(scenario.behaviors)
-        rates = np.array([b.rate for b in cat], dtype=np.float64)
-        loading = np.array([b.loading for b in cat], dtype=np.float64)
-        self.rate_a = float((rates * loading).sum())
-        self.rate_b = float((rates * (1.0 - loading)).sum())
-        # kind tables per source; the minimal model (one behaviour) draws no kind at all
-        self.kinds_a = kind_alias(rates * loading)
-        self.kinds_b = kind_alias(rates * (1.0 - loading))
-        self.weights_a = rates * loading
-        self.weights_b = rates * (1.0 - loading)
+        run = scenario.run
+        daily = [Daily(b.rate, run.start, run.days) for b in cat]
+        # dated rates: one row of rates per day, computed once; None when all are numbers
+        self.rates_by_day = (
+            np.ascontiguousarray(np.vstack([d.values for d in daily]).T)
+            if any(not d.constant for d in daily)
+            else None
+        )
+        rates = np.array([d.first for d in daily], dtype=np.float64)
+        self.loading = np.array([b.loading for b in cat], dtype=np.float64)
+        self.set_rates(rates)
         # violations: negative and unlawful; only they are deterred by one's own records
         self.act_kind = act_kinds(scenario.behaviors)
         self.violation = self.act_kind == 0
@@ -260,7 +264,8 @@ class Behave(Module):
         age = sim.need("age") if sim.has("age") else None
         self.age = np.empty(0, dtype=np.uint8) if all_ages or age is None else age
         self.population = population
-        dt = count_dtype(population.propensity_max * float(rates.sum()) * scenario.run.days)
+        peak = float(np.array([d.peak for d in daily], dtype=np.float64).sum())
+        dt = count_dtype(population.propensity_max * peak * scenario.run.days)
         self.committed = self.add_state(
             StateSpec("committed", dt, "acts committed so far", truth=True),
             np.zeros(population.size, dtype=dt),
@@ -275,6 +280,18 @@ class Behave(Module):
         sim.provide("multiplier", self.multiplier)
         sim.provide("count_dtype", dt)
         sim.provide("violation", self.violation)
+
+    def set_rates(self, rates: np.ndarray) -> None:
+        """Each source's total rate and behaviour tables from the behaviours' rates."""
+        loading = self.loading
+        self.rates = rates
+        self.rate_a = float((rates * loading).sum())
+        self.rate_b = float((rates * (1.0 - loading)).sum())
+        # kind tables per source; the minimal model (one behaviour) draws no kind at all
+        self.kinds_a = kind_alias(rates * loading)
+        self.kinds_b = kind_alias(rates * (1.0 - loading))
+        self.weights_a = rates * loading
+        self.weights_b = rates * (1.0 - loading)
 
     def columns(self) -> list[Column]:
         """Acts committed today; by kind (violations, lawful, rewarded) and by behaviour."""
@@ -342,7 +359,13 @@ class Behave(Module):
 
         When today's multipliers are all below 1, each source draws its candidates at its
         largest multiplier and thins with the ratio (exactly the same law, fewer draws).
+        Dated rates: the tables are rebuilt only on a day whose rates differ from those in
+        use (a comparison of K numbers on the other days).
         """
+        if self.rates_by_day is not None:
+            today = self.rates_by_day[ctx.day]
+            if not np.array_equal(today, self.rates):
+                self.set_rates(today.copy())
         p = self.population
         m = self.multiplier
         in_a = self.weights_a > 0

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from panopticon.core.module import DayContext, Module, Phase
+from panopticon.core.params import Schedule, value_on
 from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
 from panopticon.stages.observe.observe import camera_chance
@@ -34,7 +35,8 @@ def perceived_detection(scenario: Scenario, day: int) -> np.ndarray:
     for k, beh in enumerate(cat):
         miss = 1.0
         for ch in beh.channels:
-            miss *= 1.0 - (cam[k] if ch == "camera" else s.channels[ch].detection)
+            d = cam[k] if ch == "camera" else s.channels[ch].detection
+            miss *= 1.0 - value_on(d, scenario.run.start, day)  # a schedule: today's
         p[k] = 1.0 - miss
         for ann in scenario.response.announcements.values():
             if day >= ann.day and beh.place in ann.places:
@@ -92,7 +94,9 @@ class Respond(Module):
         self.scenario = scenario
         self.multiplier = sim.need("multiplier")
         rollout = scenario.surveillance.camera.model == "rollout"
-        self.static = not rollout and not scenario.response.announcements
+        chans = scenario.surveillance.channels.values()
+        dated = any(isinstance(c.detection, Schedule) for c in chans)  # detection by date
+        self.static = not rollout and not scenario.response.announcements and not dated
 
     def step(self, ctx: DayContext) -> None:
         """Recompute the multipliers when something they depend on can have changed."""

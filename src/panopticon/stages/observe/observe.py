@@ -19,6 +19,7 @@ from numba import njit
 
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext, Module, Phase
+from panopticon.core.params import Daily
 from panopticon.core.registry import register
 from panopticon.scenario.schema import PUBLIC_PLACES, Camera, Scenario
 
@@ -26,11 +27,11 @@ CAMERA = 0  # channel code of the camera channel in the record log
 NO_CHANNEL = 255
 
 
-def cameras_on(camera: Camera, day: int) -> float:
-    """National camera count on simulation day `day` (linear between rollout points)."""
+def cameras_on(camera: Camera, day: int, start_date: date) -> float:
+    """National camera count on day `day` of a run from `start_date` (linear in between)."""
     if not camera.rollout:
         return 0.0
-    start = date.fromisoformat(camera.start_date).toordinal()
+    start = start_date.toordinal()
     xs = np.array([date.fromisoformat(k).toordinal() for k in camera.rollout], dtype=float)
     ys = np.array(list(camera.rollout.values()), dtype=float)
     return float(np.interp(start + day, xs, ys))
@@ -54,7 +55,7 @@ def camera_chance(scenario: Scenario, day: int) -> np.ndarray:
     if cam.model == "fixed":
         chance = np.where(public, cam.coverage, 0.0)[:, None].repeat(n_regions, axis=1)
     else:
-        per_person = cameras_on(cam, day) / cam.national_population
+        per_person = cameras_on(cam, day, scenario.run.start) / cam.national_population
         sens = np.array([cam.sensitivity.get(p, 0.0) for p in places])
         chance = 1.0 - np.exp(-np.outer(sens, region_density(scenario) * per_person))
     return np.ascontiguousarray(chance, dtype=np.float64)
@@ -129,9 +130,10 @@ class Observe(Module):
         for k, beh in enumerate(scenario.behaviors.values()):
             for j, ch in enumerate(beh.channels):
                 self.order[k, j] = code[ch]
-        self.chan_chance = np.array(
-            [0.0, *(c.detection for c in s.channels.values())], dtype=np.float64
-        )
+        start, days = scenario.run.start, scenario.run.days
+        self.detection = [Daily(c.detection, start, days) for c in s.channels.values()]
+        self.chan_chance = np.array([0.0, *(d.first for d in self.detection)], dtype=np.float64)
+        self._dated = [(j + 1, d) for j, d in enumerate(self.detection) if not d.constant]
         self.delay = np.array(
             [s.camera.delay_days, *(c.delay_days for c in s.channels.values())], dtype=np.int64
         )
@@ -163,6 +165,8 @@ class Observe(Module):
 
     def step(self, ctx: DayContext) -> None:
         """Which of today's acts are detected, and by which channel."""
+        for code, detection in self._dated:  # scheduled detection: today's value
+            self.chan_chance[code] = detection.at(ctx.day)
         if self.enabled:
             ctx.seen, ctx.channel = _observe_kernel(
                 self.seed,

@@ -1,8 +1,10 @@
 """Measures used by attempts: travel bans and rental refusals block, rewards grant.
 
 Each triggered person attempts (a flight, a train, a rental, a reward) at
-`attempts_per_year`; today's blocked (or granted) count is Poisson with mean rate x
-people triggered, split into deserved and wrongful from the trigger's counterfactual.
+`attempts_per_year` (today's value, when it is a dated schedule: e.g. purchases bound to
+passports from 2016-12-10 raise the rate of attempts a ban meets); today's blocked (or
+granted) count is Poisson with mean rate x people triggered, split into deserved and
+wrongful from the trigger's counterfactual.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext
+from panopticon.core.params import Daily
 from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
 
 
@@ -29,6 +32,12 @@ class Attempts(MeasureKind):
     """Travel and rental: attempts blocked; rewards: attempts granted."""
 
     kinds = ("travel", "rental", "reward")
+
+    def __init__(self, catalog: Any, name: str, index: int, params: Any, trigger: Any) -> None:
+        """Precompute the attempt rate of each day (a plain number, or a schedule)."""
+        super().__init__(catalog, name, index, params, trigger)
+        run = catalog.sim.scenario.run
+        self.per_year = Daily(params.attempts_per_year, run.start, run.days)
 
     @property
     def label(self) -> str:
@@ -66,7 +75,7 @@ class Attempts(MeasureKind):
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
         """Poisson counts of today's attempts by the triggered, deserved and wrongful."""
         on, wrong = self.trigger.triggered, self.trigger.wrongly
-        rate = self.params.attempts_per_year / 365.0
+        rate = self.per_year.at(ctx.day) / 365.0
         deserved = poisson_count(key, 4 * self.index, rate * (on - wrong))
         wrongful = poisson_count(key, 4 * self.index + 2, rate * wrong)
         lb, n = self.label, self.name

@@ -6,10 +6,14 @@ trigger: a policy's grades, a score range or a list. One trigger is built per di
 condition; triggers on one score policy are re-examined together, only for the citizens
 whose score changed (`ctx.changed`). Every count is split into deserved and wrongful:
 wrongful when the counterfactual policy (correct records only) would not have triggered.
+A measure with `start` or `end` dates applies only from `start` and before `end`: on other
+days its columns are 0 (its trigger still follows the score, so it applies at once from
+`start` to whoever its trigger holds then).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -28,6 +32,17 @@ from panopticon.core.module import (
 from panopticon.core.registry import register
 from panopticon.stages.sanction.measures import base
 from panopticon.stages.sanction.triggers import ListTrigger, ScoreTrigger, ScoreTriggers
+
+
+def active_days(start: str | None, end: str | None, run_start: date, days: int) -> np.ndarray:
+    """Per day of the run, whether a measure applies: from `start` on, before `end`."""
+    t = run_start.toordinal() + np.arange(days)
+    on = np.ones(days, dtype=bool)
+    if start is not None:
+        on &= t >= date.fromisoformat(start).toordinal()
+    if end is not None:
+        on &= t < date.fromisoformat(end).toordinal()
+    return on
 
 
 def _source(scenario: Any, policy: str) -> str:
@@ -108,6 +123,21 @@ class Measures(Module):
         for name, trig in self.triggers.items():
             sim.provide(f"membership:{name}", trig)
         self._today: dict[str, float] = {}
+        # a measure with `start` / `end` applies only on the days in between
+        run = scenario.run
+        self.active = {
+            name: active_days(m.start, m.end, run.start, run.days)
+            for name, m in scenario.sanctions.measures.items()
+            if m.start is not None or m.end is not None
+        }
+        self._idle = {
+            name: {
+                f"triggered_{name}": 0,
+                f"triggered_wrongly_{name}": 0,
+                **{c.name: 0 for c in self.kinds[name].columns()},
+            }
+            for name in self.active
+        }
 
     def step(self, ctx: DayContext) -> None:
         """Update triggers whose policy changed today, then each measure's values."""
@@ -117,6 +147,9 @@ class Measures(Module):
         key = streams.stream_key(self.seed, streams.SANCTIONS, ctx.day, 0)
         out: dict[str, float] = {}
         for name, kind in self.kinds.items():
+            if name in self.active and not self.active[name][ctx.day]:
+                out.update(self._idle[name])  # before its start or from its end: nobody
+                continue
             trig = self.triggers[name]
             out[f"triggered_{name}"] = trig.triggered
             out[f"triggered_wrongly_{name}"] = trig.wrongly
