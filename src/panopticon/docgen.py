@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from panopticon.core.params import _ScheduleOf
 from panopticon.scenario import schema
 
 if TYPE_CHECKING:
@@ -34,6 +35,16 @@ Values are strict: every number must be finite (`nan` and `inf` are refused), `t
 (a float field takes `10`). A run is refused before it starts when it would draw more than
 10^11 candidate acts and measure attempts (population.size x run.days x the sum of the
 behaviour rates, plus the measures' attempts per person-day).
+
+A field whose type says *or schedule* may instead be a dated schedule: a table with one
+key, `steps` (each value holds from its date on) or `linear` (interpolated day by day
+between dates), each entry `["YYYY-MM-DD", value]`, e.g.
+`rate = { steps = [["2014-01-01", 0.001], ["2016-12-10", 0.01]] }` or
+`--set 'behaviors.violation.rate={steps=[["2020-01-01",0.02],["2020-06-01",0.01]]}'`.
+Dates are read against `run.start_date` (day 0), must be strictly increasing and fall
+within the run; before the first date the first value holds, after the last the last.
+Each value obeys the bounds of the plain number. Measures apply only from their `start`
+date and before their `end` date, when given.
 
 | key | type | default | meaning |
 |---|---|---|---|
@@ -92,7 +103,8 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
                 if default == "required"
                 else (f'"{default}"' if isinstance(default, str) else repr(default))
             )
-            rows.append((key, _type_name(ann), shown, desc))
+            dated = any(isinstance(m, _ScheduleOf) for m in f.metadata)
+            rows.append((key, _type_name(ann) + (" or schedule" if dated else ""), shown, desc))
     return rows
 
 
@@ -127,12 +139,13 @@ feature the scenario does not use is left out.
 TIMESERIES_HEADER = """
 ## timeseries.parquet
 
-One row per day, after `day`. `<behaviour>`, `<channel>`, `<policy>` (a factors policy),
-`<list>`, `<measure>`, `<grade>` and `<item>` (of a consumption measure) stand for names
-the scenario chooses. *total* says how the run's total in `manifest.json` forms from the
-daily values: `sum` (a flow), `last` (a stock at the end) or `mean`. *Headline* columns
-are compared (`panopticon compare`), swept and summarised after a run. *Wrongly* always
-means: the counterfactual policy, fed correct records only, would not have done it.
+One row per day, after `day` and `date` (the calendar date, date32: `run.start_date` +
+day). `<behaviour>`, `<channel>`, `<policy>` (a factors policy), `<list>`, `<measure>`,
+`<grade>` and `<item>` (of a consumption measure) stand for names the scenario chooses.
+*total* says how the run's total in `manifest.json` forms from the daily values: `sum` (a
+flow), `last` (a stock at the end) or `mean`. *Headline* columns are compared
+(`panopticon compare`), swept and summarised after a run. *Wrongly* always means: the
+counterfactual policy, fed correct records only, would not have done it.
 
 | column | dtype | total | unit | label | headline | higher is | presets |
 |---|---|---|---|---|---|---|---|
