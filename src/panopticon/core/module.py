@@ -143,6 +143,24 @@ class Membership(Protocol):
         ...
 
 
+@runtime_checkable
+class CollateralMembership(Membership, Protocol):
+    """A membership that also reaches people through someone else's (joint liability).
+
+    Optional: a membership without `collateral` reaches nobody but its members.
+    """
+
+    def collateral(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """(reached only through another's membership, that other a member in truth).
+
+        The first array holds people who are not members themselves but whom the measure
+        reaches because someone linked to them (a household member) is a member now; the
+        second, people linked to someone who is a member by the counterfactual. Reached
+        collaterally and wrongly: first and not second.
+        """
+        ...
+
+
 ALL: Any = None  # `DayContext.changed[policy] = ALL`: everyone's score may have changed
 
 

@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from panopticon.report.data import ACCESS_STATES, RunData
-from panopticon.report.model import CORRECT, PALETTE, Figure, Series
+from panopticon.report.model import CORRECT, PALETTE, WRONGFUL, Figure, Series
 
 GRADES_TABLE = "grades.parquet"
 KIND_LABELS = {"school": "schools", "employment": "jobs", "housing": "housing"}
@@ -339,6 +339,59 @@ def access_by_grade(run: RunData, i: int, many: bool) -> list[Figure]:
             "without access). 'all goods': the Gini of the number of goods each citizen has.",
         ),
     ]
+
+
+def exclusions(run: RunData, i: int, many: bool) -> Figure | None:
+    """Applicants excluded from each scarce good over the run, by route.
+
+    Deserved, wrongful and collateral exclusions add up to all of them: a measure's
+    ``excluded`` column, its declared wrongful part, and its ``excluded_collateral``
+    column (key: the measure) with that column's own wrongful part.
+    """
+    goods = [d for d in run.family("excluded") if run.total(d.name) > 0]
+    if not goods:
+        return None
+    collateral = {d.key: d.name for d in run.family("excluded_collateral")}
+    parts: dict[str, list[float]] = {
+        "deserved": [],
+        "wrongful": [],
+        "collateral, deserved for the member": [],
+        "collateral, wrongful": [],
+    }
+    for d in goods:
+        w = run.total(run.wrongful_part(d.name) or "")
+        coll = collateral.get(d.key, "")
+        c = run.total(coll)
+        cw = run.total(run.wrongful_part(coll) or "") if coll else 0.0
+        parts["deserved"].append(run.total(d.name) - w - c)
+        parts["wrongful"].append(w)
+        parts["collateral, deserved for the member"].append(c - cw)
+        parts["collateral, wrongful"].append(cw)
+    names = [d.key for d in goods]
+    colors = (CORRECT, WRONGFUL, PALETTE[2], PALETTE[3])
+    series = [
+        Series(k, names, np.array(v), color=col)
+        for (k, v), col in zip(parts.items(), colors, strict=True)
+    ]
+    coll_total = sum(parts["collateral, deserved for the member"]) + sum(
+        parts["collateral, wrongful"]
+    )
+    caption = (
+        "Applicants excluded from each scarce good over the run: deserved (triggered "
+        "themselves, and by correct records alone), wrongful (triggered themselves, not by "
+        "correct records alone) and collateral (not triggered themselves: excluded because "
+        "a household member is, under joint liability; wrongful when no household member "
+        f"is triggered by correct records alone). Collateral exclusions: {_fmt(coll_total)}."
+    )
+    return Figure(
+        id=_fig_id("exclusions", i, many),
+        title="Exclusions from scarce goods: deserved, wrongful, collateral" + _suffix(run, many),
+        kind="bars",
+        series=series,
+        xlabel="scarce good",
+        ylabel="applicants excluded",
+        caption=caption,
+    )
 
 
 # -------------------------------------------------------------------------- network

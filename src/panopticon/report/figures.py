@@ -20,6 +20,7 @@ from panopticon.report.features import (
     GRADES_TABLE,
     access_by_grade,
     degree_by_grade,
+    exclusions,
     grade_shares,
     group_rates,
     listed_over_time,
@@ -572,6 +573,12 @@ def run_figures(runs: list[RunData]) -> tuple[list[Figure], list[LeftOut]]:
         "the runs declare no grade and no access column (allocation states of a scarce "
         "good with at least one applicant) in people.parquet",
         access_by_grade,
+    )
+    per_run(
+        "Exclusions from scarce goods: deserved, wrongful, collateral",
+        "no applicant was excluded from a scarce good (no declared 'excluded' column with "
+        "a total above 0)",
+        exclusions,
     )
     per_run(
         "Social ties by grade",

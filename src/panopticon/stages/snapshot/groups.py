@@ -3,7 +3,10 @@
 `groups.parquet`: per day and group, acts committed, detected, missed, records against
 and wrongful records against. `consequences_by_group.parquet`: on snapshot days, per
 measure (every ``membership:*``: the blacklist and each measure) and group, people it
-applies to and people it applies to wrongly.
+applies to and people it applies to wrongly; for a membership that reaches people through
+others (`CollateralMembership`: a joint-liability measure), also the people it reaches only
+through a household member (`collateral`) and those of them whose household member is not a
+member by the counterfactual either (`collateral_wrongly`); zero for other memberships.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from panopticon.core.metrics import LongTable
-from panopticon.core.module import DayContext, Module, Phase, TableSpec
+from panopticon.core.module import CollateralMembership, DayContext, Module, Phase, TableSpec
 from panopticon.core.records import MISSED
 from panopticon.core.registry import register
 from panopticon.stages.identify.identify import uses_groups
@@ -37,6 +40,8 @@ CONSEQUENCES = {
     "population": pa.int64(),
     "triggered": pa.int64(),
     "triggered_wrongly": pa.int64(),
+    "collateral": pa.int64(),
+    "collateral_wrongly": pa.int64(),
 }
 
 
@@ -85,15 +90,24 @@ class Groups(Module):
         )
         if not snapshot_day(ctx):
             return
+        k = len(self.names)
         for name, m in self.sim.find("membership:").items():
             on, truth = m.members(ctx.day)
+            if isinstance(m, CollateralMembership):
+                coll, coll_truth = m.collateral(ctx.day)
+                collateral = np.bincount(self.group[coll], minlength=k)
+                collateral_wrongly = np.bincount(self.group[coll & ~coll_truth], minlength=k)
+            else:
+                collateral = collateral_wrongly = np.zeros(k, dtype=np.int64)
             self.consequences.add(
                 day=np.int32(ctx.day),
                 measure=name,
                 group=np.array(self.names),
                 population=self.size,
-                triggered=np.bincount(self.group[on], minlength=len(self.names)),
-                triggered_wrongly=np.bincount(self.group[on & ~truth], minlength=len(self.names)),
+                triggered=np.bincount(self.group[on], minlength=k),
+                triggered_wrongly=np.bincount(self.group[on & ~truth], minlength=k),
+                collateral=collateral,
+                collateral_wrongly=collateral_wrongly,
             )
 
     def table_specs(self) -> list[TableSpec]:
@@ -106,7 +120,13 @@ class Groups(Module):
                 "consequences_by_group",
                 "groups defined",
                 "every 30 days and the last day: measure x group",
-                {k: k.replace("_", " ") for k in CONSEQUENCES},
+                {
+                    **{k: k.replace("_", " ") for k in CONSEQUENCES},
+                    "collateral": "reached only through a household member's membership: "
+                    "joint liability, 0 otherwise",
+                    "collateral_wrongly": "collateral, and no household member is a member "
+                    "by the counterfactual",
+                },
             ),
         ]
 

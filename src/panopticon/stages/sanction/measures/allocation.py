@@ -6,6 +6,18 @@ names) are excluded; `capacity_share` x applicants places go by the rule (ranked
 score, a score-weighted lottery, or score-blind). The counterfactual round uses true
 scores and the counterfactual trigger; `lost_wrongly` counts places the counterfactual
 would have given and this round did not.
+
+Every exclusion falls in exactly one of three parts, by the route that excluded it:
+
+- deserved: the applicant is triggered, and triggered by the counterfactual too;
+- wrongful (`excluded_wrongly`): the applicant is triggered, but not by the
+  counterfactual (even if a household member is, so that the counterfactual would have
+  excluded them collaterally);
+- collateral (`excluded_collateral`, joint liability only): the applicant is not
+  triggered, another household member is. Its wrongful part
+  (`excluded_collateral_wrongly`): no other household member is triggered by the
+  counterfactual either (the member's trigger is itself wrongful); the rest is collateral
+  deserved for the member: the child of a parent rightly graded low.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ import pyarrow as pa
 from numba import njit
 
 from panopticon.core import streams
-from panopticon.core.module import Column, DayContext, Export, StateSpec
+from panopticon.core.module import Column, DayContext, Export, Membership, StateSpec
 from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
 
 
@@ -62,6 +74,34 @@ def allocate(
 ACCESS = ("none", "refused", "excluded", "allocated")
 
 
+class HouseholdLiability:
+    """A trigger shared by each member's household: the membership of a joint-liability measure.
+
+    `members` are the trigger's own members; `collateral` those it reaches only through
+    another household member (the `CollateralMembership` protocol).
+    """
+
+    def __init__(self, trigger: Membership, family: Any) -> None:
+        """Wrap a trigger and the household structure (``any_other_member``)."""
+        self.trigger, self.family = trigger, family
+
+    def members(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """(triggered, triggered in truth): the trigger's own members."""
+        return self.trigger.members(day)
+
+    def collateral(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """(not triggered but a household member is, a household member is in truth)."""
+        return self.split(*self.trigger.members(day))[2:]
+
+    def split(
+        self, on: np.ndarray, truth: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(liable now, liable in truth, collateral now, another member triggered in truth)."""
+        other_on = self.family.any_other_member(on)
+        other_truth = self.family.any_other_member(truth)
+        return on | other_on, truth | other_truth, other_on & ~on, other_truth
+
+
 @register_kind
 class Allocation(MeasureKind):
     """A scarce good allocated in rounds, with exclusion by the trigger."""
@@ -81,7 +121,10 @@ class Allocation(MeasureKind):
         super().__init__(catalog, name, index, params, trigger)
         sim = catalog.sim
         self.age = sim.need("age")
-        self.family = sim.need("network") if params.joint_liability and sim.has("network") else None
+        family = sim.need("network") if params.joint_liability and sim.has("network") else None
+        self.liability = HouseholdLiability(trigger, family) if family is not None else None
+        if self.liability is not None:
+            self.membership = self.liability
         self.access = catalog.add_state(
             StateSpec(f"access_{name}", np.uint8, f"{name}: last round's outcome"),
             np.zeros(catalog.n, dtype=np.uint8),
@@ -89,8 +132,13 @@ class Allocation(MeasureKind):
         self.rounds: list[dict[str, Any]] = catalog.rounds  # shared: rows in day order
 
     def columns(self) -> list[Column]:
-        """Applicants excluded, wrongly excluded, and places lost wrongly (round days)."""
+        """Applicants excluded, wrongly, collaterally, and places lost wrongly (round days).
+
+        The collateral columns exist for every scarce good (zero without joint
+        liability); they are headline columns only where joint liability is on.
+        """
         n = self.name
+        joint = self.liability is not None
         return [
             Column(
                 f"excluded_{n}",
@@ -112,6 +160,27 @@ class Allocation(MeasureKind):
                 family="excluded",
                 key=n,
                 wrongly=f"excluded_{n}",
+            ),
+            Column(
+                f"excluded_collateral_{n}",
+                agg="sum",
+                unit="applicants",
+                label=f"{n}: excluded through a household member",
+                headline=joint,
+                higher_is="worse",
+                family="excluded_collateral",
+                key=n,
+            ),
+            Column(
+                f"excluded_collateral_wrongly_{n}",
+                agg="sum",
+                unit="applicants",
+                label=f"{n}: excluded through a household member wrongly",
+                headline=joint,
+                higher_is="worse",
+                family="excluded_collateral",
+                key=n,
+                wrongly=f"excluded_collateral_{n}",
             ),
             Column(
                 f"lost_wrongly_{n}",
@@ -143,7 +212,13 @@ class Allocation(MeasureKind):
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
         """A round of a scarce good, on its schedule; zeros on other days."""
         day, idx, name, m = ctx.day, self.index, self.name, self.params
-        out = {f"excluded_{name}": 0, f"excluded_wrongly_{name}": 0, f"lost_wrongly_{name}": 0}
+        out = {
+            f"excluded_{name}": 0,
+            f"excluded_wrongly_{name}": 0,
+            f"excluded_collateral_{name}": 0,
+            f"excluded_collateral_wrongly_{name}": 0,
+            f"lost_wrongly_{name}": 0,
+        }
         if day < m.first_day or (day - m.first_day) % m.every_days:
             return out
         seed, n = self.catalog.seed, self.catalog.n
@@ -154,10 +229,11 @@ class Allocation(MeasureKind):
         )
         apply_keys = _allocation_keys(seed, day, 500 + idx, n)
         applicants = np.flatnonzero(eligible & (apply_keys < m.apply_share))
-        on, truth = self.trigger.members(day)
-        if self.family is not None:
-            on = on | self.family.any_other_member(on)
-            truth = truth | self.family.any_other_member(truth)
+        own, own_truth = self.trigger.members(day)
+        on, truth = own, own_truth
+        collateral = other_truth = np.zeros(n, dtype=bool)
+        if self.liability is not None:
+            on, truth, collateral, other_truth = self.liability.split(own, own_truth)
         rank = self.catalog.sim.need(f"score:{m.rank_policy}")
         low = rank.bounds[0]
         capacity = round(m.capacity_share * applicants.size)
@@ -177,7 +253,10 @@ class Allocation(MeasureKind):
         in_true[got_true] = True
         excluded = applicants[on[applicants]]
         out[f"excluded_{name}"] = excluded.size
-        out[f"excluded_wrongly_{name}"] = int((~truth[excluded]).sum())
+        coll = excluded[collateral[excluded]]
+        out[f"excluded_wrongly_{name}"] = int((own[excluded] & ~own_truth[excluded]).sum())
+        out[f"excluded_collateral_{name}"] = coll.size
+        out[f"excluded_collateral_wrongly_{name}"] = int((~other_truth[coll]).sum())
         out[f"lost_wrongly_{name}"] = int((in_true & ~in_got).sum())
         self.rounds.append(
             {
@@ -189,6 +268,8 @@ class Allocation(MeasureKind):
                 "capacity": capacity,
                 "excluded": int(excluded.size),
                 "excluded_wrongly": out[f"excluded_wrongly_{name}"],
+                "excluded_collateral": out[f"excluded_collateral_{name}"],
+                "excluded_collateral_wrongly": out[f"excluded_collateral_wrongly_{name}"],
                 "allocated": int(got.size),
                 "lost_wrongly": out[f"lost_wrongly_{name}"],
                 "gained_wrongly": int((in_got & ~in_true).sum()),

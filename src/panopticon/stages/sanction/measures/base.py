@@ -47,6 +47,8 @@ class MeasureKind:
         """Remember the measure's identity and parameters."""
         self.catalog, self.name, self.index = catalog, name, index
         self.params, self.trigger = params, trigger
+        # what ``membership:<name>`` offers: the trigger, or a kind's wider reach
+        self.membership: Any = trigger
 
     def columns(self) -> list[Column]:
         """The daily columns this measure adds beyond `triggered_` and `triggered_wrongly_`."""

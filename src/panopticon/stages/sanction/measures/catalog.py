@@ -54,7 +54,8 @@ def _source(scenario: Any, policy: str) -> str:
 class Measures(Module):
     """Stage 6 (catalog): the measures of `sanctions.measures`, each of a registered kind.
 
-    Provides ``membership:<measure>`` for each measure (who it applies to, and in truth).
+    Provides ``membership:<measure>`` for each measure (who it applies to, and in truth;
+    with joint liability also whom it reaches through a household member: `collateral`).
     """
 
     name = "measures"
@@ -120,8 +121,8 @@ class Measures(Module):
             name: base.KINDS[m.kind](self, name, idx, m, self.triggers[name])
             for idx, (name, m) in enumerate(scenario.sanctions.measures.items())
         }
-        for name, trig in self.triggers.items():
-            sim.provide(f"membership:{name}", trig)
+        for name, kind in self.kinds.items():
+            sim.provide(f"membership:{name}", kind.membership)
         self._today: dict[str, float] = {}
         # a measure with `start` / `end` applies only on the days in between
         run = scenario.run
@@ -210,8 +211,14 @@ class Measures(Module):
                     "rule": "ranked, weighted_lottery or score_blind",
                     "applicants": "citizens who applied",
                     "capacity": "places",
-                    "excluded": "applicants excluded by the trigger",
-                    "excluded_wrongly": "excluded, but not by the counterfactual trigger",
+                    "excluded": "applicants excluded: by their own trigger or, with joint "
+                    "liability, a household member's",
+                    "excluded_wrongly": "excluded for their own trigger, which the "
+                    "counterfactual does not set",
+                    "excluded_collateral": "excluded only because another household member "
+                    "is triggered: joint liability, not triggered themselves",
+                    "excluded_collateral_wrongly": "excluded collaterally, and no other "
+                    "household member is triggered by the counterfactual",
                     "allocated": "places given",
                     "lost_wrongly": "places the counterfactual round gave and this did not",
                     "gained_wrongly": "places this round gave and the counterfactual did not",
