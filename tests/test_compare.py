@@ -20,15 +20,15 @@ def on_off(tmp_path_factory: pytest.TempPathFactory) -> tuple[pn.RunResult, pn.R
         {"sanctions.blacklist.threshold": 995, "surveillance.faceid.p_wrong": 0.1}
     )
     on = pn.run(sc, out=root / "watched")
-    off = pn.run(sc.override({"surveillance.enabled": False}), out=root / "unwatched")
+    off = pn.run(sc.override({"surveillance.camera.enabled": False}), out=root / "unwatched")
     return on, off
 
 
 def test_compare_text(on_off: tuple[pn.RunResult, pn.RunResult]) -> None:
     on, off = on_off
     text = compare_text([on, off])
-    assert "surveillance.enabled" in text and "true" in text and "false" in text
-    assert [k for k, _ in scenario_differences([on, off])] == ["surveillance.enabled"]
+    assert "surveillance.camera.enabled" in text and "true" in text and "false" in text
+    assert [k for k, _ in scenario_differences([on, off])] == ["surveillance.camera.enabled"]
     for m in METRICS:
         assert m.label in text
     h_on, h_off = headline(on), headline(off)

@@ -240,7 +240,7 @@ REFUSED = [
     ("run.days", '"10"', "run.days: '10' is not allowed"),
     ("run.days", "10.0", "run.days: 10.0 is not allowed"),
     ("run.seed", "false", "run.seed: False is not allowed"),
-    ("surveillance.enabled", "1", "surveillance.enabled: 1 is not allowed"),
+    ("surveillance.camera.enabled", "1", "surveillance.camera.enabled: 1 is not allowed"),
     ("behaviors.violation.rate", "inf", "behaviors.violation.rate: inf is not allowed"),
     ("behaviors.violation.rate", "1e19", "less than or equal to 1000"),
     ("behaviors.violation.rate", "1e6", "behaviors.violation.rate: 1000000.0 is not allowed"),

@@ -157,7 +157,7 @@ def test_png_per_figure(report_run: pn.RunResult, tmp_path: Path) -> None:
 
 
 def test_several_runs_overlay(report_run: pn.RunResult, tmp_path: Path) -> None:
-    off = pn.run(small_scenario(**{"surveillance.enabled": False}), out=tmp_path / "off")
+    off = pn.run(small_scenario(**{"surveillance.camera.enabled": False}), out=tmp_path / "off")
     html, figures = build_report([report_run, off])
     ids = figure_ids(html)
     assert {"funnel-1", "funnel-2", "records", "sanctions"} <= ids
@@ -165,7 +165,7 @@ def test_several_runs_overlay(report_run: pn.RunResult, tmp_path: Path) -> None:
     assert len(sanctions.series) == 4
     assert "run − off" not in html  # labels are the folder names
     assert f"{off.path.name} − {report_run.path.name}" in html
-    assert "surveillance.enabled" in html
+    assert "surveillance.camera.enabled" in html
 
 
 def test_cli_report_and_run_flag(

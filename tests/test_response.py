@@ -37,7 +37,8 @@ def test_general_deterrence_matches_its_formula() -> None:
     sets = ["response.elasticity=0.5", "response.deterrence=1.0"]
     sc = pn.load("city-pilot", sets, population=200_000, days=30, seed=1)
     watched = run_days(sc).metrics.columns
-    free = run_days(sc.override({"surveillance.enabled": False})).metrics.columns
+    # red lights are seen by cameras only: cameras off is their unwatched baseline
+    free = run_days(sc.override({"surveillance.camera.enabled": False})).metrics.columns
     mult = rate_multipliers(sc, 0)
     p = perceived_detection(sc, 0)
     k = list(sc.behaviors).index("red_light_crossing")
@@ -76,7 +77,12 @@ def test_chilling_of_lawful_acts_and_unwatched_baseline() -> None:
     sc = pn.load("city-pilot", [*LAWFUL, "response.chilling_elasticity=0.4"])
     k = list(sc.behaviors).index("posting_criticism")
     assert rate_multipliers(sc, 0)[k] < 1.0
-    off = sc.override({"surveillance.enabled": False})
+    off = sc.override(
+        {
+            "surveillance.camera.enabled": False,
+            **{f"surveillance.channels.{c}.enabled": False for c in sc.surveillance.channels},
+        }
+    )
     assert (rate_multipliers(off, 0) == 1.0).all()
 
 

@@ -18,6 +18,13 @@ from panopticon.stages.identify.identify import faceid_model, rate_table
 from panopticon.stages.observe.observe import camera_chance, cameras_on, region_density
 
 Z = 5.0
+UNWATCHED = [
+    "surveillance.camera.enabled=false",
+    *(
+        f"surveillance.channels.{c}.enabled=false"
+        for c in ("transaction", "court", "online", "informant", "registry")
+    ),
+]
 
 SCORES = [
     'surveillance.faceid={mode="scores", gallery=1.3e9, groups={women={fmr_multiplier=3.0}}}',
@@ -215,7 +222,7 @@ def test_women_searches_name_women_three_times_as_often(tmp_path: Path) -> None:
 
 def test_unwatched_baseline_records_nothing(tmp_path: Path) -> None:
     run = pn.run(
-        pn.load("city-pilot", ["surveillance.enabled=false"], population=5000, days=30),
+        pn.load("city-pilot", UNWATCHED, population=5000, days=30),
         out=tmp_path / "u",
     )
     ts = run.timeseries

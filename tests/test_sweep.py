@@ -25,7 +25,7 @@ GRID = ["--vary", "surveillance.faceid.p_wrong=0.02,0.2", "--replicates", "2"]
 def test_parse_vary_lists_and_ranges() -> None:
     assert parse_vary("surveillance.faceid.p_wrong=0.01,0.05,0.1").values == (0.01, 0.05, 0.1)
     assert parse_vary("run.records='all', \"none\"").values == ("all", "none")
-    assert parse_vary("surveillance.enabled=true,false").values == (True, False)
+    assert parse_vary("surveillance.camera.enabled=true,false").values == (True, False)
     assert parse_vary("scoring.recovery.points=1:9:5").values == (1, 3, 5, 7, 9)
     v = parse_vary("scoring.recovery.points=1:2:3").values
     assert v == (1.0, 1.5, 2.0) and all(isinstance(x, float) for x in v)
@@ -62,7 +62,7 @@ def test_plan_ids_seeds_and_validation(tmp_path: Path) -> None:
         base,
         [
             parse_vary("scoring.recovery.points=1:5:3"),
-            parse_vary("surveillance.enabled=true,false"),
+            parse_vary("surveillance.camera.enabled=true,false"),
         ],
         2,
         tmp_path,
@@ -70,7 +70,10 @@ def test_plan_ids_seeds_and_validation(tmp_path: Path) -> None:
     assert len(runs) == 3 * 2 * 2
     assert runs[0].run_id == "points=1_enabled=true_rep0"
     assert [r.seed for r in runs[:2]] == [40, 41]
-    assert runs[-1].point == (("scoring.recovery.points", 5), ("surveillance.enabled", False))
+    assert runs[-1].point == (
+        ("scoring.recovery.points", 5),
+        ("surveillance.camera.enabled", False),
+    )
     assert "points = 5" in runs[-1].scenario_toml and "seed = 41" in runs[-1].scenario_toml
     with pytest.raises(SweepError, match="replicates 0"):
         plan(base, [], 0, tmp_path)

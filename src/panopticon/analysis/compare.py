@@ -1,7 +1,8 @@
 """Compare runs: headline metrics side by side with differences, and what differs.
 
-The natural use is a scenario against the same scenario with surveillance switched off
-(``--set surveillance.enabled=false``): the differences are what the system does.
+The natural use is a scenario against the same scenario with its cameras switched off
+(``--set surveillance.camera.enabled=false``): the differences are what the cameras do
+(each other channel has its own ``surveillance.channels.<name>.enabled``).
 """
 
 from __future__ import annotations

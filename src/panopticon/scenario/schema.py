@@ -199,9 +199,11 @@ class Camera(Strict):
     c_r(t) = cameras(t) / national_population * density_r (densities normalised to a
     population-weighted mean of 1), and an act in place p is seen with probability
     1 - exp(-sensitivity_p * c_r(t)). Acts at home, online, financial or in court are
-    never seen by cameras.
+    never seen by cameras. `enabled = false` switches the cameras off (and only them): the
+    camera half of a watched-vs-unwatched comparison.
     """
 
+    enabled: bool = Field(True, description="false: no camera sees anything (other channels run)")
     model: Literal["fixed", "rollout"] = "fixed"
     coverage: Probability = Field(0.3, description="fixed model: chance a public act is seen")
     rollout: dict[str, Annotated[float, Field(ge=0.0, le=1e12)]] = Field(
@@ -287,8 +289,13 @@ class Camera(Strict):
 
 
 class Channel(Strict):
-    """A non-camera channel: transaction, court, online platform or informant records."""
+    """A non-camera channel: transaction, court, online platform or informant records.
 
+    `enabled = false` switches this channel off: it records nothing and adds nothing to
+    perceived detection.
+    """
+
+    enabled: bool = Field(True, description="false: this channel records nothing")
     kind: Literal["transaction", "court", "online", "informant", "registry"]
     detection: Scheduled[Probability] = Field(
         description="chance an act it can observe is recorded, or a schedule"
@@ -375,15 +382,31 @@ class Appeals(Strict):
 
 
 class Surveillance(Strict):
-    """Channels that see acts, and the identification that attributes them."""
+    """Channels that see acts, and the identification that attributes them.
 
-    enabled: bool = Field(True, description="false: nothing is seen (unwatched baseline)")
+    Each channel has its own switch: `camera.enabled` and `channels.<name>.enabled`. The
+    former `surveillance.enabled` (which switched every channel off at once) is refused with
+    a message naming the new keys.
+    """
+
     camera: Camera = Camera()
     faceid: FaceIdFixed | FaceIdScoresParams = Field(FaceIdFixed(), discriminator="mode")
     channels: dict[str, Channel] = Field(
         default_factory=dict, description="non-camera channels by name"
     )
     appeals: Appeals = Appeals()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_global_switch(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "enabled" in data:
+            raise ValueError(
+                f"surveillance.enabled = {str(data['enabled']).lower()} is no longer allowed; "
+                "it switched off every channel. Use surveillance.camera.enabled = false for "
+                "the cameras and surveillance.channels.<name>.enabled = false for each other "
+                "channel"
+            )
+        return data
 
 
 class Recovery(Strict):
@@ -678,6 +701,10 @@ class Response(Strict):
     of detection (the channels' actual chance plus announcements): certainty, not
     severity, deters (Nagin 2013). Chilling: lawful but disfavoured acts fall the same
     way with `chilling_elasticity`, P the perceived surveillance of their place.
+    `perceived` says what a camera contributes to P: "sightings", the chance a camera sees
+    the act, or "identifications", that chance times the chance face identification names
+    someone (1 - p_miss over the behaviour's camera quality mix): only an identified act
+    can lead to a record.
     """
 
     deterrence: float = Field(0.8, gt=0.0, le=1.0, description="multiplier per record")
@@ -699,6 +726,11 @@ class Response(Strict):
     )
     chilling_elasticity: NonNegative = Field(
         0.0, le=100.0, description="chilling of lawful acts, 0 to 100"
+    )
+    perceived: Literal["sightings", "identifications"] = Field(
+        "identifications",
+        description="what cameras add to perceived detection: acts seen, or acts seen and "
+        "named by face identification",
     )
     announcements: dict[str, Announcement] = Field(default_factory=dict)
 

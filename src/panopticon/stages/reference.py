@@ -24,7 +24,7 @@ def run_reference(scenario: Scenario) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(scenario.run.seed)
     shape = scenario.population.propensity.shape
     lam = rng.gamma(shape, beh.rate / shape, size=n)
-    cov = scenario.surveillance.camera.coverage if scenario.surveillance.enabled else 0.0
+    cov = scenario.surveillance.camera.coverage if scenario.surveillance.camera.enabled else 0.0
     p_miss, p_wrong = scenario.surveillance.faceid.p_miss, scenario.surveillance.faceid.p_wrong
     sc = scenario.scoring
     start, floor, gain, every = sc.start, sc.floor, sc.recovery.points, sc.recovery.every_days

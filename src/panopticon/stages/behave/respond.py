@@ -1,13 +1,19 @@
 """Respond: general deterrence, announcements and chilling, as daily rate multipliers.
 
 Each day, every negative behaviour k gets a perceived chance of detection P_k: the
-population-mean chance that its place's cameras see it, combined with its other
-channels' detection chances, plus the boost of every announcement heard so far about
-its place. Its rate is multiplied by (1 + P_k / P_ref) ** -elasticity. Lawful but
-disfavoured acts are chilled the same way, with P the mean perceived detection of the
-negative behaviours of their place. With elasticity 0 nothing changes; with
-surveillance switched off P = 0 and nothing changes either: the unwatched baseline.
-(Specific deterrence, which acts on individuals, lives in `behavior.Adapt`.)
+population-mean camera chance c_k, combined with its other channels' detection chances
+d_j as 1 - (1 - c_k) * prod_j (1 - d_j), plus the boost of every announcement heard so far
+about its place. With `response.perceived = "sightings"` c_k is the chance a camera sees
+the act; with "identifications" it is that chance times n_k, the chance face
+identification names someone: n_k = sum_q mix_kq sum_g share_g (1 - p_miss[q, g]) over the
+behaviour's camera quality mix and the population's groups (the rates of
+`identify.rate_table`). Only enabled channels count: a disabled channel adds nothing.
+Its rate is multiplied by (1 + P_k / P_ref) ** -elasticity. Lawful but disfavoured acts
+are chilled the same way, with P the mean perceived detection of the negative behaviours
+of their place. An announcement is heard for a behaviour when one of its channels is
+enabled, or it has none (perception only); with every channel off nothing is heard and
+P = 0: the unwatched baseline. With elasticity 0 nothing changes. (Specific deterrence,
+which acts on individuals, lives in `behavior.Adapt`.)
 """
 
 from __future__ import annotations
@@ -18,37 +24,75 @@ import numpy as np
 
 from panopticon.core.module import DayContext, Module, Phase
 from panopticon.core.params import Schedule, value_on
+from panopticon.core.records import MISSED
 from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
+from panopticon.stages.identify.identify import rate_table
 from panopticon.stages.observe.observe import camera_chance
 
 
-def perceived_detection(scenario: Scenario, day: int) -> np.ndarray:
-    """Perceived chance of detection per behaviour on `day` (announcements included)."""
+def identification_chance(scenario: Scenario) -> np.ndarray:
+    """Per behaviour, the chance face identification names someone in a camera frame.
+
+    1 - p_miss, averaged over the behaviour's camera quality mix and over the population's
+    groups by share, from the same rate table `Identify` draws its outcomes from.
+    """
+    rates, cum_quality, _ = rate_table(scenario)
+    mix = np.diff(cum_quality, axis=1, prepend=0.0)
+    shares = np.array([g.share for g in scenario.population.groups.values()], dtype=float)
+    named = (1.0 - rates[:, :, MISSED]) @ (shares / shares.sum())
+    return mix @ named
+
+
+def camera_factor(scenario: Scenario) -> np.ndarray:
+    """What multiplies a camera's chance of seeing behaviour k in perceived detection."""
+    if scenario.response.perceived == "identifications":
+        return identification_chance(scenario)
+    return np.ones(len(scenario.behaviors))
+
+
+def watching(scenario: Scenario) -> dict[str, bool]:
+    """Channel name (the camera included) -> whether it is enabled."""
+    s = scenario.surveillance
+    return {"camera": s.camera.enabled, **{n: c.enabled for n, c in s.channels.items()}}
+
+
+def perceived_detection(
+    scenario: Scenario, day: int, factor: np.ndarray | None = None
+) -> np.ndarray:
+    """Perceived chance of detection per behaviour on `day` (announcements included).
+
+    `factor` is `camera_factor(scenario)`, passed by callers that compute it once.
+    """
     s = scenario.surveillance
     cat = list(scenario.behaviors.values())
-    if not s.enabled:
+    on = watching(scenario)
+    if not any(on.values()):
         return np.zeros(len(cat))
+    factor = camera_factor(scenario) if factor is None else factor
     shares = np.array([r.share for r in scenario.population.regions.values()])
-    cam = camera_chance(scenario, day) @ shares
+    cam = (camera_chance(scenario, day) @ shares) * factor
     p = np.zeros(len(cat))
     for k, beh in enumerate(cat):
         miss = 1.0
         for ch in beh.channels:
-            d = cam[k] if ch == "camera" else s.channels[ch].detection
-            miss *= 1.0 - value_on(d, scenario.run.start, day)  # a schedule: today's
+            if on[ch]:
+                d = cam[k] if ch == "camera" else s.channels[ch].detection
+                miss *= 1.0 - value_on(d, scenario.run.start, day)  # a schedule: today's
         p[k] = 1.0 - miss
+        if beh.channels and not any(on[ch] for ch in beh.channels):
+            continue
         for ann in scenario.response.announcements.values():
             if day >= ann.day and beh.place in ann.places:
                 p[k] = min(1.0, p[k] + ann.boost)
     return p
 
 
-def rate_multipliers(scenario: Scenario, day: int) -> np.ndarray:
+def rate_multipliers(scenario: Scenario, day: int, factor: np.ndarray | None = None) -> np.ndarray:
     """Today's multiplier on each behaviour's rate (1 for rewarded acts)."""
     r = scenario.response
     cat = list(scenario.behaviors.values())
-    p = perceived_detection(scenario, day)
+    p = perceived_detection(scenario, day, factor)
     out = np.ones(len(cat))
     negative = [k for k, b in enumerate(cat) if b.valence == "negative" and not b.lawful]
     if r.elasticity > 0:
@@ -63,7 +107,7 @@ def rate_multipliers(scenario: Scenario, day: int) -> np.ndarray:
             for ann in r.announcements.values():
                 if day >= ann.day and beh.place in ann.places and not same:
                     place_p = min(1.0, place_p + ann.boost)
-            if not scenario.surveillance.enabled:
+            if not any(watching(scenario).values()):
                 place_p = 0.0
             out[k] = (1.0 + place_p / r.reference_detection) ** -r.chilling_elasticity
     return out
@@ -97,9 +141,10 @@ class Respond(Module):
         chans = scenario.surveillance.channels.values()
         dated = any(isinstance(c.detection, Schedule) for c in chans)  # detection by date
         self.static = not rollout and not scenario.response.announcements and not dated
+        self.factor = camera_factor(scenario)
 
     def step(self, ctx: DayContext) -> None:
         """Recompute the multipliers when something they depend on can have changed."""
         if self.static and ctx.day > 0:
             return
-        self.multiplier[:] = rate_multipliers(self.scenario, ctx.day)
+        self.multiplier[:] = rate_multipliers(self.scenario, ctx.day, self.factor)

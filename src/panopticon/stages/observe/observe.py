@@ -5,8 +5,11 @@ court, online-platform and informant records. Each behaviour lists the channels 
 can record it; they are tried in that order and the first that detects the act makes
 the record (at most one record per act). Cameras only see acts in public places
 (street, transport, venue); the chance follows from the camera model (see `Camera` in
-`scenario/schema.py`). With surveillance switched off nothing is recorded: the unwatched
-baseline.
+`scenario/schema.py`). Each channel has its own switch (`surveillance.camera.enabled`,
+`surveillance.channels.<name>.enabled`): a disabled channel is left out of every
+behaviour's order and records nothing, while the others record as before (their random
+draws are keyed by channel and act, so removing one changes no other channel's draws).
+With every channel off nothing is recorded: the unwatched baseline.
 """
 
 from __future__ import annotations
@@ -122,14 +125,15 @@ class Observe(Module):
         scenario = sim.scenario
         s = scenario.surveillance
         self.scenario = scenario
-        self.enabled = s.enabled
         self.channels = ("camera", *s.channels)
         code = {name: i for i, name in enumerate(self.channels)}
+        on = {"camera": s.camera.enabled, **{n: c.enabled for n, c in s.channels.items()}}
         width = max(1, max(len(b.channels) for b in scenario.behaviors.values()))
         self.order = np.full((len(scenario.behaviors), width), NO_CHANNEL, dtype=np.uint8)
         for k, beh in enumerate(scenario.behaviors.values()):
-            for j, ch in enumerate(beh.channels):
+            for j, ch in enumerate(c for c in beh.channels if on[c]):
                 self.order[k, j] = code[ch]
+        self.enabled = bool((self.order != NO_CHANNEL).any())
         start, days = scenario.run.start, scenario.run.days
         self.detection = [Daily(c.detection, start, days) for c in s.channels.values()]
         self.chan_chance = np.array([0.0, *(d.first for d in self.detection)], dtype=np.float64)
