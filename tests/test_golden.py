@@ -2,9 +2,9 @@
 
 The digest covers the values of every column of the three result tables (not the file
 bytes, which also carry the Parquet library's version string), except the timeseries'
-`date`, which only labels `day` with the calendar (tests/test_schedules.py checks it). If a change to the
-engine alters the minimal model's random streams or rules, this fails; update the
-digest only for a deliberate, documented change of the model.
+`date`, which only labels `day` with the calendar (tests/test_schedules.py checks it). If
+a change to the engine alters the minimal model's random streams or rules, this fails;
+update the digest only for a deliberate, documented change of the model.
 """
 
 from __future__ import annotations

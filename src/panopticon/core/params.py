@@ -116,7 +116,7 @@ def _parse_date(raw: Any) -> date:
             return date.fromisoformat(raw)
         except ValueError:
             pass
-    shown = raw if isinstance(raw, str | int | float) else type(raw).__name__
+    shown = raw if isinstance(raw, str | int | float) else str(raw)
     raise ValueError(f'date {shown!r} is not allowed; use a date "YYYY-MM-DD", e.g. "2020-01-01"')
 
 
