@@ -120,7 +120,10 @@ def test_bad_counts_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_summarize_confidence_interval() -> None:
-    tidy = pl.DataFrame({"k": [1, 1, 1, 2], "metric": ["m"] * 4, "value": [1.0, 2.0, 4.0, 5.0]})
+    # a score (unbounded): the plain t interval; counts are cut at 0 (test below)
+    tidy = pl.DataFrame(
+        {"k": [1, 1, 1, 2], "metric": ["mean_score"] * 4, "value": [1.0, 2.0, 4.0, 5.0]}
+    )
     s = summarize(tidy, ["k"]).sort("k")
     half = stats.t.ppf(0.975, 2) * stats.tstd([1, 2, 4]) / math.sqrt(3)
     assert s["mean"].to_list()[0] == pytest.approx(7 / 3)
