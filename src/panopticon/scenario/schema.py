@@ -360,7 +360,9 @@ class FaceIdScoresParams(Strict):
         None, ge=-1e6, le=1e6, description="score threshold, finite; default NIST point"
     )
     same_group_share: Probability = Field(
-        0.5, description="share of false matches naming someone of the searched person's group"
+        0.5,
+        description="share of the other channels' wrong-person records naming someone of the "
+        "actor's group (camera false matches follow the model's same-group share)",
     )
     groups: dict[str, FaceIdGroupParams] = Field(
         default_factory=dict, description="population group name -> error differentials"
