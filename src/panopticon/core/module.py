@@ -24,7 +24,7 @@ protocol (score, true score, bounds, grades), never a concrete policy.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -81,6 +81,11 @@ class Column:
     family: str = ""
     key: str = ""
     wrongly: str = ""
+
+    def wrongful(self, name: str, label: str, **changes: Any) -> Column:
+        """The column of this one's wrongful part: the same metadata, `wrongly` naming it."""
+        changes = {"order": None, **changes}  # a pinned position is the column's own
+        return replace(self, name=name, label=label, wrongly=self.name, **changes)
 
 
 @dataclass(frozen=True)

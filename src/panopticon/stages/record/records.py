@@ -219,24 +219,20 @@ class Record(Module):
             for k in self.present:
                 kind = KINDS[k]
                 wrong = "credited to the wrong person" if k == 2 else "against an innocent"
+                every = Column(
+                    f"records_{kind}",
+                    agg="sum",
+                    unit="records",
+                    label=f"records of {KIND_NOUNS[k]}",
+                    family="records_kind",
+                    key=kind,
+                    headline=k == 0,
+                )
                 cols += [
-                    Column(
-                        f"records_{kind}",
-                        agg="sum",
-                        unit="records",
-                        label=f"records of {KIND_NOUNS[k]}",
-                        family="records_kind",
-                        key=kind,
-                        headline=k == 0,
-                    ),
-                    Column(
+                    every,
+                    every.wrongful(
                         f"records_{kind}_wrong",
-                        agg="sum",
-                        unit="records",
-                        label=f"records of {KIND_NOUNS[k]} {wrong}",
-                        family="records_kind",
-                        key=kind,
-                        wrongly=f"records_{kind}",
+                        f"records of {KIND_NOUNS[k]} {wrong}",
                         headline=True,
                         higher_is="worse",
                     ),

@@ -112,24 +112,17 @@ class Blacklist(Module):
 
     def columns(self) -> list[Column]:
         """Who is sanctioned now, and wrongly."""
+        sanctioned = Column(
+            "sanctioned",
+            agg="last",
+            label="people sanctioned",
+            headline=True,
+            higher_is="worse",
+            order=6,
+        )
         return [
-            Column(
-                "sanctioned",
-                agg="last",
-                label="people sanctioned",
-                headline=True,
-                higher_is="worse",
-                order=6,
-            ),
-            Column(
-                "sanctioned_wrongly",
-                agg="last",
-                label="people sanctioned wrongly",
-                headline=True,
-                higher_is="worse",
-                order=7,
-                wrongly="sanctioned",
-            ),
+            sanctioned,
+            sanctioned.wrongful("sanctioned_wrongly", "people sanctioned wrongly", order=7),
         ]
 
     def values(self, ctx: DayContext) -> dict[str, float]:

@@ -174,25 +174,12 @@ class Listing(Module):
     def columns(self) -> list[Column]:
         """Who is listed now (and wrongly), and today's entries (and deserved ones)."""
         n = self.name
+        listed = Column(
+            f"listed_{n}", agg="last", label=f"people on {n}", headline=True, family="listed", key=n
+        )
         return [
-            Column(
-                f"listed_{n}",
-                agg="last",
-                label=f"people on {n}",
-                headline=True,
-                family="listed",
-                key=n,
-            ),
-            Column(
-                f"listed_wrongly_{n}",
-                agg="last",
-                label=f"people wrongly on {n}",
-                headline=True,
-                higher_is="worse",
-                family="listed",
-                key=n,
-                wrongly=f"listed_{n}",
-            ),
+            listed,
+            listed.wrongful(f"listed_wrongly_{n}", f"people wrongly on {n}", higher_is="worse"),
             Column(f"entries_{n}", agg="sum", label=f"entries to {n}", family="entries", key=n),
             Column(
                 f"entries_true_{n}",

@@ -22,6 +22,7 @@ Every exclusion falls in exactly one of three parts, by the route that excluded 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -139,58 +140,37 @@ class Allocation(MeasureKind):
         """
         n = self.name
         joint = self.liability is not None
+        excluded = Column(
+            f"excluded_{n}",
+            agg="sum",
+            unit="applicants",
+            label=f"{n}: excluded",
+            headline=True,
+            higher_is="worse",
+            family="excluded",
+            key=n,
+        )
+        collateral = replace(
+            excluded,
+            name=f"excluded_collateral_{n}",
+            label=f"{n}: excluded through a household member",
+            headline=joint,
+            family="excluded_collateral",
+        )
         return [
-            Column(
-                f"excluded_{n}",
-                agg="sum",
-                unit="applicants",
-                label=f"{n}: excluded",
-                headline=True,
-                higher_is="worse",
-                family="excluded",
-                key=n,
-            ),
-            Column(
-                f"excluded_wrongly_{n}",
-                agg="sum",
-                unit="applicants",
-                label=f"{n}: excluded wrongly",
-                headline=True,
-                higher_is="worse",
-                family="excluded",
-                key=n,
-                wrongly=f"excluded_{n}",
-            ),
-            Column(
-                f"excluded_collateral_{n}",
-                agg="sum",
-                unit="applicants",
-                label=f"{n}: excluded through a household member",
-                headline=joint,
-                higher_is="worse",
-                family="excluded_collateral",
-                key=n,
-            ),
-            Column(
+            excluded,
+            excluded.wrongful(f"excluded_wrongly_{n}", f"{n}: excluded wrongly"),
+            collateral,
+            collateral.wrongful(
                 f"excluded_collateral_wrongly_{n}",
-                agg="sum",
-                unit="applicants",
-                label=f"{n}: excluded through a household member wrongly",
-                headline=joint,
-                higher_is="worse",
-                family="excluded_collateral",
-                key=n,
-                wrongly=f"excluded_collateral_{n}",
+                f"{n}: excluded through a household member wrongly",
             ),
-            Column(
-                f"lost_wrongly_{n}",
-                agg="sum",
+            replace(
+                excluded,
+                name=f"lost_wrongly_{n}",
                 unit="places",
                 label=f"{n}: places lost wrongly",
-                headline=True,
-                higher_is="worse",
                 family="lost_wrongly",
-                key=n,
             ),
         ]
 

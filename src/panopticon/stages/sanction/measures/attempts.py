@@ -48,29 +48,17 @@ class Attempts(MeasureKind):
         """Attempts blocked (or granted) today, and those due to wrongful triggers."""
         lb, n = self.label, self.name
         worse = "neutral" if lb == "granted" else "worse"
-        return [
-            Column(
-                f"{lb}_{n}",
-                agg="sum",
-                unit="attempts",
-                label=f"{n}: attempts {lb}",
-                headline=True,
-                higher_is=worse,
-                family=lb,
-                key=n,
-            ),
-            Column(
-                f"{lb}_wrongly_{n}",
-                agg="sum",
-                unit="attempts",
-                label=f"{n}: attempts {lb} wrongly",
-                headline=True,
-                higher_is=worse,
-                family=lb,
-                key=n,
-                wrongly=f"{lb}_{n}",
-            ),
-        ]
+        every = Column(
+            f"{lb}_{n}",
+            agg="sum",
+            unit="attempts",
+            label=f"{n}: attempts {lb}",
+            headline=True,
+            higher_is=worse,
+            family=lb,
+            key=n,
+        )
+        return [every, every.wrongful(f"{lb}_wrongly_{n}", f"{n}: attempts {lb} wrongly")]
 
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
         """Poisson counts of today's attempts by the triggered, deserved and wrongful."""
@@ -91,18 +79,13 @@ class Naming(MeasureKind):
     def columns(self) -> list[Column]:
         """People published now, and wrongly."""
         n = self.name
+        named = Column(
+            f"published_{n}", agg="last", label=f"{n}: people named", family="published", key=n
+        )
         return [
-            Column(
-                f"published_{n}", agg="last", label=f"{n}: people named", family="published", key=n
-            ),
-            Column(
-                f"published_wrongly_{n}",
-                agg="last",
-                label=f"{n}: people named wrongly",
-                higher_is="worse",
-                family="published",
-                key=n,
-                wrongly=f"published_{n}",
+            named,
+            named.wrongful(
+                f"published_wrongly_{n}", f"{n}: people named wrongly", higher_is="worse"
             ),
         ]
 

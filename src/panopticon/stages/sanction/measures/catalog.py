@@ -161,22 +161,19 @@ class Measures(Module):
         """Per measure: people triggered now (and wrongly), then its kind's columns."""
         cols: list[Column] = []
         for name, kind in self.kinds.items():
+            triggered = Column(
+                f"triggered_{name}",
+                agg="last",
+                label=f"{name}: people it applies to",
+                family="triggered",
+                key=name,
+            )
             cols += [
-                Column(
-                    f"triggered_{name}",
-                    agg="last",
-                    label=f"{name}: people it applies to",
-                    family="triggered",
-                    key=name,
-                ),
-                Column(
+                triggered,
+                triggered.wrongful(
                     f"triggered_wrongly_{name}",
-                    agg="last",
-                    label=f"{name}: people it applies to wrongly",
+                    f"{name}: people it applies to wrongly",
                     higher_is="worse",
-                    family="triggered",
-                    key=name,
-                    wrongly=f"triggered_{name}",
                 ),
                 *kind.columns(),
             ]

@@ -52,27 +52,20 @@ class Consumption(MeasureKind):
         n = self.name
         cols: list[Column] = []
         for item in self.options.items:
+            blocked = Column(
+                f"blocked_{n}_{item}",
+                agg="sum",
+                unit="attempts",
+                label=f"{n}: {item} attempts blocked",
+                headline=True,
+                higher_is="worse",
+                family="blocked",
+                key=f"{n}_{item}",
+            )
             cols += [
-                Column(
-                    f"blocked_{n}_{item}",
-                    agg="sum",
-                    unit="attempts",
-                    label=f"{n}: {item} attempts blocked",
-                    headline=True,
-                    higher_is="worse",
-                    family="blocked",
-                    key=f"{n}_{item}",
-                ),
-                Column(
-                    f"blocked_wrongly_{n}_{item}",
-                    agg="sum",
-                    unit="attempts",
-                    label=f"{n}: {item} attempts blocked wrongly",
-                    headline=True,
-                    higher_is="worse",
-                    family="blocked",
-                    key=f"{n}_{item}",
-                    wrongly=f"blocked_{n}_{item}",
+                blocked,
+                blocked.wrongful(
+                    f"blocked_wrongly_{n}_{item}", f"{n}: {item} attempts blocked wrongly"
                 ),
             ]
         cols.append(

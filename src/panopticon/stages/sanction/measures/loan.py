@@ -22,30 +22,20 @@ class Loan(MeasureKind):
     def columns(self) -> list[Column]:
         """Extra interest today, and the part due to grades worse than deserved."""
         n = self.name
+        extra = Column(
+            f"extra_interest_{n}",
+            np.float64,
+            agg="sum",
+            unit="currency",
+            label=f"{n}: extra interest",
+            headline=True,
+            higher_is="worse",
+            family="extra_interest",
+            key=n,
+        )
         return [
-            Column(
-                f"extra_interest_{n}",
-                np.float64,
-                agg="sum",
-                unit="currency",
-                label=f"{n}: extra interest",
-                headline=True,
-                higher_is="worse",
-                family="extra_interest",
-                key=n,
-            ),
-            Column(
-                f"extra_interest_wrongly_{n}",
-                np.float64,
-                agg="sum",
-                unit="currency",
-                label=f"{n}: extra interest from wrong grades",
-                headline=True,
-                higher_is="worse",
-                family="extra_interest",
-                key=n,
-                wrongly=f"extra_interest_{n}",
-            ),
+            extra,
+            extra.wrongful(f"extra_interest_wrongly_{n}", f"{n}: extra interest from wrong grades"),
         ]
 
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
