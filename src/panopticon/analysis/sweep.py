@@ -266,13 +266,27 @@ def run_one(scenario_toml: str, out: str) -> str:
     return out
 
 
+BACKENDS = ("local", "ray")
+"""Where an ensemble's runs execute: local worker processes, or tasks on a Ray cluster."""
+
+
 def execute(
-    todo: list[PlannedRun], jobs: int = 1, on_done: Callable[[PlannedRun], None] | None = None
+    todo: list[PlannedRun],
+    jobs: int = 1,
+    on_done: Callable[[PlannedRun], None] | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> None:
     """Run the planned runs, `jobs` at a time in worker processes (in this one if 1).
 
-    Workers never outlive this call nor this process: see :func:`run_in_workers`.
+    Every ensemble (sweep, calibration, sensitivity) runs through here, so a backend added
+    here serves them all. Workers never outlive this call nor this process: see
+    :func:`run_in_workers`.
     """
+    if backend not in BACKENDS:
+        raise SweepError(f"error: --backend {backend}: not allowed; give one of local, ray")
+    if backend == "ray":
+        raise SweepError("error: --backend ray: not available in this build; use local")
     if jobs <= 1 or len(todo) <= 1:
         for r in todo:
             run_one(r.scenario_toml, str(r.path))
@@ -447,6 +461,8 @@ def run_sweep(
     quiet: bool = False,
     report: bool = True,
     png_dir: str | Path | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> SweepResult:
     """Plan, validate, run the missing runs, and write the table and the report.
 
@@ -489,7 +505,13 @@ def run_sweep(
     try:
         with interruptible() as caught:
             try:
-                execute(todo, jobs, on_done=(lambda _r: bar.update(1)) if bar else None)
+                execute(
+                    todo,
+                    jobs,
+                    on_done=(lambda _r: bar.update(1)) if bar else None,
+                    backend=backend,
+                    address=address,
+                )
             finally:
                 if bar is not None:
                     bar.close()

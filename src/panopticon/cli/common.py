@@ -49,6 +49,22 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", action="store_true", help="also write report.html in the run folder")
 
 
+def add_backend_arguments(p: argparse.ArgumentParser) -> None:
+    """--backend and --address, for every command that runs an ensemble."""
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="where the runs execute: local worker processes (default), or a Ray cluster "
+        '(needs `pip install ".[ray]"`)',
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray cluster address (with --backend ray; default: start a local cluster)",
+    )
+
+
 def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
     """The --checkpoint-every option."""
     p.add_argument(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from panopticon.cli.common import add_scenario_arguments, load_scenario
+from panopticon.cli.common import add_backend_arguments, add_scenario_arguments, load_scenario
 
 
 def add_arguments(subparsers: Any) -> None:
@@ -37,6 +37,7 @@ def add_arguments(subparsers: Any) -> None:
         metavar="J",
         help="runs at a time, each in its own process (default 1)",
     )
+    add_backend_arguments(p)
     p.add_argument("--out", metavar="DIR", help="sweep folder (default sweeps/<scenario>)")
     p.add_argument("--png", metavar="DIR", help="also write each figure as a PNG into DIR")
     p.add_argument("--no-report", action="store_true", help="write the table only")
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
             args.replicates,
             out,
             jobs=args.jobs,
+            backend=args.backend,
+            address=args.address,
             quiet=args.quiet,
             report=not args.no_report,
             png_dir=args.png,

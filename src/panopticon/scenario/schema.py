@@ -737,6 +737,7 @@ class Response(Strict):
     announcements: dict[str, Announcement] = Field(default_factory=dict)
 
 
+from panopticon.scenario.ranges import Calibration, Range, check_ranges  # noqa: E402
 from panopticon.stages.society.params import NetworkParams  # noqa: E402
 
 
@@ -761,6 +762,12 @@ class Scenario(Strict):
     network: NetworkParams | None = Field(
         None, description="the social graph; leave out for a population without ties"
     )
+    assumptions: dict[str, Range] = Field(
+        default_factory=dict,
+        description="dotted key -> the plausible range of a parameter the scenario only "
+        "assumes (varied by `panopticon sensitivity --assumptions`)",
+    )
+    calibration: Calibration = Calibration()
 
     @model_validator(mode="after")
     def _checks(self) -> Scenario:
@@ -922,6 +929,10 @@ class Scenario(Strict):
                 "population.size = 1 is not allowed when records can name the wrong person; "
                 "a wrongful record needs someone else to name (use size >= 2)"
             )
+        if self.assumptions or self.calibration.free:
+            plain = self.model_dump(mode="python", exclude_none=True)
+            check_ranges("assumptions", self.assumptions, plain)
+            check_ranges("calibration.free", self.calibration.free, plain)
         return self
 
     def to_dict(self) -> dict[str, Any]:

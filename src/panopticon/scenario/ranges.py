@@ -1,0 +1,87 @@
+"""Declared parameter ranges: the ASSUMPTION table and the calibration's free parameters.
+
+A preset states, beside each parameter it only assumes, a plausible range
+(``[assumptions]``); `panopticon sensitivity --assumptions` varies exactly those. The
+parameters a calibration may move, and within what, are ``[calibration.free]``. Both map a
+dotted key (as for ``--set``) to a `Range`; the scenario's validation checks that the key
+names a number in the scenario and that its value lies in the range.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from panopticon.core.params import Strict
+
+
+class Range(Strict):
+    """A plausible or allowed interval for one numeric parameter, with its reason."""
+
+    lo: float = Field(description="lower end (inclusive)")
+    hi: float = Field(description="upper end (inclusive); must exceed lo")
+    log: bool = Field(False, description="sample on a log scale (lo must be > 0)")
+    integer: bool = Field(False, description="the parameter takes whole numbers")
+    source: str = Field("", description="why this range: a source, or ASSUMPTION and its basis")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
+            raise ValueError(f"lo = {self.lo}, hi = {self.hi}: give finite numbers")
+        if self.lo >= self.hi:
+            raise ValueError(f"lo = {self.lo}, hi = {self.hi}: not allowed; give lo < hi")
+        if self.log and self.lo <= 0:
+            raise ValueError(f"lo = {self.lo} with log = true: not allowed; give lo > 0")
+        return self
+
+
+class Calibration(Strict):
+    """What `panopticon calibrate` may change in this scenario."""
+
+    free: dict[str, Range] = Field(
+        default_factory=dict,
+        description="dotted key -> the range a calibration searches (e.g. a dated rate)",
+    )
+
+
+def get_dotted(data: dict[str, Any], key: str) -> Any:
+    """The value at ``a.b.c`` in nested plain data; KeyError naming the first missing part."""
+    node: Any = data
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(".".join(parts[: i + 1]))
+        node = node[part]
+    return node
+
+
+def check_ranges(table: str, ranges: dict[str, Range], data: dict[str, Any]) -> None:
+    """Each key names a number in `data` (the scenario's plain values) within its range."""
+    for key, rng in ranges.items():
+        where = f"{table}.{key}"
+        try:
+            value = get_dotted(data, key)
+        except KeyError as exc:
+            raise ValueError(
+                f"{where}: {exc.args[0]} is not a field of this scenario; give the dotted key "
+                "of a numeric parameter (as for --set)"
+            ) from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(
+                f"{where}: the value there is {value!r}, not a number; a range can only be "
+                "declared for a numeric parameter (a dated schedule is not one)"
+            )
+        if not rng.lo <= value <= rng.hi:
+            raise ValueError(
+                f"{where}: the scenario's value {value} lies outside [{rng.lo}, {rng.hi}]; "
+                "widen the range or change the value"
+            )
+        if rng.integer and not float(value).is_integer():
+            raise ValueError(f"{where}: integer = true but the value is {value}")
+
+
+def current_value(scenario: Any, key: str) -> float:
+    """The scenario's current value of a dotted numeric key."""
+    return float(get_dotted(scenario.to_dict(), key))
