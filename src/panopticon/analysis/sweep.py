@@ -286,7 +286,10 @@ def execute(
     if backend not in BACKENDS:
         raise SweepError(f"error: --backend {backend}: not allowed; give one of local, ray")
     if backend == "ray":
-        raise SweepError("error: --backend ray: not available in this build; use local")
+        from panopticon.analysis.ray_backend import execute_ray
+
+        execute_ray(todo, jobs, on_done, address)
+        return
     if jobs <= 1 or len(todo) <= 1:
         for r in todo:
             run_one(r.scenario_toml, str(r.path))

@@ -1,0 +1,191 @@
+"""The Ray backend of every ensemble: each planned run one Ray task, on a cluster or locally.
+
+:func:`panopticon.analysis.sweep.execute` dispatches here with ``backend="ray"``, so
+sweeps, calibrations and sensitivity analyses all run on Ray the same way. Each
+:class:`~panopticon.analysis.sweep.PlannedRun` becomes one remote task that calls the
+same :func:`~panopticon.analysis.sweep.run_one` as the local backend, so a run's folder
+holds the same bytes whichever backend wrote it (its random numbers depend on the seed
+alone, never on the process or thread count).
+
+- **Cluster.** With an address (``--address auto`` for a cluster started by ``ray start
+  --head`` on this machine, or ``host:port``) the driver connects to it and disconnects
+  at the end. Without one it starts a private local cluster of ``jobs`` CPUs on
+  127.0.0.1 (no dashboard, quiet logs) and shuts it down at the end, however the
+  ensemble ends. A Ray session this process already opened (``ray.init`` in a notebook
+  or a test) is used as it is and left open.
+- **Threads.** On a local cluster each task sets Numba to cores / jobs threads, as the
+  local backend's workers do; on a cluster, to the CPUs Ray assigned the task (1).
+- **Failures.** Tasks are retried up to :data:`MAX_RETRIES` times when their worker
+  process dies (killed, out of memory, node lost): a lost worker costs a retry, not a
+  result. A retry writes the same folder again; run folders are claimed by a lock and
+  moved into place only when complete (:mod:`panopticon.io.runs`), and the next run of a
+  folder clears what a killed one left, so a retry never leaves two results. An
+  exception raised by a run is not retried: it is raised here, as it would be locally.
+- **Interruption.** SIGINT or SIGTERM (inside
+  :func:`~panopticon.analysis.workers.interruptible`) cancels every task not yet
+  finished (its worker is killed) before the exception goes on.
+
+Paths are made absolute before they are sent; on a cluster of several machines the
+output folder must be on a file system every node shares, and every node needs
+panopticon installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from panopticon.analysis.sweep import PlannedRun, SweepError, run_one
+
+MAX_RETRIES = 3
+"""Times a task is run again after its worker process died (not after an exception)."""
+
+WAIT_EVERY = 0.25
+"""Seconds between the driver's checks for finished tasks (and for signals)."""
+
+PID_DIR_ENV = "PANOPTICON_TASK_PID_DIR"
+"""If set in a task's environment: the folder where each task attempt appends its pid to
+``<run folder name>.pid`` before it runs (lets tests kill a worker mid-task)."""
+
+OBJECT_STORE_BYTES = 100 * 2**20
+"""Object store of a local cluster: tasks return only a path, so Ray's minimum is plenty."""
+
+
+def _import_ray() -> Any:
+    """The ray module, or a one-line SweepError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise SweepError(
+            'error: --backend ray: ray is not installed; pip install "panopticon[ray]" '
+            "(or use --backend local)"
+        ) from None
+    return ray
+
+
+def _task(scenario_toml: str, out: str, threads: int | None) -> str:
+    """One planned run inside a Ray worker: set Numba's threads, then `run_one`."""
+    import numba
+
+    if threads is None:
+        import ray
+
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+        threads = int(cpus)
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    pid_dir = os.environ.get(PID_DIR_ENV)
+    if pid_dir:
+        with open(Path(pid_dir) / f"{Path(out).name}.pid", "a", encoding="ascii") as fh:
+            fh.write(f"{os.getpid()}\n")
+    return run_one(scenario_toml, out)
+
+
+@contextlib.contextmanager
+def _signals_kept() -> Iterator[None]:
+    """Within: whatever SIGINT/SIGTERM handlers ray.init installs are undone on leaving.
+
+    ``ray.init`` replaces the SIGTERM handler with one that exits; the ensemble's own
+    (:func:`~panopticon.analysis.workers.interruptible`) must stay in charge.
+    """
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            with contextlib.suppress(ValueError, TypeError):  # not the main thread
+                signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
+def _connect(ray: Any, jobs: int, address: str | None) -> bool:
+    """Open the Ray session; True when this call opened it (and must close it)."""
+    if ray.is_initialized():
+        return False
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    with _signals_kept():
+        try:
+            if address:
+                ray.init(address=address, **quiet)
+            else:
+                ray.init(
+                    address="local",
+                    num_cpus=jobs,
+                    include_dashboard=False,
+                    object_store_memory=OBJECT_STORE_BYTES,
+                    _node_ip_address="127.0.0.1",
+                    **quiet,
+                )
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            where = f"--address {address}" if address else "--backend ray"
+            raise SweepError(
+                f"error: {where}: cannot start or reach a Ray cluster ({first})"
+            ) from None
+    return True
+
+
+def _failure(ray: Any, exc: BaseException) -> BaseException:
+    """What a failed task raises here: the run's own exception, or one line for a lost one."""
+    if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, Exception):
+        return exc.cause
+    if isinstance(exc, ray.exceptions.WorkerCrashedError | ray.exceptions.NodeDiedError):
+        return RuntimeError(
+            f"a Ray worker running a run died {MAX_RETRIES + 1} times (killed or out of "
+            f"memory?): {exc}"
+        )
+    return exc
+
+
+def execute_ray(
+    todo: list[PlannedRun],
+    jobs: int = 1,
+    on_done: Callable[[PlannedRun], None] | None = None,
+    address: str | None = None,
+) -> None:
+    """Run the planned runs as Ray tasks, at most `jobs` at a time; `on_done` as each ends.
+
+    See the module docstring for the cluster, retries and interruption.
+    """
+    ray = _import_ray()
+    if not todo:
+        return
+    jobs = max(1, jobs)
+    started = _connect(ray, jobs, address)
+    local = not address and started
+    threads = max(1, (os.cpu_count() or 1) // jobs) if local else None
+    remote = ray.remote(_task).options(
+        num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False, name="panopticon-run"
+    )
+    queue = list(reversed(todo))
+    pending: dict[Any, PlannedRun] = {}
+    try:
+        while queue or pending:
+            while queue and len(pending) < jobs:
+                r = queue.pop()
+                ref = remote.remote(r.scenario_toml, str(Path(r.path).absolute()), threads)
+                pending[ref] = r
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_EVERY)
+            for ref in ready:
+                r = pending.pop(ref)
+                try:
+                    ray.get(ref)
+                except Exception as exc:
+                    raise _failure(ray, exc) from None
+                if on_done is not None:
+                    on_done(r)
+    finally:
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        if pending:
+            # wait (briefly) until the cancelled runs' workers are gone: a run folder a
+            # killed worker was writing is then free for the next run of the ensemble
+            with contextlib.suppress(Exception):
+                ray.wait(list(pending), num_returns=len(pending), timeout=10.0)
+        if started:
+            with _signals_kept(), contextlib.suppress(Exception):
+                ray.shutdown()
