@@ -2,6 +2,7 @@
 
 python -m panopticon.docgen > docs/scenarios.md          (the scenario schema)
 python -m panopticon.docgen outputs > docs/outputs.md    (the modules' output declarations)
+python -m panopticon.docgen tutorials [--check]          (re-execute docs/tutorials/*.md)
 """
 
 from __future__ import annotations
@@ -323,14 +324,18 @@ def outputs_reference(sims: list[tuple[str, Simulation]] | None = None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m panopticon.docgen [scenarios|outputs]`: print one reference."""
+    """`python -m panopticon.docgen [scenarios|outputs|tutorials]`: print or refresh a reference."""
     what = argv[0] if argv else "scenarios"
+    if what == "tutorials":
+        from panopticon import docgen_tutorials
+
+        return docgen_tutorials.main(argv[1:])
     if what == "scenarios":
         print(scenario_reference(), end="")
     elif what == "outputs":
         print(outputs_reference(), end="")
     else:
-        print(f"error: {what!r}: give scenarios or outputs", file=sys.stderr)
+        print(f"error: {what!r}: give scenarios, outputs or tutorials", file=sys.stderr)
         return 2
     return 0
 
