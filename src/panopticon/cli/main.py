@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from panopticon import __version__
-from panopticon.cli import compare, dossier, faceid, presets, report, resume, run, sweep
+from panopticon.cli import compare, dossier, explore, faceid, presets, report, resume, run, sweep
 
 # In the order `panopticon --help` lists them.
-COMMANDS = (run, resume, presets, report, compare, sweep, faceid, dossier)
+COMMANDS = (run, resume, presets, report, compare, sweep, faceid, dossier, explore)
 
 
 def build_parser() -> argparse.ArgumentParser:
