@@ -39,6 +39,7 @@ LISTS = 11
 SANCTIONS = 12
 FACEID_QUALITY = 13
 BEHAVE_UNIFORM = 14
+COURT = 15  # the court list of judgment defaulters (stages/sanction/court.py)
 TRAITS = 108  # trait dimensions of factors scores (the value they were first drawn with)
 
 

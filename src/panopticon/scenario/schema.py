@@ -32,6 +32,7 @@ from panopticon.core.params import (
     parse_day,
     schedules,
 )
+from panopticon.scenario.court import COURT_LIST, CourtList
 
 
 class RunSettings(Strict):
@@ -681,6 +682,9 @@ class Sanctions(Strict):
 
     blacklist: Blacklist = Blacklist()
     measures: dict[str, Measure] = Field(default_factory=dict)
+    court: CourtList | None = Field(
+        None, description="the court list of judgment defaulters (policy 'court' of measures)"
+    )
 
 
 class Announcement(Strict):
@@ -805,6 +809,7 @@ class Scenario(Strict):
         for lname, lst in self.scoring.lists.items():
             check_behaviors(f"scoring.lists.{lname}.behaviors", lst.behaviors)
         names = ["score", *self.scoring.factors, *self.scoring.lists]
+        names += [COURT_LIST] if self.sanctions.court is not None else []
         if len(set(names)) != len(names):
             raise ValueError(
                 f"scoring: policy names {names} are not allowed; each name must be unique "

@@ -17,6 +17,7 @@ from panopticon.stages.observe.observe import Observe
 from panopticon.stages.population import Demographics
 from panopticon.stages.record.records import Record
 from panopticon.stages.sanction.blacklist import Blacklist
+from panopticon.stages.sanction.court import CourtListModule
 from panopticon.stages.sanction.measures.catalog import Measures
 from panopticon.stages.score.factors import FactorsScore
 from panopticon.stages.score.ledger import PointsLedger
@@ -38,6 +39,7 @@ ORDER: tuple[type[Module], ...] = (
     FactorsScore,
     Listing,
     Blacklist,
+    CourtListModule,
     Measures,
     Society,
     Histogram,

@@ -30,6 +30,7 @@ from panopticon.core.module import (
     TableSpec,
 )
 from panopticon.core.registry import register
+from panopticon.scenario.court import COURT_LIST
 from panopticon.stages.sanction.measures import base
 from panopticon.stages.sanction.triggers import ListTrigger, ScoreTrigger, ScoreTriggers
 
@@ -47,7 +48,9 @@ def active_days(start: str | None, end: str | None, run_start: date, days: int) 
 
 def _source(scenario: Any, policy: str) -> str:
     """The capability of a trigger's policy: ``list:<name>`` or ``score:<name>``."""
-    return f"list:{policy}" if policy in scenario.scoring.lists else f"score:{policy}"
+    court = [COURT_LIST] if scenario.sanctions.court is not None else []
+    lists = [*scenario.scoring.lists, *court]
+    return f"list:{policy}" if policy in lists else f"score:{policy}"
 
 
 @register
