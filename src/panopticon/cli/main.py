@@ -12,10 +12,21 @@ import sys
 from collections.abc import Sequence
 
 from panopticon import __version__
-from panopticon.cli import compare, dossier, explore, faceid, presets, report, resume, run, sweep
+from panopticon.cli import (
+    compare,
+    dossier,
+    explore,
+    faceid,
+    presets,
+    report,
+    resume,
+    run,
+    sensitivity,
+    sweep,
+)
 
 # In the order `panopticon --help` lists them.
-COMMANDS = (run, resume, presets, report, compare, sweep, faceid, dossier, explore)
+COMMANDS = (run, resume, presets, report, compare, sweep, sensitivity, faceid, dossier, explore)
 
 
 def build_parser() -> argparse.ArgumentParser:
