@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from panopticon import __version__
 from panopticon.cli import (
+    calibrate,
     compare,
     dossier,
     explore,
@@ -26,7 +27,19 @@ from panopticon.cli import (
 )
 
 # In the order `panopticon --help` lists them.
-COMMANDS = (run, resume, presets, report, compare, sweep, sensitivity, faceid, dossier, explore)
+COMMANDS = (
+    run,
+    resume,
+    presets,
+    report,
+    compare,
+    sweep,
+    sensitivity,
+    calibrate,
+    faceid,
+    dossier,
+    explore,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
