@@ -3,6 +3,11 @@
 The natural use is a scenario against the same scenario with its cameras switched off
 (``--set surveillance.camera.enabled=false``): the differences are what the cameras do
 (each other channel has its own ``surveillance.channels.<name>.enabled``).
+
+Two replicate sets (folders of ``run --replicates``, or one-point sweeps) are compared
+pair by pair: replicates with the same seed are paired (common random numbers), and each
+metric gets the mean difference B − A with its 95% paired interval
+(:func:`panopticon.analysis.replicates.paired_text`).
 """
 
 from __future__ import annotations
@@ -89,7 +94,15 @@ def compare_text(results: list[RunResult]) -> str:
 def compare(
     paths: list[str | Path], html: str | Path | None = None, png_dir: str | Path | None = None
 ) -> str:
-    """Compare run folders; optionally write the overlaid HTML report. Returns the text."""
+    """Compare run folders (or two replicate sets by seed); returns the text.
+
+    Optionally writes the overlaid HTML report and PNGs (run folders only).
+    """
+    from panopticon.analysis import replicates
+
+    sets = [replicates.is_set(p) for p in paths]
+    if any(sets):
+        return compare_sets(paths, sets, html, png_dir)
     results = open_runs(paths)
     text = compare_text(results)
     if html is not None:
@@ -100,3 +113,29 @@ def compare(
     if png_dir is not None:
         text += f"\nfigures: {png_dir}"
     return text
+
+
+def compare_sets(
+    paths: list[str | Path],
+    sets: list[bool],
+    html: str | Path | None = None,
+    png_dir: str | Path | None = None,
+) -> str:
+    """Two replicate sets, paired by seed: each metric's B − A with its 95% interval."""
+    from panopticon.analysis import replicates
+
+    if len(paths) != 2 or not all(sets):
+        which = next((str(p) for p, s in zip(paths, sets, strict=True) if not s), str(paths[0]))
+        what = "is a run folder" if not all(sets) else f"{len(paths)} sets given"
+        raise RunError(
+            f"error: compare: {which}: {what}; give two replicate sets (run --replicates) "
+            "or two or more run folders"
+        )
+    for flag, given in (("--html", html), ("--png", png_dir)):
+        if given is not None:
+            raise RunError(
+                f"error: compare {flag}: not for replicate sets; compare two of their run "
+                "folders (A/rep0 B/rep0) for the report"
+            )
+    a, b = (replicates.open_set(p) for p in paths)
+    return replicates.paired_text(a, b)

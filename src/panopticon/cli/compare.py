@@ -1,4 +1,8 @@
-"""`panopticon compare`: headline metrics of runs side by side, with differences."""
+"""`panopticon compare`: headline metrics of runs side by side, with differences.
+
+Given two replicate sets (``run --replicates`` folders or one-point sweeps), replicates
+are paired by seed and each metric's difference gets its 95% paired interval.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,13 @@ def add_arguments(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "compare", help="headline metrics of runs side by side, with differences"
     )
-    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="two or more run folders")
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="two or more run folders, or two replicate sets (run --replicates, one-point "
+        "sweeps): then paired by seed, with 95%% intervals of the differences",
+    )
     p.add_argument("--html", metavar="FILE.html", help="also write a report overlaying the runs")
     p.add_argument("--png", metavar="DIR", help="also write each figure as a PNG into DIR")
     p.set_defaults(func=run)

@@ -1,11 +1,18 @@
-"""`panopticon run`: run a scenario into a run folder and print its summary."""
+"""`panopticon run`: run a scenario into a run folder and print its summary.
+
+With ``--replicates R`` it runs the scenario over seeds seed..seed+R-1 instead (a
+replicate set: ``DIR/rep0..``, in ``--jobs`` processes or on Ray) and prints the mean
+and 95% interval of every headline metric (:mod:`panopticon.analysis.replicates`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from panopticon.cli.common import (
+    add_backend_arguments,
     add_checkpoint_argument,
     add_output_arguments,
     add_scenario_arguments,
@@ -27,11 +34,78 @@ def add_arguments(subparsers: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     add_output_arguments(p)
     add_checkpoint_argument(p)
+    p.add_argument(
+        "--replicates",
+        type=int,
+        metavar="R",
+        help="run seeds seed..seed+R-1 into DIR/rep0.. and summarise them with 95%% "
+        "intervals (R >= 2; DIR/summary.json)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="J",
+        help="with --replicates: runs at a time, each in its own process (default 1)",
+    )
+    add_backend_arguments(p)
     p.set_defaults(func=run)
+
+
+def _only_with_replicates(args: argparse.Namespace) -> None:
+    """Refuse the ensemble options without --replicates, and the single-run ones with it."""
+    from panopticon.io.runs import RunError
+
+    if args.replicates is None:
+        for name, given in (
+            ("--jobs", args.jobs is not None),
+            ("--backend", args.backend != "local"),
+            ("--address", args.address is not None),
+        ):
+            if given:
+                raise RunError(f"error: {name}: only with --replicates R (an ensemble of runs)")
+        return
+    if args.checkpoint_every is not None:
+        raise RunError(
+            "error: --checkpoint-every: not with --replicates; each replicate is short "
+            "enough to rerun (an interrupted set is finished by the same command)"
+        )
+    if args.report:
+        raise RunError(
+            "error: --report: not with --replicates; write one replicate's report with "
+            "`panopticon report DIR/rep0`"
+        )
+
+
+def run_replicate_set(args: argparse.Namespace) -> int:
+    """Run the replicate set, print its summary; exit code (130/143 when interrupted)."""
+    from panopticon.analysis.replicates import run_replicates, summary, summary_text
+    from panopticon.analysis.sweep import SweepInterrupted
+
+    sc = load_scenario(args)
+    try:
+        rs = run_replicates(
+            sc,
+            args.replicates,
+            out=args.out,
+            jobs=args.jobs if args.jobs is not None else 1,
+            backend=args.backend,
+            address=args.address,
+            overwrite=args.overwrite,
+            quiet=args.quiet,
+        )
+    except SweepInterrupted as exc:
+        print(exc.message, file=sys.stderr)
+        return exc.exit_code
+    if not args.quiet:
+        print(summary_text(summary(rs), rs.path))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the scenario into its run folder, then print the summary; exit code."""
+    _only_with_replicates(args)
+    if args.replicates is not None:
+        return run_replicate_set(args)
     from panopticon.core.engine import run as run_scenario
 
     sc = load_scenario(args)
