@@ -84,6 +84,8 @@ def test_lawful_acts_are_not_deterred_by_records() -> None:
 
 def test_won_appeal_on_a_correct_record_ends_the_counterfactual_listing() -> None:
     sets = [
+        # a behaviour-driven list beside documented's court mechanism
+        'scoring.lists.court_blacklist={behaviors=["ignoring_court_judgment"]}',
         "scoring.lists.court_blacklist.count=1",
         "scoring.lists.court_blacklist.exit_per_day=0.0",
         "scoring.lists.court_blacklist.duration_days=100",
@@ -131,3 +133,15 @@ def kind(b: object) -> str:
     if b.valence == "positive":
         return "rewarded"
     return "lawful" if b.lawful else "violations"
+
+
+def test_preset_values_lie_within_their_declared_ranges() -> None:
+    """Every [assumptions] and [calibration.free] range of a preset holds the preset's value."""
+    from panopticon.scenario.io import preset_names
+    from panopticon.scenario.ranges import outside
+
+    for name in preset_names():
+        sc = pn.load(name)
+        plain = sc.to_dict()
+        assert outside(sc.assumptions, plain) == [], name
+        assert outside(sc.calibration.free, plain) == [], name
