@@ -109,11 +109,8 @@ def sentence(method: str, label: str, rows: list[dict[str, Any]]) -> str:
             "settled at this sample size."
         )
     rest = len(rows) - len(clear)
-    zero = (
-        f" {rest} of {len(rows)} parameters have effects indistinguishable from zero."
-        if rest
-        else ""
-    )
+    verb = "has an effect" if rest == 1 else "have effects"
+    zero = f" {rest} of {len(rows)} parameters {verb} indistinguishable from zero." if rest else ""
     return head + tail + zero
 
 
