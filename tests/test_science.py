@@ -145,3 +145,19 @@ def test_preset_values_lie_within_their_declared_ranges() -> None:
         plain = sc.to_dict()
         assert outside(sc.assumptions, plain) == [], name
         assert outside(sc.calibration.free, plain) == [], name
+
+
+def test_deduction_scale_multiplies_every_deduction(tmp_path: Path) -> None:
+    """scoring.deduction_scale = 3: each record costs 3 x 5 points (no recovery in 20 days)."""
+    sets = ["scoring.recovery.every_days=1000", "scoring.deduction_scale=3"]
+    sc = pn.load("minimal", sets, population=5000, days=20)
+    res = pn.run(sc, out=tmp_path / "scaled")
+    people = pl.read_parquet(res.path / "people.parquet")
+    records = people["records_correct"] + people["records_wrong"]
+    assert int(records.sum()) > 100
+    expected = (1000 - 15 * records).clip(lower_bound=0)
+    assert (people["score"] == expected).all()
+    plain = pn.run(pn.load("minimal", sets[:1], population=5000, days=20), out=tmp_path / "one")
+    unscaled = pl.read_parquet(plain.path / "people.parquet")
+    rec1 = unscaled["records_correct"] + unscaled["records_wrong"]
+    assert (unscaled["score"] == (1000 - 5 * rec1).clip(lower_bound=0)).all()

@@ -178,7 +178,10 @@ def frame(run: RunResult, sc: Scenario, ids: np.ndarray, attrs: list[Attribute])
         values["records.total.days_with_records_365d"] = (
             np.bincount(pairs // (last + 2), minlength=n) * scale
         )
-        points = {b: float(v.points) for b, v in sc.behaviors.items()}
+        points = {
+            b: float(v.points if v.valence == "positive" else sc.scoring.deducted(v.points))
+            for b, v in sc.behaviors.items()
+        }
         positive = {b for b, v in sc.behaviors.items() if v.valence == "positive"}
         is_pos = np.isin(beh, list(positive)) if positive else np.zeros(len(rec), bool)
         pts = np.array([points.get(b, 0.0) for b in beh.tolist()]) if len(rec) else np.zeros(0)

@@ -524,6 +524,13 @@ class Scoring(Strict):
         None, ge=-(2**31), le=2**31 - 1, description="highest score; default: start"
     )
     recovery: Recovery = Recovery()
+    deduction_scale: float = Field(
+        1.0,
+        ge=0.01,
+        le=1000.0,
+        description="multiplies every negative behaviour's points on the main score (rounded "
+        "to whole points): a national score's severity with the preset's relative weights",
+    )
     grades: dict[str, ScorePair] = Field(
         default_factory=dict, description="grade -> [low, high) score band, best grade highest"
     )
@@ -532,6 +539,10 @@ class Scoring(Strict):
     )
     factors: dict[str, FactorsPolicy] = Field(default_factory=dict)
     lists: dict[str, ListPolicy] = Field(default_factory=dict)
+
+    def deducted(self, points: int) -> int:
+        """A negative behaviour's points on the main score after `deduction_scale`."""
+        return points if self.deduction_scale == 1.0 else round(points * self.deduction_scale)
 
     @property
     def top(self) -> int:
@@ -560,7 +571,7 @@ class Blacklist(Strict):
     """Sanctioned while the score is below the threshold."""
 
     threshold: Score = Field(
-        970, description="sanctioned while score < threshold; finite, |threshold| <= 2^31"
+        970.0, description="sanctioned while score < threshold; finite, |threshold| <= 2^31"
     )
 
 

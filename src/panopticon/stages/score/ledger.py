@@ -136,7 +136,7 @@ class PointsLedger(Module):
         )
         cat = scenario.behaviors
         self.delta = np.array(
-            [b.points if b.valence == "positive" else -b.points for b in cat.values()],
+            [b.points if b.valence == "positive" else -s.deducted(b.points) for b in cat.values()],
             dtype=np.int64,
         )
         self.blocks = np.array(
