@@ -176,3 +176,79 @@ def test_ray_missing_says_how_to_install(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'pip install "panopticon[ray]"' in err[0], err
     assert err[0].startswith("error: --backend ray: ")
+
+
+def test_run_replicates_on_ray(cluster: Any, local_sweep: Any, tmp_path: Path) -> None:
+    """run --replicates --backend ray: each replicate the same bytes as the local sweep's."""
+    argv = ["run", "minimal", "--population", "2000", "--days", "30", "--seed", "11"]
+    argv += ["--set", "surveillance.faceid.p_wrong=0.02", "--replicates", "2", "--jobs", "2"]
+    assert main([*argv, "--backend", "ray", "-q", "--out", str(tmp_path)]) == 0
+    for r in range(REPLICATES):
+        ray_files = pn.RunResult(tmp_path / f"rep{r}").manifest["files"]
+        local = pn.RunResult(local_sweep.out / "runs" / f"p_wrong=0.02_rep{r}")
+        for name in COMPARED:
+            assert ray_files[name] == local.manifest["files"][name]
+    assert (tmp_path / "summary.json").is_file()
+
+
+@pytest.mark.slow
+def test_sigint_cancels_ray_tasks_and_stops_the_cluster(tmp_path: Path) -> None:
+    """Ctrl-C of a sweep on its own local cluster: exit 130, workers killed, cluster gone."""
+    _ray()
+    import subprocess
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {**os.environ, PID_DIR_ENV: str(pids)}
+    argv = [sys.executable, "-m", "panopticon.cli", "sweep", "minimal", "--population", "100000"]
+    argv += ["--days", "90", "--replicates", "2", "--jobs", "2", "--backend", "ray", "-q"]
+    argv += ["--no-report", "--out", str(tmp_path / "sw")]
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(pids.glob("*.pid")) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.1)
+        time.sleep(1.0)
+        workers = [int(p) for f in pids.glob("*.pid") for p in f.read_text().split()]
+        assert workers
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted (SIGINT): 0 of 2 runs are complete" in err
+    # the workers, and every process of the cluster it started (they inherited the env)
+    mark = f"{PID_DIR_ENV}={pids}".encode()
+    deadline = time.monotonic() + 15
+    alive = workers
+    while time.monotonic() < deadline:
+        alive = [p for p in workers if _alive(p)] + _with_env(mark)
+        if not alive:
+            break
+        time.sleep(0.2)
+    assert alive == []
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists (and is not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _with_env(mark: bytes) -> list[int]:
+    """Live processes whose environment holds `mark` (KEY=value)."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                env = (d / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if mark in env and _alive(int(d.name)):
+                found.append(int(d.name))
+    return found

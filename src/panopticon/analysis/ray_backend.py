@@ -8,11 +8,12 @@ holds the same bytes whichever backend wrote it (its random numbers depend on th
 alone, never on the process or thread count).
 
 - **Cluster.** With an address (``--address auto`` for a cluster started by ``ray start
-  --head`` on this machine, or ``host:port``) the driver connects to it and disconnects
-  at the end. Without one it starts a private local cluster of ``jobs`` CPUs on
-  127.0.0.1 (no dashboard, quiet logs) and shuts it down at the end, however the
-  ensemble ends. A Ray session this process already opened (``ray.init`` in a notebook
-  or a test) is used as it is and left open.
+  --head`` on this machine, or ``host:port``) the driver connects to it. Without one it starts a private local cluster of ``jobs`` CPUs on
+  127.0.0.1 (no dashboard, quiet logs). Either is kept for the next ensemble of the same
+  process (a calibration runs batch after batch; a cluster takes seconds to start) and
+  shut down when the process exits, when an ensemble fails or is interrupted, or by
+  :func:`shutdown`. A Ray session opened by someone else (``ray.init`` in a notebook or
+  a test) is used as it is and left open.
 - **Threads.** On a local cluster each task sets Numba to cores / jobs threads, as the
   local backend's workers do; on a cluster, to the CPUs Ray assigned the task (1).
 - **Failures.** Tasks are retried up to :data:`MAX_RETRIES` times when their worker
@@ -32,6 +33,7 @@ panopticon installed.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -101,15 +103,45 @@ def _signals_kept() -> Iterator[None]:
                 signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
+_EXIT_HOOK: list[bool] = []
+_STARTED: dict[str, Any] = {}
+"""The Ray session this module opened, if any: {"address": ..., "jobs": ...}."""
+
+
+def shutdown() -> None:
+    """Shut down the local cluster this module started (or leave the cluster it joined).
+
+    A Ray session someone else opened is left alone. Called at exit, and when an
+    ensemble fails or is interrupted.
+    """
+    if not _STARTED:
+        return
+    _STARTED.clear()
+    import ray
+
+    with _signals_kept(), contextlib.suppress(Exception):
+        ray.shutdown()
+
+
 def _connect(ray: Any, jobs: int, address: str | None) -> bool:
-    """Open the Ray session; True when this call opened it (and must close it)."""
+    """Open (or reuse) the Ray session; True when it is this module's own local cluster.
+
+    A session this module opened is kept for later ensembles of the process (a
+    calibration runs one batch after another; a cluster takes seconds to start) unless
+    it is not the one asked for now (another address, or fewer CPUs than `jobs`).
+    """
+    want = address or None
     if ray.is_initialized():
-        return False
+        if not _STARTED:
+            return False  # someone else's session: use it as it is
+        if _STARTED["address"] == want and (want or _STARTED["jobs"] >= jobs):
+            return want is None
+        shutdown()
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     with _signals_kept():
         try:
-            if address:
-                ray.init(address=address, **quiet)
+            if want:
+                ray.init(address=want, **quiet)
             else:
                 ray.init(
                     address="local",
@@ -125,7 +157,11 @@ def _connect(ray: Any, jobs: int, address: str | None) -> bool:
             raise SweepError(
                 f"error: {where}: cannot start or reach a Ray cluster ({first})"
             ) from None
-    return True
+    if not _EXIT_HOOK:
+        atexit.register(shutdown)
+        _EXIT_HOOK.append(True)
+    _STARTED.update(address=want, jobs=jobs)
+    return want is None
 
 
 def _failure(ray: Any, exc: BaseException) -> BaseException:
@@ -154,14 +190,15 @@ def execute_ray(
     if not todo:
         return
     jobs = max(1, jobs)
-    started = _connect(ray, jobs, address)
-    local = not address and started
-    threads = max(1, (os.cpu_count() or 1) // jobs) if local else None
+    own_local = _connect(ray, jobs, address)
+    cpus = _STARTED.get("jobs", jobs)
+    threads = max(1, (os.cpu_count() or 1) // cpus) if own_local else None
     remote = ray.remote(_task).options(
         num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False, name="panopticon-run"
     )
     queue = list(reversed(todo))
     pending: dict[Any, PlannedRun] = {}
+    finished = False
     try:
         while queue or pending:
             while queue and len(pending) < jobs:
@@ -177,6 +214,7 @@ def execute_ray(
                     raise _failure(ray, exc) from None
                 if on_done is not None:
                     on_done(r)
+        finished = True
     finally:
         for ref in pending:
             with contextlib.suppress(Exception):
@@ -186,6 +224,5 @@ def execute_ray(
             # killed worker was writing is then free for the next run of the ensemble
             with contextlib.suppress(Exception):
                 ray.wait(list(pending), num_returns=len(pending), timeout=10.0)
-        if started:
-            with _signals_kept(), contextlib.suppress(Exception):
-                ray.shutdown()
+        if not finished:
+            shutdown()  # failed or interrupted: the ensemble is over
