@@ -68,7 +68,17 @@ FIT = "fit.html"
 HUBER = 3.0  # |z| beyond which a target's loss grows linearly
 FIT_REPLICATES = 3  # the least number of seeds the best parameters are rerun with
 SAMPLERS = ("tpe", "random", "cmaes")
-STARTUP_TRIALS = 10  # TPE's random trials before it models the loss (Optuna's default)
+
+
+def startup_trials(n_free: int) -> int:
+    """Random trials before TPE or CMA-ES model the loss: 4 + 2 per free parameter, <= 10.
+
+    Optuna's default is 10 whatever the dimension; one or two free parameters need fewer
+    to start, and short calibrations then spend more trials where the loss is low. It
+    depends on nothing but the free parameters, so a resumed study samples as before.
+    """
+    return min(10, 4 + 2 * n_free)
+
 
 __all__ = [
     "CalibrationError",
@@ -209,7 +219,7 @@ def distributions(free: dict[str, Range]) -> dict[str, Any]:
     }
 
 
-def make_sampler(kind: str, seed: int, n_existing: int) -> Any:
+def make_sampler(kind: str, seed: int, n_existing: int, n_free: int = 5) -> Any:
     """A sampler seeded from the scenario's seed and the trials already in the study.
 
     Rebuilt before every batch, so a batch's trials depend only on the stored history:
@@ -221,8 +231,8 @@ def make_sampler(kind: str, seed: int, n_existing: int) -> Any:
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=s)
     if kind == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=s, n_startup_trials=STARTUP_TRIALS)
-    return optuna.samplers.TPESampler(seed=s, n_startup_trials=STARTUP_TRIALS)
+        return optuna.samplers.CmaEsSampler(seed=s, n_startup_trials=startup_trials(n_free))
+    return optuna.samplers.TPESampler(seed=s, n_startup_trials=startup_trials(n_free))
 
 
 @dataclass
@@ -502,7 +512,7 @@ def calibrate(
         )
         b = best()
         if b is not None:
-            bar.set_postfix_str(f"best loss {b[1]:.4g}")
+            bar.set_postfix_str(f"best loss {b[1]:.4g}", refresh=False)
     ran = 0
     caught = Caught()
     try:
@@ -516,7 +526,7 @@ def calibrate(
                         (Trial(study, t._trial_id), dict(t.params)) for t in pending
                     ]
                     if len(batch) < min(jobs, trials - have):
-                        study.sampler = make_sampler(sampler, cal.seed, len(study.trials))
+                        study.sampler = make_sampler(sampler, cal.seed, len(study.trials), len(fr))
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore")
                             while len(batch) < min(jobs, trials - have):
@@ -525,10 +535,10 @@ def calibrate(
                     ran += _run_batch(cal, study, batch, jobs, backend, address)
                     _write_parquet(trials_table(study, cal), out_path / TRIALS)
                     if bar is not None:
-                        bar.update(n_finished() - bar.n)
                         b = best()
                         if b is not None:
-                            bar.set_postfix_str(f"best loss {b[1]:.4g}")
+                            bar.set_postfix_str(f"best loss {b[1]:.4g}", refresh=False)
+                        bar.update(n_finished() - bar.n)
             finally:
                 if bar is not None:
                     bar.close()
