@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -162,7 +163,19 @@ MINIMAL = [
 
 
 @pytest.fixture(scope="module")
-def minimal_analysis(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def one_thread() -> Iterator[None]:
+    """Small runs on one thread: the results are the same on any thread count, and a
+    2-thread parallel loop on a loaded 2-core machine is many times slower."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def minimal_analysis(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
     out = tmp_path_factory.mktemp("sens") / "minimal"
     assert main(["sensitivity", *MINIMAL, "--out", str(out)]) == 0
     return out
@@ -275,7 +288,7 @@ def test_seed_article_declares_its_assumptions_and_group_metrics() -> None:
 
 
 @pytest.mark.slow
-def test_seed_article_runs_with_group_ratios(tmp_path: Path) -> None:
+def test_seed_article_runs_with_group_ratios(tmp_path: Path, one_thread: None) -> None:
     out = tmp_path / "seed"
     code = main(
         ["sensitivity", "seed-article", "--population", "3000", "--days", "60",
