@@ -14,6 +14,8 @@ from panopticon.cli import main
 from panopticon.core.module import DayContext
 from panopticon.core.records import RecordBatch
 
+COURT_REC = "ignoring_court_judgment"  # the records a behaviour-driven court list counts
+
 Z = 5.0
 
 
@@ -117,6 +119,8 @@ def test_list_entry_window_expiry_and_counterfactual() -> None:
     sc = pn.load(
         "documented",
         [
+            # a behaviour-driven list beside documented's court mechanism
+            f"scoring.lists.court_blacklist={{behaviors=[{COURT_REC!r}]}}",
             "scoring.lists.court_blacklist.count=2",
             "scoring.lists.court_blacklist.window_days=10",
             "scoring.lists.court_blacklist.duration_days=30",
@@ -146,6 +150,7 @@ def test_list_early_exit_is_geometric() -> None:
     sc = pn.load(
         "documented",
         [
+            f"scoring.lists.court_blacklist={{behaviors=[{COURT_REC!r}]}}",
             f"scoring.lists.court_blacklist.exit_per_day={p}",
             "scoring.lists.court_blacklist.duration_days=10000",
         ],
@@ -260,12 +265,12 @@ def test_scenario_extends_a_preset(tmp_path: Path) -> None:
         (["scoring.grades.A=[950, 1030]"], "scoring.grades"),
         (["scoring.grades.A=[970, 1030]"], "scoring.grades"),
         (
-            ["scoring.lists.court_blacklist.window_days=-1"],
-            "scoring.lists.court_blacklist.window_days",
+            ["scoring.lists.redlist.window_days=-1"],
+            "scoring.lists.redlist.window_days",
         ),
         (
-            ['scoring.lists.court_blacklist.behaviors=["loitering"]'],
-            "scoring.lists.court_blacklist.behaviors",
+            ['scoring.lists.redlist.behaviors=["loitering"]'],
+            "scoring.lists.redlist.behaviors",
         ),
         (["scoring.factors.sesame.dimensions.identity.weight=0.5"], "scoring.factors.sesame"),
         (["behaviors.fare_evasion.ages=[30, 20]"], "behaviors.fare_evasion"),

@@ -4,19 +4,32 @@ Each triggered person attempts (a flight, a train, a rental, a reward) at
 `attempts_per_year` (today's value, when it is a dated schedule: e.g. purchases bound to
 passports from 2016-12-10 raise the rate of attempts a ban meets); today's blocked (or
 granted) count is Poisson with mean rate x people triggered, split into deserved and
-wrongful from the trigger's counterfactual.
+wrongful from the trigger's counterfactual. That is exactly the law of the sum of
+per-person Poisson(rate) attempts of the triggered: a person's attempts are independent
+of the others'.
+
+`options.escape_share` (with `options.escape_until`): before that date a share of the
+triggered's attempts escapes the measure (a loophole: tickets bought with a passport
+before passports were bound to ID numbers on 2016-12-10, calibration.md section 3); the
+rest is blocked (thinning: Poisson with mean rate x (1 - share) x people triggered), the
+escaped attempts are counted apart; from the date none escapes. A measure with an escape
+share draws from its own streams; without one its draws are those of before.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import numpy as np
+from pydantic import Field, field_validator
 
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext
-from panopticon.core.params import Daily
+from panopticon.core.params import Daily, Probability, Strict, parse_day
 from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
+
+STREAM_BASE = 4000  # own streams of a measure with an escape share (4 per measure)
 
 
 def poisson_count(key: np.uint64, counter: int, mean: float) -> int:
@@ -27,17 +40,47 @@ def poisson_count(key: np.uint64, counter: int, mean: float) -> int:
     return int(count)
 
 
+class AttemptsOptions(Strict):
+    """`options` of a travel, rental or reward measure: a loophole that closes on a date."""
+
+    escape_share: Probability = Field(
+        0.0, description="share of the triggered's attempts that escape the measure"
+    )
+    escape_until: str | None = Field(
+        None, description="date (YYYY-MM-DD) the loophole closes; default: never"
+    )
+
+    @field_validator("escape_until")
+    @classmethod
+    def _date(cls, v: str | None) -> str | None:
+        """A date YYYY-MM-DD."""
+        if v is not None:
+            parse_day(v)
+        return v
+
+
 @register_kind
 class Attempts(MeasureKind):
     """Travel and rental: attempts blocked; rewards: attempts granted."""
 
     kinds = ("travel", "rental", "reward")
+    Options = AttemptsOptions
 
     def __init__(self, catalog: Any, name: str, index: int, params: Any, trigger: Any) -> None:
-        """Precompute the attempt rate of each day (a plain number, or a schedule)."""
+        """Precompute the attempt rate of each day (a plain number, or a schedule).
+
+        With an escape share, also the share of each day: the share before
+        `escape_until`, 0 from it.
+        """
         super().__init__(catalog, name, index, params, trigger)
         run = catalog.sim.scenario.run
         self.per_year = Daily(params.attempts_per_year, run.start, run.days)
+        opts = AttemptsOptions(**params.options)
+        self.escape: np.ndarray | None = None
+        if opts.escape_share > 0:
+            t = run.start.toordinal() + np.arange(run.days)
+            closes = date.max if opts.escape_until is None else parse_day(opts.escape_until)
+            self.escape = np.where(t < closes.toordinal(), opts.escape_share, 0.0)
 
     @property
     def label(self) -> str:
@@ -58,16 +101,40 @@ class Attempts(MeasureKind):
             family=lb,
             key=n,
         )
-        return [every, every.wrongful(f"{lb}_wrongly_{n}", f"{n}: attempts {lb} wrongly")]
+        cols = [every, every.wrongful(f"{lb}_wrongly_{n}", f"{n}: attempts {lb} wrongly")]
+        if self.escape is not None:
+            cols.append(
+                Column(
+                    f"escaped_{n}",
+                    agg="sum",
+                    unit="attempts",
+                    label=f"{n}: attempts that escaped it (loophole)",
+                )
+            )
+        return cols
 
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
         """Poisson counts of today's attempts by the triggered, deserved and wrongful."""
         on, wrong = self.trigger.triggered, self.trigger.wrongly
         rate = self.per_year.at(ctx.day) / 365.0
-        deserved = poisson_count(key, 4 * self.index, rate * (on - wrong))
-        wrongful = poisson_count(key, 4 * self.index + 2, rate * wrong)
         lb, n = self.label, self.name
-        return {f"{lb}_{n}": deserved + wrongful, f"{lb}_wrongly_{n}": wrongful}
+        if self.escape is None:
+            deserved = poisson_count(key, 4 * self.index, rate * (on - wrong))
+            wrongful = poisson_count(key, 4 * self.index + 2, rate * wrong)
+            return {f"{lb}_{n}": deserved + wrongful, f"{lb}_wrongly_{n}": wrongful}
+        share = float(self.escape[ctx.day])
+        keys = [
+            streams.stream_key(self.catalog.seed, streams.SANCTIONS, ctx.day, block)
+            for block in range(STREAM_BASE + 4 * self.index, STREAM_BASE + 4 * self.index + 3)
+        ]
+        deserved = poisson_count(keys[0], 0, rate * (1.0 - share) * (on - wrong))
+        wrongful = poisson_count(keys[1], 0, rate * (1.0 - share) * wrong)
+        escaped = poisson_count(keys[2], 0, rate * share * on)
+        return {
+            f"{lb}_{n}": deserved + wrongful,
+            f"{lb}_wrongly_{n}": wrongful,
+            f"escaped_{n}": escaped,
+        }
 
 
 @register_kind
