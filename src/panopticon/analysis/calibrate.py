@@ -496,7 +496,6 @@ def calibrate(
             f"calibrate {base.name}: {trials} trials ({start} already complete, "
             f"{max(0, trials - start)} to run), {replicates} replicate(s) each, at "
             f"{trial_base.population.size:,} citizens",
-            file=sys.stderr,
         )
     bar: Any = None
     if not quiet and trials > start:

@@ -97,7 +97,10 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         return 0
     print(f"ran {res.ran} trials; {res.trials} in the study ({res.failed} failed)")
-    print(f"best: trial {res.best_number}, loss {res.best_loss:.4g}")
+    print(
+        f"best: trial {res.best_number}, loss {res.best_loss:.4g} "
+        f"({res.fit_replicates} seeds: {res.fit['loss']:.4g})"
+    )
     for k, v in res.best_params.items():
         print(f"  {k} = {v if isinstance(v, int) else f'{v:.4g}'}")
     print(f"targets (published ± sigma; simulated, mean of {res.fit_replicates} seeds; z):")
