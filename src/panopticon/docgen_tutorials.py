@@ -1,9 +1,10 @@
 r"""Executed tutorials: every code block of a page in docs/tutorials/ runs, and shows its output.
 
 ``python -m panopticon.docgen tutorials [PAGE.md ...]`` re-executes every page (default:
-all of ``docs/tutorials/*.md``) in a fresh scratch folder and rewrites the outputs shown
-in it; ``--check`` only says which pages are stale (exit 1). ``tests/test_tutorials.py``
-re-executes the pages and checks that the shown outputs equal the fresh ones.
+all of ``docs/tutorials/*.md`` and ``docs/getting-started.md``) in a fresh scratch
+folder and rewrites the outputs shown in it; ``--check`` only says which pages are stale
+(exit 1). ``tests/test_tutorials.py`` re-executes the pages and checks that the shown
+outputs equal the fresh ones.
 
 A page's fenced blocks, in order, share one scratch folder (the working directory) and
 one Python namespace. Each must be one of:
@@ -11,17 +12,20 @@ one Python namespace. Each must be one of:
 - `` ```console ``: lines ``$ panopticon ...`` (a trailing ``\\`` continues a command
   on the next line), each followed by its output: what the command printed on stdout,
   then on stderr, lines stripped of trailing blanks. The command runs in this process
-  (``panopticon.cli.main.main``), so Numba compiles once per page, not once per
-  command. Exit codes 0 and 2 (bad input, one ``error:`` line) are allowed; anything
-  else, or a traceback, fails the page.
+  (``panopticon.cli.main.main``), so the engine is imported and compiled once, not once
+  per command. A command must exit 0, or the code named by a trailing comment
+  (``$ panopticon faceid ... # refused: exit 2``); any other exit code, or a traceback,
+  fails the page.
 - `` ```python ``: executed; what it prints is shown in the `` ```text title="Output" ``
   block right after it (written, replaced or removed by the tool).
 - `` ```toml title="NAME.toml" ``: written to NAME.toml in the scratch folder, so that
   a later command can use it.
 
-Any other block (``bash``, ``text`` on its own, a block without a language) fails the
-page: it would show something nobody ran. Fences may be indented (inside an admonition
-or a collapsible ``???`` block); their contents are read and written back dedented.
+Any other block (``bash``, ``text`` on its own, a block without a language) fails a
+tutorial page: it would show something nobody ran. (On the getting-started page, whose
+install commands cannot run here, such blocks are left as written.) Fences may be
+indented (inside an admonition or a collapsible ``???`` block); their contents are read
+and written back dedented.
 
 What legitimately varies between two runs of the same page is masked before comparing
 (:data:`MASKS`); nothing else is: a run's wall time and peak memory in the summary's
@@ -29,6 +33,12 @@ first line (and the rule under it, whose length follows that line), and the runt
 row of ``panopticon compare``. Paths do not vary: commands use paths relative to the
 scratch folder. Progress bars (tqdm redraws, each a write that starts with a carriage
 return) are not part of the output.
+
+Pages run with one Numba thread. A run's bytes do not depend on the thread count, and the
+tutorials' small populations (a few blocks of 4,096 citizens) gain nothing from more: on
+a shared machine the parallel kernels' per-day thread launches cost more than the work
+(measured: the `documented` preset at 2,000 citizens x 1,400 days took 95 s in `behave`
+with the default threads on a busy 2-core machine, 0.4 s with one).
 """
 
 from __future__ import annotations
@@ -47,8 +57,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "docs" / "tutorials"
+# pages outside docs/tutorials/ whose console and python blocks run too (others stay as written)
+EXECUTED = (ROOT / "docs" / "getting-started.md",)
 OUTPUT_INFO = 'text title="Output"'
-ALLOWED_EXIT = (0, 2)
+# a command is expected to exit 0, or the code its trailing comment names: `# exit 2`
+EXPECTED_EXIT = re.compile(r"#.*\bexit (?P<code>\d+)\b")
 
 FENCE = re.compile(r"^(?P<indent>[ ]*)(?P<ticks>`{3,})(?P<info>[^`]*)$")
 TITLE = re.compile(r'title="(?P<title>[^"]+)"')
@@ -181,10 +194,16 @@ def _lines(text: str) -> list[str]:
 
 
 def run_command(command: str, where: str) -> list[str]:
-    """Run one ``panopticon ...`` command line in this process; its output lines."""
+    """Run one ``panopticon ...`` command line in this process; its output lines.
+
+    The command must exit 0, or the code a trailing comment names (``# refused: exit 2``),
+    so that a command that fails unexpectedly fails the page instead of showing its error.
+    """
     from panopticon.cli.main import main
 
-    argv = shlex.split(command)
+    m = EXPECTED_EXIT.search(command)
+    expected = int(m.group("code")) if m else 0
+    argv = shlex.split(command, comments=True)
     if not argv or argv[0] != "panopticon":
         raise TutorialError(f"{where}: only panopticon commands run here, not {command!r}")
     with _captured() as (out, err):
@@ -192,8 +211,10 @@ def run_command(command: str, where: str) -> list[str]:
             rc = main(argv[1:])
         except SystemExit as exc:  # argparse: --help, usage errors
             rc = exc.code if isinstance(exc.code, int) else 2
-    if rc not in ALLOWED_EXIT:
-        raise TutorialError(f"{where}: {command!r} exited {rc}:\n{out.getvalue()}{err.getvalue()}")
+    if rc != expected:
+        raise TutorialError(
+            f"{where}: {command!r} exited {rc}, not {expected}:\n{out.getvalue()}{err.getvalue()}"
+        )
     return _lines(out.getvalue() + err.getvalue())
 
 
@@ -232,15 +253,23 @@ def run_python(body: list[str], namespace: dict[str, Any], where: str) -> list[s
     return _lines(out.getvalue() + err.getvalue())
 
 
-def execute(text: str, workdir: Path, where: str = "page") -> str:
-    """The page `text` with every block executed in `workdir` and its outputs rewritten."""
+def execute(text: str, workdir: Path, where: str = "page", strict: bool = True) -> str:
+    """The page `text` with every block executed in `workdir` and its outputs rewritten.
+
+    `strict` (a tutorial): every block must be one that runs. Otherwise (the getting
+    started page, whose install commands cannot run here) other blocks are left as
+    they are.
+    """
+    import numba
+
     lines = text.split("\n")
     blocks = parse(text, where)
     namespace: dict[str, Any] = {"__name__": "__tutorial__"}
     out: list[str] = []
     at = 0  # next line of `lines` to copy
-    old = Path.cwd()
+    old, threads = Path.cwd(), numba.get_num_threads()
     os.chdir(workdir)
+    numba.set_num_threads(1)  # see the module docstring: same bytes, no thread contention
     try:
         k = 0
         while k < len(blocks):
@@ -269,6 +298,8 @@ def execute(text: str, workdir: Path, where: str = "page") -> str:
                     out += Block(b.indent, b.ticks, OUTPUT_INFO, [], 0, 0).render(printed)
             elif b.info == OUTPUT_INFO:
                 raise TutorialError(f"{here}: an Output block must follow a python block")
+            elif not strict:
+                out += lines[b.start : b.end + 1]
             else:
                 raise TutorialError(
                     f"{here}: a ```{b.info} block is not executed; use console "
@@ -278,19 +309,25 @@ def execute(text: str, workdir: Path, where: str = "page") -> str:
         out += lines[at:]
     finally:
         os.chdir(old)
+        numba.set_num_threads(threads)
     return "\n".join(out)
 
 
+def is_tutorial(path: Path) -> bool:
+    """Whether `path` is a tutorial page (every block of it must run)."""
+    return path.resolve().parent == TUTORIALS.resolve()
+
+
 def execute_page(path: Path) -> str:
-    """A tutorial page executed in a fresh scratch folder: its text with fresh outputs."""
+    """A page executed in a fresh scratch folder: its text with fresh outputs."""
     text = path.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="panopticon-tutorial-") as tmp:
-        return execute(text, Path(tmp), str(path.name))
+        return execute(text, Path(tmp), str(path.name), strict=is_tutorial(path))
 
 
 def pages() -> list[Path]:
-    """Every tutorial page."""
-    return sorted(TUTORIALS.glob("*.md"))
+    """Every executed page: the tutorials, then the getting-started page."""
+    return [*sorted(TUTORIALS.glob("*.md")), *[p for p in EXECUTED if p.is_file()]]
 
 
 def main(argv: list[str]) -> int:
