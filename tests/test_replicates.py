@@ -184,6 +184,10 @@ def test_compare_sets_same_runs_and_refusals(
     seeds, rows = paired(open_set(sets["A"]), open_set(sweep))
     assert seeds == [3, 4, 5]
     assert all(p.diff.mean == 0 for p in rows if p.diff.mean == p.diff.mean)
+    for r in range(3):  # the same runs, byte for byte
+        mine = pn.RunResult(sets["A"] / f"rep{r}").manifest["files"]
+        theirs = pn.RunResult(sweep / "runs" / f"rep{r}").manifest["files"]
+        assert all(mine[f] == theirs[f] for f in ("people.parquet", "timeseries.parquet"))
     assert main(["compare", str(sets["A"]), str(sweep)]) == 0
     assert "scenario differences: none" in capsys.readouterr().out
     cases: list[tuple[list[Any], str]] = [
