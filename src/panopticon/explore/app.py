@@ -51,7 +51,7 @@ def _figure_pane(title: str, fig: Any, caption: str, cls: str) -> pn.Column:
         ),
         pn.pane.Markdown(caption, styles={"color": "#4b5563", "font-size": "0.9em"}),
         sizing_mode="stretch_width",
-        css_classes=["pe-figure", cls],
+        css_classes=["pe-figure", *cls.split()],
     )
 
 
@@ -135,7 +135,7 @@ class Explorer:
         names = preset_names()
         start = options.scenario
         self.preset = pn.widgets.Select(
-            name="Scenario",
+            label="Scenario",
             options=names if start in names else [start, *names],
             value=start,
             css_classes=["pe-preset"],
@@ -154,10 +154,10 @@ class Explorer:
         self.params_box = pn.Column(self.panel.layout(), sizing_mode="stretch_width")
 
         self.run_button = pn.widgets.Button(
-            name="Run", button_type="primary", css_classes=["pe-run"], width=100
+            label="Run", button_type="primary", css_classes=["pe-run"], width=100
         )
         self.cancel_button = pn.widgets.Button(
-            name="Cancel",
+            label="Cancel",
             button_type="warning",
             disabled=True,
             css_classes=["pe-cancel"],
@@ -173,10 +173,10 @@ class Explorer:
             "Ready. Set the parameters and press **Run**.", css_classes=["pe-status"]
         )
         self.baseline_button = pn.widgets.Button(
-            name="Save as baseline", disabled=True, css_classes=["pe-save-baseline"]
+            label="Save as baseline", disabled=True, css_classes=["pe-save-baseline"]
         )
         self.clear_baseline_button = pn.widgets.Button(
-            name="Clear baseline", disabled=True, css_classes=["pe-clear-baseline"]
+            label="Clear baseline", disabled=True, css_classes=["pe-clear-baseline"]
         )
         self.download_zip = pn.widgets.FileDownload(
             callback=self._zip,
@@ -195,11 +195,11 @@ class Explorer:
             css_classes=["pe-download-report"],
         )
         self.open_input = pn.widgets.TextInput(
-            name="Open a run folder (read-only)",
+            label="Open a run folder (read-only)",
             placeholder="runs/minimal-0",
             css_classes=["pe-open-path"],
         )
-        self.open_button = pn.widgets.Button(name="Open", css_classes=["pe-open"], width=80)
+        self.open_button = pn.widgets.Button(label="Open", css_classes=["pe-open"], width=80)
         self.results = pn.Column(
             pn.pane.Markdown("No run yet.", css_classes=["pe-empty"]),
             sizing_mode="stretch_width",
@@ -324,6 +324,23 @@ class Explorer:
             self._say("Cancelling after the current day…")
 
     def _tick(self) -> None:
+        """Poll the job; a failure in drawing is shown on the page (and logged), not lost."""
+        try:
+            self._poll_job()
+        except Exception as exc:
+            import traceback
+
+            traceback.print_exc()
+            if self._poll is not None:
+                self._poll.stop()
+                self._poll = None
+            self.run_button.disabled = False
+            self.cancel_button.disabled = True
+            self._say(
+                f"**Failed to draw:** `{str(exc).splitlines()[0] if str(exc) else repr(exc)}`"
+            )
+
+    def _poll_job(self) -> None:
         """Poll the job: progress, live figures, and the end of the run."""
         import time
 

@@ -15,6 +15,9 @@ import panel as pn
 
 from panopticon.explore.params import SECTIONS, ParamSpec
 
+JS_SAFE_INT = 2**53 - 1
+"""The largest integer a browser holds exactly (a bound past it is checked on the server)."""
+
 
 def css_class(key: str) -> str:
     """The CSS class of the widget of a dotted key (``pe-run-days``)."""
@@ -24,7 +27,7 @@ def css_class(key: str) -> str:
 def make_widget(spec: ParamSpec) -> pn.widgets.Widget:
     """One widget for one spec, carrying its bounds, value and help text."""
     common: dict[str, Any] = {
-        "name": spec.label,
+        "label": spec.label,
         "description": spec.help or None,
         "css_classes": [css_class(spec.key)],
         "sizing_mode": "stretch_width",
@@ -47,7 +50,7 @@ def make_widget(spec: ParamSpec) -> pn.widgets.Widget:
         return pn.widgets.IntInput(
             value=int(spec.value),
             start=None if b.lo is None else int(b.lo),
-            end=None if b.hi is None else int(b.hi),
+            end=None if b.hi is None else min(int(b.hi), JS_SAFE_INT),
             step=1,
             **common,
         )
