@@ -19,6 +19,7 @@ from pydantic_core import PydanticUndefined
 
 from panopticon.core.params import _ScheduleOf
 from panopticon.scenario import schema
+from panopticon.scenario.court import COURT_LIST
 
 if TYPE_CHECKING:
     from panopticon.core.engine import Simulation
@@ -86,6 +87,17 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
         elif origin is dict and isinstance(args[1], type) and issubclass(args[1], BaseModel):
             rows.append((key, "named tables", "", desc or _doc(args[1])))
             rows += _rows(args[1], key + ".<name>.")
+        elif (
+            origin in (typing.Union, types.UnionType)
+            and len(args) == 2
+            and type(None) in args
+            and all(
+                a is type(None) or (isinstance(a, type) and issubclass(a, BaseModel)) for a in args
+            )
+        ):  # an optional table (absent: the mechanism is off)
+            table = next(a for a in args if a is not type(None))
+            rows.append((key, "table, optional", "none", desc or _doc(table)))
+            rows += _rows(table, key + ".")
         elif origin in (typing.Union, types.UnionType) and all(
             isinstance(a, type) and issubclass(a, BaseModel) for a in args
         ):
@@ -213,10 +225,13 @@ def scenario_names(scenario: schema.Scenario) -> dict[str, str]:
         ],
         "item": items,
     }
+    # the court list's fixed name prefixes its own columns (court_cases): not a placeholder
+    fixed = {COURT_LIST} if scenario.sanctions.court is not None else set()
     out: dict[str, str] = {}
     for kind in PLACEHOLDERS:
         for name in groups[kind]:
-            out.setdefault(name, f"<{kind}>")
+            if name not in fixed:
+                out.setdefault(name, f"<{kind}>")
     return out
 
 
@@ -245,14 +260,14 @@ def _merge(merged: list[str], keys: list[str]) -> None:
 
 
 def preset_simulations(population: int = 2000) -> list[tuple[str, Simulation]]:
-    """A Simulation of every preset at a tiny population (built, not run)."""
+    """A Simulation of every preset at a tiny population (built, not run).
+
+    Each keeps its own days: a dated preset cannot be shortened past its schedule dates.
+    """
     import panopticon as pn
     from panopticon.core.engine import Simulation
 
-    return [
-        (name, Simulation(pn.load(name, population=population, days=1)))
-        for name in pn.preset_names()
-    ]
+    return [(name, Simulation(pn.load(name, population=population))) for name in pn.preset_names()]
 
 
 def _presets_cell(have: list[str], every: list[str]) -> str:
