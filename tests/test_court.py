@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import polars as pl
 import pytest
@@ -23,6 +24,16 @@ from panopticon.core.module import Membership
 
 START = date(2020, 1, 1)
 SURE = 100_000.0  # a hazard per year that makes the day's event certain (1 - e^-274)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Any:
+    """One Numba thread: the same results (streams are keyed, not ordered), and on the
+    loaded 2-core test machine a 2-thread parallel region per day costs ~50 ms of waiting."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
 
 
 def day(d: int) -> str:
