@@ -238,6 +238,34 @@ def check_within(found: list[tuple[str, Schedule]], start: date, days: int) -> N
                 )
 
 
+def highest(value: float | Schedule) -> float:
+    """The largest value a plain number or a schedule takes (its largest point's value)."""
+    if isinstance(value, Schedule):
+        return max(v for _, v in value.points)
+    return float(value)
+
+
+def first_over(a: float | Schedule, b: float | Schedule, limit: float) -> tuple[date, float] | None:
+    """The first date on which a + b exceeds `limit`, with the sum; None if it never does.
+
+    Days from the earliest schedule date to the latest (before and after them both values
+    are flat); plain numbers are constant. Two plain numbers over it give `date.min`.
+    """
+    points = [p for v in (a, b) if isinstance(v, Schedule) for p, _ in v.points]
+    if not points:
+        total = float(a) + float(b)  # type: ignore[arg-type]
+        return (date.min, total) if total > limit else None
+    first, days = min(points), (max(points) - min(points)).days + 1
+    total = sum(
+        (v.daily(first, days) if isinstance(v, Schedule) else np.full(days, float(v)))
+        for v in (a, b)
+    )
+    over = np.flatnonzero(total > limit)
+    if not over.size:
+        return None
+    return first + timedelta(days=int(over[0])), float(total[over[0]])
+
+
 def value_on(value: float | Schedule, start: date, day: int) -> float:
     """A plain number, or a schedule's value on day `day` of a run from `start`."""
     if isinstance(value, Schedule):

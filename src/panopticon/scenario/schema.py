@@ -24,11 +24,14 @@ from panopticon.core.params import (
     NonNegative,
     Probability,
     ProbabilityPair,
+    Schedule,
     Scheduled,
     Score,
     ScorePair,
     Strict,
     check_within,
+    first_over,
+    highest,
     parse_day,
     schedules,
 )
@@ -302,7 +305,9 @@ class Channel(Strict):
         description="chance an act it can observe is recorded, or a schedule"
     )
     delay_days: int = Field(0, ge=0, le=3650, description="days before the record appears")
-    wrong_person: Probability = Field(0.0, description="chance the record names someone else")
+    wrong_person: Scheduled[Probability] = Field(
+        0.0, description="chance the record names someone else, or a schedule"
+    )
 
 
 class FaceIdFixed(Strict):
@@ -311,18 +316,33 @@ class FaceIdFixed(Strict):
     mode: Literal["fixed"] = Field(
         "fixed", description="`fixed` outcome rates, or `scores` (1:N score model, fields below)"
     )
-    p_miss: Probability = Field(0.10, description="seen act not identified")
-    p_wrong: Probability = Field(0.01, description="seen act attributed to someone else")
-    same_group_share: Probability = Field(
-        0.0, description="share of wrongful matches naming someone of the actor's group"
+    p_miss: Scheduled[Probability] = Field(
+        0.10, description="seen act not identified, or a schedule"
+    )
+    p_wrong: Scheduled[Probability] = Field(
+        0.01, description="seen act attributed to someone else, or a schedule"
+    )
+    same_group_share: Scheduled[Probability] = Field(
+        0.0,
+        description="share of wrongful matches naming someone of the actor's group, or a schedule",
     )
 
     @model_validator(mode="after")
     def _rates_sum(self) -> FaceIdFixed:
-        if self.p_miss + self.p_wrong > 1.0:
+        """p_miss + p_wrong <= 1 on every day (schedules are checked jointly)."""
+        if not isinstance(self.p_miss, Schedule) and not isinstance(self.p_wrong, Schedule):
+            if self.p_miss + self.p_wrong > 1.0:
+                raise ValueError(
+                    f"p_miss + p_wrong = {self.p_miss + self.p_wrong:g} is not allowed; "
+                    "the two outcome rates must sum to at most 1"
+                )
+            return self
+        over = first_over(self.p_miss, self.p_wrong, 1.0)
+        if over is not None:
+            when, total = over
             raise ValueError(
-                f"p_miss + p_wrong = {self.p_miss + self.p_wrong:g} is not allowed; "
-                "the two outcome rates must sum to at most 1"
+                f"p_miss + p_wrong = {total:g} on {when.isoformat()} is not allowed; the two "
+                "outcome rates must sum to at most 1 on every day"
             )
         return self
 
@@ -360,10 +380,11 @@ class FaceIdScoresParams(Strict):
     threshold: float | None = Field(
         None, ge=-1e6, le=1e6, description="score threshold, finite; default NIST point"
     )
-    same_group_share: Probability = Field(
+    same_group_share: Scheduled[Probability] = Field(
         0.5,
         description="share of the other channels' wrong-person records naming someone of the "
-        "actor's group (camera false matches follow the model's same-group share)",
+        "actor's group (camera false matches follow the model's same-group share), or a "
+        "schedule",
     )
     groups: dict[str, FaceIdGroupParams] = Field(
         default_factory=dict, description="population group name -> error differentials"
@@ -848,8 +869,8 @@ class Scenario(Strict):
                             f"surveillance.camera.quality{where}.{q}: unknown quality class "
                             f"is not allowed; classes: {', '.join(sorted(qualities))}"
                         )
-        wrongs = (fid.p_wrong if isinstance(fid, FaceIdFixed) else 1.0) + sum(
-            c.wrong_person for c in surv.channels.values()
+        wrongs = (highest(fid.p_wrong) if isinstance(fid, FaceIdFixed) else 1.0) + sum(
+            highest(c.wrong_person) for c in surv.channels.values()
         )
         score_policies = {"score": list(self.scoring.grades)}
         score_policies.update({k: list(v.grades) for k, v in self.scoring.factors.items()})

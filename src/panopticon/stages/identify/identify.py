@@ -24,6 +24,7 @@ from numba import njit
 
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext, Module, Phase
+from panopticon.core.params import Daily, value_on
 from panopticon.core.records import CORRECT, MISSED, WRONG
 from panopticon.core.registry import register
 from panopticon.scenario.schema import FaceIdFixed, FaceIdGroupParams, Scenario
@@ -54,21 +55,20 @@ def faceid_model(scenario: Scenario) -> faceid.FaceIdScores:
     return faceid.FaceIdScores(impostor=base.impostor, qualities=qualities, groups=groups)
 
 
-def rate_table(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def rate_table(scenario: Scenario, day: int = 0) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(rates[q, g, outcome], cumulative quality mix per behaviour [k, q], quality names).
 
     A behaviour's camera frames follow the quality mix of its place's camera type
     (`surveillance.camera.quality_by_place`, e.g. station gates on transport), else the
-    default `surveillance.camera.quality`.
+    default `surveillance.camera.quality`. Fixed rates that are dated schedules take their
+    value on `day`.
     """
     params = scenario.surveillance.faceid
     n_groups = len(scenario.population.groups)
     n_kinds = len(scenario.behaviors)
     if isinstance(params, FaceIdFixed):
         rates = np.zeros((1, n_groups, 3))
-        rates[:, :, MISSED] = params.p_miss
-        rates[:, :, WRONG] = params.p_wrong
-        rates[:, :, CORRECT] = 1.0 - params.p_miss - params.p_wrong
+        set_fixed_rates(rates, *fixed_rates(scenario, day))
         return rates, np.ones((n_kinds, 1)), ("fixed",)
     model = faceid_model(scenario)
     threshold = faceid.DEFAULT_THRESHOLD if params.threshold is None else params.threshold
@@ -83,6 +83,21 @@ def rate_table(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, tuple[str, .
     return rates, np.ascontiguousarray(cum), names
 
 
+def fixed_rates(scenario: Scenario, day: int) -> tuple[float, float]:
+    """(p_miss, p_wrong) of fixed-mode face identification on `day` (schedules: that day's)."""
+    params = scenario.surveillance.faceid
+    assert isinstance(params, FaceIdFixed)
+    start = scenario.run.start
+    return value_on(params.p_miss, start, day), value_on(params.p_wrong, start, day)
+
+
+def set_fixed_rates(rates: np.ndarray, p_miss: float, p_wrong: float) -> None:
+    """Fill a fixed-mode rate table (one quality class) in place."""
+    rates[:, :, MISSED] = p_miss
+    rates[:, :, WRONG] = p_wrong
+    rates[:, :, CORRECT] = 1.0 - p_miss - p_wrong
+
+
 def attribution_tables(scenario: Scenario, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(p_same, p_other) per [channel code, group]: how a wrongful record picks its target.
 
@@ -92,12 +107,13 @@ def attribution_tables(scenario: Scenario, counts: np.ndarray) -> tuple[np.ndarr
     camera: in scores mode it is set so that a false match names the actor's group with the
     model's q_g (`FaceIdScores.same_group_share`): p_same = (q - s') / (1 - s') when q >= s'
     (an FMR multiplier >= 1), else p_other = 1 - q / s'. Fixed-mode cameras and the other
-    channels: p_same = `same_group_share`, p_other = 0, in both modes.
+    channels: p_same = `same_group_share`, p_other = 0, in both modes (its value on day 0,
+    when it is a schedule: `Identify` updates it on the days it changes).
     """
     s = scenario.surveillance
     n_groups = len(scenario.population.groups)
     shape = (1 + len(s.channels), n_groups)
-    p_same = np.full(shape, float(s.faceid.same_group_share))
+    p_same = np.full(shape, value_on(s.faceid.same_group_share, scenario.run.start, 0))
     p_other = np.zeros(shape)
     if isinstance(s.faceid, FaceIdFixed):
         return p_same, p_other
@@ -209,21 +225,37 @@ class Identify(Module):
         return {"group"} if uses_groups(scenario) else set()
 
     def __init__(self, sim: Any) -> None:
-        """Compute the outcome rates once and index groups for same-group false matches."""
+        """Compute the outcome rates once and index groups for same-group false matches.
+
+        Rates that are dated schedules are precomputed per day; the tables the kernel reads
+        are updated in place only on the days one of them changes.
+        """
         super().__init__(sim)
         scenario = sim.scenario
         group = sim.need("group") if uses_groups(scenario) else None
         s = scenario.surveillance
+        run = scenario.run
         self.rates, self.cum_quality, self.qualities = rate_table(scenario)
         self.wrong_person = np.array(
-            [0.0, *(c.wrong_person for c in s.channels.values())], dtype=np.float64
+            [0.0, *(value_on(c.wrong_person, run.start, 0) for c in s.channels.values())],
+            dtype=np.float64,
         )
+        fixed = isinstance(s.faceid, FaceIdFixed)
+        self.p_miss = Daily(s.faceid.p_miss, run.start, run.days) if fixed else None
+        self.p_wrong = Daily(s.faceid.p_wrong, run.start, run.days) if fixed else None
+        self.wrong_daily = [Daily(c.wrong_person, run.start, run.days) for c in s.channels.values()]
+        self.same_share = Daily(s.faceid.same_group_share, run.start, run.days)
+        self.same_rows = 0 if fixed else 1  # in scores mode row 0 (cameras) is the model's
+        dated = [self.p_miss, self.p_wrong, *self.wrong_daily, self.same_share]
+        self.dated = [d for d in dated if d is not None and not d.constant]
+        self._next_day = 0  # a first step on another day (a resumed run) refreshes
         self.n = scenario.population.size
         self.group = group if group is not None else np.empty(0, dtype=np.uint8)
         n_groups = len(scenario.population.groups)
         counts = np.bincount(self.group, minlength=n_groups)
         self.p_same, self.p_other = attribution_tables(scenario, counts)
-        if max(self.p_same.max(), self.p_other.max()) > 0 and self.group.size > 0:
+        same_ever = max(self.p_same.max(), self.p_other.max(), self.same_share.peak)
+        if same_ever > 0 and self.group.size > 0:
             self.members = np.argsort(self.group, kind="stable").astype(np.int32)
             self.member_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         else:
@@ -241,8 +273,20 @@ class Identify(Module):
         """Today's misses."""
         return {"missed": int((ctx.outcome == MISSED).sum())}
 
+    def _refresh(self, day: int) -> None:
+        """Today's values of the dated rates, written into the kernel's tables."""
+        if self.p_miss is not None and self.p_wrong is not None:
+            set_fixed_rates(self.rates, self.p_miss.at(day), self.p_wrong.at(day))
+        for k, d in enumerate(self.wrong_daily):
+            self.wrong_person[1 + k] = d.at(day)
+        self.p_same[self.same_rows :, :] = self.same_share.at(day)
+
     def step(self, ctx: DayContext) -> None:
         """Outcome codes and attributed ids for the detected acts."""
+        fresh = ctx.day != self._next_day
+        self._next_day = ctx.day + 1
+        if self.dated and (fresh or any(d.changes_on(ctx.day) for d in self.dated)):
+            self._refresh(ctx.day)
         ctx.outcome, ctx.target = _identify_kernel(
             self.seed,
             ctx.day,
