@@ -398,10 +398,18 @@ class Appeals(Strict):
     """Who appeals a record, how often they win, and how long it takes."""
 
     enabled: bool = False
-    p_appeal_wrongful: Probability = Field(0.3, description="chance a wrongful record is appealed")
-    p_appeal_correct: Probability = Field(0.05, description="chance a correct record is appealed")
-    p_win_wrongful: Probability = Field(0.6, description="chance an appealed wrongful record wins")
-    p_win_correct: Probability = Field(0.05, description="chance an appealed correct record wins")
+    p_appeal_wrongful: Scheduled[Probability] = Field(
+        0.3, description="chance a wrongful record is appealed (on the day it appears)"
+    )
+    p_appeal_correct: Scheduled[Probability] = Field(
+        0.05, description="chance a correct record is appealed (on the day it appears)"
+    )
+    p_win_wrongful: Scheduled[Probability] = Field(
+        0.6, description="chance an appealed wrongful record wins (on the day of decision)"
+    )
+    p_win_correct: Scheduled[Probability] = Field(
+        0.05, description="chance an appealed correct record wins (on the day of decision)"
+    )
     delay_days: int = Field(60, ge=0, le=3650, description="days from record to decision")
 
 
@@ -530,8 +538,10 @@ class ListPolicy(Strict):
     count: int = Field(1, ge=1, le=8, description="records needed within the window")
     window_days: int = Field(365, ge=0, le=36500, description="window for `count` records")
     duration_days: int = Field(730, ge=1, le=36500, description="days listed")
-    exit_per_day: Probability = Field(
-        0.0, description="daily chance of early exit while listed (e.g. repaying the debt)"
+    exit_per_day: Scheduled[Probability] = Field(
+        0.0,
+        description="daily chance of early exit while listed (e.g. repaying the debt), or a "
+        "schedule",
     )
     publish: bool = Field(True, description="names of listed people are published")
 
@@ -659,12 +669,16 @@ class Measure(Strict):
     principal: NonNegative = Field(
         100_000.0, le=1e12, description="loan: amount of a loan, at most 1e12"
     )
-    loans_per_year: NonNegative = Field(
-        0.05, le=1000.0, description="loan: new loans per person-year, 0 to 1000"
+    loans_per_year: Scheduled[Annotated[float, Field(ge=0.0, le=1000.0)]] = Field(
+        0.05, description="loan: new loans per person-year, 0 to 1000, or a schedule"
     )
     ages: IntPair = Field((18, 60), description="scarce goods: applicants' ages")
-    apply_share: Probability = Field(0.1, description="scarce goods: share applying per round")
-    capacity_share: Probability = Field(0.5, description="scarce goods: places per applicant")
+    apply_share: Scheduled[Probability] = Field(
+        0.1, description="scarce goods: share applying per round, or a schedule"
+    )
+    capacity_share: Scheduled[Probability] = Field(
+        0.5, description="scarce goods: places per applicant, or a schedule"
+    )
     every_days: int = Field(365, ge=1, le=36500, description="scarce goods: days between rounds")
     first_day: int = Field(180, ge=0, le=36500, description="scarce goods: day of the first round")
     rule: Literal["ranked", "weighted_lottery", "score_blind"] = Field(

@@ -10,7 +10,9 @@ it is wrongful and another if it is correct, wins with one probability or the ot
 and the decision comes `delay_days` later. A won appeal removes the record: its points
 are given back and it stops counting toward lists and factor scores (a direct grade
 drop it caused is not undone). Outcomes are drawn when the record appears, so the log
-can be written as the run goes; decisions due after the last day are `pending`.
+can be written as the run goes; decisions due after the last day are `pending`. Dated
+probabilities: the chance to appeal is that of the day the record appears, the chance to
+win that of the day of the decision.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from numba import njit
 
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
+from panopticon.core.params import Daily, Schedule
 from panopticon.core.records import (
     APPEAL_LOST,
     APPEAL_NONE,
@@ -176,8 +179,24 @@ class Record(Module):
         a = scenario.surveillance.appeals
         self.appeals = a.enabled
         self.appeal_delay = a.delay_days
-        self.p_appeal = np.array([a.p_appeal_correct, a.p_appeal_wrongful])
-        self.p_win = np.array([a.p_win_correct, a.p_win_wrongful])
+        run = scenario.run
+        # [correct, wrongful] per day; plain numbers give constant rows
+        self.p_appeal_by_day = np.column_stack(
+            [
+                Daily(v, run.start, run.days).values
+                for v in (a.p_appeal_correct, a.p_appeal_wrongful)
+            ]
+        )
+        self.p_win_by_day = np.column_stack(
+            [Daily(v, run.start, run.days).values for v in (a.p_win_correct, a.p_win_wrongful)]
+        )
+        dated = (a.p_appeal_correct, a.p_appeal_wrongful, a.p_win_correct, a.p_win_wrongful)
+        self.appeals_dated = any(isinstance(v, Schedule) for v in dated)
+        if self.appeals_dated:
+            self.p_appeal, self.p_win = self.p_appeal_by_day[0], self.p_win_by_day[0]
+        else:
+            self.p_appeal = np.array([a.p_appeal_correct, a.p_appeal_wrongful])
+            self.p_win = np.array([a.p_win_correct, a.p_win_wrongful])
         self.appeals_won = (
             self.add_state(
                 StateSpec("appeals_won", np.uint16, "appeals won"), np.zeros(n, dtype=np.uint16)
@@ -401,6 +420,10 @@ class Record(Module):
         reversed_today = None
         self.today_counts = {"appealed": 0, "appeals_won": 0, "wrongful_removed": 0}
         if self.appeals:
+            decision = day + self.appeal_delay
+            if self.appeals_dated:  # appealed on the day it appears, won on the decision's
+                self.p_appeal = self.p_appeal_by_day[day]
+                self.p_win = self.p_win_by_day[min(decision, self.days - 1)]
             result = _appeal_kernel(
                 self.seed,
                 day,
@@ -409,7 +432,6 @@ class Record(Module):
                 self.p_appeal,
                 self.p_win,
             )
-            decision = day + self.appeal_delay
             status = np.where(
                 result == 0, APPEAL_NONE, np.where(result == 2, APPEAL_WON, APPEAL_LOST)
             )

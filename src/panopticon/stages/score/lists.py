@@ -13,10 +13,37 @@ from numba import njit
 
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
+from panopticon.core.params import Daily, Schedule, highest
 from panopticon.core.registry import register
 from panopticon.scenario.schema import ListPolicy, Scenario
 
 NEVER = np.int32(-1)
+
+
+MAX_HAZARD = 40.0
+"""Daily hazard of an exit chance of 1: above -log(1 - u) for every double u < 1."""
+
+
+def exit_hazard(chance: np.ndarray) -> np.ndarray:
+    """Cumulative daily hazard sum_{s <= t} -log(1 - p_s) of a dated exit chance."""
+    p = np.clip(chance, 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        h = np.minimum(-np.log1p(-p), MAX_HAZARD)
+    return np.cumsum(h)
+
+
+@njit(cache=True)
+def _exit_day(cum: np.ndarray, day: int, threshold: float) -> int:
+    """First day t > `day` with cum[t] - cum[day] > threshold; past the run, the last hazard."""
+    t = np.searchsorted(cum, cum[day] + threshold, side="right")
+    if t < cum.size:
+        return int(t)
+    last = cum.size - 1
+    h = cum[last] - cum[last - 1] if last > 0 else cum[0]
+    if h <= 0.0:
+        return 2**31 - 1
+    left = threshold - (cum[last] - cum[day])
+    return int(min(last + math.floor(left / h) + 1.0, 2.0**31 - 1))
 
 
 @njit(cache=True)
@@ -30,6 +57,7 @@ def _list_add(
     window: int,
     duration: int,
     exit_p: float,
+    exit_cum: np.ndarray,
     seed: int,
     list_id: int,
     recent: np.ndarray,
@@ -43,7 +71,11 @@ def _list_add(
     `recent[j]` holds the days of j's last `need` qualifying records (a ring, -1 empty).
     Early exit: the listing ends on the first day a daily Bernoulli(exit_p) succeeds,
     drawn from a stream keyed by (seed, list, citizen, entry day) so the actual and
-    counterfactual listings of the same person on the same day end together.
+    counterfactual listings of the same person on the same day end together. A dated
+    exit chance p_t comes as `exit_cum`, the cumulative daily hazard -log(1 - p_t) (empty
+    for a plain number): the listing ends on the first day t after entry where the hazard
+    summed since entry exceeds -log(1 - u), which is the first success of Bernoulli(p_t)
+    trials; past the last day the last day's chance holds.
     Returns (entries, counterfactual entries).
     """
     entries = 0
@@ -71,10 +103,13 @@ def _list_add(
                     key = streams.stream_key(seed, streams.LISTS, day, list_id * 2**31 + j)
                     u = streams.uniform(key, np.uint64(0))
                     # geometric number of days until the first exit success
-                    k = 1
-                    if exit_p < 1.0:
-                        k = int(math.floor(math.log(1.0 - u) / math.log(1.0 - exit_p))) + 1  # noqa: RUF046 (Numba)
-                    end = min(end, day + k)
+                    if exit_cum.size > 0:
+                        end = min(end, _exit_day(exit_cum, day, -math.log(1.0 - u)))
+                    else:
+                        k = 1
+                        if exit_p < 1.0:
+                            k = int(math.floor(math.log(1.0 - u) / math.log(1.0 - exit_p))) + 1  # noqa: RUF046 (Numba)
+                        end = min(end, day + k)
                 until_arr[j] = end
                 if which == 0:
                     entries += 1
@@ -155,6 +190,13 @@ class Listing(Module):
             np.full(n, NEVER, dtype=np.int32),
         )
         self.seed = scenario.run.seed
+        run = scenario.run
+        if isinstance(policy.exit_per_day, Schedule):  # dated: a cumulative hazard per day
+            self.exit_p = highest(policy.exit_per_day)
+            self.exit_cum = exit_hazard(Daily(policy.exit_per_day, run.start, run.days).values)
+        else:
+            self.exit_p = float(policy.exit_per_day)
+            self.exit_cum = np.empty(0, dtype=np.float64)
         self.listed = 0
         self.listed_wrongly = 0
         self.listed_true = 0
@@ -263,7 +305,8 @@ class Listing(Module):
             p.count,
             p.window_days,
             p.duration_days,
-            p.exit_per_day,
+            self.exit_p,
+            self.exit_cum,
             self.seed,
             self.list_id,
             self.recent,

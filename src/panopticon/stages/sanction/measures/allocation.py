@@ -3,7 +3,8 @@
 On each round's day, eligible citizens (by age) apply with probability `apply_share`;
 applicants the trigger names (or, with joint liability, whose household member it
 names) are excluded; `capacity_share` x applicants places go by the rule (ranked by
-score, a score-weighted lottery, or score-blind). The counterfactual round uses true
+score, a score-weighted lottery, or score-blind). A dated share takes the value of the
+round's day. The counterfactual round uses true
 scores and the counterfactual trigger; `lost_wrongly` counts places the counterfactual
 would have given and this round did not.
 
@@ -31,6 +32,7 @@ from numba import njit
 
 from panopticon.core import streams
 from panopticon.core.module import Column, DayContext, Export, Membership, StateSpec
+from panopticon.core.params import Daily
 from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
 
 
@@ -131,6 +133,9 @@ class Allocation(MeasureKind):
             np.zeros(catalog.n, dtype=np.uint8),
         )
         self.rounds: list[dict[str, Any]] = catalog.rounds  # shared: rows in day order
+        run = sim.scenario.run  # dated shares: the round day's value
+        self.apply_share = Daily(params.apply_share, run.start, run.days)
+        self.capacity_share = Daily(params.capacity_share, run.start, run.days)
 
     def columns(self) -> list[Column]:
         """Applicants excluded, wrongly, collaterally, and places lost wrongly (round days).
@@ -208,7 +213,7 @@ class Allocation(MeasureKind):
             np.ones(n, dtype=bool) if age is None else ((age >= m.ages[0]) & (age <= m.ages[1]))
         )
         apply_keys = _allocation_keys(seed, day, 500 + idx, n)
-        applicants = np.flatnonzero(eligible & (apply_keys < m.apply_share))
+        applicants = np.flatnonzero(eligible & (apply_keys < self.apply_share.at(day)))
         own, own_truth = self.trigger.members(day)
         on, truth = own, own_truth
         collateral = other_truth = np.zeros(n, dtype=bool)
@@ -216,7 +221,7 @@ class Allocation(MeasureKind):
             on, truth, collateral, other_truth = self.liability.split(own, own_truth)
         rank = self.catalog.sim.need(f"score:{m.rank_policy}")
         low = rank.bounds[0]
-        capacity = round(m.capacity_share * applicants.size)
+        capacity = round(self.capacity_share.at(day) * applicants.size)
         got = allocate(applicants, on, rank.score, keys, capacity, m.rule, low)
         got_true = allocate(applicants, truth, rank.true_score, keys, capacity, m.rule, low)
         blind = allocate(
