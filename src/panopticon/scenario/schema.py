@@ -759,7 +759,9 @@ class Response(Strict):
     can lead to a record.
     """
 
-    deterrence: float = Field(0.8, gt=0.0, le=1.0, description="multiplier per record")
+    deterrence: Scheduled[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+        0.8, description="multiplier per record (today's, for a schedule)"
+    )
     deterrence_floor: Probability = Field(0.2, description="lowest deterrence multiplier")
     network_deterrence: float = Field(
         1.0, gt=0.0, le=1.0, description="multiplier per record against family or friends"
@@ -770,14 +772,14 @@ class Response(Strict):
         le=1e9,
         description="specific deterrence fades with this half-life (None: never)",
     )
-    elasticity: NonNegative = Field(
-        0.0, le=100.0, description="general deterrence: rate elasticity, 0 to 100"
+    elasticity: Scheduled[Annotated[float, Field(ge=0.0, le=100.0)]] = Field(
+        0.0, description="general deterrence: rate elasticity, 0 to 100, or a schedule"
     )
     reference_detection: float = Field(
         0.05, gt=0, le=1.0, description="perceived chance scale, above 0 and at most 1"
     )
-    chilling_elasticity: NonNegative = Field(
-        0.0, le=100.0, description="chilling of lawful acts, 0 to 100"
+    chilling_elasticity: Scheduled[Annotated[float, Field(ge=0.0, le=100.0)]] = Field(
+        0.0, description="chilling of lawful acts, 0 to 100, or a schedule"
     )
     perceived: Literal["sightings", "identifications"] = Field(
         "identifications",

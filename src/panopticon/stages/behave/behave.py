@@ -432,15 +432,19 @@ class Adapt(Module):
         return {"deterrence", "violation"} | ({"network"} if net else set())
 
     def __init__(self, sim: Any) -> None:
-        """Share the deterrence array owned by `Behave`."""
+        """Share the deterrence array owned by `Behave`.
+
+        A dated `deterrence` is precomputed per day; `step` reads today's.
+        """
         super().__init__(sim)
-        r = sim.scenario.response
-        self.factor = np.float32(r.deterrence)
+        r, run = sim.scenario.response, sim.scenario.run
+        self.daily_factor = Daily(r.deterrence, run.start, run.days)
+        self.factor = np.float32(self.daily_factor.first)
         self.floor = np.float32(r.deterrence_floor)
         self.network_factor = np.float32(r.network_deterrence)
         self.deterrence = sim.need("deterrence")
         self.violation = sim.need("violation")
-        self.active = r.deterrence < 1.0
+        self.active = self.daily_factor.values.min(initial=self.daily_factor.first) < 1.0
         use_network = sim.has("network") and r.network_deterrence < 1.0
         self.network = sim.need("network") if use_network else None
         self.half_life = r.half_life_days
@@ -449,6 +453,8 @@ class Adapt(Module):
         """Lower the multiplier of everyone with a record today (and of their circle)."""
         batch = ctx.batch
         target = batch.attributed_to[self.violation[batch.behavior]]
+        if not self.daily_factor.constant:
+            self.factor = np.float32(self.daily_factor.at(ctx.day))
         if self.active:
             _deter_kernel(target, self.factor, self.floor, self.deterrence)
         if self.network is not None and target.size:

@@ -23,31 +23,32 @@ from typing import Any
 import numpy as np
 
 from panopticon.core.module import DayContext, Module, Phase
-from panopticon.core.params import Schedule, value_on
+from panopticon.core.params import Daily, Schedule, highest, value_on
 from panopticon.core.records import MISSED
 from panopticon.core.registry import register
-from panopticon.scenario.schema import Scenario
+from panopticon.scenario.schema import FaceIdFixed, Scenario
 from panopticon.stages.identify.identify import rate_table
 from panopticon.stages.observe.observe import camera_chance
 
 
-def identification_chance(scenario: Scenario) -> np.ndarray:
+def identification_chance(scenario: Scenario, day: int = 0) -> np.ndarray:
     """Per behaviour, the chance face identification names someone in a camera frame.
 
     1 - p_miss, averaged over the behaviour's camera quality mix and over the population's
-    groups by share, from the same rate table `Identify` draws its outcomes from.
+    groups by share, from the same rate table `Identify` draws its outcomes from (on
+    `day`, when fixed-mode rates are dated schedules).
     """
-    rates, cum_quality, _ = rate_table(scenario)
+    rates, cum_quality, _ = rate_table(scenario, day)
     mix = np.diff(cum_quality, axis=1, prepend=0.0)
     shares = np.array([g.share for g in scenario.population.groups.values()], dtype=float)
     named = (1.0 - rates[:, :, MISSED]) @ (shares / shares.sum())
     return mix @ named
 
 
-def camera_factor(scenario: Scenario) -> np.ndarray:
+def camera_factor(scenario: Scenario, day: int = 0) -> np.ndarray:
     """What multiplies a camera's chance of seeing behaviour k in perceived detection."""
     if scenario.response.perceived == "identifications":
-        return identification_chance(scenario)
+        return identification_chance(scenario, day)
     return np.ones(len(scenario.behaviors))
 
 
@@ -69,7 +70,7 @@ def perceived_detection(
     on = watching(scenario)
     if not any(on.values()):
         return np.zeros(len(cat))
-    factor = camera_factor(scenario) if factor is None else factor
+    factor = camera_factor(scenario, day) if factor is None else factor
     shares = np.array([r.share for r in scenario.population.regions.values()])
     cam = (camera_chance(scenario, day) @ shares) * factor
     p = np.zeros(len(cat))
@@ -89,16 +90,21 @@ def perceived_detection(
 
 
 def rate_multipliers(scenario: Scenario, day: int, factor: np.ndarray | None = None) -> np.ndarray:
-    """Today's multiplier on each behaviour's rate (1 for rewarded acts)."""
+    """Today's multiplier on each behaviour's rate (1 for rewarded acts).
+
+    Elasticities that are dated schedules take their value on `day`.
+    """
     r = scenario.response
     cat = list(scenario.behaviors.values())
     p = perceived_detection(scenario, day, factor)
     out = np.ones(len(cat))
     negative = [k for k, b in enumerate(cat) if b.valence == "negative" and not b.lawful]
-    if r.elasticity > 0:
+    elasticity = value_on(r.elasticity, scenario.run.start, day)
+    chilling = value_on(r.chilling_elasticity, scenario.run.start, day)
+    if elasticity > 0:
         for k in negative:
-            out[k] = (1.0 + p[k] / r.reference_detection) ** -r.elasticity
-    if r.chilling_elasticity > 0:
+            out[k] = (1.0 + p[k] / r.reference_detection) ** -elasticity
+    if chilling > 0:
         for k, beh in enumerate(cat):
             if not beh.lawful:
                 continue
@@ -109,7 +115,7 @@ def rate_multipliers(scenario: Scenario, day: int, factor: np.ndarray | None = N
                     place_p = min(1.0, place_p + ann.boost)
             if not any(watching(scenario).values()):
                 place_p = 0.0
-            out[k] = (1.0 + place_p / r.reference_detection) ** -r.chilling_elasticity
+            out[k] = (1.0 + place_p / r.reference_detection) ** -chilling
     return out
 
 
@@ -122,9 +128,9 @@ class Respond(Module):
 
     @classmethod
     def instances(cls, scenario: Scenario) -> list[dict[str, object]]:
-        """Present when general deterrence or chilling is on."""
+        """Present when general deterrence or chilling is on (on some day, if dated)."""
         r = scenario.response
-        return [{}] if r.elasticity > 0 or r.chilling_elasticity > 0 else []
+        return [{}] if highest(r.elasticity) > 0 or highest(r.chilling_elasticity) > 0 else []
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
@@ -132,19 +138,43 @@ class Respond(Module):
         return {"multiplier"}
 
     def __init__(self, sim: Any) -> None:
-        """Share `Behave.multiplier`; decide whether anything can ever change it."""
+        """Share `Behave.multiplier`; decide on which days anything can change it.
+
+        A camera rollout or an announcement: every day. Otherwise only the dated schedules
+        the multipliers read (channel detection, the elasticities and, when cameras count
+        identifications, fixed-mode p_miss) change them, on the days they change.
+        """
         super().__init__(sim)
         scenario = sim.scenario
         self.scenario = scenario
         self.multiplier = sim.need("multiplier")
         rollout = scenario.surveillance.camera.model == "rollout"
-        chans = scenario.surveillance.channels.values()
-        dated = any(isinstance(c.detection, Schedule) for c in chans)  # detection by date
-        self.static = not rollout and not scenario.response.announcements and not dated
+        self.every_day = rollout or bool(scenario.response.announcements)
+        r, s, run = scenario.response, scenario.surveillance, scenario.run
+        values = [c.detection for c in s.channels.values()]
+        values += [r.elasticity, r.chilling_elasticity]
+        self.factor_dated = (
+            r.perceived == "identifications"
+            and isinstance(s.faceid, FaceIdFixed)
+            and isinstance(s.faceid.p_miss, Schedule)
+        )
+        if self.factor_dated:
+            values.append(s.faceid.p_miss)  # type: ignore[union-attr]
+        dated = [Daily(v, run.start, run.days) for v in values if isinstance(v, Schedule)]
+        change = np.zeros(run.days, dtype=bool)
+        change[:1] = True
+        for d in dated:
+            change |= [d.changes_on(t) for t in range(run.days)]
+        self.change_days = change
         self.factor = camera_factor(scenario)
+        self._next_day = 0  # a first step on another day (a resumed run) recomputes
 
     def step(self, ctx: DayContext) -> None:
         """Recompute the multipliers when something they depend on can have changed."""
-        if self.static and ctx.day > 0:
+        fresh = ctx.day != self._next_day
+        self._next_day = ctx.day + 1
+        if not (self.every_day or fresh or self.change_days[ctx.day]):
             return
+        if self.factor_dated:
+            self.factor = camera_factor(self.scenario, ctx.day)
         self.multiplier[:] = rate_multipliers(self.scenario, ctx.day, self.factor)
