@@ -232,6 +232,96 @@ def test_panel_widgets_carry_bounds_and_help() -> None:
     assert panel.values()["run.days"] == 30
 
 
+class NoPoll:
+    """Stands for a periodic callback outside a server: the test calls `_tick` itself."""
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.fixture
+def explorer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """An Explorer page object, outside any server (its callbacks called directly)."""
+    pytest.importorskip("panel")
+    import panel
+
+    from panopticon.explore.app import Explorer, Options
+
+    monkeypatch.setattr(panel.state, "add_periodic_callback", lambda *a, **k: NoPoll())
+    return Explorer(Options(population=2000, days=30, seed=2, runs_root=tmp_path / "runs"))
+
+
+def finish(page: Any, timeout: float = 120) -> None:
+    """Poll the page's job as its periodic callback would, until the run has ended."""
+    t0 = time.monotonic()
+    while page._poll is not None and time.monotonic() - t0 < timeout:
+        page._tick()
+        time.sleep(0.05)
+    assert page._poll is None, "the run did not end"
+
+
+def test_page_runs_cancels_and_compares(explorer: Any, tmp_path: Path) -> None:
+    page = explorer
+    page.panel.widgets["run.days"].value = 40000  # past the schema's 36,500
+    page._on_run()
+    assert page.job is None and "error: run.days: 40000" in page.status.object
+    page.panel.widgets["run.days"].value = 30
+    page._on_run()
+    page._on_cancel()
+    finish(page)
+    assert page.job.state == "cancelled" and "no run folder was written" in page.status.object
+    page._on_run()
+    finish(page)
+    assert page.job.state == "done", page.status.object
+    ids = [c for p in page.results.objects for c in p.css_classes if c.startswith("pe-fig-")]
+    assert "pe-fig-funnel" in ids and "pe-fig-sanctions" in ids
+    first = page.current.path
+    assert first == tmp_path / "runs" / "minimal-2"
+    # a baseline fixes the seed; the second run compares side by side
+    page._on_save_baseline()
+    seed = page.panel.widgets["run.seed"]
+    assert seed.disabled and seed.value == 2
+    page.panel.widgets["sanctions.blacklist.threshold"].value = 996.0
+    page._on_run()
+    finish(page)
+    assert page.current.path == tmp_path / "runs" / "minimal-2-2"
+    rows = [o for o in page.compare.objects if type(o).__name__ == "Row"]
+    assert len(rows) >= 6
+    left = [c for c in rows[0][0].css_classes if c.startswith("pe-")]
+    assert "pe-compare-base" in left and "pe-fig-funnel" in left
+    assert "pe-compare-current" in rows[0][1].css_classes
+    page._on_clear_baseline()
+    assert not seed.disabled
+
+
+def test_preset_switch_keeps_run_settings(explorer: Any) -> None:
+    explorer.panel.widgets["population.size"].value = 3000
+    explorer.preset.value = "city-pilot"
+    keys = set(explorer.panel.widgets)
+    assert "sanctions.measures.heating_discount" in keys and "scoring.grades.C" in keys
+    assert explorer.panel.widgets["population.size"].value == 3000
+    assert explorer.panel.widgets["run.days"].value == 30
+    assert explorer.scenario().name == "city-pilot"
+
+
+def test_open_read_only_and_downloads(explorer: Any, small_run: Any) -> None:
+    import zipfile
+
+    folder = small_run.path
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+    explorer.open_folder(folder)
+    assert explorer.current_read_only and explorer.current.path == folder
+    assert not explorer.download_zip.disabled and not explorer.download_report.disabled
+    report = explorer._report().getvalue()
+    assert report.startswith(b"<!DOCTYPE html>") and b"panopticon-figures" in report
+    names = zipfile.ZipFile(explorer._zip()).namelist()
+    assert f"{folder.name}/manifest.json" in names and f"{folder.name}/people.parquet" in names
+    # read-only: nothing written into the folder, nothing changed
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*")} == before
+    explorer.open_folder(folder / "missing")
+    assert "Cannot open" in explorer.status.object
+
+
 # ------------------------------------------------------------------ browser tests
 
 DEEP = """

@@ -39,6 +39,11 @@ def configure() -> None:
     pn.config.inline = True  # inline what Panel can, serve the rest from this server
 
 
+def _color(name: str) -> dict[str, str]:
+    """A button colour: `color` in Panel >= 1.8 (`button_type` is deprecated there)."""
+    return {"color" if "color" in pn.widgets.Button.param else "button_type": name}
+
+
 def _figure_pane(title: str, fig: Any, caption: str, cls: str) -> pn.Column:
     """One figure: its title, the Plotly pane and its caption."""
     return pn.Column(
@@ -51,6 +56,7 @@ def _figure_pane(title: str, fig: Any, caption: str, cls: str) -> pn.Column:
         ),
         pn.pane.Markdown(caption, styles={"color": "#4b5563", "font-size": "0.9em"}),
         sizing_mode="stretch_width",
+        styles={"overflow-x": "auto"},  # the funnel keeps its width: scroll, do not clip
         css_classes=["pe-figure", *cls.split()],
     )
 
@@ -154,11 +160,11 @@ class Explorer:
         self.params_box = pn.Column(self.panel.layout(), sizing_mode="stretch_width")
 
         self.run_button = pn.widgets.Button(
-            label="Run", button_type="primary", css_classes=["pe-run"], width=100
+            label="Run", **_color("primary"), css_classes=["pe-run"], width=100
         )
         self.cancel_button = pn.widgets.Button(
             label="Cancel",
-            button_type="warning",
+            **_color("warning"),
             disabled=True,
             css_classes=["pe-cancel"],
             width=100,
