@@ -12,6 +12,7 @@ import math
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -220,3 +221,314 @@ def test_shortening_the_run_refuses_a_later_date() -> None:
     with pytest.raises(pn.ScenarioError, match=r"run\.start_date and run\.days"):
         pn.load("minimal", [step], days=30)
     assert pn.load("minimal", [step], days=60).run.days == 60
+
+
+# -- every scalar rate or probability may be dated (issue 10, item 3: the rest) -----------
+
+DATED = {"population": 20_000, "days": 30, "seed": 5}
+
+
+def _steps(before: float, after: float, when: str) -> str:
+    """A two-step schedule from the run's first day (2018-01-01) to `after` on `when`."""
+    return f'{{steps=[["2018-01-01", {before}], ["{when}", {after}]]}}'
+
+
+D10, D15, D20 = "2018-01-11", "2018-01-16", "2018-01-21"  # days 10, 15 and 20
+
+MECHANISMS = [
+    "population.groups={a={share=0.5}, b={share=0.5}}",
+    f"surveillance.faceid.p_wrong={_steps(0.0, 0.5, D10)}",
+    f"surveillance.faceid.p_miss={_steps(0.0, 0.4, D20)}",
+    f"surveillance.faceid.same_group_share={_steps(0.0, 1.0, D20)}",
+    f'surveillance.channels.court={{kind="court", detection=0.5, '
+    f"wrong_person={_steps(0.0, 1.0, D10)}}}",
+    'behaviors.debt={rate=0.02, points=5, place="court", channels=["court"]}',
+    "surveillance.appeals.enabled=true",
+    "surveillance.appeals.delay_days=0",
+    f"surveillance.appeals.p_appeal_correct={_steps(0.0, 1.0, D10)}",
+    f"surveillance.appeals.p_appeal_wrongful={_steps(0.0, 1.0, D10)}",
+    f"surveillance.appeals.p_win_correct={_steps(0.0, 1.0, D20)}",
+    f"surveillance.appeals.p_win_wrongful={_steps(0.0, 1.0, D20)}",
+    "scoring.grades={A=[970, 1001], D=[0, 970]}",
+    f'scoring.lists.debtors={{behaviors=["debt"], duration_days=1000, '
+    f"exit_per_day={_steps(0.0, 1.0, D15)}}}",
+    f'sanctions.measures.loan={{kind="loan", rates={{A=0.04, D=0.08}}, '
+    f"loans_per_year={_steps(0.0, 1.0, D10)}}}",
+    f'sanctions.measures.school={{kind="school", trigger={{below=990}}, every_days=10, '
+    f"first_day=0, ages=[0, 120], apply_share={_steps(0.1, 0.5, D10)}, "
+    f"capacity_share={_steps(0.5, 0.1, D20)}}}",
+]
+
+
+@pytest.fixture(scope="module")
+def dated_run(tmp_path_factory: pytest.TempPathFactory) -> pn.RunResult:
+    """One run in which every newly dated field steps on day 10, 15 or 20."""
+    sc = pn.load("minimal", MECHANISMS, **DATED)
+    return pn.run(sc, out=tmp_path_factory.mktemp("dated") / "run", checkpoint_every=15)
+
+
+def _binomial_close(k: float, n: float, p: float) -> bool:
+    """k successes of n trials lie within Z standard errors of n p."""
+    return abs(k - n * p) <= Z * math.sqrt(max(n * p * (1 - p), 1.0))
+
+
+def test_dated_face_id_rates_and_wrong_person(dated_run: pn.RunResult) -> None:
+    """p_wrong 0 -> 0.5 on day 10, p_miss 0 -> 0.4 on day 20, court wrong_person 0 -> 1.
+
+    Before its date a rate of 0 leaves no trace (no wrongful camera or court record, no
+    miss); after it the share of camera detections so attributed is the rate.
+    """
+    rec = dated_run.records
+    ts = dated_run.timeseries
+    cam, court = rec.filter(pl.col("channel") == "camera"), rec.filter(pl.col("channel") == "court")
+    wrong_cam = cam.filter(~pl.col("correct")).group_by("day").len()
+    assert wrong_cam.filter(pl.col("day") < 10).height == 0
+    missed = ts["missed"].to_numpy()
+    assert missed[:20].sum() == 0 and missed[20:].sum() > 0
+    assert court.filter((pl.col("day") < 10) & ~pl.col("correct")).height == 0
+    late = court.filter(pl.col("day") >= 10)
+    assert late.height > 100 and not late["correct"].any()
+    # camera outcomes by period: observed camera acts = camera records + misses
+    cam_days = cam.group_by("day").agg(
+        pl.len().alias("n"), (~pl.col("correct")).sum().alias("wrong")
+    )
+    mid = cam_days.filter(pl.col("day").is_between(10, 19))
+    n_mid, w_mid = float(mid["n"].sum()), float(mid["wrong"].sum())
+    assert _binomial_close(w_mid, n_mid, 0.5), (w_mid, n_mid)  # p_miss 0: every act named
+    end = cam_days.filter(pl.col("day") >= 20)
+    seen = float(end["n"].sum() + missed[20:].sum())
+    assert _binomial_close(float(missed[20:].sum()), seen, 0.4)
+    assert _binomial_close(float(end["wrong"].sum()), seen, 0.5)
+
+
+def test_dated_same_group_share(dated_run: pn.RunResult) -> None:
+    """same_group_share 0 -> 1 on day 20: from then every false match names the own group."""
+    group = dated_run.people["group"].cast(pl.Utf8).to_numpy()
+    cam = dated_run.records.filter((pl.col("channel") == "camera") & ~pl.col("correct"))
+    same = group[cam["perpetrator"].to_numpy()] == group[cam["attributed_to"].to_numpy()]
+    day = cam["day"].to_numpy()
+    assert same[day >= 20].all() and (day >= 20).sum() > 100
+    before = same[(day >= 10) & (day < 20)]
+    assert _binomial_close(float(before.sum()), float(before.size), 0.5)  # anyone but the actor
+
+
+def test_dated_appeal_and_win_rates(dated_run: pn.RunResult) -> None:
+    """Appeal chances 0 -> 1 on day 10, win chances 0 -> 1 on day 20 (decided the same day)."""
+    ts = dated_run.timeseries
+    made = (ts["attributed_correct"] + ts["attributed_wrong"]).to_numpy()
+    appealed, won = ts["appealed"].to_numpy(), ts["appeals_won"].to_numpy()
+    assert appealed[:10].sum() == 0 and (appealed[10:] == made[10:]).all()
+    assert won[:20].sum() == 0 and (won[20:] == made[20:]).all() and won[20:].sum() > 0
+
+
+def test_dated_list_exit(dated_run: pn.RunResult) -> None:
+    """exit_per_day 0 -> 1 on day 15: no exit before; from day 15 only today's entries stay."""
+    ts = dated_run.timeseries
+    listed, entries = ts["listed_debtors"].to_numpy(), ts["entries_debtors"].to_numpy()
+    assert (listed[:15] == entries.cumsum()[:15]).all() and listed[14] > 100
+    assert (listed[15:20] == entries[15:20]).all()
+
+
+def test_dated_loans_per_year(dated_run: pn.RunResult) -> None:
+    """loans_per_year 0 -> 1 on day 10: no extra interest before, a daily amount from then."""
+    extra = dated_run.timeseries["extra_interest_loan"].to_numpy()
+    assert (extra[:10] == 0).all() and (extra[10:] != 0).all()
+
+
+def test_dated_scarce_good_shares(dated_run: pn.RunResult) -> None:
+    """apply_share 0.1 -> 0.5 on day 10, capacity_share 0.5 -> 0.1 on day 20, per round."""
+    rounds = pl.read_parquet(dated_run.path / "allocations.parquet").sort("day")
+    assert rounds["day"].to_list() == [0, 10, 20]
+    n = DATED["population"]
+    for applicants, share in zip(rounds["applicants"].to_list(), (0.1, 0.5, 0.5), strict=True):
+        assert _binomial_close(applicants, n, share), (applicants, share)
+    want = [round(c * a) for c, a in zip((0.5, 0.5, 0.1), rounds["applicants"], strict=True)]
+    assert rounds["capacity"].to_list() == want
+
+
+RESPONSE = {"population": 20_000, "days": 30, "seed": 7}
+LAWFUL = "behaviors.speech={rate=0.02, points=0, lawful=true, channels=[]}"
+
+
+@pytest.fixture(scope="module")
+def response_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pn.RunResult]:
+    """Plain (no deterrence at all), dated elasticities, dated specific deterrence."""
+    base = [NO_DETER, LAWFUL]
+    sets = {
+        "plain": base,
+        "general": [
+            *base,
+            f"response.elasticity={_steps(0.0, 1.0, D10)}",
+            f"response.chilling_elasticity={_steps(0.0, 2.0, D20)}",
+        ],
+        "specific": [*base, f"response.deterrence={_steps(1.0, 0.2, D10)}"],
+    }
+    root = tmp_path_factory.mktemp("response")
+    return {
+        k: pn.run(pn.load("minimal", v, **RESPONSE), out=root / k, checkpoint_every=15)
+        for k, v in sets.items()
+    }
+
+
+def _scaled(x: float, y: float, m: float) -> bool:
+    """X ~ Poisson(m mu) beside Y ~ Poisson(mu): X - m Y within Z sd, estimated X + m^2 Y."""
+    return abs(x - m * y) < Z * math.sqrt(x + m * m * y)
+
+
+def test_dated_elasticities_scale_acts_from_their_dates(
+    response_runs: dict[str, pl.DataFrame],
+) -> None:
+    """Elasticity 0 -> 1 on day 10 and chilling 0 -> 2 on day 20 thin acts from those days.
+
+    Perceived detection P = 0.3 coverage x 0.9 identified = 0.27, reference 0.05: the
+    violation rate is multiplied by (1 + 0.27 / 0.05)^-1 from day 10, the lawful act's by
+    (1 + 0.27 / 0.05)^-2 from day 20; before its date each is the plain run's, exactly.
+    """
+    plain, dated = response_runs["plain"].timeseries, response_runs["general"].timeseries
+    m = 1.0 + 0.27 / 0.05
+    for col, day, mult in (("committed_violation", 10, 1 / m), ("committed_speech", 20, m**-2)):
+        x, y = dated[col].to_numpy(), plain[col].to_numpy()
+        assert (x[:10] == y[:10]).all(), col
+        if day == 20:  # chilling still 0: the same law as the plain run
+            assert _scaled(float(x[10:20].sum()), float(y[10:20].sum()), 1.0)
+        assert _scaled(float(x[day:].sum()), float(y[day:].sum()), mult), (col, x, y)
+
+
+def test_dated_specific_deterrence_starts_on_its_date(
+    response_runs: dict[str, pl.DataFrame],
+) -> None:
+    """deterrence 1 -> 0.2 on day 10: acts as the plain run's through day 10, fewer after.
+
+    From day 10 each record cuts its person's rate to a fifth; about a seventh of the acts
+    are by people with a record by then, so acts fall by about a tenth.
+    """
+    x = response_runs["specific"].timeseries["committed_violation"].to_numpy()
+    y = response_runs["plain"].timeseries["committed_violation"].to_numpy()
+    assert (x[:11] == y[:11]).all()
+    xs, ys = float(x[11:].sum()), float(y[11:].sum())
+    assert ys - xs > Z * math.sqrt(xs + ys), (xs, ys)
+
+
+def test_fork_after_a_step_equals_the_whole_run(
+    dated_run: pn.RunResult, response_runs: dict[str, pn.RunResult], tmp_path: Path
+) -> None:
+    """A run continued from day 15 uses the rates of day 15, not those of day 0.
+
+    Identify and Respond write dated values into their tables only on the days they
+    change (10 and 20 here); a run restored on day 15 must start from day 15's values.
+    """
+    for name, whole in (("dated", dated_run), ("general", response_runs["general"])):
+        fork = pn.fork(whole.path, 15, [], tmp_path / name)
+        for table in ("timeseries", "people", "records"):
+            assert getattr(fork, table).equals(getattr(whole, table)), (name, table)
+
+
+def test_measure_outside_its_days_reaches_nobody(tmp_path: Path) -> None:
+    """Before start and from end a measure has no members, counts nothing, excludes no one.
+
+    consequences_by_group (snapshots on days 29 and 39) reads each measure's membership: a
+    school restriction starting on day 30 has nobody on day 29, one ending on day 20
+    nobody on either day; their rounds outside the window exclude no one.
+    """
+    everyone = "trigger={below=1001}, every_days=5, first_day=0, ages=[0, 120]"
+    sets = [
+        "population.groups={a={share=0.5}, b={share=0.5}}",
+        f'sanctions.measures.later={{kind="school", {everyone}, start="2018-01-31"}}',
+        f'sanctions.measures.earlier={{kind="school", {everyone}, end="2018-01-21"}}',
+    ]
+    res = pn.run(pn.load("minimal", sets, population=3000, days=40), out=tmp_path / "w")
+    ts = res.timeseries
+    for name, on in (("later", slice(30, 40)), ("earlier", slice(0, 20))):
+        inside = np.zeros(40, dtype=bool)
+        inside[on] = True
+        trig, excl = ts[f"triggered_{name}"].to_numpy(), ts[f"excluded_{name}"].to_numpy()
+        assert (trig[~inside] == 0).all() and (excl[~inside] == 0).all(), name
+        assert (trig[inside] == 3000).all() and excl[inside].sum() > 0, name
+    cons = pl.read_parquet(res.path / "consequences_by_group.parquet")
+    by = cons.group_by("measure", "day").agg(pl.col("triggered").sum())
+    got = {(r["measure"], r["day"]): r["triggered"] for r in by.iter_rows(named=True)}
+    assert got[("later", 29)] == 0 and got[("later", 39)] == 3000
+    assert got[("earlier", 29)] == 0 and got[("earlier", 39)] == 0
+    rounds = pl.read_parquet(res.path / "allocations.parquet")
+    for name, lo, hi in (("later", 30, 40), ("earlier", 0, 20)):
+        days = rounds.filter(pl.col("measure") == name)["day"].to_list()
+        assert days and all(lo <= d < hi for d in days), (name, days)
+
+
+BAD_DATED = [
+    (
+        f"surveillance.faceid.p_wrong={_steps(0.0, 0.95, '2018-02-11')}",
+        "error: surveillance.faceid: p_miss + p_wrong = 1.05 on 2018-02-11 is not allowed; "
+        "the two outcome rates must sum to at most 1 on every day",
+    ),
+    (
+        'surveillance.faceid={mode="fixed", p_wrong={steps=[["2018-01-01", 0.5], '
+        '["2018-03-01", 0.0]]}, p_miss={linear=[["2018-01-01", 0.0], ["2018-04-01", 0.9]]}}',
+        "error: surveillance.faceid: p_miss + p_wrong = 1.01 on 2018-02-21 is not allowed; "
+        "the two outcome rates must sum to at most 1 on every day",
+    ),
+    (
+        'surveillance.appeals.p_win_wrongful={steps=[["2018-03-01", 0.2], ["2018-02-01", 0.1]]}',
+        "error: surveillance.appeals.p_win_wrongful: date 2018-02-01 after 2018-03-01 is not "
+        "allowed; dates must be strictly increasing, without duplicates",
+    ),
+    (
+        'response.elasticity={steps=[["2018-01-01", 0.5], ["2018-01-01", 1.0]]}',
+        "error: response.elasticity: date 2018-01-01 after 2018-01-01 is not allowed; dates "
+        "must be strictly increasing, without duplicates",
+    ),
+    (
+        'response.deterrence={steps=[["2018-01-01", 0.0]]}',
+        "error: response.deterrence: value 0.0 on 2018-01-01 is not allowed; input should be "
+        "greater than 0",
+    ),
+    (
+        'response.chilling_elasticity={steps=[["2019-01-01", 1.0]]}',
+        "error: response.chilling_elasticity: date 2019-01-01 is not allowed; schedule dates "
+        "must lie within the run, 2018-01-01 to 2018-12-31 (run.start_date and run.days)",
+    ),
+    (
+        'scoring.lists.x={behaviors=["violation"], exit_per_day={steps=[["2018-01-01", 1.5]]}}',
+        "error: scoring.lists.x.exit_per_day: value 1.5 on 2018-01-01 is not allowed; input "
+        "should be less than or equal to 1",
+    ),
+    (
+        'surveillance.channels.c={kind="court", detection=0.1, '
+        'wrong_person={steps=[["2018-13-01", 0.1]]}}',
+        "error: surveillance.channels.c.wrong_person: date '2018-13-01' is not allowed; use a "
+        'date "YYYY-MM-DD", e.g. "2020-01-01"',
+    ),
+    (
+        'sanctions.measures.s={kind="school", trigger={below=900}, '
+        'capacity_share={linear=[["2018-01-01", 0.5], ["2018-06-01", -0.1]]}}',
+        "error: sanctions.measures.s.capacity_share: value -0.1 on 2018-06-01 is not allowed; "
+        "input should be greater than or equal to 0",
+    ),
+    (
+        'sanctions.measures.l={kind="loan", trigger={policy="score"}, '
+        'loans_per_year={steps=[["2018-01-01", 2000]]}}',
+        "error: sanctions.measures.l.loans_per_year: value 2000 on 2018-01-01 is not allowed; "
+        "input should be less than or equal to 1000",
+    ),
+]
+
+
+@pytest.mark.parametrize(("item", "line"), BAD_DATED)
+def test_bad_dated_field_exits_2_with_one_line(
+    item: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The newly dated fields refuse bad schedules like the others: exit 2, one line."""
+    assert main(["validate", "minimal", "--set", item]) == 2
+    assert capsys.readouterr().err.strip() == line
+
+
+def test_dated_fields_round_trip_and_plain_numbers_stay_numbers() -> None:
+    """A schedule on each new field reloads from the resolved TOML; numbers stay floats."""
+    sc = pn.load("minimal", MECHANISMS, **DATED)
+    assert isinstance(sc.surveillance.faceid.p_wrong, Schedule)
+    assert isinstance(sc.sanctions.measures["school"].apply_share, Schedule)
+    again = pn.load("minimal").override(sc.to_dict())
+    assert again.to_toml() == sc.to_toml()
+    plain = pn.load("minimal")
+    assert isinstance(plain.response.deterrence, float)
+    assert isinstance(plain.surveillance.faceid.p_miss, float)

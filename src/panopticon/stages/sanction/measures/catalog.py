@@ -7,8 +7,8 @@ condition; triggers on one score policy are re-examined together, only for the c
 whose score changed (`ctx.changed`). Every count is split into deserved and wrongful:
 wrongful when the counterfactual policy (correct records only) would not have triggered.
 A measure with `start` or `end` dates applies only from `start` and before `end`: on other
-days its columns are 0 (its trigger still follows the score, so it applies at once from
-`start` to whoever its trigger holds then).
+days its columns are 0 and its ``membership:<measure>`` holds nobody (its trigger still
+follows the score, so it applies at once from `start` to whoever its trigger holds then).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from panopticon.core import streams
 from panopticon.core.module import (
+    CollateralMembership,
     Column,
     DayContext,
     Export,
@@ -44,6 +45,30 @@ def active_days(start: str | None, end: str | None, run_start: date, days: int) 
     if end is not None:
         on &= t < date.fromisoformat(end).toordinal()
     return on
+
+
+class InWindow:
+    """A measure's membership on the days it applies (`active`); nobody on the others."""
+
+    def __init__(self, inner: Any, active: np.ndarray, n: int) -> None:
+        """Wrap a membership with the measure's days."""
+        self.inner, self.active, self.n = inner, active, n
+
+    def members(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """The inner members on an active day; no one on other days."""
+        if self.active[day]:
+            return self.inner.members(day)
+        return np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
+
+
+class InWindowCollateral(InWindow):
+    """The same for a membership that also reaches people collaterally."""
+
+    def collateral(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """The inner collateral reach on an active day; no one on other days."""
+        if self.active[day]:
+            return self.inner.collateral(day)
+        return np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
 
 
 def _source(scenario: Any, policy: str) -> str:
@@ -124,8 +149,6 @@ class Measures(Module):
             name: base.KINDS[m.kind](self, name, idx, m, self.triggers[name])
             for idx, (name, m) in enumerate(scenario.sanctions.measures.items())
         }
-        for name, kind in self.kinds.items():
-            sim.provide(f"membership:{name}", kind.membership)
         self._today: dict[str, float] = {}
         # a measure with `start` / `end` applies only on the days in between
         run = scenario.run
@@ -134,6 +157,14 @@ class Measures(Module):
             for name, m in scenario.sanctions.measures.items()
             if m.start is not None or m.end is not None
         }
+        for name, kind in self.kinds.items():
+            member = kind.membership
+            if name in self.active:  # outside its days it reaches nobody
+                within = (
+                    InWindowCollateral if isinstance(member, CollateralMembership) else InWindow
+                )
+                member = within(member, self.active[name], self.n)
+            sim.provide(f"membership:{name}", member)
         self._idle = {
             name: {
                 f"triggered_{name}": 0,
