@@ -273,6 +273,9 @@ def analyse(
     """
     prob = problem(factors)
     cols = _columns(method)
+    # SALib's Sobol analysis draws unseeded resamples for a seed of 0 (`if seed:`); an odd
+    # number is never 0, so the intervals are the same on every call for every seed
+    boot_seed = 2 * abs(seed) + 1
     rows: dict[str, list[Any]] = {"metric": [], "parameter": [], "method": [], "rank": []}
     rows.update({c: [] for c in cols})
     rows["note"] = []
@@ -298,7 +301,7 @@ def analyse(
                 num_resamples=RESAMPLES,
                 conf_level=conf_level,
                 num_levels=NUM_LEVELS,
-                seed=seed,
+                seed=boot_seed,
             )
             res = {c: np.asarray(r[c], dtype=float) for c in cols}
         else:
@@ -310,7 +313,7 @@ def analyse(
                 calc_second_order=False,
                 num_resamples=RESAMPLES,
                 conf_level=conf_level,
-                seed=seed,
+                seed=boot_seed,
             )
             res = {c: np.asarray(r[c], dtype=float) for c in cols}
         key = res[primary(method)[0]]
@@ -575,7 +578,11 @@ class SimulationEvaluator:
         """Plan and check every run; the ones still to do."""
         self.planned = plan_runs(self.base, self.factors, values, self.replicates, self.out)
         flat = [r for row in self.planned for r in row]
-        todo = [r for r in flat if status(r) == "todo"]
+        try:
+            todo = [r for r in flat if status(r) == "todo"]
+        except SweepError as exc:
+            text = str(exc).replace("this sweep plans", "this analysis plans")
+            raise SensitivityError(text) from None
         self.skipped = len(flat) - len(todo)
         self.ran = len(todo)
         return todo

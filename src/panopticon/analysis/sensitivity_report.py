@@ -133,7 +133,16 @@ def _figure(method: str, metric: Metric, rows: list[dict[str, Any]]) -> go.Figur
                 orientation="h",
                 name=INDEX_NAMES[col],
                 marker_color=PALETTE[j],
-                error_x={"type": "data", "array": [0.0 if e != e else e for e in errs]},
+                # the indices are >= 0: the whisker stops at 0 (mu* 0.5 ± 0.9 reads 0 .. 1.4)
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [0.0 if e != e else e for e in errs],
+                    "arrayminus": [
+                        0.0 if e != e or v != v else min(e, max(v, 0.0))
+                        for v, e in zip(vals, errs, strict=True)
+                    ],
+                },
             )
         )
     xlabel = (
@@ -195,8 +204,13 @@ def report_html(analysis: Analysis, metrics: list[Metric], spec: dict[str, Any])
             ("design points", f"{spec['points']:,}"),
             (
                 "replicates per point",
-                f"{spec['replicates']} (seeds {spec['seed']}.."
-                f"{spec['seed'] + spec['replicates'] - 1}, the same for every point)",
+                f"{spec['replicates']} ("
+                + (
+                    f"seeds {spec['seed']}..{spec['seed'] + spec['replicates'] - 1}"
+                    if spec["replicates"] > 1
+                    else f"seed {spec['seed']}"
+                )
+                + ", the same for every point)",
             ),
             ("runs", f"{spec['runs']:,}"),
         ],
