@@ -14,7 +14,8 @@ from panopticon.cli import main
 from panopticon.stages.sanction.measures.allocation import allocate
 
 Z = 5.0
-HARSH = [  # enough low grades to see consequences at small sizes
+HARSH = [  # enough low grades to see consequences at small sizes (points as given)
+    "scoring.deduction_scale=1",
     "behaviors.red_light_crossing.points=120",
     "behaviors.fare_evasion.points=120",
     'surveillance.faceid={mode="fixed", p_miss=0.1, p_wrong=0.1}',
