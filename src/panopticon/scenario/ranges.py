@@ -68,6 +68,8 @@ def check_ranges(table: str, ranges: dict[str, Range], data: dict[str, Any]) -> 
                 f"{where}: {exc.args[0]} is not a field of this scenario; give the dotted key "
                 "of a numeric parameter (as for --set)"
             ) from None
+        if isinstance(value, dict):
+            continue  # a dated schedule there (--set): sampling a range replaces it
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(
                 f"{where}: the value there is {value!r}, not a number; a range can only be "
@@ -86,7 +88,11 @@ def outside(ranges: dict[str, Range], data: dict[str, Any]) -> list[str]:
     out = []
     for key, rng in ranges.items():
         value = get_dotted(data, key)
-        if not rng.lo <= value <= rng.hi:
+        if isinstance(value, dict):
+            values = _numbers(value)
+        else:
+            values = [value]
+        if any(not rng.lo <= v <= rng.hi for v in values):
             out.append(f"{key} = {value} outside [{rng.lo}, {rng.hi}]")
     return out
 
@@ -94,3 +100,14 @@ def outside(ranges: dict[str, Range], data: dict[str, Any]) -> list[str]:
 def current_value(scenario: Any, key: str) -> float:
     """The scenario's current value of a dotted numeric key."""
     return float(get_dotted(scenario.to_dict(), key))
+
+
+def _numbers(node: Any) -> list[float]:
+    """Every number inside a schedule's plain data (its values, not its dates)."""
+    if isinstance(node, dict):
+        return [x for v in node.values() for x in _numbers(v)]
+    if isinstance(node, list | tuple):
+        return [x for v in node for x in _numbers(v)]
+    if isinstance(node, int | float) and not isinstance(node, bool):
+        return [float(node)]
+    return []
