@@ -6,7 +6,9 @@ import datetime as dt
 
 import numpy as np
 import pyarrow as pa
-from numba import njit, prange
+from numba import prange
+
+from panopticon.core.jit import sized_kernel
 
 
 class DailyMetrics:
@@ -101,7 +103,7 @@ HISTOGRAM_EVERY = 30  # days between snapshots of the score distribution (and th
 HISTOGRAM_BINS = 100
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _histogram_kernel(
     score: np.ndarray, true_score: np.ndarray, low: int, width: int, nb: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +120,14 @@ def _histogram_kernel(
             t = (np.int64(true_score[i]) - low) // width
             local[blk, 0, min(max(b, 0), nb - 1)] += 1
             local[blk, 1, min(max(t, 0), nb - 1)] += 1
-    total = local.sum(axis=0)
-    return total[0].copy(), total[1].copy()
+    # summed by loops: `local.sum(axis=0)` compiles for seconds (axis checks, messages)
+    count = np.zeros(nb, dtype=np.int64)
+    true = np.zeros(nb, dtype=np.int64)
+    for blk in range(n_blocks):
+        for j in range(nb):
+            count[j] += local[blk, 0, j]
+            true[j] += local[blk, 1, j]
+    return count, true
 
 
 def score_histogram(

@@ -59,7 +59,7 @@ def draw_propensity(params: PopulationParams, seed: int, start: int, stop: int) 
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _build_alias(weights: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vose alias tables per block of `block` citizens (block-local uint16 indices)."""
     n = weights.size

@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
+from panopticon.core.jit import sized_kernel
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.params import Daily
 from panopticon.core.population import BLOCK
@@ -81,7 +82,7 @@ def _accept(
     return True, c
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(2)
 def _behave_kernel(
     seed: int,
     day: int,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from panopticon.core.jit import sized_kernel
 from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.registry import register
 
@@ -50,7 +51,7 @@ def _update_touched(
             status[j] = new
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _update_all(
     score: np.ndarray, true_score: np.ndarray, threshold: float, status: np.ndarray
 ) -> tuple[int, int]:

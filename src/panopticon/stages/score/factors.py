@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
+from panopticon.core.jit import sized_kernel
 from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.registry import register
 from panopticon.scenario.schema import FactorsPolicy, Scenario
@@ -41,7 +42,7 @@ def _factor_add(
                     n_true[j, d] = max(0.0, n_true[j, d] + sign * weight[d])
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _factor_recompute(
     n_all: np.ndarray,
     n_true: np.ndarray,

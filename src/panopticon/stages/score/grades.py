@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit, prange
 
+from panopticon.core.jit import sized_kernel
 from panopticon.core.metrics import BLOCK_ROWS
 
 
@@ -95,7 +96,7 @@ def _band(value: float, lows: np.ndarray) -> int:
     return lows.size - 1
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _grade_all(
     score: np.ndarray,
     true_score: np.ndarray,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from panopticon.core.jit import sized_kernel
 from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.registry import register
 from panopticon.stages.score.grades import Grades, score_dtype
@@ -68,7 +69,7 @@ def _apply_kernel(
     return total
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(2)
 def _recover_kernel(
     gain: int,
     start: int,

@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
+from panopticon.core.jit import sized_kernel
 from panopticon.stages.society.draws import P_DROP, P_NEW, P_PICK, U16, U32, network_key
 from panopticon.stages.society.params import Avoidance, NetworkParams
 from panopticon.stages.society.rows import BLOCK, EMPTY, bounds, row_degree
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from panopticon.stages.society.graph import Network
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _low_tie_share(indptr: np.ndarray, idx: np.ndarray, low: np.ndarray) -> tuple[int, int]:
     """(ties pointing to a low person, all ties), counted over directed entries."""
     n = indptr.size - 1
@@ -49,7 +50,7 @@ def _decides(key: np.uint64, i: int, j: int, low_j: bool, blind: bool, p: float)
     return streams.uniform(key, (np.uint64(i) << U32) | np.uint64(j)) < p
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _drop_pass(
     indptr: np.ndarray,
     idx: np.ndarray,

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
+from panopticon.core.jit import sized_kernel
 
 # purposes: the `block` part of a stream key, so each use has its own stream
 P_AGE_SHUFFLE = 1
@@ -35,6 +36,7 @@ U16 = np.uint64(16)
 U17 = np.uint64(17)
 U32 = np.uint64(32)
 U40 = np.uint64(40)
+NO_COMPANION = np.empty(0, dtype=np.uint16)  # `shuffle_segments` with nothing swapped alongside
 
 
 def network_key(seed: int, day: int, purpose: int) -> np.uint64:
@@ -70,13 +72,14 @@ def counting_order(keys: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.nda
     return order, counts
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0, scale=10)
 def shuffle_segments(
-    order: np.ndarray, starts: np.ndarray, key: np.uint64, companion: np.ndarray | None = None
+    order: np.ndarray, starts: np.ndarray, key: np.uint64, companion: np.ndarray
 ) -> None:
     """Fisher-Yates shuffle of each bucket's segment, keyed by (key, bucket, position).
 
-    A `companion` array, when given, gets the same swaps (stub ranks follow their owners).
+    A non-empty `companion` array gets the same swaps (stub ranks follow their owners);
+    it is a uint16 array always, empty when there is none, so the kernel compiles once.
     """
     for b in prange(starts.size - 1):
         lo, hi = starts[b], starts[b + 1]
@@ -87,7 +90,7 @@ def shuffle_segments(
             t = order[j]
             order[j] = order[r]
             order[r] = t
-            if companion is not None:
+            if companion.size > 0:
                 t2 = companion[j]
                 companion[j] = companion[r]
                 companion[r] = t2
@@ -96,5 +99,5 @@ def shuffle_segments(
 def bucket_order(keys: np.ndarray, n_buckets: int, key: np.uint64) -> tuple[np.ndarray, np.ndarray]:
     """Ids grouped by key and in random order within each key (counting sort + shuffle)."""
     order, starts = counting_order(keys, n_buckets)
-    shuffle_segments(order, starts, key)
+    shuffle_segments(order, starts, key, NO_COMPANION)
     return order, starts

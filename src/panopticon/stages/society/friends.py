@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
+from panopticon.core.jit import sized_kernel
 from panopticon.stages.society.draws import (
     P_STUB,
     P_STUB_SHUFFLE,
@@ -79,7 +80,7 @@ def _stub_bucket(
     return r * nbins + b if local else nreg * nbins + b
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _stub_scan(
     deg: np.ndarray,
     age: np.ndarray,
@@ -92,14 +93,15 @@ def _stub_scan(
     nbins: int,
     nreg: int,
     table: np.ndarray,
-    owner: np.ndarray | None = None,
-    rank: np.ndarray | None = None,
+    owner: np.ndarray,
+    rank: np.ndarray,
 ) -> None:
     """Visit every stub by person block; `table[block, bucket]` advances by one per stub.
 
-    Counting pass (no `owner`): `table` starts at zero and ends as stubs per (block,
-    bucket). Placing pass: `table` holds each (block, bucket)'s write cursor, and each
-    stub's owner and its rank among the owner's stubs are written there.
+    Counting pass (`owner` and `rank` empty, so both passes share one compiled kernel):
+    `table` starts at zero and ends as stubs per (block, bucket). Placing pass: `table`
+    holds each (block, bucket)'s write cursor, and each stub's owner and its rank among
+    the owner's stubs are written there.
     """
     n = deg.size
     n_blk = table.shape[0]
@@ -112,7 +114,7 @@ def _stub_scan(
                 bk = _stub_bucket(key, i, k, a, r, p_local, s, off, inv_w, nbins, nreg)
                 pos = table[b, bk]
                 table[b, bk] = pos + 1
-                if owner is not None:
+                if owner.size > 0:
                     owner[pos] = i
                     rank[pos] = k
 
@@ -133,7 +135,7 @@ def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cursor, starts
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(3)
 def _stub_pair(
     owner: np.ndarray, rank: np.ndarray, starts: np.ndarray, indptr: np.ndarray, idx: np.ndarray
 ) -> tuple[int, int]:
@@ -167,7 +169,37 @@ def _sort_small(a: np.ndarray, lo: int, hi: int) -> None:
         a[q + 1] = v
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _sort_large(a: np.ndarray, lo: int, hi: int) -> None:
+    """In-place heapsort of a[lo:hi]: the same order as `sort`, without compiling quicksort."""
+    n = hi - lo
+    for start in range(n // 2 - 1, -1, -1):
+        _sift_down(a, lo, start, n)
+    for end in range(n - 1, 0, -1):
+        t = a[lo]
+        a[lo] = a[lo + end]
+        a[lo + end] = t
+        _sift_down(a, lo, 0, end)
+
+
+@njit(cache=True, inline="always")
+def _sift_down(a: np.ndarray, lo: int, root: int, n: int) -> None:
+    """Move a[lo + root] down the max-heap a[lo:lo + n] to its place."""
+    while True:
+        child = 2 * root + 1
+        if child >= n:
+            return
+        if child + 1 < n and a[lo + child] < a[lo + child + 1]:
+            child += 1
+        if a[lo + root] >= a[lo + child]:
+            return
+        t = a[lo + root]
+        a[lo + root] = a[lo + child]
+        a[lo + child] = t
+        root = child
+
+
+@sized_kernel(0)
 def _clean_rows(indptr: np.ndarray, idx: np.ndarray) -> int:
     """Sort each row, drop duplicate entries, pack live entries first; returns removed."""
     n = indptr.size - 1
@@ -179,7 +211,7 @@ def _clean_rows(indptr: np.ndarray, idx: np.ndarray) -> int:
             if hi - lo <= 32:
                 _sort_small(idx, lo, hi)
             else:
-                idx[lo:hi].sort()
+                _sort_large(idx, lo, hi)
             w = lo
             last = -1
             for s in range(lo, hi):
@@ -215,7 +247,7 @@ def build_friends(
     key = network_key(seed, -1, P_STUB)
     args = (deg, age, region, key, p_local, s, off, 1.0 / width, nbins, n_regions)
     hist = np.zeros((n_blk, (n_regions + 1) * nbins), dtype=np.int64)
-    _stub_scan(*args, hist)
+    _stub_scan(*args, hist, np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint16))
     cursor, starts = _stub_cursor(hist)
     del hist
     n_stubs = int(starts[-1])

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
+from panopticon.core.jit import sized_kernel
 from panopticon.stages.society import avoidance
 from panopticon.stages.society import stats as graph_stats
 from panopticon.stages.society.households import CHILD, HEAD
@@ -33,7 +34,7 @@ from panopticon.stages.society.rows import allocate, bounds, row_degree
 # ======================================================================================
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _degree(indptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Number of friends per citizen."""
     n = indptr.size - 1
@@ -51,7 +52,7 @@ def _row_copy(indptr: np.ndarray, idx: np.ndarray, i: int) -> np.ndarray:
     return idx[lo : lo + row_degree(idx, lo, hi)].copy()
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _fill_edges(
     indptr: np.ndarray, idx: np.ndarray, offsets: np.ndarray, src: np.ndarray, dst: np.ndarray
 ) -> None:
@@ -65,7 +66,7 @@ def _fill_edges(
             dst[o + k] = idx[lo + k]
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _neighbour_means(
     indptr: np.ndarray, idx: np.ndarray, a: np.ndarray, b: np.ndarray, default: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +91,7 @@ def _neighbour_means(
     return out_a, out_b
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _neighbour_mean(
     indptr: np.ndarray, idx: np.ndarray, values: np.ndarray, default: float
 ) -> np.ndarray:
@@ -175,7 +176,7 @@ def _walk_households(
     return out
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _copy_rows(
     indptr: np.ndarray, idx: np.ndarray, new_indptr: np.ndarray, new_idx: np.ndarray
 ) -> None:

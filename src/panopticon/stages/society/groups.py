@@ -21,7 +21,7 @@ from panopticon.stages.society.draws import (
 from panopticon.stages.society.params import ADULT_AGE, Workplaces
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _group_keys(
     age: np.ndarray,
     region: np.ndarray,

@@ -46,7 +46,7 @@ _S_OTHER = 4
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _age_keys(age: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Bucket region * 121 + age per citizen."""
     out = np.empty(age.size, dtype=np.int32)
@@ -55,7 +55,7 @@ def _age_keys(age: np.ndarray, region: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _minor_keys(
     age: np.ndarray, region: np.ndarray, sd: float, off: int, nb: int, key: np.uint64
 ) -> np.ndarray:

@@ -8,12 +8,13 @@ does not depend on the thread count.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from panopticon.core.jit import sized_kernel
 from panopticon.stages.society.rows import BLOCK, bounds
 
 
-@njit(cache=True, parallel=True)
+@sized_kernel(0)
 def _edge_moments(indptr: np.ndarray, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per-block sums over directed ties (i, j): count, x_i, x_i^2, x_i x_j."""
     n = indptr.size - 1
