@@ -68,3 +68,42 @@ def test_bad_options_name_the_field(sets: list[str], field: str) -> None:
     with pytest.raises(pn.ScenarioError) as err:
         pn.load("documented", sets, population=1000)
     assert field in str(err.value)
+
+
+class _Trigger:
+    triggered = 20_000
+    wrongly = 10_000
+
+
+class _Day:
+    def __init__(self, day: int) -> None:
+        self.day = day
+
+
+def test_deserved_and_wrongful_counts_are_independent() -> None:
+    """Each Poisson count has its own stream: deserved and wrongful blocks uncorrelated.
+
+    They once drew from one stream at counters 4i and 4i+2, so a count of mean m reused
+    the other's draws (correlation near 1). With means ~40 and ~20 over 3,000 days the
+    sample correlation of independent counts has standard error 1/sqrt(3000) ~ 0.018.
+    """
+    import numpy as np
+
+    sc = pn.load("seed-article", population=2000, days=3)
+    sim = pn.Simulation(sc)
+    kinds = next(m for m in sim.plan if hasattr(m, "kinds")).kinds
+    flight, hsr = kinds["flight_ban"], kinds["hsr_ban"]
+    flight.trigger = hsr.trigger = _Trigger()
+    rows = []
+    for d in range(3000):
+        f = flight.values(_Day(d), np.uint64(0))
+        h = hsr.values(_Day(d), np.uint64(0))
+        wrong_f, wrong_h = f["blocked_wrongly_flight_ban"], h["blocked_wrongly_hsr_ban"]
+        rows.append((f["blocked_flight_ban"] - wrong_f, wrong_f, h["blocked_hsr_ban"] - wrong_h))
+    x = np.array(rows, dtype=float)
+    mean_per_day = flight.per_year.at(0) / 365 * 10_000
+    assert abs(x[:, 1].mean() - mean_per_day) < 4 * math.sqrt(mean_per_day / 3000)
+    r = np.corrcoef(x.T)
+    bound = 4 / math.sqrt(3000)
+    assert abs(r[0, 1]) < bound  # deserved vs wrongful of one measure
+    assert abs(r[0, 2]) < bound  # one measure's count vs the next measure's

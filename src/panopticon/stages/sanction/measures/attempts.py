@@ -12,8 +12,8 @@ of the others'.
 triggered's attempts escapes the measure (a loophole: tickets bought with a passport
 before passports were bound to ID numbers on 2016-12-10, calibration.md section 3); the
 rest is blocked (thinning: Poisson with mean rate x (1 - share) x people triggered), the
-escaped attempts are counted apart; from the date none escapes. A measure with an escape
-share draws from its own streams; without one its draws are those of before.
+escaped attempts are counted apart; from the date none escapes. Each count (deserved,
+wrongful, escaped) draws from a stream of its own (`MeasureKind.count_key`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from panopticon.core import streams
 from panopticon.core.module import Column, DayContext
 from panopticon.core.params import Daily, Probability, Strict, parse_day
 from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
-
-STREAM_BASE = 4000  # own streams of a measure with an escape share (4 per measure)
 
 
 def poisson_count(key: np.uint64, counter: int, mean: float) -> int:
@@ -118,18 +116,12 @@ class Attempts(MeasureKind):
         on, wrong = self.trigger.triggered, self.trigger.wrongly
         rate = self.per_year.at(ctx.day) / 365.0
         lb, n = self.label, self.name
+        share = 0.0 if self.escape is None else float(self.escape[ctx.day])
+        deserved = poisson_count(self.count_key(ctx.day, 0), 0, rate * (1.0 - share) * (on - wrong))
+        wrongful = poisson_count(self.count_key(ctx.day, 1), 0, rate * (1.0 - share) * wrong)
         if self.escape is None:
-            deserved = poisson_count(key, 4 * self.index, rate * (on - wrong))
-            wrongful = poisson_count(key, 4 * self.index + 2, rate * wrong)
             return {f"{lb}_{n}": deserved + wrongful, f"{lb}_wrongly_{n}": wrongful}
-        share = float(self.escape[ctx.day])
-        keys = [
-            streams.stream_key(self.catalog.seed, streams.SANCTIONS, ctx.day, block)
-            for block in range(STREAM_BASE + 4 * self.index, STREAM_BASE + 4 * self.index + 3)
-        ]
-        deserved = poisson_count(keys[0], 0, rate * (1.0 - share) * (on - wrong))
-        wrongful = poisson_count(keys[1], 0, rate * (1.0 - share) * wrong)
-        escaped = poisson_count(keys[2], 0, rate * share * on)
+        escaped = poisson_count(self.count_key(ctx.day, 2), 0, rate * share * on)
         return {
             f"{lb}_{n}": deserved + wrongful,
             f"{lb}_wrongly_{n}": wrongful,

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from panopticon.core import streams
 from panopticon.core.module import Column, DayContext, Export
 
 KINDS: dict[str, type[MeasureKind]] = {}
@@ -25,6 +26,11 @@ def register_kind(cls: type[MeasureKind]) -> type[MeasureKind]:
             raise ValueError(f"measure kind {k!r} is registered twice")
         KINDS[k] = cls
     return cls
+
+
+COUNT_BLOCKS = 100_000
+"""First stream block of the measures' Poisson counts (blocks 0-4999 serve other draws)."""
+COUNTS_PER_MEASURE = 64
 
 
 class MeasureKind:
@@ -49,6 +55,18 @@ class MeasureKind:
         self.params, self.trigger = params, trigger
         # what ``membership:<name>`` offers: the trigger, or a kind's wider reach
         self.membership: Any = trigger
+
+    def count_key(self, day: int, draw: int) -> np.uint64:
+        """The stream of one of this measure's daily Poisson counts (`draw` < 64).
+
+        Each count has a stream of its own: a count of mean m consumes about m + 1 draws,
+        so counts sharing one stream at nearby counters would reuse each other's draws
+        (deserved and wrongful blocks were correlated that way before).
+        """
+        if not 0 <= draw < COUNTS_PER_MEASURE:
+            raise ValueError(f"draw {draw}: a measure has {COUNTS_PER_MEASURE} count streams")
+        block = COUNT_BLOCKS + COUNTS_PER_MEASURE * self.index + draw
+        return streams.stream_key(self.catalog.seed, streams.SANCTIONS, day, block)
 
     def columns(self) -> list[Column]:
         """The daily columns this measure adds beyond `triggered_` and `triggered_wrongly_`."""

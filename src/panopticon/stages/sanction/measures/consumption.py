@@ -17,13 +17,10 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import Field
 
-from panopticon.core import streams
 from panopticon.core.module import Column, DayContext
 from panopticon.core.params import MAX_PER_YEAR, Probability, Strict
 from panopticon.stages.sanction.measures.attempts import poisson_count
 from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
-
-STREAM_BASE = 2000  # the catalog's purposes 0 (attempts), 500+ and 1000+ (allocation) are taken
 
 
 class ConsumptionOptions(Strict):
@@ -77,9 +74,6 @@ class Consumption(MeasureKind):
 
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
         """Poisson counts of today's blocked and leaked attempts, item by item."""
-        own = streams.stream_key(
-            self.catalog.seed, streams.SANCTIONS, ctx.day, STREAM_BASE + self.index
-        )
         on, wrong = self.trigger.triggered, self.trigger.wrongly
         keep = 1.0 - self.options.leak_share
         n = self.name
@@ -87,9 +81,11 @@ class Consumption(MeasureKind):
         leaked = 0
         for j, (item, per_year) in enumerate(self.options.items.items()):
             rate = per_year / 365.0
-            deserved = poisson_count(own, 4 * j, rate * keep * (on - wrong))
-            wrongful = poisson_count(own, 4 * j + 1, rate * keep * wrong)
-            leaked += poisson_count(own, 4 * j + 2, rate * self.options.leak_share * on)
+            day = ctx.day
+            deserved = poisson_count(self.count_key(day, 3 * j), 0, rate * keep * (on - wrong))
+            wrongful = poisson_count(self.count_key(day, 3 * j + 1), 0, rate * keep * wrong)
+            leak = rate * self.options.leak_share * on
+            leaked += poisson_count(self.count_key(day, 3 * j + 2), 0, leak)
             out[f"blocked_{n}_{item}"] = deserved + wrongful
             out[f"blocked_wrongly_{n}_{item}"] = wrongful
         out[f"leaked_{n}"] = leaked
