@@ -248,6 +248,7 @@ class Calibration:
     replicates: int
     sampler: str
     seed: int
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)  # declared daily columns
 
     def runs(self, number: int, params: dict[str, Any], reps: int) -> list[PlannedRun]:
         """The planned runs of trial `number` (replicates 0..reps-1); ScenarioError if bad."""
@@ -469,7 +470,16 @@ def calibrate(
     decls = declared_columns(trial_base)
     targets = read_targets(targets_path, decls, trial_base)
     cal = Calibration(
-        own, trial_base, targets, targets_path, fr, out_path, replicates, sampler, own.run.seed
+        own,
+        trial_base,
+        targets,
+        targets_path,
+        fr,
+        out_path,
+        replicates,
+        sampler,
+        own.run.seed,
+        decls,
     )
     out_path.mkdir(parents=True, exist_ok=True)
     _check_spec(out_path, _spec(cal))
@@ -606,7 +616,8 @@ def _finish(
         )
     b = min(complete, key=lambda t: (t.value, t.number))
     params = {k: b.params[k] for k in cal.free}
-    reps = max(FIT_REPLICATES, cal.replicates)
+    # the report's band needs a few seeds; without a report the trial's own runs suffice
+    reps = max(FIT_REPLICATES, cal.replicates) if report else cal.replicates
     runs = cal.runs(b.number, params, reps)
     todo = [r for r in runs if status(r) == "todo"]
     execute(todo, jobs, backend=backend, address=address)

@@ -119,10 +119,8 @@ def fit_html(
     fit: dict[str, Any],
 ) -> str:
     """The whole fit report page."""
-    from panopticon.analysis.calibrate_targets import declared_columns
-
     results = [RunResult(r.path) for r in runs]
-    decls = declared_columns(cal.trial_base)
+    decls = cal.columns
     pop, own = cal.trial_base.population.size, cal.base.population.size
     represents = cal.base.population.represents
     reps = np.array(fit["reps"])

@@ -59,9 +59,17 @@ def add_arguments(subparsers: Any) -> None:
         "--sampler", choices=("tpe", "random", "cmaes"), default="tpe", help="Optuna sampler"
     )
     add_backend_arguments(p)
-    p.add_argument("--no-report", action="store_true", help="do not write fit.html")
+    p.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write fit.html (nor rerun the best with 3 seeds)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=run)
+
+
+def _seeds(n: int) -> str:
+    return "1 seed" if n == 1 else f"{n} seeds"
 
 
 def _num(x: float) -> str:
@@ -99,11 +107,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"ran {res.ran} trials; {res.trials} in the study ({res.failed} failed)")
     print(
         f"best: trial {res.best_number}, loss {res.best_loss:.4g} "
-        f"({res.fit_replicates} seeds: {res.fit['loss']:.4g})"
+        f"({_seeds(res.fit_replicates)}: {res.fit['loss']:.4g})"
     )
     for k, v in res.best_params.items():
         print(f"  {k} = {v if isinstance(v, int) else f'{v:.4g}'}")
-    print(f"targets (published ± sigma; simulated, mean of {res.fit_replicates} seeds; z):")
+    print(f"targets (published ± sigma; simulated, mean of {_seeds(res.fit_replicates)}; z):")
     for i, t in enumerate(res.targets):
         print(
             f"  {t.name}: {_num(t.value)} ± {_num(t.sigma)}; {_num(res.fit['sim'][i])}; "
