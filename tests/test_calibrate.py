@@ -144,11 +144,11 @@ def test_recovers_the_rate(tmp_path: Path) -> None:
 def test_recovers_rate_and_p_miss(tmp_path: Path) -> None:
     """Two free parameters, two replicates per trial: both within the derived tolerance."""
     totals = truth_totals(tmp_path, N, DAYS, [1000])
-    targets = write_targets(tmp_path / "t.toml", totals, 0.03, DAYS)
+    targets = write_targets(tmp_path / "t.toml", totals, 0.05, DAYS)
     res = calibrate(
         base(),
         targets,
-        trials=30,
+        trials=40,
         out=tmp_path / "cal",
         replicates=2,
         free=[f"{RATE}=0.005:0.08:log", f"{PMISS}=0:0.6"],
@@ -159,8 +159,8 @@ def test_recovers_rate_and_p_miss(tmp_path: Path) -> None:
     s_c = rel_sd(RATE0 * DAYS, N)
     q = COVERAGE * (1 - PMISS0 - PWRONG)
     s_a = rel_sd(RATE0 * DAYS * q, N)
-    tol_c = 0.03 * math.sqrt(t * res.best_loss) + 3 * s_c * math.sqrt(1 + 1 / r)
-    tol_a = 0.03 * math.sqrt(t * res.best_loss) + 3 * s_a * math.sqrt(1 + 1 / r)
+    tol_c = 0.05 * math.sqrt(t * res.best_loss) + 3 * s_c * math.sqrt(1 + 1 / r)
+    tol_a = 0.05 * math.sqrt(t * res.best_loss) + 3 * s_a * math.sqrt(1 + 1 / r)
     assert abs(res.best_params[RATE] / RATE0 - 1) <= tol_c
     keep0 = 1 - PMISS0 - PWRONG
     keep = 1 - res.best_params[PMISS] - PWRONG
