@@ -8,50 +8,85 @@ SciPy) are imported only inside the command that needs them, so `panopticon --he
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from panopticon import __version__
-from panopticon.cli import (
-    calibrate,
-    compare,
-    dossier,
-    explore,
-    faceid,
-    presets,
-    report,
-    resume,
-    run,
-    sensitivity,
-    sweep,
+
+# Each command module of `panopticon.cli` with the commands it registers and their one-line
+# help, in the order `panopticon --help` lists them. A module is imported only to run or
+# describe one of its own commands (`build_parser()` with no argv imports them all), so
+# `panopticon --help` imports none; tests/test_cli_startup.py checks these lines against
+# what the modules register.
+COMMANDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("run", (("run", "run a scenario and write its run folder"),)),
+    (
+        "resume",
+        (
+            ("resume", "continue an interrupted run from its last checkpoint"),
+            ("fork", "a new run from a checkpoint of a run, with --set overrides"),
+        ),
+    ),
+    (
+        "presets",
+        (
+            ("validate", "check a scenario without running it"),
+            ("presets", "list the shipped scenarios"),
+        ),
+    ),
+    ("report", (("report", "write one self-contained HTML report of run folders"),)),
+    ("compare", (("compare", "headline metrics of runs side by side, with differences"),)),
+    ("sweep", (("sweep", "run a grid of scenarios x replicate seeds, with a report"),)),
+    (
+        "sensitivity",
+        (
+            (
+                "sensitivity",
+                "rank parameters by their effect on the headline metrics (Morris or Sobol)",
+            ),
+        ),
+    ),
+    (
+        "calibrate",
+        (("calibrate", "fit the scenario's free parameters to dated targets (resumable)"),),
+    ),
+    ("faceid", (("faceid", "the 1:N face identification error model on its own"),)),
+    ("dossier", (("dossier", "the 800+ data points the system holds on simulated citizens"),)),
+    (
+        "explore",
+        (("explore", "a local web app: set parameters, run, see and compare the results"),),
+    ),
 )
 
-# In the order `panopticon --help` lists them.
-COMMANDS = (
-    run,
-    resume,
-    presets,
-    report,
-    compare,
-    sweep,
-    sensitivity,
-    calibrate,
-    faceid,
-    dossier,
-    explore,
-)
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command named in `argv` (its first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word
+    return None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command in full, or only the one `argv` names.
+
+    With `argv`, the other commands are listed by name and help alone, without importing
+    their modules: `panopticon --help` and each command start faster.
+    """
     parser = argparse.ArgumentParser(
         prog="panopticon",
         description="Simulate a social credit system over a synthetic population.",
     )
     parser.add_argument("--version", action="version", version=f"panopticon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_arguments(sub)
+    chosen = _command(argv) if argv is not None else None
+    for module, commands in COMMANDS:
+        if argv is None or chosen in {name for name, _ in commands}:
+            importlib.import_module(f"panopticon.cli.{module}").add_arguments(sub)
+        else:
+            for name, help_text in commands:
+                sub.add_parser(name, help=help_text)
     return parser
 
 
@@ -66,7 +101,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: exit 0 on success, 2 with one clear message on bad input."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
