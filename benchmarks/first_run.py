@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -129,8 +128,10 @@ def main() -> None:
         scenario_argv += ["--days", str(args.days)]
     if not args.no_report:
         scenario_argv.append("--report")
-    exe = shutil.which("panopticon")
-    help_cmd = [exe, "--help"] if exe else [sys.executable, "-m", "panopticon.cli", "--help"]
+    # the entry point installed beside this interpreter (a venv's bin/), else `-m`
+    exe = Path(sys.executable).parent / "panopticon"
+    help_cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "panopticon.cli"]
+    help_cmd.append("--help")
 
     with tempfile.TemporaryDirectory(prefix="panopticon-first-run-") as tmp:
         work = Path(tmp)
