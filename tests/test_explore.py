@@ -602,3 +602,40 @@ def test_change_and_compare(app: dict[str, Any], driver: Any) -> None:
     shoot(driver, "compare")
     assert console_errors(driver) == []
     assert_local_requests(driver)
+
+
+@pytest.mark.slow
+def test_live_figures_and_cancel(app: dict[str, Any], driver: Any) -> None:
+    """A long run from the page: the days so far drawn as they come, then cancelled."""
+    from selenium.webdriver.support.select import Select
+
+    ensure_page(app, driver)
+    Select(js(driver, "return inside('pe-preset', 'select')[0];")).select_by_visible_text(
+        "seed-article"
+    )
+    wait_for(driver, "return inside('pe-surveillance-faceid-gallery', 'input').length > 0;", 30)
+    type_into(driver, "pe-population-size", "100000")
+    type_into(driver, "pe-run-days", "1095")  # a preset switch keeps the days: 30 here
+    time.sleep(0.5)
+    click(driver, "pe-run")
+    # the page answers while the run works: the day count moves, live figures have marks
+    days = set()
+    t0 = time.monotonic()
+    while len(days) < 3 and time.monotonic() - t0 < 120:
+        text = status(driver)
+        if "day " in text:
+            days.add(text.split("day ")[1].split(" ")[0])
+        time.sleep(0.3)
+    assert len(days) >= 3, days
+    got = wait_for(
+        driver, "const m = marks('pe-live'); return m.length == 2 && m.every(n => n > 0) && m;", 60
+    )
+    assert got
+    js(driver, "window.scrollTo(0, 0); return 1;")
+    shoot(driver, "running")
+    click(driver, "pe-cancel")
+    wait_for(driver, "return textOf('pe-status').includes('Cancelled');", 60)
+    assert "no run folder was written" in status(driver)
+    assert not any(p.name.startswith("seed-article") for p in Path(app["runs"]).iterdir())
+    assert console_errors(driver) == []
+    assert_local_requests(driver)

@@ -356,9 +356,8 @@ class Explorer:
         self.progress.value = min(job.day, job.days)
         if job.state == "running":
             now = time.monotonic() * 1000
-            if now - self._live_at >= LIVE_EVERY_MS:
+            if now - self._live_at >= LIVE_EVERY_MS and self._draw_live(job):
                 self._live_at = now
-                self._draw_live(job)
             self._say(f"Running {job.scenario.name}: day {job.day:,} of {job.days:,}")
             return
         if self._poll is not None:
@@ -380,17 +379,20 @@ class Explorer:
         else:
             self._say(f"**Failed:** `{job.error}`")
 
-    def _draw_live(self, job: Job) -> None:
+    def _draw_live(self, job: Job) -> bool:
+        """Redraw the time series of the days done so far; whether there was any day."""
         figs = live_figures(job)
         if not figs:
-            return
+            return False
         if len(self._live_panes) != len(figs):
             self._live_panes = [_figure_pane(t, f, c, "pe-live") for t, f, c in figs]
             self.results.objects = self._live_panes
-            return
-        for pane, (title, fig, _) in zip(self._live_panes, figs, strict=True):
+            return True
+        for pane, (title, fig, caption) in zip(self._live_panes, figs, strict=True):
             pane[0].object = f"### {title}"
             pane[1].object = fig
+            pane[2].object = caption
+        return True
 
     # -- results ----------------------------------------------------------------------
 
