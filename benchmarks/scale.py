@@ -1,0 +1,215 @@
+"""Benchmark: the scaling curve on this machine, time and peak memory against population.
+
+Each (preset, size) runs in its own process, so its peak resident memory is its own: the
+parent reads it from the child's resource usage (`os.wait4`, ``ru_maxrss``). In the child
+a small warm-up run of the same preset comes first (JIT compilation and cache loading are
+not counted in the times; the interpreter, Numba and Arrow are in the peak, as in every
+real run), then the measured run writes a complete run folder with
+``run.records = "none"`` (no record log). There is no option to leave out the people table,
+so ``people.parquet`` is written too (with ``timeseries.parquet``, the extra tables and the
+manifest): its conversion at the end of the run is part of the measured peak.
+
+Printed per row: engine time (the day loop: the sum of the manifest's phase seconds but
+set-up), set-up time (population, graph, modules), wall (the whole `pn.run`, writing
+included), the child's peak RSS, the memory the engine estimated beforehand
+(`core.engine.estimate_bytes`) and its error against the peak, declared resident state per
+citizen, acts committed and engine nanoseconds per act (the work grows with acts, not with
+population x days), the peak RSS already reached after the first day (set-up peak) and at
+the end of the day loop, and the load average before the run. The machine is shared: a row
+whose ns/act is more than `--recheck` times its preset's median is run again, and both
+rows are printed.
+
+    python3 benchmarks/scale.py                                  # the whole curve
+    python3 benchmarks/scale.py --presets minimal --sizes 1e5,1e6 --days 365
+    python3 benchmarks/scale.py --json out.json                  # rows also as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+DEFAULT_SIZES = {
+    "minimal": "1e4,1e5,1e6,1e7,1e8",
+    "seed-article": "1e4,1e5,1e6,1e7",
+}
+PEAK_LIMIT = 8 * 2**30  # sizes whose estimate exceeds this are skipped (a shared machine)
+
+
+def rss_now() -> int:
+    """Peak resident bytes of this process so far (``ru_maxrss``)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def measure(preset: str, n: int, days: int, sets: list[str]) -> dict[str, Any]:
+    """Warm up, then run one configuration once in this process; returns its figures."""
+    import panopticon as pn
+    from panopticon.core.engine import available_bytes, estimate_bytes
+
+    sets = [*sets, 'run.records="none"']
+    marks: dict[str, int] = {}
+
+    def progress(day: int, total: int) -> None:
+        """Record the peak RSS after the first and after the last day."""
+        if day == 1:
+            marks["after_day1"] = rss_now()
+        if day == total:
+            marks["after_loop"] = rss_now()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = pn.load(preset, sets, population=min(n, 10_000), days=min(days, 40))
+        pn.run(warm, out=f"{tmp}/warm")
+        marks["base"] = rss_now()
+        sc = pn.load(preset, sets, population=n, days=days)
+        estimate = estimate_bytes(sc)
+        available = available_bytes()
+        t0 = time.perf_counter()
+        result = pn.run(sc, out=f"{tmp}/run", progress=progress)
+        wall = time.perf_counter() - t0
+        m = result.manifest
+        written = sorted(p.name for p in result.path.iterdir())
+    phases = m["phase_seconds"]
+    return {
+        "preset": preset,
+        "n": n,
+        "days": days,
+        "wall": wall,
+        "setup": phases["setup"],
+        "engine": sum(v for k, v in phases.items() if k != "setup"),
+        "phases": phases,
+        "modules": m["module_seconds"],
+        "committed": m["totals"]["committed"],
+        "state": m["state_bytes_per_citizen"],
+        "estimate": estimate,
+        "available": available,
+        "marks": marks,
+        "written": written,
+    }
+
+
+def child(preset: str, n: int, days: int, sets: list[str]) -> dict[str, Any]:
+    """Measure in a fresh process; its peak RSS from the kernel's accounting of the child."""
+    load = os.getloadavg()
+    cmd = [sys.executable, __file__, "--child", preset, str(n), str(days), json.dumps(sets)]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        process_wall = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read(), err.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{preset} at {n:,}: exit {proc.returncode}\n{errors[-2000:]}")
+    r: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+    r["peak"] = int(usage.ru_maxrss) * 1024
+    r["process_wall"] = process_wall
+    r["load_before"] = load[0]
+    r["load_after"] = os.getloadavg()[0]
+    return r
+
+
+def estimate_only(preset: str, n: int, days: int, sets: list[str]) -> int:
+    """The engine's memory estimate for a configuration (nothing is allocated)."""
+    import panopticon as pn
+    from panopticon.core.engine import estimate_bytes
+
+    return estimate_bytes(pn.load(preset, [*sets, 'run.records="none"'], population=n, days=days))
+
+
+def row(r: dict[str, Any], note: str = "") -> str:
+    """One printed row."""
+    mib = 2**20
+    ns = 1e9 * r["engine"] / max(r["committed"], 1)
+    err = 100.0 * (r["estimate"] - r["peak"]) / r["peak"]
+    marks = r["marks"]
+    return (
+        f"{r['preset']:>13} {r['n']:>13,} {r['engine']:>8.2f} {r['setup']:>7.2f} "
+        f"{r['wall']:>8.2f} {r['peak'] / mib:>9,.0f} {r['estimate'] / mib:>9,.0f} {err:>+6.0f}% "
+        f"{r['state']:>6.1f} {r['committed']:>14,} {ns:>7.1f} "
+        f"{marks.get('after_day1', 0) / mib:>8,.0f} {marks.get('after_loop', 0) / mib:>8,.0f} "
+        f"{r['load_before']:>5.1f} {note}"
+    )
+
+
+def main() -> None:
+    """Print the scaling table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", default="minimal,seed-article")
+    ap.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated sizes for every preset (default: minimal 1e4..1e8, "
+        "seed-article 1e4..1e7)",
+    )
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--sets", action="append", default=[], help="--set applied to every run")
+    ap.add_argument(
+        "--recheck",
+        type=float,
+        default=1.5,
+        help="run a row again when its ns/act is this many times its preset's median (0: never)",
+    )
+    ap.add_argument("--json", default=None, help="also write every row to this JSON file")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        p, n, d, s = args.child
+        print(json.dumps(measure(p, int(float(n)), int(d), json.loads(s))))
+        return
+    print(
+        f"{args.days} days, records='none' (people, timeseries and extra tables written), "
+        f"each row its own process after a warm-up; {os.cpu_count()} cores; sets: "
+        f"{args.sets or '-'}"
+    )
+    head = (
+        f"{'preset':>13} {'citizens':>13} {'engine s':>8} {'setup s':>7} {'wall s':>8} "
+        f"{'peak MiB':>9} {'est MiB':>9} {'est err':>7} {'B/cit':>6} {'acts':>14} "
+        f"{'ns/act':>7} {'day1 MiB':>8} {'loop MiB':>8} {'load':>5}"
+    )
+    print(head)
+    print("-" * len(head))
+    rows: list[dict[str, Any]] = []
+    for preset in args.presets.split(","):
+        sizes = args.sizes or DEFAULT_SIZES.get(preset, "1e4,1e5,1e6,1e7")
+        done: list[dict[str, Any]] = []
+        for n in (int(float(s)) for s in sizes.split(",")):
+            est = estimate_only(preset, n, args.days, args.sets)
+            if est > PEAK_LIMIT:
+                print(
+                    f"{preset:>13} {n:>13,} skipped: estimate {est / 2**30:.1f} GiB is over "
+                    f"{PEAK_LIMIT / 2**30:.0f} GiB"
+                )
+                continue
+            r = child(preset, n, args.days, args.sets)
+            done.append(r)
+            print(row(r))
+            sys.stdout.flush()
+        # repeat rows whose cost per act is far from the preset's median (a busy moment)
+        big = [r for r in done if r["committed"] >= 10**6]
+        if args.recheck and len(big) >= 2:
+            med = statistics.median(1e9 * r["engine"] / r["committed"] for r in big)
+            for r in big:
+                if 1e9 * r["engine"] / r["committed"] > args.recheck * med:
+                    again = child(preset, r["n"], args.days, args.sets)
+                    again["recheck_of"] = r["n"]
+                    done.append(again)
+                    print(row(again, "(again)"))
+                    sys.stdout.flush()
+        rows.extend(done)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
