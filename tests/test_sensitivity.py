@@ -290,6 +290,20 @@ def test_seed_article_declares_its_assumptions_and_group_metrics() -> None:
     assert "impact_records_men" not in names  # men are the reference (the larger group)
 
 
+def test_a_dated_schedule_is_replaced_by_the_sampled_number() -> None:
+    import panopticon as pn
+
+    sched = '{steps = [["2018-01-01", 0.02], ["2018-01-10", 0.04]]}'
+    sc = pn.load("minimal", [f"behaviors.violation.rate={sched}"], population=500, days=20)
+    factors = sa.check_factors(sc, [sa.parse_factor("behaviors.violation.rate=0.01:0.05")])
+    values = sa.natural_values(factors, sa.design("morris", factors, 4, 0))
+    planned = sa.plan_runs(sc, factors, values, 1, "unused")
+    assert {tuple(r[0].point) for r in planned} == {
+        (("behaviors.violation.rate", float(v)),) for v in values[:, 0]
+    }
+    assert all("steps" not in r[0].scenario_toml for r in planned)
+
+
 @pytest.mark.slow
 def test_seed_article_runs_with_group_ratios(tmp_path: Path, one_thread: None) -> None:
     out = tmp_path / "seed"

@@ -168,7 +168,7 @@ def assumption_factors(scenario: Scenario) -> list[Factor]:
 
 
 def check_factors(base: Scenario, factors: list[Factor]) -> list[Factor]:
-    """Each key names a number of the scenario; an integer-valued field is varied in integers."""
+    """Each key names a number (or a dated schedule); an integer field varies in integers."""
     if not factors:
         raise SensitivityError(
             "error: --vary: nothing to vary; give --vary key=lo:hi (repeatable) or --assumptions"
@@ -187,10 +187,13 @@ def check_factors(base: Scenario, factors: list[Factor]) -> list[Factor]:
                 f"error: --vary {f.key}: {exc.args[0]} is not a field of scenario "
                 f"{base.name!r}; give the dotted key of a numeric parameter (as for --set)"
             ) from None
+        if isinstance(value, dict):
+            out.append(f)  # a dated schedule there: each sampled number replaces it
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SensitivityError(
                 f"error: --vary {f.key}: its value is {value!r}, not a number; only numeric "
-                "parameters can be varied (a dated schedule is not one)"
+                "parameters (or dated schedules of one) can be varied"
             )
         if isinstance(value, int) and not f.integer:
             f = Factor(f.key, f.lo, f.hi, f.log, True, f.source)
