@@ -83,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         serve(options, args.port, open_browser=not args.no_browser)
+    except KeyboardInterrupt:  # Ctrl-C is how the explorer stops: not an error
+        print("panopticon explore: stopped", file=sys.stderr)
+        return 0
     except OSError as exc:
         print(
             f"error: --port: {args.port}: cannot listen ({exc.strerror}); choose another port",

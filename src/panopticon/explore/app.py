@@ -520,16 +520,25 @@ def make_page(options: Options) -> Callable[[], pn.viewable.Viewable]:
 
 
 def serve(options: Options, port: int, open_browser: bool) -> None:
-    """Serve the explorer on http://127.0.0.1:PORT/ until interrupted."""
+    """Serve the explorer on http://127.0.0.1:PORT/ until interrupted.
+
+    The port is bound before the address is printed, so a port in use fails first
+    (OSError, reported by the command as one line).
+    """
     configure()
     origins = [f"127.0.0.1:{port}", f"localhost:{port}"]
-    print(f"panopticon explore: http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
-    pn.serve(
+    server = pn.serve(
         make_page(options),
         address="127.0.0.1",
         port=port,
         websocket_origin=origins,
-        show=open_browser,
+        show=False,
+        start=False,
         title="Panopticon explorer",
         verbose=False,
     )
+    print(f"panopticon explore: http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
+    server.start()
+    if open_browser:
+        server.io_loop.add_callback(server.show, "/")
+    server.io_loop.start()
