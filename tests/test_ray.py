@@ -40,6 +40,23 @@ def _ray() -> Any:
     return ray
 
 
+def test_unreachable_address_is_one_line(tmp_path: Path, capsys: Any) -> None:
+    """An address where nothing answers: exit 2 at once, one line (Ray would retry minutes).
+
+    First in the module: once the module's cluster is up, the backend uses that session.
+    """
+    ray = _ray()
+    assert not ray.is_initialized()
+    argv = ["sweep", "minimal", "--population", "1000", "--days", "5", "-q", "--no-report"]
+    argv += ["--backend", "ray", "--address", "127.0.0.1:1", "--out", str(tmp_path)]
+    t0 = time.monotonic()
+    assert main(argv) == 2
+    assert time.monotonic() - t0 < 20
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --address 127.0.0.1:1: nothing answers")
+    assert not ray.is_initialized()
+
+
 @pytest.fixture(scope="module")
 def pid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where each Ray task attempt appends its worker's pid (the test-only hook)."""

@@ -8,10 +8,11 @@ holds the same bytes whichever backend wrote it (its random numbers depend on th
 alone, never on the process or thread count).
 
 - **Cluster.** With an address (``--address auto`` for a cluster started by ``ray start
-  --head`` on this machine, or ``host:port``) the driver connects to it. Without one it starts a private local cluster of ``jobs`` CPUs on
-  127.0.0.1 (no dashboard, quiet logs). Either is kept for the next ensemble of the same
-  process (a calibration runs batch after batch; a cluster takes seconds to start) and
-  shut down when the process exits, when an ensemble fails or is interrupted, or by
+  --head`` on this machine, or ``host:port``) the driver connects to it. Without one it
+  starts a private local cluster of ``jobs`` CPUs listening on 127.0.0.1 only (no
+  dashboard, quiet logs). Either is kept for the next ensemble of the same process (a
+  calibration runs batch after batch; a cluster takes seconds to start) and shut down
+  when the process exits, when an ensemble fails or is interrupted, or by
   :func:`shutdown`. A Ray session opened by someone else (``ray.init`` in a notebook or
   a test) is used as it is and left open.
 - **Threads.** On a local cluster each task sets Numba to cores / jobs threads, as the
@@ -37,7 +38,9 @@ import atexit
 import contextlib
 import logging
 import os
+import re
 import signal
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -103,6 +106,59 @@ def _signals_kept() -> Iterator[None]:
                 signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for a cluster's address to answer before giving up (Ray itself retries
+an address that does not answer for minutes)."""
+
+_HOST_PORT = re.compile(r"^(?:ray://)?(\[[0-9A-Fa-f:.]+\]|[^:/\[\]]+):(\d{1,5})$")
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once a ``host:port`` address where nothing accepts a connection."""
+    m = _HOST_PORT.match(address.strip())
+    if m is None:
+        return  # "auto" and other forms: Ray resolves them and fails fast itself
+    host, port = m.group(1).strip("[]"), int(m.group(2))
+    with contextlib.suppress(Exception):  # Ray replaces a loopback host by the machine's
+        from ray._private.services import resolve_ip_for_localhost
+
+        host = resolve_ip_for_localhost(host)
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise SweepError(
+            f"error: --address {address}: nothing answers there ({why}); start the cluster "
+            "with `ray start --head` and give its address, or use --address auto"
+        ) from None
+
+
+@contextlib.contextmanager
+def _loopback_only(ray: Any) -> Iterator[None]:
+    """Within: a cluster started here listens on 127.0.0.1 only, not the machine's address.
+
+    Ray turns 127.0.0.1 into the machine's address unless clusters are disabled, which
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` does (read by the processes it starts, and by
+    this one through its constant); both are restored on leaving.
+    """
+    name = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+    old_env = os.environ.get(name)
+    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
+    old_const = getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[name] = "0"
+    if old_const is not None:
+        constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if old_env is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old_env
+        if old_const is not None:
+            constants.ENABLE_RAY_CLUSTER = old_const
+
+
 _EXIT_HOOK: list[bool] = []
 _STARTED: dict[str, Any] = {}
 """The Ray session this module opened, if any: {"address": ..., "jobs": ...}."""
@@ -138,22 +194,30 @@ def _connect(ray: Any, jobs: int, address: str | None) -> bool:
             return want is None
         shutdown()
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if want:
+        _check_reachable(want)
     with _signals_kept():
         try:
             if want:
                 ray.init(address=want, **quiet)
             else:
-                ray.init(
-                    address="local",
-                    num_cpus=jobs,
-                    include_dashboard=False,
-                    object_store_memory=OBJECT_STORE_BYTES,
-                    _node_ip_address="127.0.0.1",
-                    **quiet,
-                )
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                with _loopback_only(ray):
+                    ray.init(
+                        address="local",
+                        num_cpus=jobs,
+                        include_dashboard=False,
+                        object_store_memory=OBJECT_STORE_BYTES,
+                        _node_ip_address="127.0.0.1",
+                        **quiet,
+                    )
+        except Exception as exc:  # ConnectionError, an authentication error, ...
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             where = f"--address {address}" if address else "--backend ray"
+            if want and not os.environ.get("RAY_AUTH_MODE"):
+                first += (
+                    "; a cluster started by `ray start` (Ray >= 2.59) asks for a token: "
+                    "set RAY_AUTH_MODE=token"
+                )
             raise SweepError(
                 f"error: {where}: cannot start or reach a Ray cluster ({first})"
             ) from None
