@@ -606,7 +606,7 @@ def test_change_and_compare(app: dict[str, Any], driver: Any) -> None:
 
 @pytest.mark.slow
 def test_live_figures_and_cancel(app: dict[str, Any], driver: Any) -> None:
-    """A long run from the page: the days so far drawn as they come, then cancelled."""
+    """A long run from the page (300,000 × 1,095): days drawn as they come, then cancelled."""
     from selenium.webdriver.support.select import Select
 
     ensure_page(app, driver)
@@ -614,7 +614,7 @@ def test_live_figures_and_cancel(app: dict[str, Any], driver: Any) -> None:
         "seed-article"
     )
     wait_for(driver, "return inside('pe-surveillance-faceid-gallery', 'input').length > 0;", 30)
-    type_into(driver, "pe-population-size", "100000")
+    type_into(driver, "pe-population-size", "300000")
     type_into(driver, "pe-run-days", "1095")  # a preset switch keeps the days: 30 here
     time.sleep(0.5)
     click(driver, "pe-run")
@@ -628,7 +628,7 @@ def test_live_figures_and_cancel(app: dict[str, Any], driver: Any) -> None:
         time.sleep(0.3)
     assert len(days) >= 3, days
     got = wait_for(
-        driver, "const m = marks('pe-live'); return m.length == 2 && m.every(n => n > 0) && m;", 60
+        driver, "const m = marks('pe-live'); return m.length == 3 && m.every(n => n > 0) && m;", 60
     )
     assert got
     js(driver, "window.scrollTo(0, 0); return 1;")

@@ -74,18 +74,22 @@ def run_panes(runs: list[Any], cls: str = "pe-final") -> tuple[list[pn.Column], 
 
 
 def live_figures(job: Job) -> list[tuple[str, Any, str]]:
-    """The time series of the days done so far (records and sanctions), as Plotly figures."""
-    from panopticon.report.figures import records_over_time, sanctions_over_time
+    """The funnel and the time series of the days done so far, as Plotly figures."""
+    from panopticon.report.figures import funnel, records_over_time, sanctions_over_time
     from panopticon.report.plotly_render import to_plotly
 
     ts = job.timeseries()
-    if ts is None:
+    if ts is None or job.sim is None:
         return []
-    live = LiveRun(job.scenario.name, job.scenario, ts)
+    live = LiveRun(job.scenario.name, job.scenario, ts, job.sim.columns)
+    so_far = f" (days 0–{ts.height - 1} so far)"
     out = []
-    for build in (sanctions_over_time, records_over_time):
-        f = build([live])  # type: ignore[list-item]  (LiveRun stands in for RunData)
-        out.append((f.title + f" (days 0–{ts.height - 1} so far)", to_plotly(f), f.caption))
+    for f in (
+        funnel(live, 0, False),  # type: ignore[arg-type]  (LiveRun stands in for RunData)
+        sanctions_over_time([live]),  # type: ignore[list-item]
+        records_over_time([live]),  # type: ignore[list-item]
+    ):
+        out.append((f.title + so_far, to_plotly(f), f.caption))
     return out
 
 

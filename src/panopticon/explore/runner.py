@@ -156,25 +156,49 @@ class Job:
 
 
 class LiveRun:
-    """A run in progress as the report's time-series figures read it (duck type of RunData).
+    """A run in progress as the report's figures read it (a duck type of `RunData`).
 
-    Only what `records_over_time` and `sanctions_over_time` use: a label, the timeseries so
-    far, the population, totals, the threshold and an empty people table.
+    Only what the funnel, `records_over_time` and `sanctions_over_time` use: a label, the
+    days so far, the population, totals, the threshold, the declared column families (from
+    the simulation's own declarations) and no people table yet (the end state is written
+    when the run finishes, so the funnel's last column, by outcome, waits for it).
     """
 
-    def __init__(self, label: str, scenario: Scenario, timeseries: pl.DataFrame) -> None:
-        """The days so far of a run of `scenario`."""
+    def __init__(
+        self,
+        label: str,
+        scenario: Scenario,
+        timeseries: pl.DataFrame,
+        columns: list[Any] | None = None,
+    ) -> None:
+        """The days so far of a run of `scenario`; `columns`: the simulation's `Column`s."""
         self.label = label
         self.timeseries = timeseries
         self.population = scenario.population.size
         self.threshold: float | None = float(scenario.sanctions.blacklist.threshold)
         self.people_columns: list[str] = []
         self.result = _NoFolder()
+        self._columns = list(columns or [])
 
     def total(self, name: str, default: float = 0.0) -> float:
         """The sum of a daily column over the days so far."""
         ts = self.timeseries
         return float(ts[name].sum()) if name in ts.columns else default
+
+    def family(self, family: str, wrongly: bool | None = False) -> list[Any]:
+        """Declared daily columns of a family, in order (as `RunData.family`)."""
+        from panopticon.report.data import Declared
+
+        got = [
+            Declared(c.name, c.family, c.key, c.wrongly, c.label, c.unit, i)
+            for i, c in enumerate(self._columns)
+            if c.family == family and c.name in self.timeseries.columns
+        ]
+        return got if wrongly is None else [d for d in got if bool(d.wrongly) == wrongly]
+
+    def wrongly_sanctioned(self) -> None:
+        """Who is wrongly sanctioned is known from the end state only: not yet."""
+        return None
 
 
 class _NoFolder:
