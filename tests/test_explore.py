@@ -201,6 +201,10 @@ def test_cli_bad_input_exits_2(capsys: Any, tmp_path: Path) -> None:
     assert capsys.readouterr().err.strip() == "error: --port: 70000: allowed 1 to 65535"
     assert main(["explore", "minimal", "--open", str(tmp_path / "no"), "--no-browser"]) == 2
     assert "error: --open:" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["explore", "minimal", "--open", str(tmp_path / "empty"), "--no-browser"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:"), err
     assert main(["explore", "minimal", "--days", "0", "--no-browser"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: run.days")

@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     if args.open_run is not None and not Path(args.open_run).is_dir():
         print(f"error: --open: {args.open_run}: not a folder; give a run folder", file=sys.stderr)
         return 2
+    if args.open_run is not None:
+        from panopticon.io.runs import RunResult
+
+        RunResult(args.open_run)  # an incomplete or damaged folder: one line (RunError), exit 2
     from panopticon import scenario
 
     # bad input fails here, as one line (ScenarioError), before the server starts
