@@ -95,13 +95,21 @@ def measure(preset: str, n: int, days: int, sets: list[str]) -> dict[str, Any]:
     }
 
 
-def child(preset: str, n: int, days: int, sets: list[str]) -> dict[str, Any]:
-    """Measure in a fresh process; its peak RSS from the kernel's accounting of the child."""
+def child(
+    preset: str, n: int, days: int, sets: list[str], threads: int | None = None
+) -> dict[str, Any]:
+    """Measure in a fresh process; its peak RSS from the kernel's accounting of the child.
+
+    `threads` sets NUMBA_NUM_THREADS for the child (the same bytes on any count).
+    """
     load = os.getloadavg()
     cmd = [sys.executable, __file__, "--child", preset, str(n), str(days), json.dumps(sets)]
+    env = dict(os.environ)
+    if threads:
+        env["NUMBA_NUM_THREADS"] = str(threads)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         process_wall = time.perf_counter() - t0
@@ -115,6 +123,7 @@ def child(preset: str, n: int, days: int, sets: list[str]) -> dict[str, Any]:
     r["process_wall"] = process_wall
     r["load_before"] = load[0]
     r["load_after"] = os.getloadavg()[0]
+    r["threads"] = threads or int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1))
     return r
 
 
@@ -159,6 +168,9 @@ def main() -> None:
         default=1.5,
         help="run a row again when its ns/act is this many times its preset's median (0: never)",
     )
+    ap.add_argument(
+        "--threads", type=int, default=None, help="NUMBA_NUM_THREADS of every run (default: all)"
+    )
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -168,8 +180,8 @@ def main() -> None:
         return
     print(
         f"{args.days} days, records='none' (people, timeseries and extra tables written), "
-        f"each row its own process after a warm-up; {os.cpu_count()} cores; sets: "
-        f"{args.sets or '-'}"
+        f"each row its own process after a warm-up; {os.cpu_count()} cores, "
+        f"{args.threads or 'all'} Numba threads; sets: {args.sets or '-'}"
     )
     head = (
         f"{'preset':>13} {'citizens':>13} {'engine s':>8} {'setup s':>7} {'wall s':>8} "
@@ -190,7 +202,7 @@ def main() -> None:
                     f"{PEAK_LIMIT / 2**30:.0f} GiB"
                 )
                 continue
-            r = child(preset, n, args.days, args.sets)
+            r = child(preset, n, args.days, args.sets, args.threads)
             done.append(r)
             print(row(r))
             sys.stdout.flush()
@@ -200,7 +212,7 @@ def main() -> None:
             med = statistics.median(1e9 * r["engine"] / r["committed"] for r in big)
             for r in big:
                 if 1e9 * r["engine"] / r["committed"] > args.recheck * med:
-                    again = child(preset, r["n"], args.days, args.sets)
+                    again = child(preset, r["n"], args.days, args.sets, args.threads)
                     again["recheck_of"] = r["n"]
                     done.append(again)
                     print(row(again, "(again)"))

@@ -10,8 +10,9 @@ A run's peak resident memory is, measured (`benchmarks/scale.py`, docs/scale.md)
   (`StateSpec`) or not (alias tables, the social graph, group member lists). It is
   measured, not guessed: the scenario is built at two small sizes (`PROBE_SIZES`) and the
   bytes of every array the modules hold are counted; the slope is the bytes per citizen.
-- build transient: the social graph's construction holds temporaries beside the graph
-  (about `GRAPH_BUILD_PER_STUB` bytes per friendship stub at its peak).
+- build transient: the social graph's construction (and its rewiring's copies) holds
+  temporaries beside the graph (about `GRAPH_BUILD_PER_STUB` bytes per friendship stub at
+  its peak); the population's own draw holds `POPULATION_BUILD_PER_CITIZEN`.
 - loop: the day's temporaries (acts, per-citizen masks and scores), `LOOP_PER_CITIZEN`.
 - end of run: the people table's new columns (those that are not views of the state),
   measured on the probe, and Parquet's encoding buffers of one row group
@@ -44,6 +45,11 @@ PROBE_SIZES = (8192, 16384)
 
 GRAPH_BUILD_PER_STUB = 8.0
 """Bytes per friendship stub (entry of the graph's index array) held only while building."""
+
+POPULATION_BUILD_PER_CITIZEN = 14.0
+"""Bytes per citizen while the population is drawn: float64 propensities beside the alias
+tables (float32 + uint16). Below the resident state today (22 B for the minimal model), it
+bounds the set-up of a model whose resident state is smaller."""
 
 LOOP_PER_CITIZEN = 2.0
 """Bytes per citizen of the day loop's temporaries (acts, masks), beyond resident state."""
@@ -165,7 +171,7 @@ def current_rss() -> int:
 
 def peak_bytes(n: int, fp: Footprint, base: int) -> int:
     """The model's peak for `n` citizens of footprint `fp` over a process of `base` bytes."""
-    build = fp.resident + GRAPH_BUILD_PER_STUB * fp.stubs
+    build = max(fp.resident + GRAPH_BUILD_PER_STUB * fp.stubs, POPULATION_BUILD_PER_CITIZEN)
     rows = min(n, PARQUET_ROW_GROUP)
     end = fp.resident + LOOP_PER_CITIZEN + fp.people_new
     parquet = PARQUET_BUFFER_FACTOR * fp.people_row * rows
