@@ -22,6 +22,7 @@ rows are printed.
     python3 benchmarks/scale.py                                  # the whole curve
     python3 benchmarks/scale.py --presets minimal --sizes 1e5,1e6 --days 365
     python3 benchmarks/scale.py --json out.json                  # rows also as JSON
+    python3 benchmarks/scale.py --exchange 1e6                   # cross-shard effects
 """
 
 from __future__ import annotations
@@ -135,6 +136,48 @@ def estimate_only(preset: str, n: int, days: int, sets: list[str]) -> int:
     return estimate_bytes(pn.load(preset, [*sets, 'run.records="none"'], population=n, days=days))
 
 
+def exchange(n: int, days: int) -> None:
+    """Print what a sharded `seed-article` run would exchange, measured in one process.
+
+    Runs the preset at `n` x `days` with the whole record log kept, then counts the
+    records naming someone other than the actor (and how many cross the preset's regions),
+    the friendships across regions, the ties dropped and formed per avoidance round and
+    the applicants of the scarce-good rounds: the inputs of docs/scale.md's projection.
+    """
+    import polars as pl
+
+    import panopticon as pn
+    from panopticon.core.engine import Simulation
+
+    sc = pn.load("seed-article", ['run.records="all"'], population=n, days=days)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = pn.run(sc, out=f"{tmp}/run")
+        rec = result.records
+        ts = result.timeseries
+        alloc = pl.read_parquet(f"{tmp}/run/allocations.parquet")
+    sim = Simulation(sc.override(days=1))
+    region, graph = sim.need("region"), sim.need("network")
+    src, dst = graph.edges()
+    p, a = rec["perpetrator"].to_numpy(), rec["attributed_to"].to_numpy()
+    wrong = (p >= 0) & (p != a)
+    person_days = n * days
+    print(f"seed-article {n:,} x {days} days, records kept: {rec.height:,}")
+    print(f"records per person-day: {rec.height / person_days:.3g}")
+    print(
+        f"wrong-person records: {int(wrong.sum()):,} ({wrong.sum() / person_days:.3g} per "
+        f"person-day), across regions: {float((region[p[wrong]] != region[a[wrong]]).mean()):.3f}"
+    )
+    by = rec.filter(~pl.col("correct")).group_by("channel").len().sort("channel")
+    print("  by channel: " + ", ".join(f"{c} {k:,}" for c, k in by.iter_rows()))
+    print(f"ties: {src.size:,}, across regions: {float((region[src] != region[dst]).mean()):.3f}")
+    for c in ("ties_dropped", "ties_new"):
+        rounds = int((ts[c] > 0).sum())
+        print(f"{c}: {int(ts[c].sum()):,} over {rounds} rounds")
+    for measure, day, k in alloc.select("measure", "day", "applicants").iter_rows():
+        print(f"allocation {measure} on day {day}: {k:,} applicants")
+    print(f"daily columns: {len(ts.columns)}")
+
+
 def row(r: dict[str, Any], note: str = "") -> str:
     """One printed row."""
     mib = 2**20
@@ -171,12 +214,22 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=None, help="NUMBA_NUM_THREADS of every run (default: all)"
     )
+    ap.add_argument(
+        "--exchange",
+        type=float,
+        default=None,
+        metavar="N",
+        help="instead of the curve: what a sharded seed-article run at N would exchange",
+    )
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         p, n, d, s = args.child
         print(json.dumps(measure(p, int(float(n)), int(d), json.loads(s))))
+        return
+    if args.exchange:
+        exchange(int(args.exchange), args.days)
         return
     print(
         f"{args.days} days, records='none' (people, timeseries and extra tables written), "
