@@ -49,7 +49,9 @@ def funnel(run: Path) -> pl.DataFrame:
     rec = pl.read_parquet(run / "records.parquet", columns=["behavior", "correct"])
     names = list(kind)
     beh = rec["behavior"]
-    if beh.dtype != pl.Utf8:
+    if beh.dtype in (pl.Categorical, pl.Enum):
+        beh = beh.cast(pl.Utf8)
+    elif beh.dtype != pl.Utf8:
         beh = beh.cast(pl.Int64).map_elements(lambda i: names[i], return_dtype=pl.Utf8)
     rec = rec.with_columns(beh.replace_strict(kind, return_dtype=pl.Utf8).alias("kind"))
     by = rec.group_by("kind").agg(
