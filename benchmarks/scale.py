@@ -66,10 +66,11 @@ def measure(preset: str, n: int, days: int, sets: list[str]) -> dict[str, Any]:
             marks["after_loop"] = rss_now()
 
     with tempfile.TemporaryDirectory() as tmp:
-        warm = pn.load(preset, sets, population=min(n, 10_000), days=min(days, 40))
+        own = days <= 0  # the preset's own days (a dated preset cannot be shortened)
+        warm = pn.load(preset, sets, population=min(n, 10_000), days=None if own else min(days, 40))
         pn.run(warm, out=f"{tmp}/warm")
         marks["base"] = rss_now()
-        sc = pn.load(preset, sets, population=n, days=days)
+        sc = pn.load(preset, sets, population=n, days=None if own else days)
         estimate = estimate_bytes(sc)
         available = available_bytes()
         t0 = time.perf_counter()
@@ -81,7 +82,7 @@ def measure(preset: str, n: int, days: int, sets: list[str]) -> dict[str, Any]:
     return {
         "preset": preset,
         "n": n,
-        "days": days,
+        "days": m["days"],
         "wall": wall,
         "setup": phases["setup"],
         "engine": sum(v for k, v in phases.items() if k != "setup"),
@@ -133,7 +134,8 @@ def estimate_only(preset: str, n: int, days: int, sets: list[str]) -> int:
     import panopticon as pn
     from panopticon.core.engine import estimate_bytes
 
-    return estimate_bytes(pn.load(preset, [*sets, 'run.records="none"'], population=n, days=days))
+    sets = [*sets, 'run.records="none"']
+    return estimate_bytes(pn.load(preset, sets, population=n, days=days if days > 0 else None))
 
 
 def exchange(n: int, days: int) -> None:
@@ -203,7 +205,7 @@ def main() -> None:
         help="comma-separated sizes for every preset (default: minimal 1e4..1e8, "
         "seed-article 1e4..1e7)",
     )
-    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--days", type=int, default=365, help="0: each preset's own days")
     ap.add_argument("--sets", action="append", default=[], help="--set applied to every run")
     ap.add_argument(
         "--recheck",
@@ -232,7 +234,7 @@ def main() -> None:
         exchange(int(args.exchange), args.days)
         return
     print(
-        f"{args.days} days, records='none' (people, timeseries and extra tables written), "
+        f"{args.days or 'each preset own'} days, records='none' (people, timeseries and extra tables written), "
         f"each row its own process after a warm-up; {os.cpu_count()} cores, "
         f"{args.threads or 'all'} Numba threads; sets: {args.sets or '-'}"
     )
@@ -248,7 +250,11 @@ def main() -> None:
         sizes = args.sizes or DEFAULT_SIZES.get(preset, "1e4,1e5,1e6,1e7")
         done: list[dict[str, Any]] = []
         for n in (int(float(s)) for s in sizes.split(",")):
-            est = estimate_only(preset, n, args.days, args.sets)
+            try:
+                est = estimate_only(preset, n, args.days, args.sets)
+            except ValueError as exc:  # ScenarioError: e.g. a dated preset's schedule
+                print(f"{preset:>13} {n:>13,} skipped: {exc}")
+                continue
             if est > PEAK_LIMIT:
                 print(
                     f"{preset:>13} {n:>13,} skipped: estimate {est / 2**30:.1f} GiB is over "
