@@ -234,7 +234,8 @@ def main() -> None:
         exchange(int(args.exchange), args.days)
         return
     print(
-        f"{args.days or 'each preset own'} days, records='none' (people, timeseries and extra tables written), "
+        f"{args.days or 'each preset own'} days, records='none' (people, timeseries and extra "
+        "tables written), "
         f"each row its own process after a warm-up; {os.cpu_count()} cores, "
         f"{args.threads or 'all'} Numba threads; sets: {args.sets or '-'}"
     )
