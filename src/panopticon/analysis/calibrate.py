@@ -54,8 +54,9 @@ from panopticon.analysis.calibrate_targets import (
     simulated,
 )
 from panopticon.analysis.sweep import PlannedRun, execute, status
-from panopticon.analysis.workers import Caught, Interrupted, interruptible
+from panopticon.analysis.workers import Caught, Interrupted, interruptible, signal_of
 from panopticon.core.params import ScenarioError
+from panopticon.io.fs import write_parquet
 from panopticon.io.runs import RunResult
 from panopticon.scenario.ranges import Range, get_dotted
 from panopticon.scenario.schema import Scenario
@@ -375,12 +376,6 @@ def trials_table(study: Any, cal: Calibration) -> pl.DataFrame:
     return pl.DataFrame(cols)
 
 
-def _write_parquet(df: pl.DataFrame, path: Path) -> None:
-    part = path.with_name(path.name + ".partial")
-    df.write_parquet(part)
-    os.replace(part, path)
-
-
 def _fmt(v: Any) -> str:
     return str(v) if isinstance(v, int) else f"{v:.4g}"
 
@@ -542,7 +537,7 @@ def calibrate(
                                 t = study.ask(dists)
                                 batch.append((t, dict(t.params)))
                     ran += _run_batch(cal, study, batch, jobs, backend, address)
-                    _write_parquet(trials_table(study, cal), out_path / TRIALS)
+                    write_parquet(trials_table(study, cal), out_path / TRIALS)
                     if bar is not None:
                         b = best()
                         if b is not None:
@@ -553,9 +548,7 @@ def calibrate(
                     bar.close()
             result = _finish(cal, study, jobs, backend, address, report, ran)
     except BaseException as exc:
-        signum = exc.signum if isinstance(exc, Interrupted) else caught.signum
-        if signum is None and isinstance(exc, KeyboardInterrupt):
-            signum = signal.SIGINT
+        signum = signal_of(exc, caught)
         if signum is None:
             raise
         raise CalibrationInterrupted(signum, _message(n_finished(), total, signum)) from None
@@ -607,7 +600,7 @@ def _finish(
     from optuna.trial import TrialState
 
     table = trials_table(study, cal)
-    _write_parquet(table, cal.out / TRIALS)
+    write_parquet(table, cal.out / TRIALS)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise CalibrationError(

@@ -28,7 +28,6 @@ import json
 import math
 import re
 import shutil
-import signal
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ from panopticon.analysis.sweep import (
     interrupted_message,
     status,
 )
-from panopticon.analysis.workers import Caught, Interrupted, interruptible
+from panopticon.analysis.workers import Caught, interruptible, signal_of
 from panopticon.io.fs import write_json
 from panopticon.io.runs import MANIFEST, RunError, RunResult
 from panopticon.scenario.schema import Scenario
@@ -319,9 +318,7 @@ def run_replicates(
                 if bar is not None:
                     bar.close()
     except BaseException as exc:
-        signum = exc.signum if isinstance(exc, Interrupted) else caught.signum
-        if signum is None and isinstance(exc, KeyboardInterrupt):
-            signum = signal.SIGINT
+        signum = signal_of(exc, caught)
         if signum is None:
             raise
         raise SweepInterrupted(signum, interrupted_message(planned, signum)) from None

@@ -33,7 +33,6 @@ import json
 import math
 import os
 import re
-import signal
 import sys
 import tomllib
 from collections.abc import Callable
@@ -53,8 +52,9 @@ from panopticon.analysis.sweep import (
     interrupted_message,
     status,
 )
-from panopticon.analysis.workers import Caught, Interrupted, interruptible
+from panopticon.analysis.workers import Caught, Interrupted, interruptible, signal_of
 from panopticon.core.params import ScenarioError
+from panopticon.io.fs import write_parquet
 from panopticon.io.runs import RunResult
 from panopticon.scenario.errors import validate
 from panopticon.scenario.ranges import get_dotted
@@ -631,12 +631,6 @@ class SimulationEvaluator:
         return out
 
 
-def _write_parquet(df: pl.DataFrame, path: Path) -> None:
-    part = path.with_name(path.name + ".partial")
-    df.write_parquet(part)
-    os.replace(part, path)
-
-
 @dataclass
 class SensitivityResult:
     """A finished analysis: its folder, the analysis, the report path and run counts."""
@@ -706,15 +700,13 @@ def run_sensitivity(
         with interruptible() as caught:
             analysis = evaluate_design(method, factors, samples, ev, base.run.seed)
     except BaseException as exc:
-        signum = exc.signum if isinstance(exc, Interrupted) else caught.signum
-        if signum is None and isinstance(exc, KeyboardInterrupt):
-            signum = signal.SIGINT
+        signum = signal_of(exc, caught)
         if signum is None:
             raise
         flat = [r for row in ev.planned for r in row]
         raise SensitivityInterrupted(signum, interrupted_message(flat, signum)) from None
-    _write_parquet(analysis.indices, out_path / INDICES)
-    _write_parquet(analysis.runs, out_path / RUNS)
+    write_parquet(analysis.indices, out_path / INDICES)
+    write_parquet(analysis.runs, out_path / RUNS)
     report_path = None
     if report:
         from panopticon.analysis.sensitivity_report import write_report

@@ -40,8 +40,15 @@ import polars as pl
 
 from panopticon.analysis.headline import headline, metrics
 from panopticon.analysis.sweep_report import TABLE, TIMINGS, summary_html, sweep_figures
-from panopticon.analysis.workers import Caught, Interrupted, interruptible, run_in_workers
+from panopticon.analysis.workers import (
+    Caught,
+    Interrupted,
+    interruptible,
+    run_in_workers,
+    signal_of,
+)
 from panopticon.core.params import ScenarioError
+from panopticon.io.fs import write_parquet
 from panopticon.io.runs import RunError, RunResult
 from panopticon.report.html import page, show
 from panopticon.scenario.errors import validate
@@ -403,13 +410,6 @@ def timings_table(planned: list[PlannedRun]) -> pl.DataFrame:
     )
 
 
-def _write_parquet(df: pl.DataFrame, path: Path) -> None:
-    """Write a table atomically (a partial file, then rename)."""
-    part = path.with_name(path.name + ".partial")
-    df.write_parquet(part)
-    os.replace(part, path)
-
-
 @dataclass
 class SweepResult:
     """A finished sweep: its folder, the tidy table and the report path."""
@@ -432,8 +432,8 @@ def write_outputs(
     """Write the tidy table and (optionally) the report and PNGs of a finished sweep."""
     keys = [v.key for v in varies]
     tidy = tidy_table(planned, keys)
-    _write_parquet(tidy, out / TABLE)
-    _write_parquet(timings_table(planned), out / TIMINGS)
+    write_parquet(tidy, out / TABLE)
+    write_parquet(timings_table(planned), out / TIMINGS)
     report_path = None
     figures = sweep_figures(tidy, keys, metrics(RunResult(r.path) for r in planned))
     if report:
@@ -520,9 +520,7 @@ def run_sweep(
                     bar.close()
             tidy, report_path = write_outputs(out_path, planned, varies, spec, report, png_dir)
     except BaseException as exc:
-        signum = exc.signum if isinstance(exc, Interrupted) else caught.signum
-        if signum is None and isinstance(exc, KeyboardInterrupt):
-            signum = signal.SIGINT
+        signum = signal_of(exc, caught)
         if signum is None:
             raise
         raise SweepInterrupted(signum, interrupted_message(planned, signum)) from None

@@ -75,6 +75,17 @@ class Caught:
     signum: int | None = None
 
 
+def signal_of(exc: BaseException, caught: Caught) -> int | None:
+    """The signal behind `exc`, raised inside `interruptible`; None if it is no signal.
+
+    Every ensemble turns it into its own "interrupted" message naming what is complete.
+    """
+    signum = exc.signum if isinstance(exc, Interrupted) else caught.signum
+    if signum is None and isinstance(exc, KeyboardInterrupt):
+        signum = signal.SIGINT
+    return signum
+
+
 @contextlib.contextmanager
 def interruptible() -> Iterator[Caught]:
     """Within: SIGINT and SIGTERM raise `Interrupted` (in the main thread); restored after.

@@ -135,6 +135,18 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, json_text(data).encode("utf-8"))
 
 
+def write_parquet(df: Any, path: Path) -> None:
+    """Write a Polars table atomically: a unique temporary sibling, then rename."""
+    tmp = temp_sibling(path)
+    try:
+        df.write_parquet(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise fs_error(exc, f"writing {path.name}", path.parent) from None
+
+
 class FolderLock:
     """An exclusive claim on a run folder: ``flock`` on ``.DIR.lock`` beside it.
 
