@@ -309,7 +309,7 @@ def readme_steps() -> list[tuple[str, str]]:
 
 
 SKIP = ("python3 -m pip", "python3 -m pytest", "apt-get", "mkdocs", "panopticon explore")
-SMALL = {  # what each ensemble command gets on top of its README options, to stay small
+README_SMALL = {  # what each ensemble command gets on top of its README options, to stay small
     "run": ["--population", "1000", "--days", "5", "-q"],
     "sweep": ["--population", "1000", "--days", "5", "-q", "--jobs", "1", "--replicates", "2"],
     "calibrate": ["--population", "1000", "--trials", "2", "--jobs", "1", "-q", "--no-report"],
@@ -342,7 +342,7 @@ def test_readme_in_order(
                     continue
                 args = shlex.split(command)
                 assert args[0] == "panopticon", command
-                args += SMALL.get(args[1], [])
+                args += README_SMALL.get(args[1], [])
                 rc = main(args[1:])
                 assert rc == 0, (command, capsys.readouterr().err)
                 ran += 1

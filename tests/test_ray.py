@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -235,7 +236,8 @@ def test_sigint_cancels_ray_tasks_and_stops_the_cluster(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
-    assert "interrupted (SIGINT): 0 of 2 runs are complete" in err
+    # a fast machine may finish one run in the second before the signal; never both
+    assert re.search(r"interrupted \(SIGINT\): [01] of 2 runs are complete", err), err
     # the workers, and every process of the cluster it started (they inherited the env)
     mark = f"{PID_DIR_ENV}={pids}".encode()
     deadline = time.monotonic() + 15

@@ -36,6 +36,9 @@ FUNNEL = frozenset(
 # label, value in the sample, note, and the column whose declaration says how it scales
 Row = tuple[str, float | None, str, str]
 
+FOOTER_WIDTH = 80
+"""The national footer's line width: fixed, so it never moves with the header's wall time."""
+
 
 def _fmt(n: float) -> str:
     """Thousands separators for counts."""
@@ -167,7 +170,8 @@ def summary_table(result: RunResult) -> str:
             if w4:
                 line += f"  {v4:<{w4}}"
             lines.append(f"{line}  {c}".rstrip())
-        lines += _wrap(national.derivation(scale, m["represents"], n), len(head))
+        foot = national.derivation(scale, m["represents"], n)
+        lines += textwrap.wrap(foot, FOOTER_WIDTH, break_on_hyphens=False)
     else:
         lines += [
             f"{a:<{w0}}  {cell:>{w1}}  {c}".rstrip()
@@ -175,8 +179,3 @@ def summary_table(result: RunResult) -> str:
         ]
     lines.append(f"results in {result.path}")
     return "\n".join(lines)
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    """The footer's paragraph in lines of at most `width` (at least 60) characters."""
-    return textwrap.wrap(text, max(width, 60))
