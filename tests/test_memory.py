@@ -18,9 +18,9 @@ def test_footprint_counts_declared_state_and_people_views() -> None:
     fp = memory.footprint(sc)
     sim = engine.Simulation(sc)
     assert fp.probed
-    # alias table 6, deterrence 4, score 2 + 2, counters 2 + 2 + 2, window 1, status 1
+    # alias table 6, deterrence level 1, score 2 + 2, counters 2 + 2 + 2, window 1, status 1
     assert fp.resident == pytest.approx(sim.state_bytes() / sc.population.size, abs=0.01)
-    assert fp.resident == pytest.approx(22.0, abs=0.01)
+    assert fp.resident == pytest.approx(19.0, abs=0.01)
     assert fp.stubs == 0.0
     # new in the people table: id (int32) and sanctioned (bit-packed bool); the rest are views
     assert fp.people_new == pytest.approx(4.0 + 1.0 / 8, abs=0.01)
@@ -91,3 +91,40 @@ def test_check_memory_refuses_and_accepts(monkeypatch: pytest.MonkeyPatch, tmp_p
     engine.check_memory(pn.load("minimal", population=10_000, days=5))
     assert probed == []  # small: accepted without building the probes
     assert np.isfinite(engine.estimate_bytes(sc))
+
+
+def test_deterrence_levels_replace_the_float_multiplier(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The minimal model keeps a 1-byte level, not a float32: the same bytes, 3 B less."""
+    from panopticon.stages.behave import behave
+
+    table = behave.deterrence_levels(pn.load("minimal"))
+    assert table is not None and table.dtype == np.float32
+    d, expected = np.float32(1.0), [np.float32(1.0)]
+    while max(np.float32(0.2), np.float32(d * np.float32(0.8))) != d:
+        d = max(np.float32(0.2), np.float32(d * np.float32(0.8)))
+        expected.append(d)
+    assert table.tolist() == [float(x) for x in expected] and table[-1] == np.float32(0.2)
+    # fading, a dated factor, network deterrence or too many steps keep the float32
+    for sets in (
+        ["response.half_life_days=90"],
+        ["response.deterrence=0.999", "response.deterrence_floor=0.0"],
+    ):
+        assert behave.deterrence_levels(pn.load("minimal", sets)) is None, sets
+    assert behave.deterrence_levels(pn.load("seed-article")) is None
+
+    def run(levels: bool) -> tuple[engine.Simulation, list[int]]:
+        if not levels:
+            monkeypatch.setattr(behave, "deterrence_levels", lambda scenario: None)
+        sim = engine.Simulation(pn.load("minimal", population=5000, days=120))
+        counts = [int(sim.step().actors.size) for _ in range(120)]
+        monkeypatch.undo()
+        return sim, counts
+
+    lv, lv_counts = run(True)
+    fl, fl_counts = run(False)
+    assert lv.behave.deterrence.dtype == np.uint8 and fl.behave.deterrence.dtype == np.float32
+    assert lv_counts == fl_counts and sum(lv_counts) > 1000
+    assert np.array_equal(table[lv.behave.deterrence], fl.behave.deterrence)
+    assert (lv.behave.deterrence > 0).sum() > 100  # deterrence did act
+    assert lv.people().equals(fl.people())
+    assert (fl.state_bytes() - lv.state_bytes()) == 3 * 5000
