@@ -38,6 +38,7 @@ def test_footprint_counts_undeclared_arrays_and_graph() -> None:
     assert fp.resident >= declared + graph.nbytes() / n - 1.0
     assert fp.resident <= declared + graph.nbytes() / n + 16.0  # members, degrees
     assert 8.0 < fp.stubs < 16.0  # friendship stubs per citizen (mean degree 10, pool)
+    assert fp.rewires  # seed-article's avoidance rounds
 
 
 def test_peak_arithmetic() -> None:
@@ -46,6 +47,10 @@ def test_peak_arithmetic() -> None:
     base = 300 * 2**20
     n = 10**8
     build = (20.0 + memory.GRAPH_BUILD_PER_STUB * 10.0) * n
+    rewiring = memory.Footprint(20.0, 10.0, 4.0, 16.0, rewires=True)
+    assert memory.peak_bytes(n, rewiring, base) == int(
+        base + (20.0 + memory.GRAPH_REWIRE_PER_STUB * 10.0) * n
+    )
     end = (20.0 + memory.LOOP_PER_CITIZEN + 4.0) * n
     end += memory.PARQUET_BUFFER_FACTOR * 16.0 * memory.PARQUET_ROW_GROUP
     assert memory.peak_bytes(n, fp, base) == int(base + max(build, end))

@@ -10,9 +10,10 @@ A run's peak resident memory is, measured (`benchmarks/scale.py`, docs/scale.md)
   (`StateSpec`) or not (alias tables, the social graph, group member lists). It is
   measured, not guessed: the scenario is built at two small sizes (`PROBE_SIZES`) and the
   bytes of every array the modules hold are counted; the slope is the bytes per citizen.
-- build transient: the social graph's construction (and its rewiring's copies) holds
-  temporaries beside the graph (about `GRAPH_BUILD_PER_STUB` bytes per friendship stub at
-  its peak); the population's own draw holds `POPULATION_BUILD_PER_CITIZEN`.
+- graph transients: the social graph's construction and friends' neighbour means hold
+  temporaries beside the graph (`GRAPH_BUILD_PER_STUB` bytes per friendship stub at their
+  peak; `GRAPH_REWIRE_PER_STUB` with avoidance rounds, whose rewiring copies rows); the
+  population's own draw holds `POPULATION_BUILD_PER_CITIZEN`.
 - loop: the day's temporaries (acts, per-citizen masks and scores), `LOOP_PER_CITIZEN`.
 - end of run: the people table's new columns (those that are not views of the state),
   measured on the probe, and Parquet's encoding buffers of one row group
@@ -43,8 +44,14 @@ LOADED_BYTES = 320 * 2**20
 PROBE_SIZES = (8192, 16384)
 """Populations the scenario is built at to measure its resident bytes per citizen."""
 
-GRAPH_BUILD_PER_STUB = 8.0
-"""Bytes per friendship stub (entry of the graph's index array) held only while building."""
+GRAPH_BUILD_PER_STUB = 4.5
+"""Bytes per friendship stub (entry of the graph's index array) of the graph's transients:
+its construction, and friends' neighbour means in the day loop (measured: `documented`
+at 10^7, +2%)."""
+
+GRAPH_REWIRE_PER_STUB = 8.0
+"""The same with avoidance rounds, whose rewiring copies rows late in a run (measured:
+`seed-article` at 3 x 10^6 and 10^7)."""
 
 POPULATION_BUILD_PER_CITIZEN = 14.0
 """Bytes per citizen while the population is drawn: float64 propensities beside the alias
@@ -73,6 +80,7 @@ class Footprint:
     people_new: float  # people-table bytes per citizen that are not views of the state
     people_row: float  # people-table bytes per row (all columns)
     probed: bool = True
+    rewires: bool = False  # avoidance rounds rewire the graph
 
 
 def _arrays(
@@ -152,11 +160,13 @@ def footprint(scenario: Scenario) -> Footprint:
     except Exception:  # a scenario valid only at its own size: the fixed fallback
         return Footprint(FALLBACK_PER_CITIZEN, 0.0, 8.0, 16.0, probed=False)
     d = n2 - n1
+    net = scenario.network
     return Footprint(
         resident=max((b[0] - a[0]) / d, 0.0),
         stubs=max((b[1] - a[1]) / d, 0.0),
         people_new=max((b[2] - a[2]) / d, 0.0),
         people_row=max((b[3] - a[3]) / d, 0.0),
+        rewires=bool(net is not None and net.avoidance.enabled),
     )
 
 
@@ -171,7 +181,8 @@ def current_rss() -> int:
 
 def peak_bytes(n: int, fp: Footprint, base: int) -> int:
     """The model's peak for `n` citizens of footprint `fp` over a process of `base` bytes."""
-    build = max(fp.resident + GRAPH_BUILD_PER_STUB * fp.stubs, POPULATION_BUILD_PER_CITIZEN)
+    per_stub = GRAPH_REWIRE_PER_STUB if fp.rewires else GRAPH_BUILD_PER_STUB
+    build = max(fp.resident + per_stub * fp.stubs, POPULATION_BUILD_PER_CITIZEN)
     rows = min(n, PARQUET_ROW_GROUP)
     end = fp.resident + LOOP_PER_CITIZEN + fp.people_new
     parquet = PARQUET_BUFFER_FACTOR * fp.people_row * rows
