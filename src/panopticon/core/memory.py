@@ -55,7 +55,7 @@ GRAPH_REWIRE_PER_STUB = 8.0
 
 POPULATION_BUILD_PER_CITIZEN = 14.0
 """Bytes per citizen while the population is drawn: float64 propensities beside the alias
-tables (float32 + uint16). Below the resident state today (22 B for the minimal model), it
+tables (float32 + uint16). Below the resident state today (19 B for the minimal model), it
 bounds the set-up of a model whose resident state is smaller."""
 
 LOOP_PER_CITIZEN = 2.0
