@@ -50,7 +50,7 @@ from panopticon.analysis.sweep import (
     PlannedRun,
     SweepError,
     SweepInterrupted,
-    execute,
+    execute_with_bar,
     interrupted_message,
     status,
 )
@@ -298,25 +298,10 @@ def run_replicates(
             f"{len(todo)} to run",
             file=sys.stderr,
         )
-    bar: Any = None
-    if not quiet and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="run", desc="replicates", file=sys.stderr)
     caught = Caught()
     try:
         with interruptible() as caught:
-            try:
-                execute(
-                    todo,
-                    jobs,
-                    on_done=(lambda _r: bar.update(1)) if bar else None,
-                    backend=backend,
-                    address=address,
-                )
-            finally:
-                if bar is not None:
-                    bar.close()
+            execute_with_bar(todo, jobs, "replicates", quiet, backend, address)
     except BaseException as exc:
         signum = signal_of(exc, caught)
         if signum is None:

@@ -48,7 +48,7 @@ from panopticon.analysis.sweep import (
     PlannedRun,
     SweepError,
     _scenario_message,
-    execute,
+    execute_with_bar,
     interrupted_message,
     status,
 )
@@ -605,22 +605,7 @@ class SimulationEvaluator:
                 f"{len(todo)} to run",
                 file=sys.stderr,
             )
-        bar: Any = None
-        if not self.quiet and todo:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(todo), unit="run", desc="sensitivity", file=sys.stderr)
-        try:
-            execute(
-                todo,
-                self.jobs,
-                on_done=(lambda _r: bar.update(1)) if bar else None,
-                backend=self.backend,
-                address=self.address,
-            )
-        finally:
-            if bar is not None:
-                bar.close()
+        execute_with_bar(todo, self.jobs, "sensitivity", self.quiet, self.backend, self.address)
         n, reps = len(self.planned), self.replicates
         out = {m.key: np.full((n, reps), math.nan) for m in self.metrics}
         for i, row in enumerate(self.planned):

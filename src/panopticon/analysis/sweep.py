@@ -314,6 +314,33 @@ def execute(
     )
 
 
+def execute_with_bar(
+    todo: list[PlannedRun],
+    jobs: int,
+    desc: str,
+    quiet: bool,
+    backend: str = "local",
+    address: str | None = None,
+) -> None:
+    """`execute` with a progress bar of runs on stderr (none when quiet or nothing to run)."""
+    bar: Any = None
+    if not quiet and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="run", desc=desc, file=sys.stderr, smoothing=0.1)
+    try:
+        execute(
+            todo,
+            jobs,
+            on_done=(lambda _r: bar.update(1)) if bar else None,
+            backend=backend,
+            address=address,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def _names(ids: list[str]) -> str:
     return ", ".join(ids) if ids else "none"
 
@@ -499,25 +526,10 @@ def run_sweep(
             f"{replicates} replicates); {skipped} already complete, {len(todo)} to run",
             file=sys.stderr,
         )
-    bar: Any = None
-    if not quiet and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="run", desc="sweep", file=sys.stderr, smoothing=0.1)
     caught = Caught()
     try:
         with interruptible() as caught:
-            try:
-                execute(
-                    todo,
-                    jobs,
-                    on_done=(lambda _r: bar.update(1)) if bar else None,
-                    backend=backend,
-                    address=address,
-                )
-            finally:
-                if bar is not None:
-                    bar.close()
+            execute_with_bar(todo, jobs, "sweep", quiet, backend, address)
             tidy, report_path = write_outputs(out_path, planned, varies, spec, report, png_dir)
     except BaseException as exc:
         signum = signal_of(exc, caught)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from panopticon.cli.common import add_backend_arguments
+from panopticon.cli.common import add_backend_arguments, add_scenario_arguments
 
 
 def add_arguments(subparsers: Any) -> None:
@@ -18,12 +18,13 @@ def add_arguments(subparsers: Any) -> None:
         "values whose simulated outputs come closest to the targets; see "
         "docs/calibration.md.",
     )
-    p.add_argument("scenario", help="preset name (see `panopticon presets`) or TOML file")
+    add_scenario_arguments(
+        p,
+        population_help="citizens per trial run (default: the scenario's size; best.toml keeps it)",
+        seed_help="override run.seed (seeds the search)",
+    )
     p.add_argument("--targets", required=True, metavar="FILE", help="targets file (TOML)")
     p.add_argument("--trials", type=int, default=50, metavar="N", help="trials in all (50)")
-    p.add_argument(
-        "--jobs", type=int, default=1, metavar="J", help="trials at a time (batch size; 1)"
-    )
     p.add_argument("--out", metavar="DIR", help="calibration folder (default calib/<scenario>)")
     p.add_argument(
         "--replicates",
@@ -31,22 +32,6 @@ def add_arguments(subparsers: Any) -> None:
         default=1,
         metavar="R",
         help="seeds per trial: run.seed, run.seed+1, ... (default 1)",
-    )
-    p.add_argument(
-        "--population",
-        type=int,
-        metavar="P",
-        help="citizens per trial run (default: the scenario's size; best.toml keeps it)",
-    )
-    p.add_argument("--days", type=int, metavar="D", help="override run.days")
-    p.add_argument("--seed", type=int, metavar="S", help="override run.seed (seeds the search)")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any field by dotted key; VALUE is a TOML literal (repeatable)",
     )
     p.add_argument(
         "--free",
@@ -58,7 +43,7 @@ def add_arguments(subparsers: Any) -> None:
     p.add_argument(
         "--sampler", choices=("tpe", "random", "cmaes"), default="tpe", help="Optuna sampler"
     )
-    add_backend_arguments(p)
+    add_backend_arguments(p, "trials at a time (batch size; 1)")
     p.add_argument(
         "--no-report",
         action="store_true",

@@ -18,12 +18,28 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 
 
-def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments shared by every command that loads a scenario."""
-    p.add_argument("scenario", help="preset name (see `panopticon presets`) or TOML file")
-    p.add_argument("--population", type=int, metavar="N", help="override population.size")
+def add_scenario_arguments(
+    p: argparse.ArgumentParser,
+    default: str | None = None,
+    population_help: str = "override population.size",
+    seed_help: str = "override run.seed",
+) -> None:
+    """Arguments shared by every command that loads a scenario.
+
+    With `default` the scenario may be left out (the command starts from that preset).
+    """
+    if default is None:
+        p.add_argument("scenario", help="preset name (see `panopticon presets`) or TOML file")
+    else:
+        p.add_argument(
+            "scenario",
+            nargs="?",
+            default=default,
+            help=f"preset name or TOML file to start from (default {default})",
+        )
+    p.add_argument("--population", type=int, metavar="N", help=population_help)
     p.add_argument("--days", type=int, metavar="D", help="override run.days")
-    p.add_argument("--seed", type=int, metavar="S", help="override run.seed")
+    p.add_argument("--seed", type=int, metavar="S", help=seed_help)
     p.add_argument(
         "--set",
         dest="sets",
@@ -49,8 +65,13 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", action="store_true", help="also write report.html in the run folder")
 
 
-def add_backend_arguments(p: argparse.ArgumentParser) -> None:
-    """--backend and --address, for every command that runs an ensemble."""
+def add_backend_arguments(
+    p: argparse.ArgumentParser,
+    jobs_help: str = "runs at a time, each in its own process (default 1)",
+    jobs_default: int | None = 1,
+) -> None:
+    """--jobs, --backend and --address, for every command that runs an ensemble."""
+    p.add_argument("--jobs", type=int, default=jobs_default, metavar="J", help=jobs_help)
     p.add_argument(
         "--backend",
         choices=("local", "ray"),

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from panopticon.cli.common import add_scenario_arguments
+
 DEFAULT_PORT = 5006
 
 
@@ -15,23 +17,7 @@ def add_arguments(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "explore", help="a local web app: set parameters, run, see and compare the results"
     )
-    p.add_argument(
-        "scenario",
-        nargs="?",
-        default="minimal",
-        help="preset name or TOML file the page starts with (default minimal)",
-    )
-    p.add_argument("--population", type=int, metavar="N", help="override population.size")
-    p.add_argument("--days", type=int, metavar="D", help="override run.days")
-    p.add_argument("--seed", type=int, metavar="S", help="override run.seed")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any field by dotted key; VALUE is a TOML literal (repeatable)",
-    )
+    add_scenario_arguments(p, default="minimal")
     p.add_argument(
         "--port", type=int, default=DEFAULT_PORT, metavar="P", help="port on 127.0.0.1 (5006)"
     )

@@ -41,13 +41,9 @@ def add_arguments(subparsers: Any) -> None:
         help="run seeds seed..seed+R-1 into DIR/rep0.. and summarise them with 95%% "
         "intervals (R >= 2; DIR/summary.json)",
     )
-    p.add_argument(
-        "--jobs",
-        type=int,
-        metavar="J",
-        help="with --replicates: runs at a time, each in its own process (default 1)",
+    add_backend_arguments(
+        p, "with --replicates: runs at a time, each in its own process (default 1)", None
     )
-    add_backend_arguments(p)
     p.set_defaults(func=run)
 
 

@@ -57,13 +57,6 @@ def add_arguments(subparsers: Any) -> None:
         metavar="M1,M2",
         help="the metrics to analyse, comma-separated (default: every headline metric)",
     )
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="J",
-        help="runs at a time, each in its own process (default 1)",
-    )
     add_backend_arguments(p)
     p.add_argument("--out", metavar="DIR", help="folder (default sensitivity/<scenario>)")
     p.add_argument("--no-report", action="store_true", help="write the tables only")

@@ -30,13 +30,6 @@ def add_arguments(subparsers: Any) -> None:
         metavar="R",
         help="seeds per grid point: run.seed, run.seed+1, ... (default 1)",
     )
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="J",
-        help="runs at a time, each in its own process (default 1)",
-    )
     add_backend_arguments(p)
     p.add_argument("--out", metavar="DIR", help="sweep folder (default sweeps/<scenario>)")
     p.add_argument("--png", metavar="DIR", help="also write each figure as a PNG into DIR")
