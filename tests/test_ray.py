@@ -218,8 +218,9 @@ def test_sigint_cancels_ray_tasks_and_stops_the_cluster(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     pids.mkdir()
     env = {**os.environ, PID_DIR_ENV: str(pids)}
-    argv = [sys.executable, "-m", "panopticon.cli", "sweep", "minimal", "--population", "100000"]
-    argv += ["--days", "90", "--replicates", "2", "--jobs", "2", "--backend", "ray", "-q"]
+    # runs long enough (10^6 x 10 years) that an idle machine does not finish them first
+    argv = [sys.executable, "-m", "panopticon.cli", "sweep", "minimal", "--population", "1000000"]
+    argv += ["--days", "3650", "--replicates", "2", "--jobs", "2", "--backend", "ray", "-q"]
     argv += ["--no-report", "--out", str(tmp_path / "sw")]
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
     try:
