@@ -225,8 +225,8 @@ def test_checkpoint_resume_same_bytes(tmp_path: Path) -> None:
 
 
 def test_documented_preset_small(tmp_path: Path) -> None:
-    # 1,400 days: past the last schedule date of the preset (2017-07-01, day 1369)
-    sc = pn.load("documented", population=1_000, days=1_400, seed=1)
+    # 1,918 days: to the last schedule date of the preset (2018-12-31, day 1917)
+    sc = pn.load("documented", population=1_000, days=1_918, seed=1)
     assert sc.run.start_date == "2013-10-01" and sc.population.represents == 1.4e9
     assert pn.load("documented").run.days == 2130
     sim = pn.Simulation(sc)

@@ -152,8 +152,9 @@ BAD = [
     ),
     (
         'behaviors.violation.rate={steps=[["2019-06-01", 0.02]]}',
-        "error: behaviors.violation.rate: date 2019-06-01 is not allowed; schedule dates must "
-        "lie within the run, 2018-01-01 to 2018-12-31 (run.start_date and run.days)",
+        "error: behaviors.violation.rate: date 2019-06-01 is not allowed; a schedule's first "
+        "date must fall on or before the run's last day, 2018-12-31 (run.start_date and "
+        "run.days); later dates are allowed",
     ),
     (
         'behaviors.violation.rate={linear=[["2018-01-01", 0.02], ["2018-05-01", 2000.0]]}',
@@ -215,12 +216,19 @@ def test_bad_schedule_exits_2_with_one_line(
     assert err == line
 
 
-def test_shortening_the_run_refuses_a_later_date() -> None:
-    """A schedule date beyond a shortened run is refused, naming run.days."""
+def test_a_shortened_run_sees_the_start_of_its_schedules(tmp_path: Path) -> None:
+    """A schedule date beyond a shortened run is allowed: the short run's results are the
+    first days of the long run's (same seed), byte for byte; a schedule that begins after
+    the run's last day is refused."""
     step = 'behaviors.violation.rate={steps=[["2018-01-01", 0.02], ["2018-03-01", 0.01]]}'
-    with pytest.raises(pn.ScenarioError, match=r"run\.start_date and run\.days"):
-        pn.load("minimal", [step], days=30)
-    assert pn.load("minimal", [step], days=60).run.days == 60
+    short = pn.run(pn.load("minimal", [step], population=3000, days=30), out=tmp_path / "s")
+    long = pn.run(pn.load("minimal", [step], population=3000, days=90), out=tmp_path / "l")
+    a, b = short.timeseries, long.timeseries.head(30)
+    assert a.drop("date").equals(b.drop("date"))
+    assert long.timeseries["committed"][70:].sum() < long.timeseries["committed"][:59].sum()
+    late = 'behaviors.violation.rate={steps=[["2018-02-01", 0.02]]}'
+    with pytest.raises(pn.ScenarioError, match=r"first date must fall on or before"):
+        pn.load("minimal", [late], days=30)
 
 
 # -- every scalar rate or probability may be dated (issue 10, item 3: the rest) -----------
@@ -484,8 +492,9 @@ BAD_DATED = [
     ),
     (
         'response.chilling_elasticity={steps=[["2019-01-01", 1.0]]}',
-        "error: response.chilling_elasticity: date 2019-01-01 is not allowed; schedule dates "
-        "must lie within the run, 2018-01-01 to 2018-12-31 (run.start_date and run.days)",
+        "error: response.chilling_elasticity: date 2019-01-01 is not allowed; a schedule's "
+        "first date must fall on or before the run's last day, 2018-12-31 (run.start_date "
+        "and run.days); later dates are allowed",
     ),
     (
         'scoring.lists.x={behaviors=["violation"], exit_per_day={steps=[["2018-01-01", 1.5]]}}',

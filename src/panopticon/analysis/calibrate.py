@@ -58,7 +58,8 @@ from panopticon.analysis.workers import Caught, Interrupted, interruptible, sign
 from panopticon.core.params import ScenarioError
 from panopticon.io.fs import write_parquet
 from panopticon.io.runs import RunResult
-from panopticon.scenario.ranges import Range, get_dotted
+from panopticon.scenario.overrides import set_dotted
+from panopticon.scenario.ranges import Range, get_dotted, trial_overrides
 from panopticon.scenario.schema import Scenario
 
 SPEC = "calibration.json"
@@ -103,9 +104,19 @@ def huber(z: float, c: float = HUBER) -> float:
     return a * a if a <= c else 2.0 * c * a - c * c
 
 
-def loss(means: Sequence[float], targets: Sequence[Target]) -> tuple[float, list[float]]:
-    """The mean over targets of huber((mean simulated - value) / sigma), and each z."""
-    zs = [(m - t.value) / t.sigma for m, t in zip(means, targets, strict=True)]
+def loss(
+    means: Sequence[float], targets: Sequence[Target], noise: Sequence[float] | None = None
+) -> tuple[float, list[float]]:
+    """The mean over targets of huber((mean simulated - value) / total sd), and each z.
+
+    The total sd is sqrt(sigma^2 + noise^2): the target's own uncertainty and the sampling
+    sd of the simulated mean at the target (`sampling_sd`; none when `noise` is None).
+    """
+    noise = noise if noise is not None else [0.0] * len(targets)
+    zs = [
+        (m - t.value) / math.hypot(t.sigma, e)
+        for m, t, e in zip(means, targets, noise, strict=True)
+    ]
     if not all(math.isfinite(z) for z in zs):
         return math.nan, zs
     return float(sum(huber(z) for z in zs) / len(zs)), zs
@@ -187,21 +198,13 @@ def with_free(base: Scenario, free: dict[str, Range]) -> Scenario:
     from panopticon.scenario.errors import validate
 
     data = base.to_dict()
-    data["calibration"] = {"free": {k: r.model_dump() for k, r in free.items()}}
+    data["calibration"]["free"] = {k: r.model_dump() for k, r in free.items()}
     # the current value may lie outside a --free range; keep it valid by moving it in
     for key, rng in free.items():
         value = float(get_dotted(data, key))
         if not rng.lo <= value <= rng.hi:
-            _set(data, key, _cast(rng, min(max(value, rng.lo), rng.hi)))
+            set_dotted(data, key, _cast(rng, min(max(value, rng.lo), rng.hi)))
     return validate(data)
-
-
-def _set(data: dict[str, Any], key: str, value: Any) -> None:
-    node = data
-    parts = key.split(".")
-    for p in parts[:-1]:
-        node = node[p]
-    node[parts[-1]] = value
 
 
 def _cast(rng: Range, v: float) -> int | float:
@@ -250,6 +253,37 @@ class Calibration:
     sampler: str
     seed: int
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)  # declared daily columns
+    full_base: Scenario | None = None  # trial_base without [calibration.trial], if any
+
+    def check_trial(self, number: int, params: dict[str, Any], trial_run: PlannedRun) -> None:
+        """The targets of `trial_run` must be those of the same run without [calibration.trial].
+
+        The trial overrides only save time when the targets do not depend on what they
+        switch off; one full run of the best trial's first seed checks it, value by value.
+        """
+        if self.full_base is None:
+            return
+        sc = self.full_base.override(dict(params)).override(seed=trial_run.seed)
+        path = self.out / "check" / f"t{number:04d}_rep{trial_run.replicate}"
+        run = PlannedRun(
+            path.name,
+            tuple(params.items()),
+            trial_run.replicate,
+            trial_run.seed,
+            sc.to_toml(),
+            path,
+        )
+        if status(run) == "todo":
+            execute([run], 1)
+        got = simulated(RunResult(trial_run.path), self.targets)
+        want = simulated(RunResult(path), self.targets)
+        for t, a, b in zip(self.targets, got, want, strict=True):
+            if a != b:
+                raise CalibrationError(
+                    f"error: calibration.trial: target {t.name!r} is {a:g} in the trial run "
+                    f"but {b:g} without calibration.trial: what it switches off changes the "
+                    "targets; remove those keys from [calibration.trial]"
+                )
 
     def runs(self, number: int, params: dict[str, Any], reps: int) -> list[PlannedRun]:
         """The planned runs of trial `number` (replicates 0..reps-1); ScenarioError if bad."""
@@ -265,11 +299,32 @@ class Calibration:
             )
         return out
 
+    def sampling_sd(self, reps: int) -> list[float]:
+        """Each target's sampling sd of the simulated mean over `reps` seeds, at the target.
+
+        A count column (integer dtype) counts events in a sample of n citizens; its
+        sampling variance is close to Poisson, the count itself, so a national figure y
+        (the sample's count times k = represents / n) has variance k y. It is taken at the
+        published value, not the simulated one, so that it does not depend on the trial's
+        parameters (a noise term that grew with the simulated value would favour larger,
+        noisier values). Other columns get 0.
+        """
+        pop = self.trial_base.population
+        k = float(pop.represents or pop.size) / pop.size
+        out = []
+        for t in self.targets:
+            dtype = str(self.columns.get(t.column, {}).get("dtype", ""))
+            count = dtype.startswith(("int", "uint"))
+            out.append(
+                math.sqrt((k if t.national else 1.0) * abs(t.value) / reps) if count else 0.0
+            )
+        return out
+
     def evaluate(self, runs: list[PlannedRun]) -> dict[str, Any]:
         """Simulated values of every target in each replicate, their means, z and loss."""
         values = [simulated(RunResult(r.path), self.targets) for r in runs]
         means = [float(np.mean(v)) for v in zip(*values, strict=True)]
-        value, zs = loss(means, self.targets)
+        value, zs = loss(means, self.targets, self.sampling_sd(len(runs)))
         return {"loss": value, "sim": means, "z": zs, "reps": values}
 
 
@@ -454,10 +509,12 @@ def calibrate(
     fr = free_parameters(base, free)
     try:
         own = with_free(base, fr)
-        trial_base = own.override(
+        full_base = own.override(
             {"run.records": "none"},
             population=population if population is not None else own.population.size,
         )
+        trial_set = trial_overrides(own.calibration.trial, own.to_dict())
+        trial_base = full_base.override(trial_set) if trial_set else full_base
     except ScenarioError as exc:
         raise CalibrationError(
             str(exc).replace("error: population.size", "error: --population")
@@ -475,6 +532,7 @@ def calibrate(
         sampler,
         own.run.seed,
         decls,
+        full_base if trial_set else None,
     )
     out_path.mkdir(parents=True, exist_ok=True)
     _check_spec(out_path, _spec(cal))
@@ -615,6 +673,7 @@ def _finish(
     todo = [r for r in runs if status(r) == "todo"]
     execute(todo, jobs, backend=backend, address=address)
     fit = cal.evaluate(runs)
+    cal.check_trial(b.number, params, runs[0])
     n = table.height
     best_path = cal.out / BEST
     tmp = cal.out / (BEST + ".tmp")

@@ -226,16 +226,21 @@ def schedules(value: Any, prefix: str = "") -> list[tuple[str, Schedule]]:
 
 
 def check_within(found: list[tuple[str, Schedule]], start: date, days: int) -> None:
-    """Every schedule date must fall on a day of the run; ValueError naming the first not."""
+    """Each schedule must begin by the run's last day; ValueError naming the first that not.
+
+    Later dates are allowed, so a dated preset can be run for less than its whole period
+    (the run sees the start of each schedule). A schedule that begins after the run would
+    apply only its first value, by extension backwards, which is a mistake, not a plan.
+    """
     last = start + timedelta(days=days - 1)
     for key, sched in found:
-        for when, _ in sched.points:
-            if not start <= when <= last:
-                raise ValueError(
-                    f"{key}: date {when.isoformat()} is not allowed; schedule dates must lie "
-                    f"within the run, {start.isoformat()} to {last.isoformat()} "
-                    "(run.start_date and run.days)"
-                )
+        when = sched.points[0][0]
+        if when > last:
+            raise ValueError(
+                f"{key}: date {when.isoformat()} is not allowed; a schedule's first date must "
+                f"fall on or before the run's last day, {last.isoformat()} (run.start_date "
+                "and run.days); later dates are allowed"
+            )
 
 
 def highest(value: float | Schedule) -> float:

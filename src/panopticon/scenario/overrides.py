@@ -22,7 +22,14 @@ SHORTCUTS = {"population": "population.size", "days": "run.days", "seed": "run.s
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``a.b.c`` in nested dicts, creating tables on the way; errors name the key."""
+    """Set ``a.b.c`` in nested dicts, creating tables on the way; errors name the key.
+
+    ``a.b@YYYY-MM-DD`` sets the value of the dated schedule at ``a.b`` on its point of
+    that date (the point must exist; its date is kept).
+    """
+    if "@" in key:
+        _set_point(data, key, value)
+        return
     parts = key.split(".")
     if not key or any(not p for p in parts):
         raise ScenarioError(f"error: --set {key!r}: not a dotted key such as run.days")
@@ -38,6 +45,24 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
             )
         node = nxt
     node[parts[-1]] = copy.deepcopy(value)
+
+
+def _set_point(data: dict[str, Any], key: str, value: Any) -> None:
+    """Replace the value of one dated point of a schedule (``a.b@YYYY-MM-DD``)."""
+    from panopticon.scenario.ranges import get_dotted, schedule_point, split_point
+
+    path, date = split_point(key)
+    assert date is not None
+    try:
+        node = get_dotted(data, path)
+        point = schedule_point(node, path, date)
+    except KeyError as exc:
+        raise ScenarioError(
+            f"error: {exc.args[0]}: not a point of this scenario's schedules; give "
+            "path@YYYY-MM-DD with one of the schedule's dates"
+        ) from None
+    points = next(iter(node.values()))
+    points[points.index(point)] = [point[0], copy.deepcopy(value)]
 
 
 def parse_set(item: str) -> tuple[str, Any]:

@@ -42,19 +42,103 @@ class Calibration(Strict):
 
     free: dict[str, Range] = Field(
         default_factory=dict,
-        description="dotted key -> the range a calibration searches (e.g. a dated rate)",
+        description=(
+            "dotted key -> the range a calibration searches (e.g. a rate; "
+            "`key@YYYY-MM-DD` for one point of a dated schedule)"
+        ),
+    )
+    trial: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "dotted key -> value set in the trial runs only, to switch off parts of the "
+            "model that the targets do not depend on (a `*` segment stands for every key "
+            "of that table); calibrate checks that the best trial's targets are the same "
+            "without them, and best.toml never carries them"
+        ),
     )
 
 
-def get_dotted(data: dict[str, Any], key: str) -> Any:
-    """The value at ``a.b.c`` in nested plain data; KeyError naming the first missing part."""
-    node: Any = data
+def expand_keys(data: dict[str, Any], key: str) -> list[str]:
+    """The dotted keys that `key` names: each ``*`` segment becomes every key of its table.
+
+    KeyError naming the first missing part when a segment before a ``*`` is not a table.
+    """
     parts = key.split(".")
+    if "*" not in parts:
+        return [key]
+    i = parts.index("*")
+    head = ".".join(parts[:i])
+    node = get_dotted(data, head) if head else data
+    if not isinstance(node, dict):
+        raise KeyError(f"{head} (not a table, so * has nothing to stand for)")
+    rest = ".".join(parts[i + 1 :])
+    out: list[str] = []
+    for name in node:
+        k = f"{head}.{name}" if head else str(name)
+        out.extend(expand_keys(data, f"{k}.{rest}" if rest else k))
+    return out
+
+
+def trial_overrides(trial: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """[calibration.trial] with its ``*`` keys expanded; ValueError if a key names nothing."""
+    out: dict[str, Any] = {}
+    for key, value in trial.items():
+        try:
+            keys = expand_keys(data, key)
+            for k in keys:
+                get_dotted(data, k)
+        except KeyError as exc:
+            raise ValueError(
+                f"calibration.trial.{key}: {exc.args[0]} is not a field of this scenario; "
+                "give dotted keys of existing fields (a * segment for every key of a table)"
+            ) from None
+        for k in keys:
+            out[k] = value
+    return out
+
+
+def get_dotted(data: dict[str, Any], key: str) -> Any:
+    """The value at ``a.b.c`` in nested plain data; KeyError naming the first missing part.
+
+    ``a.b@YYYY-MM-DD`` is the value of the dated schedule at ``a.b`` on its point of that
+    date, so that one point of a schedule can be a free parameter or an assumption.
+    """
+    path, date = split_point(key)
+    node: Any = data
+    parts = path.split(".")
     for i, part in enumerate(parts):
         if not isinstance(node, dict) or part not in node:
             raise KeyError(".".join(parts[: i + 1]))
         node = node[part]
-    return node
+    if date is None:
+        return node
+    return schedule_point(node, path, date)[1]
+
+
+def split_point(key: str) -> tuple[str, str | None]:
+    """``a.b@2015-01-01`` -> (``a.b``, ``2015-01-01``); a plain key -> (key, None)."""
+    if "@" not in key:
+        return key, None
+    path, _, date = key.partition("@")
+    return path, date
+
+
+def schedule_point(node: Any, path: str, date: str) -> list[Any]:
+    """The ``[date, value]`` pair of the schedule `node` (plain data) dated `date`.
+
+    KeyError, naming the schedule's dates, when `node` is not a schedule or has no point of
+    that date.
+    """
+    points = None
+    if isinstance(node, dict) and len(node) == 1:
+        points = next(iter(node.values()))
+    if not isinstance(points, list):
+        raise KeyError(f"{path}@{date} ({path} = {node!r} is not a dated schedule)")
+    for point in points:
+        if isinstance(point, list | tuple) and len(point) == 2 and str(point[0]) == date:
+            return point  # type: ignore[return-value]
+    dates = ", ".join(str(p[0]) for p in points if isinstance(p, list | tuple) and p)
+    raise KeyError(f"{path}@{date} (no point of that date; its points: {dates})")
 
 
 def check_ranges(table: str, ranges: dict[str, Range], data: dict[str, Any]) -> None:

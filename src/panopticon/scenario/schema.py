@@ -789,7 +789,12 @@ class Response(Strict):
     announcements: dict[str, Announcement] = Field(default_factory=dict)
 
 
-from panopticon.scenario.ranges import Calibration, Range, check_ranges  # noqa: E402
+from panopticon.scenario.ranges import (  # noqa: E402
+    Calibration,
+    Range,
+    check_ranges,
+    trial_overrides,
+)
 from panopticon.stages.society.params import NetworkParams  # noqa: E402
 
 
@@ -982,10 +987,11 @@ class Scenario(Strict):
                 "population.size = 1 is not allowed when records can name the wrong person; "
                 "a wrongful record needs someone else to name (use size >= 2)"
             )
-        if self.assumptions or self.calibration.free:
+        if self.assumptions or self.calibration.free or self.calibration.trial:
             plain = self.model_dump(mode="python", exclude_none=True)
             check_ranges("assumptions", self.assumptions, plain)
             check_ranges("calibration.free", self.calibration.free, plain)
+            trial_overrides(self.calibration.trial, plain)
         return self
 
     def to_dict(self) -> dict[str, Any]:
