@@ -4,9 +4,9 @@ Households are formed within each region (docs/network.md, "Households"). The re
 three per-citizen arrays: ``household`` (int32 id), ``next_member`` (int32: the next
 member of the same household, a cycle) and ``role`` (uint8: HEAD, CHILD or OTHER).
 
-One region's households are formed by `_households_region` in six steps, each its own
-kernel. The steps draw from one stream in a fixed order: each takes the counter ``c``
-where the previous step left it, so the draws are those of one long loop.
+One region's households are formed by `_households_region` in six steps, run by two
+kernels (steps 1-4 and 5-6). The steps draw from one stream in a fixed order: each takes
+the counter ``c`` where the previous step left it, so the draws are those of one long loop.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from panopticon.core import streams
 from panopticon.stages.society.draws import (
     P_AGE_SHUFFLE,
     P_HOUSE,
@@ -26,6 +25,7 @@ from panopticon.stages.society.draws import (
     bucket_order,
     network_key,
     normal,
+    uniform,
 )
 from panopticon.stages.society.params import ADULT_AGE, MAX_AGE, N_AGES, Households
 
@@ -50,7 +50,7 @@ _S_OTHER = 4
 def _age_keys(age: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Bucket region * 121 + age per citizen."""
     out = np.empty(age.size, dtype=np.int32)
-    for i in prange(age.size):
+    for i in range(age.size):
         out[i] = np.int32(region[i]) * N_AGES + min(np.int32(age[i]), MAX_AGE)
     return out
 
@@ -61,7 +61,7 @@ def _minor_keys(
 ) -> np.ndarray:
     """Bucket region * nb + floor(age + noise) for minors (siblings' ages), -1 for adults."""
     out = np.empty(age.size, dtype=np.int32)
-    for i in prange(age.size):
+    for i in range(age.size):
         a = np.int64(age[i])
         if a >= ADULT_AGE:
             out[i] = -1
@@ -73,7 +73,7 @@ def _minor_keys(
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _pick_near(
     avail: np.ndarray,
     ptr: np.ndarray,
@@ -85,13 +85,15 @@ def _pick_near(
 ) -> tuple[int, int, bool]:
     """Take an adult with age nearest `target` within [lo, hi] (else nearest at all).
 
-    Returns (citizen id, age, within range).
+    Returns (citizen id, age, within range). A plain kernel, not inlined: its two call
+    sites share one compiled copy.
     """
     lo = max(lo, ADULT_AGE)
     hi = min(hi, MAX_AGE)
     t = math.floor(target + 0.5)
     t = min(max(t, ADULT_AGE), MAX_AGE)
-    for within in (True, False):
+    for attempt in range(2):
+        within = attempt == 0
         a_lo = lo if within else ADULT_AGE
         a_hi = hi if within else MAX_AGE
         if a_lo > a_hi:
@@ -112,7 +114,7 @@ def _pick_near(
     return -1, -1, False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _pick_random(
     avail: np.ndarray, ptr: np.ndarray, ids: np.ndarray, total: int, u: float
 ) -> tuple[int, int]:
@@ -128,23 +130,27 @@ def _pick_random(
     return -1, -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _select(
     slot_role: np.ndarray,
-    which: int,
-    to: int,
-    other: int,
+    which: np.uint8,
+    to: np.uint8,
+    other: np.uint8,
     need: int,
     total: int,
     key: np.uint64,
     c: np.uint64,
 ) -> np.uint64:
-    """Selection sampling: `need` of the `total` slots of role `which` become `to`."""
+    """Selection sampling: `need` of the `total` slots of role `which` become `to`.
+
+    The roles are passed as uint8 (never as literal constants), so the three call sites
+    share one compiled copy.
+    """
     left = total
     for s in range(slot_role.size):
         if slot_role[s] != which:
             continue
-        if need > 0 and streams.uniform(key, c) * left < need:
+        if need > 0 and uniform(key, c) * left < need:
             slot_role[s] = to
             need -= 1
         else:
@@ -155,160 +161,117 @@ def _select(
 
 
 # --------------------------------------------------------------------------------------
-# The steps of one region
+# One region: two kernels
 # --------------------------------------------------------------------------------------
+#
+# Compilation cost, not run time, shapes this split: each Numba kernel costs a fixed
+# overhead to compile, and a kernel that calls other kernels compiles their code again
+# when it links them, so the region is two flat kernels called from Python (the steps
+# run in order inside them) with small non-inlined helpers compiled once.
 
 
 @njit(cache=True)
-def _draw_sizes(
-    n: int, size_cum: np.ndarray, key: np.uint64, c: np.uint64
-) -> tuple[np.ndarray, np.ndarray, np.uint64]:
-    """Step 1: sizes drawn until n citizens are used up, the last cut to fit.
+def _form_slots(
+    n_adult: int,
+    minors: np.ndarray,
+    age: np.ndarray,
+    size_cum: np.ndarray,
+    couple: float,
+    key: np.uint64,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.uint64]:
+    """Steps 1-4: household sizes, slot roles, child slots, children placed.
 
-    Returns (size per household, first slot per household plus the end, counter).
+    1. sizes drawn until the region's citizens are used up, the last cut to fit;
+    2. one head per household, a second head with chance `couple`, other slots PREF;
+    3. which slots take children: PREF slots first, then second heads, then heads;
+    4. minors, in noisy-age order, fill child slots household by household.
+
+    Returns (size per household, first slot per household plus the end, slot roles,
+    member per slot (children only so far), oldest and youngest child's age per household
+    (-1 and 255 for none), counter).
     """
-    sizes = np.empty(n, dtype=np.int32)
+    n_minor = minors.size
+    n = n_adult + n_minor
+    c = np.uint64(0)
+    # step 1: sizes (searchsorted(size_cum, u, "right") + 1, as a scan of the short table)
+    drawn = np.empty(n, dtype=np.int32)
     n_hh = 0
     tot = 0
     while tot < n:
-        u = streams.uniform(key, c)
+        u = uniform(key, c)
         c += U1
-        s = np.int64(np.searchsorted(size_cum, u, side="right")) + 1
+        s = 1
+        while s <= size_cum.size and size_cum[s - 1] <= u:
+            s += 1
         s = min(s, size_cum.size, n - tot)
-        sizes[n_hh] = s
+        drawn[n_hh] = s
         n_hh += 1
         tot += s
+    sizes = drawn[:n_hh]
     start = np.zeros(n_hh + 1, dtype=np.int64)
     for h in range(n_hh):
         start[h + 1] = start[h] + sizes[h]
-    return sizes[:n_hh], start, c
-
-
-@njit(cache=True)
-def _slot_roles(
-    sizes: np.ndarray, start: np.ndarray, n: int, couple: float, key: np.uint64, c: np.uint64
-) -> tuple[np.ndarray, int, int, np.uint64]:
-    """Step 2: one head per household, a second head with chance `couple`, other slots PREF.
-
-    Returns (slot roles, PREF slots, second-head slots, counter).
-    """
+    # step 2: slot roles
     slot_role = np.empty(n, dtype=np.uint8)
-    n_pref = 0
-    n_second = 0
-    for h in range(sizes.size):
+    n_pref = np.int64(0)  # typed int64 from the start: _select compiles for one signature
+    n_second = np.int64(0)
+    for h in range(n_hh):
         b = start[h]
         slot_role[b] = _S_HEAD
         for k in range(1, sizes[h]):
-            if k == 1 and streams.uniform(key, c) < couple:
+            if k == 1 and uniform(key, c) < couple:
                 slot_role[b + k] = _S_SECOND
                 n_second += 1
             else:
                 slot_role[b + k] = _S_PREF
                 n_pref += 1
             c += U1
-    return slot_role, n_pref, n_second, c
-
-
-@njit(cache=True)
-def _child_slots(
-    slot_role: np.ndarray,
-    n_minor: int,
-    n_pref: int,
-    n_second: int,
-    n_hh: int,
-    key: np.uint64,
-    c: np.uint64,
-) -> np.uint64:
-    """Step 3: which slots take children; PREF slots first, then second heads, then heads."""
+    # step 3: child slots
+    s_head, s_second, s_pref = np.uint8(_S_HEAD), np.uint8(_S_SECOND), np.uint8(_S_PREF)
+    s_child, s_other = np.uint8(_S_CHILD), np.uint8(_S_OTHER)
     need = n_minor
     if n_pref >= need:
-        c = _select(slot_role, _S_PREF, _S_CHILD, _S_OTHER, need, n_pref, key, c)
+        c = _select(slot_role, s_pref, s_child, s_other, need, n_pref, key, c)
     else:
-        for s in range(slot_role.size):
+        for s in range(n):
             if slot_role[s] == _S_PREF:
                 slot_role[s] = _S_CHILD
         need -= n_pref
         take = min(need, n_second)
-        c = _select(slot_role, _S_SECOND, _S_CHILD, _S_SECOND, take, n_second, key, c)
+        c = _select(slot_role, s_second, s_child, s_second, take, n_second, key, c)
         need -= take
         if need > 0:
-            c = _select(slot_role, _S_HEAD, _S_CHILD, _S_HEAD, need, n_hh, key, c)
-    return c
-
-
-@njit(cache=True)
-def _place_children(
-    slot_role: np.ndarray,
-    start: np.ndarray,
-    minors: np.ndarray,
-    age: np.ndarray,
-    member: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Step 4: minors, in noisy-age order, fill child slots household by household.
-
-    Returns the oldest and the youngest child's age per household (-1 and 255 for none).
-    """
-    n_hh = start.size - 1
-    oldest = np.full(n_hh, -1, dtype=np.int32)
-    youngest = np.full(n_hh, 255, dtype=np.int32)
+            c = _select(slot_role, s_head, s_child, s_head, need, n_hh, key, c)
+    # step 4: children placed
+    member = np.empty(n, dtype=np.int32)
+    oldest = np.empty(n_hh, dtype=np.int32)
+    youngest = np.empty(n_hh, dtype=np.int32)
     mi = 0
     for h in range(n_hh):
+        hi_age = -1
+        lo_age = 255
         for s in range(start[h], start[h + 1]):
             if slot_role[s] == _S_CHILD:
                 m = minors[mi]
                 mi += 1
                 member[s] = m
                 a = np.int32(age[m])
-                oldest[h] = max(oldest[h], a)
-                youngest[h] = min(youngest[h], a)
-    return oldest, youngest
+                hi_age = max(hi_age, a)
+                lo_age = min(lo_age, a)
+        oldest[h] = hi_age
+        youngest[h] = lo_age
+    return sizes, start, slot_role, member, oldest, youngest, c
 
 
 @njit(cache=True)
-def _adult_pools(age_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Adults left per age and the next one to take per age (ids are shuffled within ages)."""
-    avail = np.zeros(N_AGES, dtype=np.int64)
-    ptr = np.zeros(N_AGES, dtype=np.int64)
-    for a in range(ADULT_AGE, N_AGES):
-        avail[a] = age_starts[a + 1] - age_starts[a]
-        ptr[a] = age_starts[a]
-    return avail, ptr
-
-
-@njit(cache=True)
-def _shuffled_with_kids(
-    oldest: np.ndarray, key: np.uint64, c: np.uint64
-) -> tuple[np.ndarray, np.uint64]:
-    """Households with children in random order (Fisher-Yates); returns (ids, counter)."""
-    n_hh = oldest.size
-    with_kids = np.empty(n_hh, dtype=np.int32)
-    nk = 0
-    for h in range(n_hh):
-        if oldest[h] >= 0:
-            with_kids[nk] = h
-            nk += 1
-    for j in range(nk - 1, 0, -1):
-        r = np.int64(streams.uniform(key, c) * (j + 1))
-        c += U1
-        t = with_kids[j]
-        with_kids[j] = with_kids[r]
-        with_kids[r] = t
-    return with_kids[:nk], c
-
-
-@njit(cache=True)
-def _place_parents(
+def _place_adults(
     slot_role: np.ndarray,
     start: np.ndarray,
-    with_kids: np.ndarray,
+    member: np.ndarray,
     oldest: np.ndarray,
     youngest: np.ndarray,
-    head_age: np.ndarray,
-    avail: np.ndarray,
-    ptr: np.ndarray,
     by_age: np.ndarray,
-    member: np.ndarray,
-    remaining: int,
+    age_starts: np.ndarray,
     gap_mean: float,
     gap_sd: float,
     gap_min: int,
@@ -316,18 +279,53 @@ def _place_parents(
     spouse_sd: float,
     key: np.uint64,
     c: np.uint64,
+    hh_first: int,
+    household: np.ndarray,
+    role: np.ndarray,
+    nxt: np.ndarray,
     counts: np.ndarray,
-) -> tuple[int, np.uint64]:
-    """Step 5a: first heads of households with children, then 5b: their second heads.
+) -> None:
+    """Steps 5-6: adults placed, then household, role and next_member written.
 
-    Heads fit every child's age; a second head is drawn near the first one's age.
-    counts[0] += heads placed outside the parent age range. Returns (remaining, counter).
+    5a. heads of households with children (in random order) fit every child's age;
+    5b. their second heads are drawn near the first one's age;
+    5c. childless households get a random head, then a spouse of similar age;
+    5d. other adult slots take random remaining adults (the region's last draws);
+    6.  household, role and next_member written per member.
+
+    Adults come from per-age pools (ids shuffled within each age). counts[0] += heads
+    placed outside the parent age range, counts[1] += households with no adult.
     """
+    n_hh = oldest.size
+    # adults left per age and the next one to take per age
+    avail = np.zeros(N_AGES, dtype=np.int64)
+    ptr = np.zeros(N_AGES, dtype=np.int64)
+    for a in range(ADULT_AGE, N_AGES):
+        avail[a] = age_starts[a + 1] - age_starts[a]
+        ptr[a] = age_starts[a]
+    remaining = np.int64(age_starts[N_AGES] - age_starts[ADULT_AGE])
+    # households with children in random order (Fisher-Yates)
+    with_kids = np.empty(n_hh, dtype=np.int32)
+    nk = 0
+    for h in range(n_hh):
+        if oldest[h] >= 0:
+            with_kids[nk] = h
+            nk += 1
+    for j in range(nk - 1, 0, -1):
+        r = np.int64(uniform(key, c) * (j + 1))
+        c += U1
+        t = with_kids[j]
+        with_kids[j] = with_kids[r]
+        with_kids[r] = t
+    head_age = np.empty(n_hh, dtype=np.int32)
+    for h in range(n_hh):
+        head_age[h] = -1
+    # 5a, 5b: first heads, then second heads, of households with children
     for phase in range(2):
-        for q in range(with_kids.size):
+        for q in range(nk):
             h = with_kids[q]
-            lo = oldest[h] + gap_min
-            hi = max(youngest[h] + gap_max, lo)
+            lo = np.int64(oldest[h]) + gap_min
+            hi = max(np.int64(youngest[h]) + gap_max, lo)
             for s in range(start[h], start[h + 1]):
                 sr = slot_role[s]
                 if (phase == 0 and sr != _S_HEAD) or (phase == 1 and sr != _S_SECOND):
@@ -337,7 +335,7 @@ def _place_parents(
                 else:
                     g = min(max(gap_mean + gap_sd * normal(key, c), gap_min), gap_max)
                     target = oldest[h] + g
-                coin = streams.uniform(key, c + np.uint64(2))
+                coin = uniform(key, c + np.uint64(2))
                 c += np.uint64(3)
                 m, a, ok = _pick_near(avail, ptr, by_age, target, lo, hi, coin)
                 remaining -= 1
@@ -346,85 +344,38 @@ def _place_parents(
                     counts[0] += 1
                 if phase == 0:
                     head_age[h] = a
-    return remaining, c
-
-
-@njit(cache=True)
-def _place_childless(
-    slot_role: np.ndarray,
-    start: np.ndarray,
-    oldest: np.ndarray,
-    head_age: np.ndarray,
-    avail: np.ndarray,
-    ptr: np.ndarray,
-    by_age: np.ndarray,
-    member: np.ndarray,
-    remaining: int,
-    spouse_sd: float,
-    key: np.uint64,
-    c: np.uint64,
-) -> tuple[int, np.uint64]:
-    """Step 5c: childless households get a random head, then a spouse of similar age.
-
-    `remaining` is the number of adults not yet placed; returns (remaining, counter).
-    """
-    for h in range(oldest.size):
+    # 5c: childless households
+    any_lo, any_hi = np.int64(ADULT_AGE), np.int64(MAX_AGE)
+    for h in range(n_hh):
         if oldest[h] >= 0:
             continue
         for s in range(start[h], start[h + 1]):
             sr = slot_role[s]
             if sr == _S_HEAD:
-                m, a = _pick_random(avail, ptr, by_age, remaining, streams.uniform(key, c))
+                m, a = _pick_random(avail, ptr, by_age, remaining, uniform(key, c))
                 c += U1
                 head_age[h] = a
             elif sr == _S_SECOND:
                 target = head_age[h] + spouse_sd * normal(key, c)
-                coin = streams.uniform(key, c + np.uint64(2))
+                coin = uniform(key, c + np.uint64(2))
                 c += np.uint64(3)
-                m, a, _ok = _pick_near(avail, ptr, by_age, target, ADULT_AGE, MAX_AGE, coin)
+                m, a, _ok = _pick_near(avail, ptr, by_age, target, any_lo, any_hi, coin)
             else:
                 continue
             remaining -= 1
             member[s] = m
-    return remaining, c
-
-
-@njit(cache=True)
-def _place_others(
-    slot_role: np.ndarray,
-    avail: np.ndarray,
-    ptr: np.ndarray,
-    by_age: np.ndarray,
-    member: np.ndarray,
-    remaining: int,
-    key: np.uint64,
-    c: np.uint64,
-) -> None:
-    """Step 5d: other adult slots take random remaining adults (the region's last draws)."""
+    # 5d: other adults
     for s in range(slot_role.size):
         if slot_role[s] == _S_OTHER:
-            m, _a = _pick_random(avail, ptr, by_age, remaining, streams.uniform(key, c))
+            m, _a = _pick_random(avail, ptr, by_age, remaining, uniform(key, c))
             c += U1
             remaining -= 1
             member[s] = m
-
-
-@njit(cache=True)
-def _write_out(
-    slot_role: np.ndarray,
-    start: np.ndarray,
-    sizes: np.ndarray,
-    member: np.ndarray,
-    hh_first: int,
-    household: np.ndarray,
-    role: np.ndarray,
-    nxt: np.ndarray,
-) -> int:
-    """Step 6: write household, role and next_member; returns households with no adult."""
+    # 6: household, role, next_member
     no_adult = 0
-    for h in range(sizes.size):
+    for h in range(n_hh):
         b = start[h]
-        s_n = sizes[h]
+        s_n = start[h + 1] - b
         adults = 0
         for k in range(s_n):
             m = member[b + k]
@@ -441,22 +392,16 @@ def _write_out(
             nxt[m] = member[b + (k + 1) % s_n]
         if adults == 0:
             no_adult += 1
-    return no_adult
+    counts[1] += no_adult
 
 
-@njit(cache=True)
 def _households_region(
     by_age: np.ndarray,
     age_starts: np.ndarray,
     minors: np.ndarray,
     age: np.ndarray,
     size_cum: np.ndarray,
-    couple: float,
-    gap_mean: float,
-    gap_sd: float,
-    gap_min: int,
-    gap_max: int,
-    spouse_sd: float,
+    p: Households,
     key: np.uint64,
     hh_first: int,
     household: np.ndarray,
@@ -474,49 +419,34 @@ def _households_region(
     counts[0] += heads placed outside the parent age range (no fitting adult left),
     counts[1] += households with no adult (only when minors outnumber the slots).
     """
-    n_adult = np.int64(age_starts[N_AGES] - age_starts[ADULT_AGE])
-    n_minor = minors.size
-    n = n_adult + n_minor
-    if n == 0:
+    n_adult = int(age_starts[N_AGES] - age_starts[ADULT_AGE])
+    if n_adult + minors.size == 0:
         return 0
-    c = np.uint64(0)
-    sizes, start, c = _draw_sizes(n, size_cum, key, c)
-    n_hh = sizes.size
-    slot_role, n_pref, n_second, c = _slot_roles(sizes, start, n, couple, key, c)
-    c = _child_slots(slot_role, n_minor, n_pref, n_second, n_hh, key, c)
-    member = np.empty(n, dtype=np.int32)
-    oldest, youngest = _place_children(slot_role, start, minors, age, member)
-    # adults come from per-age pools (shuffled within each age)
-    avail, ptr = _adult_pools(age_starts)
-    with_kids, c = _shuffled_with_kids(oldest, key, c)
-    head_age = np.full(n_hh, -1, dtype=np.int32)
-    remaining, c = _place_parents(
+    sizes, start, slot_role, member, oldest, youngest, c = _form_slots(
+        n_adult, minors, age, size_cum, float(p.couple_share), key
+    )
+    _place_adults(
         slot_role,
         start,
-        with_kids,
+        member,
         oldest,
         youngest,
-        head_age,
-        avail,
-        ptr,
         by_age,
-        member,
-        n_adult,
-        gap_mean,
-        gap_sd,
-        gap_min,
-        gap_max,
-        spouse_sd,
+        age_starts,
+        float(p.parent_gap_mean),
+        float(p.parent_gap_sd),
+        int(p.parent_gap_min),
+        int(p.parent_gap_max),
+        float(p.spouse_age_sd),
         key,
-        c,
+        np.uint64(c),
+        hh_first,
+        household,
+        role,
+        nxt,
         counts,
     )
-    remaining, c = _place_childless(
-        slot_role, start, oldest, head_age, avail, ptr, by_age, member, remaining, spouse_sd, key, c
-    )
-    _place_others(slot_role, avail, ptr, by_age, member, remaining, key, c)
-    counts[1] += _write_out(slot_role, start, sizes, member, hh_first, household, role, nxt)
-    return n_hh
+    return int(sizes.size)
 
 
 # --------------------------------------------------------------------------------------
@@ -554,23 +484,7 @@ def build_households(
         mins = minors[m_starts[r * nb] : m_starts[(r + 1) * nb]]
         key_r = network_key(seed, -1, P_HOUSE + r)
         n_hh += _households_region(
-            ids,
-            starts,
-            mins,
-            age,
-            size_cum,
-            p.couple_share,
-            p.parent_gap_mean,
-            p.parent_gap_sd,
-            p.parent_gap_min,
-            p.parent_gap_max,
-            p.spouse_age_sd,
-            key_r,
-            n_hh,
-            household,
-            role,
-            nxt,
-            counts,
+            ids, starts, mins, age, size_cum, p, key_r, n_hh, household, role, nxt, counts
         )
     stats = {"parent_age_violations": int(counts[0]), "households_without_adult": int(counts[1])}
     return household, nxt, role, n_hh, stats
