@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from numba import njit
 
 from panopticon.core.metrics import LongTable
 from panopticon.core.module import CollateralMembership, DayContext, Module, Phase, TableSpec
@@ -45,6 +46,36 @@ CONSEQUENCES = {
 }
 
 
+@njit(cache=True)
+def _count_by(
+    group: np.ndarray, ids: np.ndarray, mask: np.ndarray, want: bool, k: int
+) -> np.ndarray:
+    """People per group among `ids` (only where mask == want, when a mask is given)."""
+    out = np.zeros(k, dtype=np.int64)
+    masked = mask.size > 0
+    for r in range(ids.size):
+        if masked and mask[r] != want:
+            continue
+        out[group[ids[r]]] += 1
+    return out
+
+
+@njit(cache=True)
+def _tally(group: np.ndarray, on: np.ndarray, truth: np.ndarray, k: int) -> np.ndarray:
+    """Per group: members (`on`), and members not members in truth; one pass."""
+    out = np.zeros((2, k), dtype=np.int64)
+    for i in range(group.size):
+        if on[i]:
+            g = group[i]
+            out[0, g] += 1
+            if not truth[i]:
+                out[1, g] += 1
+    return out
+
+
+_NO_MASK = np.zeros(0, dtype=np.bool_)
+
+
 @register
 class Groups(Module):
     """Per-group tables (module name ``groups``), when the scenario distinguishes groups."""
@@ -71,9 +102,9 @@ class Groups(Module):
         self.funnel = LongTable(FUNNEL)
         self.consequences = LongTable(CONSEQUENCES)
 
-    def _by(self, ids: np.ndarray) -> np.ndarray:
-        """People per group among `ids`."""
-        return np.bincount(self.group[ids], minlength=len(self.names))
+    def _by(self, ids: np.ndarray, mask: np.ndarray = _NO_MASK, want: bool = True) -> np.ndarray:
+        """People per group among `ids` (where `mask` is `want`, if a mask is given)."""
+        return _count_by(self.group, ids, mask, want, len(self.names))
 
     def step(self, ctx: DayContext) -> None:
         """Today's funnel per group; on snapshot days, consequences per group."""
@@ -84,30 +115,29 @@ class Groups(Module):
             population=self.size,
             committed=self._by(ctx.actors),
             observed=self._by(ctx.seen_actors),
-            missed=self._by(ctx.seen_actors[ctx.outcome == MISSED]),
+            missed=self._by(ctx.seen_actors, ctx.outcome == MISSED),
             records_against=self._by(batch.attributed_to),
-            wrongful_against=self._by(batch.attributed_to[~batch.correct]),
+            wrongful_against=self._by(batch.attributed_to, batch.correct, False),
         )
         if not snapshot_day(ctx):
             return
         k = len(self.names)
         for name, m in self.sim.find("membership:").items():
             on, truth = m.members(ctx.day)
+            own = _tally(self.group, on, truth, k)
             if isinstance(m, CollateralMembership):
-                coll, coll_truth = m.collateral(ctx.day)
-                collateral = np.bincount(self.group[coll], minlength=k)
-                collateral_wrongly = np.bincount(self.group[coll & ~coll_truth], minlength=k)
+                coll = _tally(self.group, *m.collateral(ctx.day), k)
             else:
-                collateral = collateral_wrongly = np.zeros(k, dtype=np.int64)
+                coll = np.zeros((2, k), dtype=np.int64)
             self.consequences.add(
                 day=np.int32(ctx.day),
                 measure=name,
                 group=np.array(self.names),
                 population=self.size,
-                triggered=np.bincount(self.group[on], minlength=k),
-                triggered_wrongly=np.bincount(self.group[on & ~truth], minlength=k),
-                collateral=collateral,
-                collateral_wrongly=collateral_wrongly,
+                triggered=own[0],
+                triggered_wrongly=own[1],
+                collateral=coll[0],
+                collateral_wrongly=coll[1],
             )
 
     def table_specs(self) -> list[TableSpec]:

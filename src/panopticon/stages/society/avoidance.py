@@ -19,6 +19,10 @@ from panopticon.stages.society.draws import P_DROP, P_NEW, P_PICK, U16, U32, net
 from panopticon.stages.society.params import Avoidance, NetworkParams
 from panopticon.stages.society.rows import BLOCK, EMPTY, bounds, row_degree
 
+# Rounds visit only low people's rows while they are at most 1 in LOW_VISIT citizens (the
+# full pass reads every row once, the visit each low row twice and each dropped tie's rows).
+LOW_VISIT = 5
+
 if TYPE_CHECKING:
     from panopticon.stages.society.graph import Network
 
@@ -97,6 +101,71 @@ def _drop_pass(
                 idx[s] = EMPTY
             want[i] = k
     return acc[:, 0].sum(), acc[:, 1].sum()
+
+
+@njit(cache=True)
+def _remove_entry(indptr: np.ndarray, idx: np.ndarray, i: int, j: int) -> bool:
+    """Remove j from row i, keeping the order of the others; whether it was there."""
+    lo, hi = bounds(indptr, idx, i)
+    s = lo
+    while s < hi and idx[s] >= 0 and idx[s] != j:
+        s += 1
+    if s == hi or idx[s] < 0:
+        return False
+    while s + 1 < hi and idx[s + 1] >= 0:
+        idx[s] = idx[s + 1]
+        s += 1
+    idx[s] = EMPTY
+    return True
+
+
+@njit(cache=True)
+def _drop_low(
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    lows: np.ndarray,
+    p: float,
+    p_new: float,
+    key_drop: np.uint64,
+    key_new: np.uint64,
+    want: np.ndarray,
+) -> tuple[int, int]:
+    """`_drop_pass` for a score-aware round, visiting only the rows of low people.
+
+    Without score_blind a decision needs a low end: i drops j only if j is low. Each
+    decision (i about low j) is found once, in row j (rows are symmetric), with the same
+    counters as `_drop_pass`; the decided ties are then removed from both rows, keeping
+    the order of the remaining entries. The graph, `want` and the counts are those of
+    `_drop_pass`, at a cost that grows with the ties of low people, not with all ties.
+    """
+    n_cand = 0
+    for r in range(lows.size):
+        j = lows[r]
+        lo, hi = bounds(indptr, idx, j)
+        n_cand += row_degree(idx, lo, hi)
+    src = np.empty(n_cand, dtype=np.int32)
+    dst = np.empty(n_cand, dtype=np.int32)
+    m = 0
+    for r in range(lows.size):
+        j = lows[r]
+        lo, hi = bounds(indptr, idx, j)
+        for s in range(lo, hi):
+            i = idx[s]
+            if i < 0:
+                break
+            c = (np.uint64(i) << U32) | np.uint64(j)
+            if streams.uniform(key_drop, c) < p:
+                if streams.uniform(key_new, c) < p_new:
+                    want[i] += 1
+                src[m] = i
+                dst[m] = j
+                m += 1
+    removed = 0
+    for q in range(m):
+        if _remove_entry(indptr, idx, src[q], dst[q]):
+            _remove_entry(indptr, idx, dst[q], src[q])
+            removed += 2
+    return m, removed
 
 
 @njit(cache=True)
@@ -181,13 +250,56 @@ def _new_ties(
     return formed, failed, moved
 
 
+@njit(cache=True)
+def _cum_table(score: np.ndarray, lo: int, table: np.ndarray) -> np.ndarray:
+    """Running sum of table[score[i] - lo] in id order (`np.cumsum`'s additions)."""
+    out = np.empty(score.size, dtype=np.float64)
+    c = 0.0
+    for i in range(score.size):
+        c += table[np.int64(score[i]) - lo]
+        out[i] = c
+    return out
+
+
+def partner_weights(attractiveness: np.ndarray, preference: float) -> np.ndarray:
+    """Cumulative partner weights exp(preference x attractiveness), scaled by the maximum."""
+    att = np.asarray(attractiveness, dtype=np.float64)
+    if not np.all(np.isfinite(att)):
+        raise ValueError("rewire: attractiveness must be finite for every citizen")
+    return np.cumsum(np.exp(preference * (att - att.max())))
+
+
+def score_weights(score: np.ndarray, preference: float) -> np.ndarray:
+    """`partner_weights` of the scores' attractiveness (`module.attractiveness`), faster.
+
+    Integer scores take few values: the weight of each value in the range in use is
+    computed once, by the same NumPy operations on the same float64 inputs, and the
+    running sum adds them in id order, as `np.cumsum` does; the bytes are the same.
+    """
+    if score.dtype.kind not in "iu" or score.size == 0:
+        s = score.astype(np.float64)
+        lo, hi = float(s.min()), float(s.max())
+        att = (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
+        return partner_weights(att, preference)
+    lo, hi = int(score.min()), int(score.max())
+    if hi - lo > 1 << 16:
+        s = score.astype(np.float64)
+        return partner_weights((s - float(lo)) / float(hi - lo), preference)
+    values = np.arange(lo, hi + 1, dtype=np.float64)
+    flo, fhi = float(lo), float(hi)
+    att = (values - flo) / (fhi - flo) if fhi > flo else np.zeros_like(values)
+    table = np.exp(preference * (att - att.max()))
+    return _cum_table(score, lo, table)
+
+
 def rewire(
     net: Network,
     low: np.ndarray,
-    attractiveness: np.ndarray,
+    attractiveness: np.ndarray | None,
     day: int,
     seed: int,
     params: Avoidance | NetworkParams,
+    weights: np.ndarray | None = None,
 ) -> dict[str, int]:
     """One avoidance round on `net`, keyed by (seed, day): drops and new ties.
 
@@ -197,6 +309,8 @@ def rewire(
     existing friends and full rows when the pool is spent are rejected). With
     score_blind, every tie is dropped with probability p_drop times the share of
     ties pointing to low people (the same expected churn) and partners are uniform.
+    `weights`, when given, are the cumulative partner weights (`partner_weights`,
+    `score_weights`) and `attractiveness` is not read.
     Returns counts: decisions, dropped (ties), new, failed, moved (rows moved to the
     pool), compacted (1 if the pool was refilled first), pool_free.
     """
@@ -217,17 +331,28 @@ def rewire(
     key_new = network_key(seed, day, P_NEW)
     key_pick = network_key(seed, day, P_PICK)
     want = np.zeros(net.size, dtype=np.int32)
-    decisions, removed = _drop_pass(
-        net.indptr, net.indices, low, a.score_blind, p, a.p_new, key_drop, key_new, want
-    )
+    if a.score_blind:
+        decisions, removed = _drop_pass(
+            net.indptr, net.indices, low, True, p, a.p_new, key_drop, key_new, want
+        )
+    elif np.count_nonzero(low) > low.size // LOW_VISIT:
+        decisions, removed = _drop_pass(
+            net.indptr, net.indices, low, False, p, a.p_new, key_drop, key_new, want
+        )
+    else:
+        lows = np.flatnonzero(low).astype(np.int32)
+        decisions, removed = _drop_low(
+            net.indptr, net.indices, lows, p, a.p_new, key_drop, key_new, want
+        )
     if a.score_blind or a.preference == 0:
         cum = np.zeros(0, dtype=np.float64)
+    elif weights is not None:
+        net.check_size(weights, "weights")
+        cum = weights
     else:
         att = np.asarray(attractiveness, dtype=np.float64)
         net.check_size(att, "attractiveness")
-        if not np.all(np.isfinite(att)):
-            raise ValueError("rewire: attractiveness must be finite for every citizen")
-        cum = np.cumsum(np.exp(a.preference * (att - att.max())))
+        cum = partner_weights(att, a.preference)
     formed, failed, moved = _new_ties(
         net.indptr, net.indices, net.pool_top, want, cum, a.tries, key_pick
     )

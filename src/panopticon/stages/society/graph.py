@@ -176,6 +176,19 @@ def _walk_households(
     return out
 
 
+@njit(cache=True)
+def _any_other(household: np.ndarray, mask: np.ndarray, n_households: int) -> np.ndarray:
+    """Per citizen: whether another member of its household has `mask` True (two passes)."""
+    per = np.zeros(n_households, dtype=np.int32)
+    for i in range(household.size):
+        if mask[i]:
+            per[household[i]] += 1
+    out = np.empty(household.size, dtype=np.bool_)
+    for i in range(household.size):
+        out[i] = per[household[i]] - mask[i] > 0
+    return out
+
+
 @sized_kernel(0)
 def _copy_rows(
     indptr: np.ndarray, idx: np.ndarray, new_indptr: np.ndarray, new_idx: np.ndarray
@@ -290,8 +303,7 @@ class Network:
         """
         mask = np.asarray(mask, dtype=bool)
         self.check_size(mask, "mask")
-        per_household = np.bincount(self.household[mask], minlength=self.n_households)
-        return (per_household[self.household] - mask) > 0
+        return _any_other(self.household, mask, self.n_households)
 
     def scale_circle(
         self, ids: np.ndarray, values: np.ndarray, factor: float, floor: float
@@ -367,17 +379,31 @@ class Network:
     def rewire(
         self,
         low: np.ndarray,
-        attractiveness: np.ndarray,
+        attractiveness: np.ndarray | None,
         day: int,
         seed: int,
         params: Avoidance | NetworkParams,
+        weights: np.ndarray | None = None,
     ) -> dict[str, int]:
         """One avoidance round, keyed by (seed, day): drops and new ties (`avoidance.rewire`).
 
-        Returns counts: decisions, dropped (ties), new, failed, moved (rows moved to the
-        pool), compacted (1 if the pool was refilled first), pool_free.
+        `weights` (optional) are the cumulative partner weights instead of
+        `attractiveness`. Returns counts: decisions, dropped (ties), new, failed, moved
+        (rows moved to the pool), compacted (1 if the pool was refilled first), pool_free.
         """
-        return avoidance.rewire(self, low, attractiveness, day, seed, params)
+        return avoidance.rewire(self, low, attractiveness, day, seed, params, weights)
+
+    def row_stats(
+        self, values: np.ndarray, codes: np.ndarray, n_codes: int
+    ) -> tuple[np.ndarray, dict[str, object]] | None:
+        """Degrees, people and degree sums per code, isolated, assortativity in one pass.
+
+        The same numbers as `degree`, `np.bincount` and `assortativity`; None where integer
+        sums cannot be exact (`stats.row_stats`).
+        """
+        self.check_size(values, "values")
+        self.check_size(codes, "codes")
+        return graph_stats.row_stats(self.indptr, self.indices, values, codes, n_codes)
 
     def compact(self) -> None:
         """Repack rows to degree + slack slots and refill the overflow pool (reallocates)."""

@@ -16,6 +16,7 @@ import numpy as np
 from panopticon.core.metrics import HISTOGRAM_EVERY
 from panopticon.core.module import Column, DayContext, Export, Module, Phase
 from panopticon.core.registry import register
+from panopticon.stages.society import avoidance
 from panopticon.stages.society.build import build_network
 
 
@@ -106,34 +107,42 @@ class Society(Module):
         """Avoidance round on its schedule; degree by grade every 30 days and at the ends."""
         day, net, av = ctx.day, self.graph, self.params.avoidance
         pol = self._policy()
+        names = self._grade_names()
+        codes = pol.grades.grade if pol.grades is not None else np.zeros(pol.score.size, np.uint8)
         out: dict[str, float] = {}
-        if av.enabled and (day + 1) % av.every_days == 0:
-            codes = pol.grades.grade if pol.grades is not None else None
-            avoid = np.array([g in av.avoid_grades for g in self._grade_names()])
-            low = avoid[codes] if codes is not None else np.zeros(pol.score.size, dtype=bool)
-            r = net.rewire(low, attractiveness(pol.score), day, self.sim.seed, av)
+        rewired = av.enabled and (day + 1) % av.every_days == 0
+        if rewired:
+            avoid = np.array([g in av.avoid_grades for g in names])
+            low = avoid[codes] if pol.grades is not None else np.zeros(pol.score.size, bool)
+            weights = None
+            if not (av.score_blind or av.preference == 0):
+                weights = avoidance.score_weights(pol.score, av.preference)
+            r = net.rewire(low, None, day, self.sim.seed, av, weights)
             out.update(ties_dropped=r["dropped"], ties_new=r["new"])
         elif av.enabled:
             out.update(ties_dropped=0, ties_new=0)
         periodic = av.enabled and (day + 1) % HISTOGRAM_EVERY == 0
         if day == 0 or periodic or ctx.last_day:
-            if self._degree is None or (av.enabled and (day + 1) % av.every_days == 0):
-                self._degree = net.degree()
-            names = self._grade_names()
-            codes = (
-                pol.grades.grade
-                if pol.grades is not None
-                else np.zeros(pol.score.size, dtype=np.uint8)
-            )
-            per = np.bincount(codes, weights=self._degree, minlength=len(names))
-            people = np.bincount(codes, minlength=len(names))
+            fresh = self._degree is None or rewired
+            fused = net.row_stats(pol.score, codes, len(names)) if fresh else None
+            if fused is not None:
+                self._degree, st = fused
+                per, people = st["degree_sum"], st["people"]
+                isolated, assortativity = st["isolated"], st["assortativity"]
+            else:
+                if fresh:
+                    self._degree = net.degree()
+                per = np.bincount(codes, weights=self._degree, minlength=len(names))
+                people = np.bincount(codes, minlength=len(names))
+                isolated = int((self._degree == 0).sum())
+                assortativity = net.assortativity(pol.score.astype(np.float64))
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = per / people
             self._snapshot = {
                 f"mean_degree_{g}": float(v) for g, v in zip(names, mean, strict=True)
             }
-            self._snapshot["isolated"] = int((self._degree == 0).sum())
-            self._snapshot["mean_assortativity"] = net.assortativity(pol.score.astype(np.float64))
+            self._snapshot["isolated"] = isolated
+            self._snapshot["mean_assortativity"] = assortativity
         out.update(self._snapshot)
         self._today = out
 
