@@ -16,7 +16,7 @@ import polars as pl
 
 import panopticon as pn
 
-GOLDEN = "d31b6b805b94fcc8521a099db706d7bd9335238c865dc6b78eb95d4c26b1745c"
+GOLDEN = "24bb67b073e4a9caede034f2e24df75e8b1c8d231d229367dffa1f3c0c060128"
 
 
 def table_digest(run: pn.RunResult) -> str:

@@ -30,7 +30,7 @@ from panopticon.core.params import SCORE_BOUND
 from panopticon.core.population import BLOCK, build, draw_propensity
 from panopticon.scenario.schema import Population as PopulationParams
 from panopticon.scenario.schema import Trigger
-from panopticon.stages.behave.behave import _behave_kernel, kind_alias
+from panopticon.stages.behave.behave import _behave_kernel, _count_acts, kind_alias
 from panopticon.stages.sanction.triggers import (
     MAX_TRIGGERS,
     ScoreTrigger,
@@ -366,18 +366,37 @@ def ref_pick(table: np.ndarray, stream: Stream) -> int:
     return int(table[1, k]) if x - k >= table[0, k] else k
 
 
+def ref_local_id(key: int, rank: int) -> int:
+    """The local id holding rank `rank` in its block: four Feistel rounds on 6-bit halves."""
+
+    def f(i: int, half: int) -> int:
+        return ref_mix((key + (half + 64 * i) * _GOLDEN) & _MASK) & 63
+
+    left, right = rank >> 6, rank & 63
+    left ^= f(0, right)
+    right ^= f(1, left)
+    left ^= f(2, right)
+    right ^= f(3, left)
+    return (left << 6) | right
+
+
 def ref_behave(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(actor, kind, acts per citizen) of one day, the slow way.
 
-    Per block: a Poisson number of propensity-driven candidates (stream BEHAVE), each a
-    citizen from the block's alias table then a behaviour when there are several, then
-    a Poisson number of uniform candidates (stream BEHAVE_UNIFORM), each a uniformly
-    chosen citizen then a behaviour. A candidate (i, k) is dropped when i's age is
-    outside k's range, else kept with probability multiplier[k] (times deterrence[i]
-    for a negative behaviour), which costs a draw only when below 1.
+    Per block: a Poisson number of propensity-driven candidates (stream BEHAVE) at the
+    block's envelope, each the top citizen or a body stratum's citizen (alias table, then
+    the block's rank bijection), kept with probability g / e_r (g: the library's derived
+    propensity, compared exactly, with no squeeze) and then a behaviour when there are
+    several; then a Poisson number of uniform candidates (stream BEHAVE_UNIFORM), each a
+    uniformly chosen citizen then a behaviour. A candidate (i, k) is dropped when i's age
+    is outside k's range, else kept with probability multiplier[k] (times deterrence[i]
+    for a negative behaviour), which costs a draw only when below 1. On the `simple` path
+    every candidate takes two draws, x (who) and w (kept iff w x e_r < g x d; w < d for
+    the top citizen).
     """
     a = SimpleNamespace(**args)
-    n = a.prob.size
+    n = a.n
+    g = a.propensity
     actors: list[int] = []
     kinds: list[int] = []
 
@@ -389,18 +408,38 @@ def ref_behave(args: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray
             p *= float(a.deterrence[i])
         return p >= 1.0 or stream.next() < p
 
-    for b in range(a.block_weight.size):
+    total = float(a.s_total)
+    for b in range(a.top_g.size):
         lo = b * BLOCK
         m = min(n, lo + BLOCK) - lo
+        weight = total + float(a.top_g[b])
         s = Stream(ref_key(a.seed, streams.BEHAVE, a.day, b))
-        for _ in range(ref_poisson(s, a.rate_a * float(a.block_weight[b]))):
-            u = s.next() * m
-            slot = int(u)
-            if u - slot >= float(a.prob[lo + slot]):
-                slot = int(a.alias[lo + slot])
-            k = ref_pick(a.kinds_a, s) if a.kinds_a.shape[1] > 1 else 0
-            if keep(s, lo + slot, k, a.multiplier):
-                actors.append(lo + slot)
+        for _ in range(ref_poisson(s, a.rate_a * weight)):
+            x = s.next() * weight
+            w = s.next() if a.simple else 0.0  # the simple path: two draws per candidate
+            if x >= total:
+                i, r = lo + int(a.top_j[b]), -1
+            else:
+                y = x / total * (BLOCK - 1)
+                r = min(int(y), BLOCK - 2)
+                if y - r >= float(a.s_prob[r]):
+                    r = int(a.s_alias[r])
+                j = ref_local_id(int(a.perm_key[b]), r)
+                if j >= m:  # an empty slot of a partial block
+                    continue
+                i = lo + j
+            env = float(a.s_env[r]) if r >= 0 else 0.0
+            if a.simple:
+                d = float(a.deterrence[i])
+                ok = w < d if r < 0 else w * env < float(g[i]) * d
+                k = 0
+            else:
+                if r >= 0 and not s.next() * env < float(g[i]):
+                    continue
+                k = ref_pick(a.kinds_a, s) if a.kinds_a.shape[1] > 1 else 0
+                ok = keep(s, i, k, a.multiplier)
+            if ok:
+                actors.append(i)
                 kinds.append(k)
         s = Stream(ref_key(a.seed, streams.BEHAVE_UNIFORM, a.day, b))
         for _ in range(ref_poisson(s, a.rate_b * m)):
@@ -427,13 +466,23 @@ def behave_args(
     deterrence: np.ndarray,
 ) -> dict[str, Any]:
     """The kernel's inputs for a catalog, split into the two sources as Behave does."""
-    pop = build(PopulationParams(size=n), seed)
+    params = PopulationParams(size=n)
+    pop = build(params, seed)
     return {
         "seed": seed,
         "day": day,
-        "prob": pop.alias_prob,
-        "alias": pop.alias_index,
-        "block_weight": pop.block_weight,
+        "deterrence": deterrence.astype(np.float32),
+        "n": n,
+        "top_g": pop.top_g,
+        "top_j": pop.top_j,
+        "perm_key": pop.perm_key,
+        "v_key": pop.v_key,
+        "s_prob": pop.strata_prob,
+        "s_alias": pop.strata_alias,
+        "s_env": pop.strata_env,
+        "s_low": pop.strata_low,
+        "s_total": pop.strata_total,
+        "table": pop.table,
         "rate_a": float((rates * loading).sum()),
         "kinds_a": kind_alias(rates * loading),
         "rate_b": float((rates * (1.0 - loading)).sum()),
@@ -444,24 +493,33 @@ def behave_args(
         "age": age.astype(np.uint8),
         "age_lo": ages[:, 0].astype(np.uint8),
         "age_hi": ages[:, 1].astype(np.uint8),
-        "deterrence": deterrence.astype(np.float32),
     }
+
+
+REF_ONLY = ("propensity", "simple")
 
 
 def run_kernel(
     args: dict[str, Any], committed: np.ndarray, simple: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Call the kernel with `args` (its parameters by name) on `committed`."""
-    return _behave_kernel(**args, committed=committed, simple=simple)
+    kernel_args = {k: v for k, v in args.items() if k not in REF_ONLY}
+    actor, kind = _behave_kernel(**kernel_args, simple=simple)
+    _count_acts(actor, committed)  # what Behave.step does after the draw
+    return actor, kind
 
 
 def check_against_reference(args: dict[str, Any], simple: bool) -> np.ndarray:
     """Kernel and reference agree on actors, kinds and the committed counts."""
-    n = args["prob"].size
+    n = args["n"]
     before = (np.arange(n) % 7).astype(np.uint16)
     committed = before.copy()
     actor, kind = run_kernel(args, committed, simple)
-    ref_actor, ref_kind, per_citizen = ref_behave(args)
+    params = PopulationParams(size=n)
+    propensity = draw_propensity(params, args["seed"], 0, n)
+    ref_actor, ref_kind, per_citizen = ref_behave(
+        {**args, "propensity": propensity, "simple": simple}
+    )
     assert actor.dtype == np.int32 and kind.dtype == np.uint8
     np.testing.assert_array_equal(actor, ref_actor)
     np.testing.assert_array_equal(kind, ref_kind)
@@ -535,15 +593,18 @@ def test_behave_kernel_fixed_cases() -> None:
             base.get("deterrence", np.ones(n)),
         )
 
-    # nothing thinned: every candidate is an act, and the count is the two Poisson draws
+    # no deterrence, no multiplier: the acts are the two Poisson draws less the thinning
     full = args()
     kind = check_against_reference(full, simple=False)
-    expected = sum(
+    envelope = [full["s_total"] + full["top_g"][b] for b in range(2)]
+    candidates = sum(
         ref_poisson(Stream(ref_key(1, streams.BEHAVE, 5, b)), full["rate_a"] * weight)
         + ref_poisson(Stream(ref_key(1, streams.BEHAVE_UNIFORM, 5, b)), full["rate_b"] * m)
-        for b, (m, weight) in enumerate(zip([BLOCK, 100], full["block_weight"], strict=True))
+        for b, (m, weight) in enumerate(zip([BLOCK, 100], envelope, strict=True))
     )
-    assert kind.size == expected > 0
+    # only the propensity's thinning (and the partial block's empty slots) drops candidates
+    full_block = ref_poisson(Stream(ref_key(1, streams.BEHAVE, 5, 0)), full["rate_a"] * envelope[0])
+    assert 0.95 * full_block <= kind.size <= candidates
     assert set(kind.tolist()) == {0, 1, 2}
     # total deterrence stops every negative act ...
     stopped = args(deterrence=np.zeros(n))

@@ -17,7 +17,7 @@ import math
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,9 @@ from panopticon.io.checkpoint import (
 from panopticon.io.fs import FolderBusy, fs_error
 from panopticon.io.runs import CHECKPOINTS_DIR, RunError, RunResult, RunWriter, now, run_location
 from panopticon.scenario.schema import Scenario
+
+PEOPLE_ROWS = 1 << 20
+"""Rows per chunk (row group) of people.parquet."""
 
 SURELY_FITS_PER_CITIZEN = 4096
 """Bytes per citizen above any scenario's peak (~200 B for the richest preset): a run whose
@@ -303,6 +306,12 @@ class Simulation:
             cols[e.name] = got[id(m)][e.name]
         return pa.table(cols)
 
+    def people_chunks(self, rows: int = PEOPLE_ROWS) -> Iterator[pa.Table]:
+        """The people table in chunks of `rows` rows (each built only when asked for)."""
+        table = self.people()
+        for lo in range(0, max(table.num_rows, 1), rows):
+            yield table.slice(lo, rows)
+
     def extra_tables(self) -> dict[str, pa.Table]:
         """The modules' extra tables (only those their features produce)."""
         out: dict[str, pa.Table] = {}
@@ -425,7 +434,7 @@ def drive(
         wall = time.perf_counter() - t0
         writer.finish(
             sim.metrics.table(),
-            sim.people(),
+            sim.people_chunks() if scenario.run.people else None,
             sim.extra_tables(),
             {
                 "finished": now(),
@@ -477,6 +486,7 @@ def describe_outputs(sim: Simulation) -> dict[str, Any]:
                 "position": i,
             }
             for i, (_, e) in enumerate(sim.exports())
+            if sim.scenario.run.people
         },
         "tables": {
             spec.name: {"rows": spec.rows, "columns": spec.columns}

@@ -1,117 +1,276 @@
-"""Synthetic citizens: propensities and the per-block alias tables that sample them.
+"""Synthetic citizens: propensities derived from each id, never stored per citizen.
 
-Citizens are split into fixed logical blocks of `BLOCK` consecutive ids. Each block
-carries an alias table over its citizens' propensities, so the engine can draw the day's
-candidate acts for a block in time proportional to the number of acts, touching only that
-block's memory. The block size is a constant of the model (not of the machine): a run
-gives the same bytes on any thread count.
+Citizens are split into fixed logical blocks of `BLOCK` consecutive ids. Within a block,
+a keyed bijection of the local ids 0..4095 (`local_rank`, four Feistel rounds) gives
+every citizen a rank r, and a counter-based stream keyed by the block (the local id as
+its counter) its own uniform v; its propensity is the Gamma(shape, mean 1) quantile of
+u = (r + v) / 4096. Marginally u is uniform on [0, 1), so g is Gamma-distributed; within
+a block the ranks stratify the draws (one citizen per 1/4096 of probability), which lets
+the day's acts be drawn without any per-citizen table:
+
+- the *body* strata r = 0..4094 have the same envelope e_r = Q((r + 1) / 4096) in every
+  block, so one alias table over them serves every block, and a candidate in stratum r
+  is kept with probability g / e_r (thinning: 99.8% of candidates are kept at shape
+  0.5; a squeeze decides 99.7% of them without deriving g);
+- the *top* stratum r = 4095 (unbounded) is one citizen per block whose propensity is
+  kept per block (`top_g`).
+
+In the last, partial block of m < 4096 citizens the ranks of the local ids m..4095 are
+empty slots: a candidate there is dropped, which keeps one code path for every block.
+
+The quantile Q on the body strata is a table of `KNOTS` + 1 points (SciPy's Gamma
+quantile at u = k / 2^16, up to 1 - 2^-12) interpolated linearly: the model's propensity
+is that piecewise-linear quantile, within ~1e-6 of the Gamma in mean. The top stratum uses
+the exact upper-tail quantile. Per-block data: 28 bytes per 4,096 citizens. The block
+size is a constant of the model (not of the machine): a run gives the same bytes on any
+thread count.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+from scipy import special
 
 from panopticon.core import streams
 from panopticon.scenario.schema import Population as PopulationParams
 
 BLOCK = 4096
 CHUNK = 1 << 20  # citizens per vectorised set-up chunk (a multiple of BLOCK)
+KNOTS = 1 << 16  # quantile table resolution on [0, 1)
+TABLE_TOP = KNOTS - KNOTS // BLOCK  # last knot: u = 1 - 1 / BLOCK, the highest body bound
+MARGIN = 2.0**-40  # relative margin of the squeeze bounds (far above rounding, ~2^-52)
+PERMUTE_DAY = 0  # stream (seed, POPULATION, day, block) of the block's rank bijection
+UNIFORM_DAY = 1  # stream of the citizens' own uniforms v (counter: local id)
 
 
 @dataclass
 class Population:
-    """Columnar citizens: alias tables per block and each block's total propensity."""
+    """Per-block data of the citizens (their propensities are derived, not stored).
+
+    `strata_*` are over the body strata 0..BLOCK-2 of a block, the same for every block
+    (alias keep-probability, alias, envelope e_r = Q((r + 1) / BLOCK), squeeze).
+    """
 
     size: int
-    alias_prob: np.ndarray  # float32[size]: keep slot with this probability
-    alias_index: np.ndarray  # uint16[size]: block-local id to take otherwise
-    block_weight: np.ndarray  # float64[n_blocks]: sum of propensities in the block
+    top_g: np.ndarray  # float64[n_blocks]: the top-rank citizen's propensity (0: no citizen)
+    top_j: np.ndarray  # int32[n_blocks]: that citizen's local id
+    perm_key: np.ndarray  # uint64[n_blocks]: key of the block's rank bijection
+    v_key: np.ndarray  # uint64[n_blocks]: key of the block's per-citizen uniforms
+    strata_prob: np.ndarray  # float64[BLOCK - 1]
+    strata_alias: np.ndarray  # int32[BLOCK - 1]
+    strata_env: np.ndarray  # float64[BLOCK - 1]
+    strata_low: np.ndarray  # float64[BLOCK - 1]: Q(r / BLOCK) / e_r, less a margin
+    strata_total: float  # sum of the envelope over the body strata
+    table: np.ndarray  # float64[TABLE_TOP + 1]: Q(k / KNOTS)
     propensity_max: float
 
     @property
     def n_blocks(self) -> int:
         """Number of logical blocks."""
-        return len(self.block_weight)
+        return len(self.top_g)
 
     def nbytes(self) -> int:
-        """Resident bytes of the population arrays."""
-        return self.alias_prob.nbytes + self.alias_index.nbytes + self.block_weight.nbytes
+        """Resident bytes that grow with the population: the per-block arrays (28 B each).
+
+        The shared tables (`table`, `strata_*`: 0.6 MiB whatever the size) are not counted:
+        they are a constant of the shape, not state of the citizens.
+        """
+        return sum(a.nbytes for a in (self.top_g, self.top_j, self.perm_key, self.v_key))
 
 
-def draw_propensity(params: PopulationParams, seed: int, start: int, stop: int) -> np.ndarray:
-    """Propensities g_i ~ Gamma(shape, mean 1) for ids start..stop-1, reproducible per id.
+@lru_cache(maxsize=8)
+def quantile_table(shape: float) -> np.ndarray:
+    """Q(k / KNOTS) for k = 0..TABLE_TOP: the Gamma(shape, mean 1) quantile at the knots."""
+    u = np.arange(TABLE_TOP + 1, dtype=np.float64) / KNOTS
+    table = special.gammaincinv(shape, u) / shape
+    table[0] = 0.0
+    table = np.maximum.accumulate(table)  # monotone whatever SciPy's last bits
+    table.setflags(write=False)
+    return table
 
-    Drawn chunk by chunk from counter-based generators keyed by (seed, chunk), so the
-    value for a citizen depends only on the seed and the id.
+
+def tail_quantile(shape: float, q: np.ndarray) -> np.ndarray:
+    """The Gamma(shape, mean 1) value exceeded with probability q (the top strata)."""
+    return special.gammainccinv(shape, q) / shape
+
+
+@njit(cache=True, inline="always")
+def _round(key: np.uint64, i: int, half: int) -> int:
+    """Feistel round function: 6 key-dependent bits of a 6-bit half."""
+    z = streams.mix64(key + np.uint64(half + 64 * i) * streams.GOLDEN)
+    return int(z & np.uint64(63))
+
+
+@njit(cache=True, inline="always")
+def local_id(key: np.uint64, rank: int) -> int:
+    """The local id (0..4095) holding rank `rank` in its block: a keyed bijection.
+
+    Four Feistel rounds on 6-bit halves, unrolled. In a partial block of m citizens the
+    ranks of the ids m..4095 are empty slots (no citizen).
     """
-    shape = params.propensity.shape
-    out = np.empty(stop - start, dtype=np.float64)
-    first, last = start // CHUNK, (stop - 1) // CHUNK
-    for chunk in range(first, last + 1):
-        lo, hi = chunk * CHUNK, min((chunk + 1) * CHUNK, params.size)
-        rng = streams.population_rng(seed, streams.POPULATION, chunk)
-        values = rng.gamma(shape, 1.0 / shape, size=hi - lo)
-        a, b = max(lo, start), min(hi, stop)
-        out[a - start : b - start] = values[a - lo : b - lo]
-    return out
+    left, right = rank >> 6, rank & 63
+    left ^= _round(key, 0, right)
+    right ^= _round(key, 1, left)
+    left ^= _round(key, 2, right)
+    right ^= _round(key, 3, left)
+    return (left << 6) | right
+
+
+@njit(cache=True, inline="always")
+def local_rank(key: np.uint64, j: int) -> int:
+    """The rank of local id j (the inverse of `local_id`)."""
+    left, right = j >> 6, j & 63
+    right ^= _round(key, 3, left)
+    left ^= _round(key, 2, right)
+    right ^= _round(key, 1, left)
+    left ^= _round(key, 0, right)
+    return (left << 6) | right
+
+
+@njit(cache=True, inline="always")
+def body_quantile(table: np.ndarray, u: float) -> float:
+    """The table quantile at u (linear between knots): a body stratum's propensity."""
+    x = u * KNOTS
+    k = int(x)
+    if k >= table.size - 1:
+        k = table.size - 2
+    f = x - k
+    return table[k] + f * (table[k + 1] - table[k])
 
 
 @njit(cache=True)
-def _build_alias(weights: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vose alias tables per block of `block` citizens (block-local uint16 indices)."""
-    n = weights.size
-    n_blocks = (n + block - 1) // block
-    prob = np.empty(n, dtype=np.float32)
-    alias = np.empty(n, dtype=np.uint16)
-    totals = np.empty(n_blocks, dtype=np.float64)
-    for b in prange(n_blocks):
-        lo = b * block
-        hi = min(lo + block, n)
-        m = hi - lo
-        total = 0.0
-        for i in range(lo, hi):
-            total += weights[i]
-        totals[b] = total
-        scaled = np.empty(m, dtype=np.float64)
-        small = np.empty(m, dtype=np.int64)
-        large = np.empty(m, dtype=np.int64)
-        ns = 0
-        nl = 0
-        for k in range(m):
-            alias[lo + k] = k
-            scaled[k] = weights[lo + k] * m / total if total > 0 else 1.0
-            if scaled[k] < 1.0:
-                small[ns] = k
-                ns += 1
-            else:
-                large[nl] = k
-                nl += 1
-        while ns > 0 and nl > 0:
-            ns -= 1
-            s = small[ns]
-            g = large[nl - 1]
-            prob[lo + s] = scaled[s]
-            alias[lo + s] = g
-            scaled[g] = (scaled[g] + scaled[s]) - 1.0
-            if scaled[g] < 1.0:
-                nl -= 1
-                small[ns] = g
-                ns += 1
-        for k in range(nl):
-            prob[lo + large[k]] = 1.0
-        for k in range(ns):
-            prob[lo + small[k]] = 1.0
-    return prob, alias, totals
+def _block_keys(seed: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per block: the key of its rank bijection and of its citizens' uniforms."""
+    perm = np.empty(n_blocks, dtype=np.uint64)
+    v = np.empty(n_blocks, dtype=np.uint64)
+    for b in range(n_blocks):
+        perm[b] = streams.stream_key(seed, streams.POPULATION, PERMUTE_DAY, b)
+        v[b] = streams.stream_key(seed, streams.POPULATION, UNIFORM_DAY, b)
+    return perm, v
+
+
+@njit(cache=True)
+def _tops(size: int, perm_key: np.ndarray, v_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per block: the local id of its top rank and that citizen's tail q (NaN: none)."""
+    n_blocks = perm_key.size
+    top_j = np.empty(n_blocks, dtype=np.int32)
+    q = np.full(n_blocks, np.nan)
+    for b in range(n_blocks):
+        j = local_id(perm_key[b], BLOCK - 1)
+        top_j[b] = j
+        if b * BLOCK + j < size:
+            q[b] = (1.0 - streams.uniform(v_key[b], np.uint64(j))) / BLOCK
+    return top_j, q
+
+
+@njit(cache=True)
+def _strata(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Alias table (keep-probability, alias), envelope, squeeze and the envelope's sum."""
+    k = BLOCK - 1
+    env = np.empty(k, dtype=np.float64)
+    low = np.zeros(k, dtype=np.float64)
+    total = 0.0
+    for r in range(k):
+        env[r] = table[(r + 1) * (KNOTS // BLOCK)]
+        if env[r] > 0.0:
+            low[r] = table[r * (KNOTS // BLOCK)] / env[r] * (1.0 - MARGIN)
+        total += env[r]
+    prob = np.ones(k, dtype=np.float64)
+    alias = np.arange(k).astype(np.int32)
+    scaled = np.empty(k, dtype=np.float64)
+    small = np.empty(k, dtype=np.int64)
+    large = np.empty(k, dtype=np.int64)
+    ns = 0
+    nl = 0
+    for r in range(k):
+        scaled[r] = env[r] * k / total
+        if scaled[r] < 1.0:
+            small[ns] = r
+            ns += 1
+        else:
+            large[nl] = r
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        s = small[ns]
+        g = large[nl - 1]
+        prob[s] = scaled[s]
+        alias[s] = g
+        scaled[g] = (scaled[g] + scaled[s]) - 1.0
+        if scaled[g] < 1.0:
+            nl -= 1
+            small[ns] = g
+            ns += 1
+    return prob, alias, env, low, total
 
 
 def build(params: PopulationParams, seed: int) -> Population:
-    """Draw every citizen's propensity and build the block alias tables."""
-    weights = draw_propensity(params, seed, 0, params.size)
-    prob, alias, totals = _build_alias(weights, BLOCK)
-    return Population(params.size, prob, alias, totals, float(weights.max()))
+    """The per-block data: block keys, top citizens' propensities and the strata tables.
+
+    Work and memory grow with the number of blocks (n / 4,096), never with n.
+    """
+    n = params.size
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    shape = params.propensity.shape
+    table = quantile_table(shape)
+    perm_key, v_key = _block_keys(seed, n_blocks)
+    top_j, q = _tops(n, perm_key, v_key)
+    top_g = np.zeros(n_blocks, dtype=np.float64)
+    present = ~np.isnan(q)
+    top_g[present] = tail_quantile(shape, q[present])
+    prob, alias, env, low, total = _strata(table)
+    return Population(
+        size=n,
+        top_g=top_g,
+        top_j=top_j,
+        perm_key=perm_key,
+        v_key=v_key,
+        strata_prob=prob,
+        strata_alias=alias,
+        strata_env=env,
+        strata_low=low,
+        strata_total=float(total),
+        table=table,
+        propensity_max=max(float(top_g.max()), float(table[TABLE_TOP])),
+    )
+
+
+@njit(cache=True)
+def _derive(
+    start: int, stop: int, perm_key: np.ndarray, v_key: np.ndarray, table: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Body propensities of ids start..stop-1 (NaN for the top ranks, whose q is given)."""
+    out = np.empty(stop - start, dtype=np.float64)
+    q = np.full(stop - start, np.nan)
+    for i in range(start, stop):
+        b = i // BLOCK
+        j = i - b * BLOCK
+        r = local_rank(perm_key[b], j)
+        v = streams.uniform(v_key[b], np.uint64(j))
+        if r < BLOCK - 1:
+            out[i - start] = body_quantile(table, (r + v) / BLOCK)
+        else:
+            out[i - start] = np.nan
+            q[i - start] = (1.0 - v) / BLOCK
+    return out, q
+
+
+def draw_propensity(params: PopulationParams, seed: int, start: int, stop: int) -> np.ndarray:
+    """Propensities g_i ~ Gamma(shape, mean 1) of ids start..stop-1, derived from each id.
+
+    A pure function of (seed, id): the value the day loop's thinning uses. Memory grows
+    with stop - start only.
+    """
+    perm_key, v_key = _block_keys(seed, max(start, stop - 1) // BLOCK + 1)
+    out, q = _derive(start, stop, perm_key, v_key, quantile_table(params.propensity.shape))
+    top = ~np.isnan(q)
+    if top.any():
+        out[top] = tail_quantile(params.propensity.shape, q[top])
+    return out
 
 
 @dataclass

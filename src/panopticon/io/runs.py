@@ -26,7 +26,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -323,11 +323,16 @@ class RunWriter:
     def finish(
         self,
         timeseries: pa.Table,
-        people: pa.Table,
+        people: pa.Table | Iterable[pa.Table] | None,
         tables: dict[str, pa.Table],
         extra: dict[str, Any],
     ) -> None:
-        """Write the tables, describe every file in the manifest, move the run into place."""
+        """Write the tables, describe every file in the manifest, move the run into place.
+
+        `people` is one table, or its row chunks (written as they come, one row group
+        each, so that the whole table is never held), or None when the run leaves it out
+        (``run.people = false``).
+        """
         if self.parts:
             self._merge_parts()
         else:
@@ -337,15 +342,17 @@ class RunWriter:
             self._writer.close()
             self._writer = None
             os.replace(self.folder / "records.parquet.partial", self.folder / "records.parquet")
-        for name, table in (("timeseries", timeseries), ("people", people), *tables.items()):
+        written: list[tuple[str, pa.Table | Iterable[pa.Table]]] = [("timeseries", timeseries)]
+        if people is not None:
+            written.append(("people", people))
+        for name, table in (*written, *tables.items()):
             part = self.folder / f"{name}.parquet.partial"
             try:
-                pq.write_table(table, part)
+                write_chunks(table, part)
             except OSError as exc:
                 part.unlink(missing_ok=True)
-                raise fs_error(
-                    exc, f"writing {name}.parquet", self.out.parent, table.nbytes
-                ) from None
+                size = table.nbytes if isinstance(table, pa.Table) else 0
+                raise fs_error(exc, f"writing {name}.parquet", self.out.parent, size) from None
             os.replace(part, self.folder / f"{name}.parquet")
         self.manifest.update(extra)
         self.manifest["records_written"] = self.records_written
@@ -386,6 +393,29 @@ class RunWriter:
             except RunError:
                 pass
         self._discard()
+
+
+def write_chunks(table: pa.Table | Iterable[pa.Table], path: Path) -> int:
+    """Write a table, or a table's row chunks one row group each; returns the rows.
+
+    pyarrow's own row groups for a whole table; chunks are written as they come, so a
+    caller that builds them lazily never holds more than one.
+    """
+    if isinstance(table, pa.Table):
+        pq.write_table(table, path)
+        return table.num_rows
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for chunk in table:
+            if writer is None:
+                writer = pq.ParquetWriter(path, chunk.schema)
+            writer.write_table(chunk)
+            rows += chunk.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 class RunResult:

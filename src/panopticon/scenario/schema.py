@@ -56,6 +56,11 @@ class RunSettings(Strict):
     records_sample: Probability = Field(
         0.01, description="share of records kept when records = 'sample'"
     )
+    people: bool = Field(
+        True,
+        description="write people.parquet (per-citizen end state, in row groups); false "
+        "leaves it out, and the state only it needs (acts committed per citizen)",
+    )
 
     @field_validator("start_date")
     @classmethod

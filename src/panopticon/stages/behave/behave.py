@@ -1,11 +1,13 @@
-"""Behave: the day's acts, drawn by thinning against the static block alias tables.
+"""Behave: the day's acts, drawn by thinning against each block's propensity envelope.
 
 Citizen i commits Poisson(g_i * R * d_i) acts a day, where g_i is the propensity, R the
 sum of the behaviour rates (today's, where a rate is a dated schedule) and d_i the
-deterrence multiplier (1 = undeterred). Candidate
-acts are drawn at the undeterred rate g_i * R (a static alias table per block) and each
-is kept with probability d_i, which is exactly Poisson(g_i * R * d_i). The behaviour of a
-kept act is drawn by rate share. Cost grows with acts, not with population x days.
+deterrence multiplier (1 = undeterred). Candidate acts are drawn at rate e * R from an
+envelope e >= g that is the same for every block of 4,096 (the strata of
+`core.population`) and each is kept with probability d_i x g_i / e, which is exactly
+Poisson(g_i * R * d_i); no per-citizen table is read, the propensity is derived from the
+citizen's id only when the squeeze cannot decide. The behaviour of a kept act is drawn by
+rate share. Cost grows with acts, not with population x days.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from panopticon.core import streams
 from panopticon.core.jit import sized_kernel
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.params import Daily
-from panopticon.core.population import BLOCK
+from panopticon.core.population import BLOCK, MARGIN, body_quantile, local_id
 from panopticon.core.records import KIND_NOUNS, KINDS, act_kinds
 from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
@@ -82,13 +84,50 @@ def _accept(
     return True, c
 
 
+@njit(cache=True, inline="always")
+def _keep_body(
+    key: np.uint64,
+    c: np.uint64,
+    j: int,
+    r: int,
+    a: float,
+    v_key: np.uint64,
+    s_env: np.ndarray,
+    s_low: np.ndarray,
+    table: np.ndarray,
+) -> tuple[bool, np.uint64]:
+    """Keep a body-stratum candidate (local id j, stratum r) with probability a x g / e_r.
+
+    One uniform w: kept iff w x e_r < g x a, where g is the citizen's propensity; the
+    squeeze (`strata_low`) and the bound g <= e_r decide most candidates without deriving
+    g, and they decide them as the exact test would (their margins exceed rounding).
+    """
+    w = streams.uniform(key, c)
+    c += np.uint64(1)
+    if w < s_low[r] * a:
+        return True, c
+    if w >= a * (1.0 + MARGIN):
+        return False, c
+    g = body_quantile(table, (r + streams.uniform(v_key, np.uint64(j))) / BLOCK)
+    return w * s_env[r] < g * a, c
+
+
 @sized_kernel(2)
 def _behave_kernel(
     seed: int,
     day: int,
-    prob: np.ndarray,
-    alias: np.ndarray,
-    block_weight: np.ndarray,
+    deterrence: np.ndarray,
+    n: int,
+    top_g: np.ndarray,
+    top_j: np.ndarray,
+    perm_key: np.ndarray,
+    v_key: np.ndarray,
+    s_prob: np.ndarray,
+    s_alias: np.ndarray,
+    s_env: np.ndarray,
+    s_low: np.ndarray,
+    s_total: float,
+    table: np.ndarray,
     rate_a: float,
     kinds_a: np.ndarray,
     rate_b: float,
@@ -99,21 +138,18 @@ def _behave_kernel(
     age: np.ndarray,
     age_lo: np.ndarray,
     age_hi: np.ndarray,
-    deterrence: np.ndarray,
-    committed: np.ndarray,
     simple: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Acts of one day as (actor, behaviour) arrays, in block order.
 
     Candidates come from two superposed Poisson sources: one at rate g_i * rate_a
-    (drawn through the block's alias table) and one at rate rate_b for everyone in the
-    block (uniform slot); behaviours loading on the propensity feed the first, the rest
-    the second. Each candidate is then thinned by `_accept`; `simple` (no age limits,
-    no rewarded acts, no rate multipliers) takes the minimal model's short path, which
-    draws the same numbers.
+    (drawn by thinning the block's strata envelope, `_candidate` and `_keep_body`) and
+    one at rate rate_b for everyone in the block (uniform slot); behaviours loading on
+    the propensity feed the first, the rest the second. Each candidate is then thinned by
+    `_accept`; `simple` (no age limits, no rewarded acts, no rate multipliers) takes the
+    minimal model's short path, which folds deterrence into the propensity's thinning.
     """
-    n = prob.size
-    n_blocks = block_weight.size
+    n_blocks = top_g.size
     multi_a = kinds_a.shape[1] > 1
     multi_b = kinds_b.shape[1] > 1
     counts = np.empty(n_blocks, dtype=np.int64)
@@ -124,7 +160,7 @@ def _behave_kernel(
         ka, ca = streams.poisson(
             streams.stream_key(seed, streams.BEHAVE, day, b),
             np.uint64(0),
-            rate_a * block_weight[b],
+            rate_a * (s_total + top_g[b]),
         )
         count_a[b] = ka
         after_a[b] = ca
@@ -143,31 +179,65 @@ def _behave_kernel(
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(lo + BLOCK, n) - lo
+        weight = s_total + top_g[b]
         out = offsets[b]
         key = streams.stream_key(seed, streams.BEHAVE, day, b)
+        pk, vk = perm_key[b], v_key[b]
         k_count, c = count_a[b], after_a[b]
-        for _ in range(k_count):
-            u = streams.uniform(key, c) * m
+        if simple:
+            # two draws per candidate whatever happens (x: who, w: kept), so that no
+            # candidate's counter waits on another's memory reads: w x e_r < g x d
+            for t in range(k_count):
+                ct = c + np.uint64(2 * t)
+                x = streams.uniform(key, ct) * weight
+                w = streams.uniform(key, ct + np.uint64(1))
+                if x >= s_total:  # the top citizen: no propensity thinning
+                    i = lo + top_j[b]
+                    ok = w < deterrence[i]
+                else:
+                    y = x / s_total * (BLOCK - 1)
+                    r = min(int(y), BLOCK - 2)
+                    if y - r >= s_prob[r]:
+                        r = int(s_alias[r])
+                    j = local_id(pk, r)
+                    if j >= m:  # an empty slot of a partial block
+                        continue
+                    i = lo + j
+                    d = deterrence[i]
+                    ok = w < s_low[r] * d  # the squeeze; else the bound g <= e_r, else g
+                    if not ok and w < d * (1.0 + MARGIN):
+                        u = (r + streams.uniform(vk, np.uint64(j))) / BLOCK
+                        ok = w * s_env[r] < body_quantile(table, u) * d
+                if ok:
+                    actor[out] = i
+                    kind[out] = 0
+                    out += 1
+        for _ in range(0 if simple else k_count):
+            # the candidate: the top citizen, or a body stratum r and its citizen
+            x = streams.uniform(key, c) * weight
             c += np.uint64(1)
-            slot = int(u)
-            if u - slot >= prob[lo + slot]:
-                slot = int(alias[lo + slot])
-            i = lo + slot
+            r = -1
+            if x >= s_total:
+                i = lo + top_j[b]
+            else:
+                y = x / s_total * (BLOCK - 1)
+                r = min(int(y), BLOCK - 2)
+                if y - r >= s_prob[r]:
+                    r = int(s_alias[r])
+                j = local_id(pk, r)
+                if j >= m:  # an empty slot of a partial block
+                    continue
+                i = lo + j
+            if r >= 0:
+                ok, c = _keep_body(key, c, i - lo, r, 1.0, vk, s_env, s_low, table)
+                if not ok:
+                    continue
             k = 0
             if multi_a:
                 k = _pick(kinds_a, streams.uniform(key, c))
                 c += np.uint64(1)
-            if simple:
-                ok = True
-                if deterrence[i] < 1.0:
-                    ok = streams.uniform(key, c) < deterrence[i]
-                    c += np.uint64(1)
-            else:
-                ok, c = _accept(
-                    key, c, i, k, deterrence, undeterred, multiplier, age, age_lo, age_hi
-                )
+            ok, c = _accept(key, c, i, k, deterrence, undeterred, multiplier, age, age_lo, age_hi)
             if ok:
-                committed[i] += 1
                 actor[out] = i
                 kind[out] = k
                 out += 1
@@ -185,18 +255,35 @@ def _behave_kernel(
                     key, c, i, k, deterrence, undeterred, multiplier_b, age, age_lo, age_hi
                 )
                 if ok:
-                    committed[i] += 1
                     actor[out] = i
                     kind[out] = k
                     out += 1
         kept[b] = out - offsets[b]
+    return _gather(actor, kind, offsets, kept)
+
+
+@njit(cache=True)
+def _count_acts(actors: np.ndarray, committed: np.ndarray) -> None:
+    """committed[i] += 1 per act of i, in a tight loop after the day's draw.
+
+    Inside the draw, the read-modify-write of a cold cache line per act stalled it (2x).
+    """
+    for t in range(actors.size):
+        committed[actors[t]] += 1
+
+
+@njit(cache=True)
+def _gather(
+    actor: np.ndarray, kind: np.ndarray, offsets: np.ndarray, kept: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kept acts of every block, contiguous, in block order."""
     total = 0
-    for b in range(n_blocks):
+    for b in range(kept.size):
         total += kept[b]
     actor_out = np.empty(total, dtype=np.int32)
     kind_out = np.empty(total, dtype=np.uint8)
     pos = 0
-    for b in range(n_blocks):
+    for b in range(kept.size):
         s = offsets[b]
         for j in range(kept[b]):
             actor_out[pos] = actor[s + j]
@@ -239,9 +326,18 @@ def _accept_level(
 def _behave_levels_kernel(
     seed: int,
     day: int,
-    prob: np.ndarray,
-    alias: np.ndarray,
-    block_weight: np.ndarray,
+    deterrence: np.ndarray,
+    n: int,
+    top_g: np.ndarray,
+    top_j: np.ndarray,
+    perm_key: np.ndarray,
+    v_key: np.ndarray,
+    s_prob: np.ndarray,
+    s_alias: np.ndarray,
+    s_env: np.ndarray,
+    s_low: np.ndarray,
+    s_total: float,
+    table: np.ndarray,
     rate_a: float,
     kinds_a: np.ndarray,
     rate_b: float,
@@ -252,8 +348,6 @@ def _behave_levels_kernel(
     age: np.ndarray,
     age_lo: np.ndarray,
     age_hi: np.ndarray,
-    deterrence: np.ndarray,
-    committed: np.ndarray,
     simple: bool,
     levels: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -261,8 +355,7 @@ def _behave_levels_kernel(
 
     A twin rather than a branch: one kernel with a per-act choice ran 15-25% slower.
     """
-    n = prob.size
-    n_blocks = block_weight.size
+    n_blocks = top_g.size
     multi_a = kinds_a.shape[1] > 1
     multi_b = kinds_b.shape[1] > 1
     counts = np.empty(n_blocks, dtype=np.int64)
@@ -273,7 +366,7 @@ def _behave_levels_kernel(
         ka, ca = streams.poisson(
             streams.stream_key(seed, streams.BEHAVE, day, b),
             np.uint64(0),
-            rate_a * block_weight[b],
+            rate_a * (s_total + top_g[b]),
         )
         count_a[b] = ka
         after_a[b] = ca
@@ -292,32 +385,67 @@ def _behave_levels_kernel(
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(lo + BLOCK, n) - lo
+        weight = s_total + top_g[b]
         out = offsets[b]
         key = streams.stream_key(seed, streams.BEHAVE, day, b)
+        pk, vk = perm_key[b], v_key[b]
         k_count, c = count_a[b], after_a[b]
-        for _ in range(k_count):
-            u = streams.uniform(key, c) * m
+        if simple:
+            # two draws per candidate whatever happens (x: who, w: kept), so that no
+            # candidate's counter waits on another's memory reads: w x e_r < g x d
+            for t in range(k_count):
+                ct = c + np.uint64(2 * t)
+                x = streams.uniform(key, ct) * weight
+                w = streams.uniform(key, ct + np.uint64(1))
+                if x >= s_total:  # the top citizen: no propensity thinning
+                    i = lo + top_j[b]
+                    ok = w < levels[deterrence[i]]
+                else:
+                    y = x / s_total * (BLOCK - 1)
+                    r = min(int(y), BLOCK - 2)
+                    if y - r >= s_prob[r]:
+                        r = int(s_alias[r])
+                    j = local_id(pk, r)
+                    if j >= m:  # an empty slot of a partial block
+                        continue
+                    i = lo + j
+                    d = levels[deterrence[i]]
+                    ok = w < s_low[r] * d  # the squeeze; else the bound g <= e_r, else g
+                    if not ok and w < d * (1.0 + MARGIN):
+                        u = (r + streams.uniform(vk, np.uint64(j))) / BLOCK
+                        ok = w * s_env[r] < body_quantile(table, u) * d
+                if ok:
+                    actor[out] = i
+                    kind[out] = 0
+                    out += 1
+        for _ in range(0 if simple else k_count):
+            # the candidate: the top citizen, or a body stratum r and its citizen
+            x = streams.uniform(key, c) * weight
             c += np.uint64(1)
-            slot = int(u)
-            if u - slot >= prob[lo + slot]:
-                slot = int(alias[lo + slot])
-            i = lo + slot
+            r = -1
+            if x >= s_total:
+                i = lo + top_j[b]
+            else:
+                y = x / s_total * (BLOCK - 1)
+                r = min(int(y), BLOCK - 2)
+                if y - r >= s_prob[r]:
+                    r = int(s_alias[r])
+                j = local_id(pk, r)
+                if j >= m:  # an empty slot of a partial block
+                    continue
+                i = lo + j
+            if r >= 0:
+                ok, c = _keep_body(key, c, i - lo, r, 1.0, vk, s_env, s_low, table)
+                if not ok:
+                    continue
             k = 0
             if multi_a:
                 k = _pick(kinds_a, streams.uniform(key, c))
                 c += np.uint64(1)
-            if simple:
-                ok = True
-                d = levels[deterrence[i]]
-                if d < 1.0:
-                    ok = streams.uniform(key, c) < d
-                    c += np.uint64(1)
-            else:
-                ok, c = _accept_level(
-                    key, c, i, k, deterrence, levels, undeterred, multiplier, age, age_lo, age_hi
-                )
+            ok, c = _accept_level(
+                key, c, i, k, deterrence, levels, undeterred, multiplier, age, age_lo, age_hi
+            )
             if ok:
-                committed[i] += 1
                 actor[out] = i
                 kind[out] = k
                 out += 1
@@ -335,24 +463,11 @@ def _behave_levels_kernel(
                     key, c, i, k, deterrence, levels, undeterred, multiplier_b, age, age_lo, age_hi
                 )
                 if ok:
-                    committed[i] += 1
                     actor[out] = i
                     kind[out] = k
                     out += 1
         kept[b] = out - offsets[b]
-    total = 0
-    for b in range(n_blocks):
-        total += kept[b]
-    actor_out = np.empty(total, dtype=np.int32)
-    kind_out = np.empty(total, dtype=np.uint8)
-    pos = 0
-    for b in range(n_blocks):
-        s = offsets[b]
-        for j in range(kept[b]):
-            actor_out[pos] = actor[s + j]
-            kind_out[pos] = kind[s + j]
-            pos += 1
-    return actor_out, kind_out
+    return _gather(actor, kind, offsets, kept)
 
 
 MAX_LEVEL = 255  # the most records a uint8 deterrence level counts
@@ -446,9 +561,15 @@ class Behave(Module):
         self.population = population
         peak = float(np.array([d.peak for d in daily], dtype=np.float64).sum())
         dt = count_dtype(population.propensity_max * peak * scenario.run.days)
-        self.committed = self.add_state(
-            StateSpec("committed", dt, "acts committed so far", truth=True),
-            np.zeros(population.size, dtype=dt),
+        # acts per citizen feed only the people table: not kept when it is not written
+        self.keep_committed = scenario.run.people
+        self.committed = (
+            self.add_state(
+                StateSpec("committed", dt, "acts committed so far", truth=True),
+                np.zeros(population.size, dtype=dt),
+            )
+            if self.keep_committed
+            else np.zeros(0, dtype=dt)
         )
         self.levels = deterrence_levels(scenario)
         if self.levels is None:
@@ -577,9 +698,18 @@ class Behave(Module):
         ctx.actors, ctx.kinds = kernel(
             self.seed,
             ctx.day,
-            p.alias_prob,
-            p.alias_index,
-            p.block_weight,
+            self.deterrence,
+            p.size,
+            p.top_g,
+            p.top_j,
+            p.perm_key,
+            p.v_key,
+            p.strata_prob,
+            p.strata_alias,
+            p.strata_env,
+            p.strata_low,
+            p.strata_total,
+            p.table,
             self.rate_a * top_a,
             self.kinds_a,
             self.rate_b * top_b,
@@ -590,11 +720,11 @@ class Behave(Module):
             self.age,
             self.age_lo,
             self.age_hi,
-            self.deterrence,
-            self.committed,
             simple,
             *extra,
         )
+        if self.keep_committed:
+            _count_acts(ctx.actors, self.committed)
 
 
 @njit(cache=True)
