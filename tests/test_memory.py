@@ -56,7 +56,8 @@ def test_peak_arithmetic() -> None:
     end += memory.PARQUET_BUFFER_FACTOR * 16.0 * memory.PARQUET_ROW_GROUP
     assert memory.peak_bytes(n, fp, base) == int(base + max(build, end))
     tiny = memory.Footprint(resident=6.0, stubs=0.0, people_new=0.0, people_row=0.0)
-    assert memory.peak_bytes(n, tiny, base) == int(base + memory.POPULATION_BUILD_PER_CITIZEN * n)
+    expected = max(memory.POPULATION_BUILD_PER_CITIZEN, 6.0 + memory.LOOP_PER_CITIZEN)
+    assert memory.peak_bytes(n, tiny, base) == int(base + expected * n)
     no_graph = memory.Footprint(resident=20.0, stubs=0.0, people_new=4.0, people_row=16.0)
     small = memory.peak_bytes(1000, no_graph, base)
     assert small == int(base + (26.0 * 1000 + memory.PARQUET_BUFFER_FACTOR * 16.0 * 1000))

@@ -122,12 +122,26 @@ def total_setter(bar: Any, progress: Progress | None) -> Progress | None:
     return update
 
 
+def cost_line(m: dict[str, Any]) -> str:
+    """What a run cost, from its manifest: set-up, day loop and writing seconds, peak memory."""
+    phases = m.get("phase_seconds") or {}
+    setup = float(phases.get("setup", 0.0))
+    engine = sum(float(v) for k, v in phases.items() if k != "setup")
+    write = float(m.get("write_seconds", 0.0))
+    return (
+        f"cost: set-up {setup:.1f} s, day loop {engine:.1f} s, writing {write:.1f} s; "
+        f"peak memory {m.get('peak_memory_bytes', 0) / 2**20:,.0f} MiB; "
+        f"state {m.get('state_bytes_per_citizen', 0):.1f} B per citizen"
+    )
+
+
 def finish_run(args: argparse.Namespace, result: RunResult) -> int:
-    """Print the summary of a finished run and write its report if asked."""
+    """Print the summary of a finished run (its cost on stderr); write its report if asked."""
     if not args.quiet:
         from panopticon.cli.summary import summary_table
 
         print(summary_table(result))
+        print(cost_line(result.manifest), file=sys.stderr)
     if args.report:
         from panopticon.report import write_report
 

@@ -9,7 +9,8 @@ A run's peak resident memory is, measured (`benchmarks/scale.py`, docs/scale.md)
 - `resident`: every array the built simulation keeps per citizen, declared state
   (`StateSpec`) or not (alias tables, the social graph, group member lists). It is
   measured, not guessed: the scenario is built at two small sizes (`PROBE_SIZES`) and the
-  bytes of every array the modules hold are counted; the slope is the bytes per citizen.
+  bytes of every array the modules hold are counted; the slope is the bytes per citizen
+  (the population's shared tables, 0.6 MiB whatever the size, fall out of the slope).
 - graph transients: the social graph's construction and friends' neighbour means hold
   temporaries beside the graph (`GRAPH_BUILD_PER_STUB` bytes per friendship stub at their
   peak; `GRAPH_REWIRE_PER_STUB` with avoidance rounds, whose rewiring copies rows); the
@@ -17,7 +18,8 @@ A run's peak resident memory is, measured (`benchmarks/scale.py`, docs/scale.md)
 - loop: the day's temporaries (acts, per-citizen masks and scores), `LOOP_PER_CITIZEN`.
 - end of run: the people table's new columns (those that are not views of the state),
   measured on the probe, and Parquet's encoding buffers of one row group
-  (`PARQUET_ROW_GROUP` rows).
+  (`PARQUET_ROW_GROUP` rows); none of it when the run leaves the table out
+  (``run.people = false``).
 
 Below ~10^6 citizens NumPy's freed temporaries stay in the C heap (they are smaller than
 glibc's mmap threshold), so peaks there run up to ~50 B per citizen higher than this
@@ -53,10 +55,10 @@ GRAPH_REWIRE_PER_STUB = 8.0
 """The same with avoidance rounds, whose rewiring copies rows late in a run (measured:
 `seed-article` at 3 x 10^6 and 10^7)."""
 
-POPULATION_BUILD_PER_CITIZEN = 14.0
-"""Bytes per citizen while the population is drawn: float64 propensities beside the alias
-tables (float32 + uint16). Below the resident state today (19 B for the minimal model), it
-bounds the set-up of a model whose resident state is smaller."""
+POPULATION_BUILD_PER_CITIZEN = 0.0
+"""Bytes per citizen while the population is built: none. Its data are per block (28 B per
+4,096 citizens) and propensities are derived from the id when needed (`core.population`);
+the float64 propensities and alias tables it once held (14 B) are gone."""
 
 LOOP_PER_CITIZEN = 2.0
 """Bytes per citizen of the day loop's temporaries (acts, masks), beyond resident state."""
@@ -148,7 +150,7 @@ def _measure(scenario: Scenario, n: int) -> tuple[int, int, int, int]:
     resident = sum(a.nbytes for a in arrays)
     net = sim.capabilities.get("network")
     stubs = int(net.indices.size) if net is not None and hasattr(net, "indices") else 0
-    new, whole = _people_bytes(sim, arrays)
+    new, whole = _people_bytes(sim, arrays) if scenario.run.people else (0, 0)
     return resident, stubs, new, whole
 
 

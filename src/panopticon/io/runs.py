@@ -25,7 +25,9 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -331,8 +333,10 @@ class RunWriter:
 
         `people` is one table, or its row chunks (written as they come, one row group
         each, so that the whole table is never held), or None when the run leaves it out
-        (``run.people = false``).
+        (``run.people = false``). The manifest gets the writing's seconds
+        (``write_seconds``) and a ``peak_memory_bytes`` that includes it.
         """
+        t0 = time.perf_counter()
         if self.parts:
             self._merge_parts()
         else:
@@ -355,6 +359,9 @@ class RunWriter:
                 raise fs_error(exc, f"writing {name}.parquet", self.out.parent, size) from None
             os.replace(part, self.folder / f"{name}.parquet")
         self.manifest.update(extra)
+        self.manifest["write_seconds"] = round(time.perf_counter() - t0, 3)
+        peak = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+        self.manifest["peak_memory_bytes"] = max(int(extra.get("peak_memory_bytes", 0)), peak)
         self.manifest["records_written"] = self.records_written
         self.manifest["status"] = "complete"
         self.manifest["files"] = file_list(self.folder)
