@@ -104,23 +104,7 @@ def _drop_pass(
 
 
 @njit(cache=True)
-def _remove_entry(indptr: np.ndarray, idx: np.ndarray, i: int, j: int) -> bool:
-    """Remove j from row i, keeping the order of the others; whether it was there."""
-    lo, hi = bounds(indptr, idx, i)
-    s = lo
-    while s < hi and idx[s] >= 0 and idx[s] != j:
-        s += 1
-    if s == hi or idx[s] < 0:
-        return False
-    while s + 1 < hi and idx[s + 1] >= 0:
-        idx[s] = idx[s + 1]
-        s += 1
-    idx[s] = EMPTY
-    return True
-
-
-@njit(cache=True)
-def _drop_low(
+def _low_decisions(
     indptr: np.ndarray,
     idx: np.ndarray,
     lows: np.ndarray,
@@ -129,22 +113,19 @@ def _drop_low(
     key_drop: np.uint64,
     key_new: np.uint64,
     want: np.ndarray,
-) -> tuple[int, int]:
-    """`_drop_pass` for a score-aware round, visiting only the rows of low people.
+) -> np.ndarray:
+    """Every drop decision of a score-aware round, found from the low people's rows.
 
-    Without score_blind a decision needs a low end: i drops j only if j is low. Each
-    decision (i about low j) is found once, in row j (rows are symmetric), with the same
-    counters as `_drop_pass`; the decided ties are then removed from both rows, keeping
-    the order of the remaining entries. The graph, `want` and the counts are those of
-    `_drop_pass`, at a cost that grows with the ties of low people, not with all ties.
+    Without score_blind i drops j only if j is low, so each decision (i about low j) is
+    found once, in row j (rows are symmetric), with `_drop_pass`'s counters; `want`
+    counts the decisions to be replaced. Returns both directions of each decided tie as
+    int64 keys ``row << 32 | entry`` (a tie both ends decided appears twice).
     """
     n_cand = 0
     for r in range(lows.size):
-        j = lows[r]
-        lo, hi = bounds(indptr, idx, j)
+        lo, hi = bounds(indptr, idx, lows[r])
         n_cand += row_degree(idx, lo, hi)
-    src = np.empty(n_cand, dtype=np.int32)
-    dst = np.empty(n_cand, dtype=np.int32)
+    keys = np.empty(2 * n_cand, dtype=np.int64)
     m = 0
     for r in range(lows.size):
         j = lows[r]
@@ -157,15 +138,71 @@ def _drop_low(
             if streams.uniform(key_drop, c) < p:
                 if streams.uniform(key_new, c) < p_new:
                     want[i] += 1
-                src[m] = i
-                dst[m] = j
-                m += 1
+                keys[m] = (np.int64(i) << 32) | np.int64(j)
+                keys[m + 1] = (np.int64(j) << 32) | np.int64(i)
+                m += 2
+    return keys[:m]
+
+
+@njit(cache=True)
+def _remove_sorted(indptr: np.ndarray, idx: np.ndarray, keys: np.ndarray) -> int:
+    """Remove the entries named by sorted keys ``row << 32 | entry``, row by row in order.
+
+    The remaining entries keep their order (as in `_drop_pass`); returns entries removed.
+    Rows are visited in increasing order, so memory is read nearly sequentially.
+    """
     removed = 0
-    for q in range(m):
-        if _remove_entry(indptr, idx, src[q], dst[q]):
-            _remove_entry(indptr, idx, dst[q], src[q])
-            removed += 2
-    return m, removed
+    q = 0
+    while q < keys.size:
+        i = keys[q] >> 32
+        e = q
+        while e < keys.size and (keys[e] >> 32) == i:
+            e += 1
+        lo, hi = bounds(indptr, idx, i)
+        w = lo
+        for s in range(lo, hi):
+            v = idx[s]
+            if v < 0:
+                break
+            gone = False
+            for t in range(q, e):
+                if (keys[t] & 0xFFFFFFFF) == v:
+                    gone = True
+                    break
+            if gone:
+                removed += 1
+                continue
+            idx[w] = v
+            w += 1
+        for s in range(w, hi):
+            if idx[s] < 0:
+                break
+            idx[s] = EMPTY
+        q = e
+    return removed
+
+
+def _drop_low(
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    lows: np.ndarray,
+    p: float,
+    p_new: float,
+    key_drop: np.uint64,
+    key_new: np.uint64,
+    want: np.ndarray,
+) -> tuple[int, int]:
+    """`_drop_pass` for a score-aware round, visiting only the rows of low people.
+
+    The decisions come from the low rows (`_low_decisions`); the decided ties are
+    removed from both rows in row order (`_remove_sorted`). The graph, `want` and the
+    counts are those of `_drop_pass`, at a cost that grows with the ties of low people.
+    Returns (drop decisions, directed entries removed).
+    """
+    keys = _low_decisions(indptr, idx, lows, p, p_new, key_drop, key_new, want)
+    decisions = keys.size // 2
+    keys.sort()
+    return decisions, int(_remove_sorted(indptr, idx, keys))
 
 
 @njit(cache=True)

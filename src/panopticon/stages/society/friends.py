@@ -11,7 +11,9 @@ neighbours. Self-loops and duplicate ties are removed and counted (docs/network.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -26,17 +28,22 @@ from panopticon.stages.society.draws import (
     shuffle_segments,
 )
 from panopticon.stages.society.params import N_AGES, Avoidance, Friends
-from panopticon.stages.society.rows import BLOCK, EMPTY, allocate
+from panopticon.stages.society.rows import BLOCK, EMPTY, allocate_rows
 
 _STUB_BLOCKS = 64  # person blocks of the stub counting sort: a constant
 _CHUNK = 1 << 20  # citizens per vectorised chunk of degree draws
 
 
 def _draw_degrees(p: Friends, n: int, seed: int) -> np.ndarray:
-    """Target degree per citizen (int32), chunk by chunk from counter-based generators."""
+    """Target degree per citizen (int32), chunk by chunk from counter-based generators.
+
+    Each chunk has its own generator, so chunks are drawn on Numba's thread count of
+    Python threads (NumPy's samplers release the GIL) with the same bytes as in order.
+    """
     out = np.empty(n, dtype=np.int32)
     cv = p.dispersion
-    for chunk in range((n + _CHUNK - 1) // _CHUNK):
+
+    def draw(chunk: int) -> None:
         lo, hi = chunk * _CHUNK, min((chunk + 1) * _CHUNK, n)
         rng = streams.population_rng(seed, streams.NETWORK, chunk)
         m = hi - lo
@@ -50,6 +57,15 @@ def _draw_degrees(p: Friends, n: int, seed: int) -> np.ndarray:
             x = rng.lognormal(math.log(p.mean) - sigma**2 / 2, sigma, size=m)
             d = np.floor(np.minimum(x, p.max_degree) + rng.random(m))
         out[lo:hi] = np.minimum(d, p.max_degree)
+
+    chunks = range((n + _CHUNK - 1) // _CHUNK)
+    workers = min(numba.get_num_threads(), len(chunks))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(draw, chunks))
+    else:
+        for chunk in chunks:
+            draw(chunk)
     return out
 
 
@@ -81,7 +97,7 @@ def _stub_bucket(
 
 
 @sized_kernel(0)
-def _stub_scan(
+def _stub_count(
     deg: np.ndarray,
     age: np.ndarray,
     region: np.ndarray,
@@ -92,16 +108,15 @@ def _stub_scan(
     inv_w: float,
     nbins: int,
     nreg: int,
+    indptr: np.ndarray,
+    idx: np.ndarray,
     table: np.ndarray,
-    owner: np.ndarray,
-    rank: np.ndarray,
 ) -> None:
-    """Visit every stub by person block; `table[block, bucket]` advances by one per stub.
+    """Counting pass: stubs per (person block, bucket) into `table` (starting at zero).
 
-    Counting pass (`owner` and `rank` empty, so both passes share one compiled kernel):
-    `table` starts at zero and ends as stubs per (block, bucket). Placing pass: `table`
-    holds each (block, bucket)'s write cursor, and each stub's owner and its rank among
-    the owner's stubs are written there.
+    Each stub's bucket is kept in the owner's still empty friend slots
+    (``idx[indptr[i] + k]``: a row has at least as many slots as stubs), so the placing
+    pass reads it back instead of drawing it again.
     """
     n = deg.size
     n_blk = table.shape[0]
@@ -110,13 +125,40 @@ def _stub_scan(
         for i in range(b * blk, min((b + 1) * blk, n)):
             a = float(age[i])
             r = np.int64(region[i])
+            o = np.int64(indptr[i])
             for k in range(deg[i]):
                 bk = _stub_bucket(key, i, k, a, r, p_local, s, off, inv_w, nbins, nreg)
+                idx[o + k] = bk
+                table[b, bk] += 1
+
+
+@sized_kernel(0)
+def _stub_place(
+    deg: np.ndarray,
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    table: np.ndarray,
+    owner: np.ndarray,
+    rank: np.ndarray,
+) -> None:
+    """Placing pass: each stub's owner and rank go to its (block, bucket)'s cursor.
+
+    `table` holds the write cursors; the stub's bucket is read from its slot, which is
+    emptied again.
+    """
+    n = deg.size
+    n_blk = table.shape[0]
+    blk = (n + n_blk - 1) // n_blk
+    for b in prange(n_blk):
+        for i in range(b * blk, min((b + 1) * blk, n)):
+            o = np.int64(indptr[i])
+            for k in range(deg[i]):
+                bk = idx[o + k]
+                idx[o + k] = EMPTY
                 pos = table[b, bk]
                 table[b, bk] = pos + 1
-                if owner.size > 0:
-                    owner[pos] = i
-                    rank[pos] = k
+                owner[pos] = i
+                rank[pos] = k
 
 
 @njit(cache=True)
@@ -235,9 +277,7 @@ def build_friends(
     """Friendship CSR (indptr, indices, pool start) by homophilous stub matching."""
     n = age.size
     deg = _draw_degrees(p, n, seed)
-    capacity = np.maximum(deg.astype(np.int64) + a.slack, 1)
-    indptr, idx, base = allocate(capacity, a.pool)
-    del capacity
+    indptr, idx, base = allocate_rows(deg, a.slack, a.pool)
     p_local = 1.0 if n_regions == 1 else p.same_region
     s = p.age_scale * math.sqrt(3.0 / (2.0 * math.pi**2))  # logistic scale per stub
     off = 8.0 * s
@@ -245,15 +285,16 @@ def build_friends(
     nbins = math.ceil((N_AGES + 2 * off) / width) + 1
     n_blk = max(1, min(_STUB_BLOCKS, n // 1024))
     key = network_key(seed, -1, P_STUB)
-    args = (deg, age, region, key, p_local, s, off, 1.0 / width, nbins, n_regions)
     hist = np.zeros((n_blk, (n_regions + 1) * nbins), dtype=np.int64)
-    _stub_scan(*args, hist, np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint16))
+    _stub_count(
+        deg, age, region, key, p_local, s, off, 1.0 / width, nbins, n_regions, indptr, idx, hist
+    )
     cursor, starts = _stub_cursor(hist)
     del hist
     n_stubs = int(starts[-1])
     owner = np.empty(n_stubs, dtype=np.int32)
     rank = np.empty(n_stubs, dtype=np.uint16)
-    _stub_scan(*args, cursor, owner, rank)
+    _stub_place(deg, indptr, idx, cursor, owner, rank)
     del cursor
     shuffle_segments(owner, starts, network_key(seed, -1, P_STUB_SHUFFLE), rank)
     loops, odd = _stub_pair(owner, rank, starts, indptr, idx)
