@@ -27,7 +27,7 @@ from panopticon.stages.society import avoidance
 from panopticon.stages.society import stats as graph_stats
 from panopticon.stages.society.households import CHILD, HEAD
 from panopticon.stages.society.params import Avoidance, NetworkParams
-from panopticon.stages.society.rows import allocate, bounds, row_degree
+from panopticon.stages.society.rows import allocate_rows, bounds, row_degree
 
 # ======================================================================================
 # Kernels
@@ -408,8 +408,8 @@ class Network:
     def compact(self) -> None:
         """Repack rows to degree + slack slots and refill the overflow pool (reallocates)."""
         deg = self.degree()
-        capacity = np.maximum(deg.astype(np.int64) + self.slack, 1)
-        indptr, idx, base = allocate(capacity, self.pool_per_citizen)
+        indptr, idx, base = allocate_rows(deg, self.slack, self.pool_per_citizen)
+        del deg
         _copy_rows(self.indptr, self.indices, indptr, idx)
         self.indptr, self.indices, self.pool_start = indptr, idx, base
         self.pool_top = np.array([base], dtype=np.int64)

@@ -43,6 +43,32 @@ def row_degree(idx: np.ndarray, lo: int, hi: int) -> int:
     return d
 
 
+@njit(cache=True)
+def _row_starts(degree: np.ndarray, slack: int, out: np.ndarray) -> int:
+    """out[i + 1] = out[i] + max(degree[i] + slack, 1) while it fits int32; the total.
+
+    The running sum is int64; the int32 starts stop being written past `MAX_SLOTS` (the
+    caller then refuses the graph), so no int64 array of starts is ever held.
+    """
+    total = np.int64(0)
+    out[0] = 0
+    for i in range(degree.size):
+        total += max(np.int64(degree[i]) + slack, 1)
+        if total <= MAX_SLOTS:
+            out[i + 1] = total
+    return total
+
+
+def allocate_rows(
+    degree: np.ndarray, slack: int, pool: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """`allocate` for capacities max(degree + slack, 1), without int64 temporaries."""
+    n = degree.size
+    indptr = np.empty(n + 1, dtype=np.int32)
+    base = int(_row_starts(degree, slack, indptr))
+    return _finish(indptr, base, n, pool)
+
+
 def allocate(capacity: np.ndarray, pool: float) -> tuple[np.ndarray, np.ndarray, int]:
     """CSR indptr for the given row capacities and an EMPTY indices array with a pool.
 
@@ -52,12 +78,20 @@ def allocate(capacity: np.ndarray, pool: float) -> tuple[np.ndarray, np.ndarray,
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(capacity, out=indptr[1:])
     base = int(indptr[-1])
+    if base <= MAX_SLOTS:
+        indptr = indptr.astype(np.int32)
+    return _finish(indptr, base, n, pool)
+
+
+def _finish(
+    indptr: np.ndarray, base: int, n: int, pool: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Check the slot count, then the EMPTY indices array with its pool."""
     total = base + math.ceil(pool * n)
     if total > MAX_SLOTS:
         raise ValueError(
             f"network: {total} friend slots are not allowed in one graph; at most {MAX_SLOTS} "
             "(lower friends.mean, avoidance.slack or avoidance.pool, or shard by region)"
         )
-    indptr = indptr.astype(np.int32)
     idx = np.full(total, EMPTY, dtype=np.int32)
     return indptr, idx, base
