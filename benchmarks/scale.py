@@ -5,13 +5,15 @@ parent reads it from the child's resource usage (`os.wait4`, ``ru_maxrss``). In 
 a small warm-up run of the same preset comes first (JIT compilation and cache loading are
 not counted in the times; the interpreter, Numba and Arrow are in the peak, as in every
 real run), then the measured run writes a complete run folder with
-``run.records = "none"`` (no record log). There is no option to leave out the people table,
-so ``people.parquet`` is written too (with ``timeseries.parquet``, the extra tables and the
-manifest): its conversion at the end of the run is part of the measured peak.
+``run.records = "none"`` (no record log). ``people.parquet`` is written too (with
+``timeseries.parquet``, the extra tables and the manifest) unless ``--sets
+run.people=false`` leaves it out: its conversion at the end of the run is part of the
+measured peak.
 
 Printed per row: engine time (the day loop: the sum of the manifest's phase seconds but
-set-up), set-up time (population, graph, modules), wall (the whole `pn.run`, writing
-included), the child's peak RSS, the memory the engine estimated beforehand
+set-up), set-up time (population, graph, modules), writing (the manifest's
+``write_seconds``), wall (the whole `pn.run`, writing included), the child's peak RSS, the
+memory the engine estimated beforehand
 (`core.engine.estimate_bytes`) and its error against the peak, declared resident state per
 citizen, acts committed and engine nanoseconds per act (the work grows with acts, not with
 population x days), the peak RSS already reached after the first day (set-up peak) and at
@@ -23,6 +25,8 @@ rows are printed.
     python3 benchmarks/scale.py --presets minimal --sizes 1e5,1e6 --days 365
     python3 benchmarks/scale.py --json out.json                  # rows also as JSON
     python3 benchmarks/scale.py --exchange 1e6                   # cross-shard effects
+    python3 benchmarks/scale.py --presets minimal --sizes 1e7 --src src,/tmp/old/src
+                                     # the same rows with another checkout's code, alternated
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ def measure(preset: str, n: int, days: int, sets: list[str]) -> dict[str, Any]:
         "days": m["days"],
         "wall": wall,
         "setup": phases["setup"],
+        "write": m.get("write_seconds", 0.0),
+        "src": os.path.dirname(os.path.dirname(pn.__file__)),
         "engine": sum(v for k, v in phases.items() if k != "setup"),
         "phases": phases,
         "modules": m["module_seconds"],
@@ -98,17 +104,25 @@ def measure(preset: str, n: int, days: int, sets: list[str]) -> dict[str, Any]:
 
 
 def child(
-    preset: str, n: int, days: int, sets: list[str], threads: int | None = None
+    preset: str,
+    n: int,
+    days: int,
+    sets: list[str],
+    threads: int | None = None,
+    src: str | None = None,
 ) -> dict[str, Any]:
     """Measure in a fresh process; its peak RSS from the kernel's accounting of the child.
 
-    `threads` sets NUMBA_NUM_THREADS for the child (the same bytes on any count).
+    `threads` sets NUMBA_NUM_THREADS for the child (the same bytes on any count); `src`
+    puts another checkout's package first on the child's path (before/after rows).
     """
     load = os.getloadavg()
     cmd = [sys.executable, __file__, "--child", preset, str(n), str(days), json.dumps(sets)]
     env = dict(os.environ)
     if threads:
         env["NUMBA_NUM_THREADS"] = str(threads)
+    if src:
+        env["PYTHONPATH"] = os.path.abspath(src)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
@@ -188,11 +202,12 @@ def row(r: dict[str, Any], note: str = "") -> str:
     marks = r["marks"]
     return (
         f"{r['preset']:>13} {r['n']:>13,} {r['engine']:>8.2f} {r['setup']:>7.2f} "
-        f"{r['wall']:>8.2f} {r['peak'] / mib:>9,.0f} {r['estimate'] / mib:>9,.0f} {err:>+6.0f}% "
+        f"{r.get('write', 0.0):>7.2f} {r['wall']:>8.2f} {r['peak'] / mib:>9,.0f} "
+        f"{r['estimate'] / mib:>9,.0f} {err:>+6.0f}% "
         f"{r['state']:>6.1f} {r['committed']:>14,} {ns:>7.1f} "
         f"{marks.get('after_day1', 0) / mib:>8,.0f} {marks.get('after_loop', 0) / mib:>8,.0f} "
         f"{r['load_before']:>5.1f} {note}"
-    )
+    ).rstrip()
 
 
 def main() -> None:
@@ -224,6 +239,19 @@ def main() -> None:
         help="instead of the curve: what a sharded seed-article run at N would exchange",
     )
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
+    ap.add_argument(
+        "--peak-limit",
+        type=float,
+        default=PEAK_LIMIT / 2**30,
+        help="GiB: skip sizes whose estimate is above (default 8; run bigger ones under "
+        "the shared lock: flock /tmp/work/bigrun.lock ...)",
+    )
+    ap.add_argument(
+        "--src",
+        default=None,
+        help="comma-separated package source folders (e.g. src,/tmp/old/src): every row "
+        "is run with each in turn, side by side",
+    )
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -240,7 +268,8 @@ def main() -> None:
         f"{args.threads or 'all'} Numba threads; sets: {args.sets or '-'}"
     )
     head = (
-        f"{'preset':>13} {'citizens':>13} {'engine s':>8} {'setup s':>7} {'wall s':>8} "
+        f"{'preset':>13} {'citizens':>13} {'engine s':>8} {'setup s':>7} {'write s':>7} "
+        f"{'wall s':>8} "
         f"{'peak MiB':>9} {'est MiB':>9} {'est err':>7} {'B/cit':>6} {'acts':>14} "
         f"{'ns/act':>7} {'day1 MiB':>8} {'loop MiB':>8} {'load':>5}"
     )
@@ -256,19 +285,20 @@ def main() -> None:
             except ValueError as exc:  # ScenarioError: e.g. a dated preset's schedule
                 print(f"{preset:>13} {n:>13,} skipped: {exc}")
                 continue
-            if est > PEAK_LIMIT:
+            if est > args.peak_limit * 2**30:
                 print(
                     f"{preset:>13} {n:>13,} skipped: estimate {est / 2**30:.1f} GiB is over "
-                    f"{PEAK_LIMIT / 2**30:.0f} GiB"
+                    f"{args.peak_limit:.0f} GiB"
                 )
                 continue
-            r = child(preset, n, args.days, args.sets, args.threads)
-            done.append(r)
-            print(row(r))
-            sys.stdout.flush()
+            for src in args.src.split(",") if args.src else [None]:
+                r = child(preset, n, args.days, args.sets, args.threads, src)
+                done.append(r)
+                print(row(r, f"({src})" if src else ""))
+                sys.stdout.flush()
         # repeat rows whose cost per act is far from the preset's median (a busy moment)
         big = [r for r in done if r["committed"] >= 10**6]
-        if args.recheck and len(big) >= 2:
+        if args.recheck and len(big) >= 2 and not args.src:
             med = statistics.median(1e9 * r["engine"] / r["committed"] for r in big)
             for r in big:
                 if 1e9 * r["engine"] / r["committed"] > args.recheck * med:
