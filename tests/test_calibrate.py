@@ -404,7 +404,7 @@ def test_schedule_point_keys() -> None:
     with pytest.raises(ScenarioError, match="no point of that date; its points: 2013-10-01"):
         sc.override({"sanctions.court.listing_per_year@2015-02-01": 0.5})
     with pytest.raises(ScenarioError, match="is not a dated schedule"):
-        sc.override({"sanctions.court.listing_multiplier@2015-01-01": 2.0})
+        sc.override({"sanctions.court.duration_days@2015-01-01": 2.0})
 
 
 def test_schedule_point_set_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

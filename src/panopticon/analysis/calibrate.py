@@ -236,7 +236,11 @@ def make_sampler(kind: str, seed: int, n_existing: int, n_free: int = 5) -> Any:
         return optuna.samplers.RandomSampler(seed=s)
     if kind == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=s, n_startup_trials=startup_trials(n_free))
-    return optuna.samplers.TPESampler(seed=s, n_startup_trials=startup_trials(n_free))
+    # multivariate: one joint density over the free parameters, so that correlated ones
+    # (a listing rate and a case rate that trade off) are searched together
+    return optuna.samplers.TPESampler(
+        seed=s, n_startup_trials=startup_trials(n_free), multivariate=True
+    )
 
 
 @dataclass

@@ -43,8 +43,8 @@ class CourtList(Strict):
     compliance_per_year: Scheduled[PerYear] = Field(
         0.05, description="base hazard (per year) that a defaulting debtor complies"
     )
-    listing_multiplier: float = Field(
-        1.0, ge=0.0, le=1000.0, description="listed debtors comply at base hazard x this"
+    listing_multiplier: Scheduled[Annotated[float, Field(ge=0.0, le=1000.0)]] = Field(
+        1.0, description="listed debtors comply at base hazard x this (may be dated)"
     )
     duration_days: int = Field(
         730, ge=1, le=36500, description="longest listing in days (removed when it ends)"

@@ -6,7 +6,7 @@ calibration.md section 3; the equations are in docs/court-list.md. Per eligible 
 - an enforcement case arrives on a day with probability 1 - exp(-c(t)/365);
 - at judgment the debtor performs with probability p(t) (the case closes), or defaults;
 - a defaulting debtor is listed at hazard l(t) and complies unlisted at hazard h(t)
-  (per year); a listed debtor complies at hazard m h(t) (`listing_multiplier` m);
+  (per year); a listed debtor complies at hazard m(t) h(t) (`listing_multiplier` m);
 - compliance ends the listing; a listing lasts at most D days (`duration_days`), then the
   debtor is removed (expired) and no longer followed.
 
@@ -277,7 +277,7 @@ class CourtListModule(Module):
         pay = Daily(p.compliance_per_year, run.start, run.days).values
         self.cum_list = cumulative(Daily(p.listing_per_year, run.start, run.days).values)
         self.cum_pay = cumulative(pay)
-        self.cum_comply = cumulative(pay * p.listing_multiplier)
+        self.cum_comply = cumulative(pay * Daily(p.listing_multiplier, run.start, run.days).values)
         self.phase_of = self.add_state(
             StateSpec("phase", np.uint8, "open case: 0 none, 1-2 defaulting, 3-4 listed"),
             np.zeros(self.n, dtype=np.uint8),
