@@ -123,3 +123,18 @@ def test_stats_row_stats_refuses_sums_past_2_to_the_52() -> None:
     assert stats.row_stats(indptr, idx, big, np.zeros(2, np.uint8), 1) is None
     ok = stats.row_stats(indptr, idx, big // 2**10, np.zeros(2, np.uint8), 1)
     assert ok is not None and ok[1]["isolated"] == 0
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_propensity_scores_equal_the_stable_sort(ties: bool) -> None:
+    from scipy import special
+
+    from panopticon.stages.score.factors import propensity_scores
+
+    rng = np.random.default_rng(9)
+    p = rng.lognormal(size=30_001)
+    if ties:
+        p = np.round(p, 1)  # many equal values: ranked in id order
+    ranks = np.empty(p.size)
+    ranks[np.argsort(p, kind="stable")] = (np.arange(p.size) + 0.5) / p.size
+    assert propensity_scores(p).tobytes() == special.ndtri(ranks).tobytes()
