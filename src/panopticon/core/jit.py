@@ -11,6 +11,11 @@ the thread count.
 
 `PANOPTICON_PARALLEL_FROM` (elements) moves the threshold: 0 makes every such call
 parallel (the tests compare the two), a very large value makes every call serial.
+
+`uniform` is `streams.uniform` as a called kernel: `streams.uniform` is declared
+`inline="always"`, so Numba copies and types its IR again at every call site (about 0.1 s
+of compile time each); a kernel with several draw sites calls this one instead, compiled
+once and linked (LLVM inlines the call, so the loop runs as fast).
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from typing import Any
 import numba
 import numpy as np
 
+from panopticon.core import streams
+
 PARALLEL_FROM = int(os.environ.get("PANOPTICON_PARALLEL_FROM", 2_000_000))
+
+
+@numba.njit(cache=True)
+def uniform(key: np.uint64, counter: np.uint64) -> float:
+    """Draw number `counter` of stream `key`: `streams.uniform`, not inlined by Numba."""
+    return streams.uniform(key, counter)
 
 
 class SizedKernel:

@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from panopticon.core import streams
+from panopticon.core.jit import uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily, value_on
 from panopticon.core.records import CORRECT, MISSED, WRONG
@@ -133,8 +134,8 @@ def attribution_tables(scenario: Scenario, counts: np.ndarray) -> tuple[np.ndarr
 
 @njit(cache=True)
 def _identify_kernel(
-    seed: int,
-    day: int,
+    key: np.uint64,
+    side: np.uint64,
     actors: np.ndarray,
     kinds: np.ndarray,
     chan: np.ndarray,
@@ -148,9 +149,11 @@ def _identify_kernel(
     member_start: np.ndarray,
     n: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Outcome code and attributed citizen (-1 when missed) per detection."""
-    key = streams.stream_key(seed, streams.IDENTIFY, day, 0)
-    side = streams.stream_key(seed, streams.FACEID_QUALITY, day, 0)
+    """Outcome code and attributed citizen (-1 when missed) per detection.
+
+    `key` and `side` are today's keys of the IDENTIFY and FACEID_QUALITY streams, computed
+    by the caller (the kernel calls no stream_key: less to compile).
+    """
     m = actors.size
     outcome = np.empty(m, dtype=np.uint8)
     target = np.empty(m, dtype=np.int32)
@@ -163,12 +166,12 @@ def _identify_kernel(
             n_q = cum_quality.shape[1]
             if n_q > 1:
                 k = kinds[e]
-                v = streams.uniform(side, np.uint64(2 * e))
+                v = uniform(side, np.uint64(2 * e))
                 while q < n_q - 1 and v >= cum_quality[k, q]:
                     q += 1
-            o = identify_fixed(streams.uniform(key, c), rates[q, g, MISSED], rates[q, g, WRONG])
+            o = identify_fixed(uniform(key, c), rates[q, g, MISSED], rates[q, g, WRONG])
         else:
-            o = WRONG if streams.uniform(key, c) < wrong_person[chan[e]] else CORRECT
+            o = WRONG if uniform(key, c) < wrong_person[chan[e]] else CORRECT
         outcome[e] = o
         if o == MISSED:
             target[e] = -1
@@ -178,14 +181,14 @@ def _identify_kernel(
             ps = p_same[chan[e], g]
             po = p_other[chan[e], g]
             if size > 1 or po > 0:
-                v = streams.uniform(side, c + np.uint64(1))
+                v = uniform(side, c + np.uint64(1))
                 # counters 2m + 64e + t lie beyond the 2e, 2e+1 used above
                 base = np.uint64(2 * m + 64 * e)
                 if size > 1 and v < ps:
                     # a member of the actor's group other than the actor: rejection; 64
                     # failures in a row have probability <= 2^-64 and fall back to anyone
                     for t in range(64):
-                        u = streams.uniform(side, base + np.uint64(t))
+                        u = uniform(side, base + np.uint64(t))
                         pick = members[member_start[g] + int(u * size)]
                         if pick != i:
                             j = pick
@@ -193,14 +196,14 @@ def _identify_kernel(
                 elif v >= ps and v < ps + po and members.size > size:
                     # a member of another group: members are sorted by group, so skip
                     # the actor's block [member_start[g], member_start[g + 1])
-                    k = int(streams.uniform(side, base) * (members.size - size))
+                    k = int(uniform(side, base) * (members.size - size))
                     if k >= member_start[g]:
                         k += size
                     j = members[k]
             if j >= 0:
                 target[e] = j
             else:
-                j = int(streams.uniform(key, c + np.uint64(1)) * (n - 1))
+                j = int(uniform(key, c + np.uint64(1)) * (n - 1))
                 target[e] = j + 1 if j >= i else j
         else:
             target[e] = i
@@ -288,8 +291,8 @@ class Identify(Module):
         if self.dated and (fresh or any(d.changes_on(ctx.day) for d in self.dated)):
             self._refresh(ctx.day)
         ctx.outcome, ctx.target = _identify_kernel(
-            self.seed,
-            ctx.day,
+            np.uint64(streams.stream_key(self.seed, streams.IDENTIFY, ctx.day, 0)),
+            np.uint64(streams.stream_key(self.seed, streams.FACEID_QUALITY, ctx.day, 0)),
             ctx.seen_actors,
             ctx.seen_kinds,
             ctx.channel,

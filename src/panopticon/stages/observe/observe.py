@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from panopticon.core import streams
+from panopticon.core.jit import uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily
 from panopticon.core.registry import register
@@ -64,10 +65,20 @@ def camera_chance(scenario: Scenario, day: int) -> np.ndarray:
     return np.ascontiguousarray(chance, dtype=np.float64)
 
 
+def day_keys(seed: int, day: int, n_channels: int) -> np.ndarray:
+    """Today's stream key per channel code (uint64): cameras', then each other channel's.
+
+    Computed here, once a day, so that the kernel takes keys, not the seed: it calls no
+    other kernel, which keeps its compile time down.
+    """
+    keys = [streams.stream_key(seed, streams.OBSERVE, day, 0)]
+    keys += [streams.stream_key(seed, streams.CHANNELS, day, c) for c in range(1, n_channels)]
+    return np.array(keys, dtype=np.uint64)
+
+
 @njit(cache=True)
 def _observe_kernel(
-    seed: int,
-    day: int,
+    keys: np.ndarray,
     actors: np.ndarray,
     kinds: np.ndarray,
     region: np.ndarray,
@@ -75,8 +86,10 @@ def _observe_kernel(
     cam_chance: np.ndarray,
     chan_chance: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(act index, channel code) of every act recorded by some channel today."""
-    cam_key = streams.stream_key(seed, streams.OBSERVE, day, 0)
+    """(act index, channel code) of every act recorded by some channel today.
+
+    `keys` holds today's stream key per channel code (`day_keys`).
+    """
     n = actors.size
     seen = np.empty(n, dtype=np.int64)
     chan = np.empty(n, dtype=np.uint8)
@@ -90,11 +103,10 @@ def _observe_kernel(
             if c == CAMERA:
                 r = region[actors[e]] if region.size > 0 else 0
                 p = cam_chance[k, r]
-                u = streams.uniform(cam_key, np.uint64(e)) if p > 0.0 else 1.0
+                u = uniform(keys[CAMERA], np.uint64(e)) if p > 0.0 else 1.0
             else:
                 p = chan_chance[c]
-                key = streams.stream_key(seed, streams.CHANNELS, day, c)
-                u = streams.uniform(key, np.uint64(e))
+                u = uniform(keys[c], np.uint64(e))
             if u < p:
                 seen[m] = e
                 chan[m] = c
@@ -173,8 +185,7 @@ class Observe(Module):
             self.chan_chance[code] = detection.at(ctx.day)
         if self.enabled:
             ctx.seen, ctx.channel = _observe_kernel(
-                self.seed,
-                ctx.day,
+                day_keys(self.seed, ctx.day, len(self.channels)),
                 ctx.actors,
                 ctx.kinds,
                 self.region,

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import sized_kernel
+from panopticon.core.jit import sized_kernel, uniform
 
 # purposes: the `block` part of a stream key, so each use has its own stream
 P_AGE_SHUFFLE = 1
@@ -45,22 +45,11 @@ def network_key(seed: int, day: int, purpose: int) -> np.uint64:
 
 
 @njit(cache=True)
-def uniform(key: np.uint64, counter: np.uint64) -> float:
-    """`streams.uniform` as a plain kernel, the same draw.
-
-    `streams.uniform` is inlined by Numba at every call site (its IR copied and typed
-    again each time); kernels here call this one instead, compiled once and linked
-    (LLVM inlines it), which cuts their compile time, not their speed.
-    """
-    return streams.uniform(key, counter)
-
-
-@njit(cache=True)
 def normal(key: np.uint64, counter: np.uint64) -> float:
     """Standard normal by Box-Muller from draws `counter` and `counter + 1`.
 
-    Not inlined by Numba (LLVM still inlines it where it pays): compiled once, linked into
-    each caller, instead of re-typed at every call site.
+    Not inlined by Numba, like `jit.uniform` (LLVM inlines it): compiled once and linked
+    into each caller instead of typed again at every call site.
     """
     u1 = 1.0 - uniform(key, counter)
     u2 = uniform(key, counter + U1)
