@@ -29,10 +29,10 @@ and written back dedented.
 
 What legitimately varies between two runs of the same page is masked before comparing
 (:data:`MASKS`); nothing else is: a run's wall time and peak memory in the summary's
-first line (and the rule under it, whose length follows that line), and the runtime
-row of ``panopticon compare``. Paths do not vary: commands use paths relative to the
-scratch folder. Progress bars (tqdm redraws, each a write that starts with a carriage
-return) are not part of the output.
+first line (and the rule under it, whose length follows that line), the run's cost line
+(seconds and memory) and the runtime row of ``panopticon compare``. Paths do not vary:
+commands use paths relative to the scratch folder. Progress bars (tqdm redraws, each a
+write that starts with a carriage return) are not part of the output.
 
 Pages run with one Numba thread. A run's bytes do not depend on the thread count, and the
 tutorials' small populations (a few blocks of 4,096 citizens) gain nothing from more: on
@@ -73,6 +73,7 @@ MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
         r"\1<wall> s, peak memory <memory> MiB",
     ),
     (re.compile(r"^(runtime \(s\)) .*$"), r"\1 <masked>"),
+    (re.compile(r"^(cost: ).*$"), r"\1<masked>"),  # `panopticon run`'s cost line (stderr)
 )
 RULE = re.compile(r"^-+$")
 
