@@ -15,7 +15,8 @@ parallel (the tests compare the two), a very large value makes every call serial
 `uniform` is `streams.uniform` as a called kernel: `streams.uniform` is declared
 `inline="always"`, so Numba copies and types its IR again at every call site (about 0.1 s
 of compile time each); a kernel with several draw sites calls this one instead, compiled
-once and linked (LLVM inlines the call, so the loop runs as fast).
+once and linked (LLVM inlines the call, so the loop runs as fast). Such helpers, called
+only from other kernels, are compiled with `HELPER` options: no Python wrapper.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ from panopticon.core import streams
 
 PARALLEL_FROM = int(os.environ.get("PANOPTICON_PARALLEL_FROM", 2_000_000))
 
+# Options of a kernel called only from other kernels: no CPython or C wrapper is built
+# for it (each costs compile time; such a kernel cannot be called from Python).
+HELPER: dict[str, bool] = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
-@numba.njit(cache=True)
+
+@numba.njit(cache=True, **HELPER)
 def uniform(key: np.uint64, counter: np.uint64) -> float:
     """Draw number `counter` of stream `key`: `streams.uniform`, not inlined by Numba."""
     return streams.uniform(key, counter)

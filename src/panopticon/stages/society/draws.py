@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import sized_kernel, uniform
+from panopticon.core.jit import HELPER, sized_kernel, uniform
 
 # purposes: the `block` part of a stream key, so each use has its own stream
 P_AGE_SHUFFLE = 1
@@ -44,7 +44,7 @@ def network_key(seed: int, day: int, purpose: int) -> np.uint64:
     return np.uint64(streams.stream_key(seed, streams.NETWORK, day, purpose))
 
 
-@njit(cache=True)
+@njit(cache=True, **HELPER)
 def normal(key: np.uint64, counter: np.uint64) -> float:
     """Standard normal by Box-Muller from draws `counter` and `counter + 1`.
 

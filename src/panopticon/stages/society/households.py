@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
+from panopticon.core.jit import HELPER
 from panopticon.stages.society.draws import (
     P_AGE_SHUFFLE,
     P_HOUSE,
@@ -73,7 +74,7 @@ def _minor_keys(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, **HELPER)
 def _pick_near(
     avail: np.ndarray,
     ptr: np.ndarray,
@@ -114,7 +115,7 @@ def _pick_near(
     return -1, -1, False
 
 
-@njit(cache=True)
+@njit(cache=True, **HELPER)
 def _pick_random(
     avail: np.ndarray, ptr: np.ndarray, ids: np.ndarray, total: int, u: float
 ) -> tuple[int, int]:
@@ -130,7 +131,7 @@ def _pick_random(
     return -1, -1
 
 
-@njit(cache=True)
+@njit(cache=True, **HELPER)
 def _select(
     slot_role: np.ndarray,
     which: np.uint8,
