@@ -138,3 +138,20 @@ def test_propensity_scores_equal_the_stable_sort(ties: bool) -> None:
     ranks = np.empty(p.size)
     ranks[np.argsort(p, kind="stable")] = (np.arange(p.size) + 0.5) / p.size
     assert propensity_scores(p).tobytes() == special.ndtri(ranks).tobytes()
+
+
+def test_rewire_same_bytes_with_parallel_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 20_000
+    d = demographics(Population(size=n, regions=REGIONS, age_bands=AGES), 5, 0, n)
+    params = nw.NetworkParams.model_validate({"avoidance": {"slack": 0, "pool": 0.5}})
+    low = np.random.default_rng(2).random(n) < 0.08
+    score = (np.random.default_rng(3).integers(100, 201, n) * 5).astype(np.int16)
+    weights = avoidance.score_weights(score, 2.0)
+    runs = []
+    for start in (10**12, 0):  # serial kernels, then every sized kernel's parallel twin
+        monkeypatch.setattr("panopticon.core.jit.PARALLEL_FROM", start)
+        net = nw.build_network(params, d.age, d.region, 5)
+        counts = net.rewire(low, None, 29, 5, nw.Avoidance(p_drop=0.4, p_new=0.9), weights)
+        runs.append((net.indptr.copy(), net.indices.copy(), counts))
+    assert runs[0][2] == runs[1][2] and runs[0][2]["new"] > 500
+    assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])

@@ -240,6 +240,35 @@ def _is_friend(indptr: np.ndarray, idx: np.ndarray, i: int, j: int) -> bool:
     return False
 
 
+@njit(cache=True, inline="always")
+def _partner(key: np.uint64, i: int, t: int, attempt: int, cum: np.ndarray, n: int) -> int:
+    """Proposal `attempt` for i's new tie t: a pure function of (round, i, t, attempt)."""
+    c = (np.uint64(i) << U32) | (np.uint64(t) << U16) | np.uint64(attempt)
+    u = streams.uniform(key, c)
+    if cum.size == n:
+        return min(np.int64(np.searchsorted(cum, u * cum[n - 1], side="right")), n - 1)
+    return np.int64(u * n)
+
+
+@sized_kernel(0)
+def _first_partners(
+    wanting: np.ndarray, starts: np.ndarray, want: np.ndarray, cum: np.ndarray, key: np.uint64
+) -> np.ndarray:
+    """Every wanted tie's first proposal, drawn ahead of the serial pass.
+
+    The draws do not depend on the graph, so they are independent: the weighted search
+    through `cum` (cache misses) overlaps across ties and threads instead of waiting in
+    the serial pass.
+    """
+    n = want.size
+    out = np.empty(starts[-1], dtype=np.int64)
+    for q in prange(wanting.size):
+        i = wanting[q]
+        for t in range(want[i]):
+            out[starts[q] + t] = _partner(key, i, t, 0, cum, n)
+    return out
+
+
 @njit(cache=True)
 def _new_ties(
     indptr: np.ndarray,
@@ -249,24 +278,26 @@ def _new_ties(
     cum: np.ndarray,
     tries: int,
     key: np.uint64,
+    first: np.ndarray,
 ) -> tuple[int, int, int]:
-    """Form the wanted new ties in id order; returns (formed, failed, rows moved)."""
+    """Form the wanted new ties in id order; returns (formed, failed, rows moved).
+
+    `first` holds each wanted tie's first proposal in this order (`_first_partners`), or
+    is empty (then it is drawn here).
+    """
     n = want.size
     formed = 0
     failed = 0
     moved = 0
-    weighted = cum.size == n
-    total = cum[n - 1] if weighted else 0.0
+    r = 0
     for i in range(n):
         for t in range(want[i]):
             done = False
             for attempt in range(tries):
-                c = (np.uint64(i) << U32) | (np.uint64(t) << U16) | np.uint64(attempt)
-                u = streams.uniform(key, c)
-                if weighted:
-                    k = min(np.int64(np.searchsorted(cum, u * total, side="right")), n - 1)
+                if attempt == 0 and first.size > 0:
+                    k = first[r]
                 else:
-                    k = np.int64(u * n)
+                    k = _partner(key, i, t, attempt, cum, n)
                 if k == i or _is_friend(indptr, idx, i, k):
                     continue
                 si, mi = _room(indptr, idx, top, i)
@@ -284,6 +315,7 @@ def _new_ties(
                 break
             if not done:
                 failed += 1
+            r += 1
     return formed, failed, moved
 
 
@@ -390,8 +422,15 @@ def rewire(
         att = np.asarray(attractiveness, dtype=np.float64)
         net.check_size(att, "attractiveness")
         cum = partner_weights(att, a.preference)
+    first = np.zeros(0, dtype=np.int64)
+    if a.tries > 0:
+        wanting = np.flatnonzero(want).astype(np.int32)
+        starts = np.zeros(wanting.size + 1, dtype=np.int64)
+        np.cumsum(want[wanting], out=starts[1:])
+        first = _first_partners(wanting, starts, want, cum, key_pick)
+        del wanting, starts
     formed, failed, moved = _new_ties(
-        net.indptr, net.indices, net.pool_top, want, cum, a.tries, key_pick
+        net.indptr, net.indices, net.pool_top, want, cum, a.tries, key_pick, first
     )
     return {
         "decisions": int(decisions),
