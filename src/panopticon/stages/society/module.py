@@ -124,8 +124,9 @@ class Society(Module):
         periodic = av.enabled and (day + 1) % HISTOGRAM_EVERY == 0
         if day == 0 or periodic or ctx.last_day:
             fresh = self._degree is None or rewired
-            fused = net.row_stats(pol.score, codes, len(names)) if fresh else None
+            fused = net.row_stats(pol.score, codes, len(names))
             if fused is not None:
+                # the degrees it returns equal the kept ones when the graph did not change
                 self._degree, st = fused
                 per, people = st["degree_sum"], st["people"]
                 isolated, assortativity = st["isolated"], st["assortativity"]
