@@ -405,6 +405,10 @@ def test_schedule_point_keys() -> None:
         sc.override({"sanctions.court.listing_per_year@2015-02-01": 0.5})
     with pytest.raises(ScenarioError, match="is not a dated schedule"):
         sc.override({"sanctions.court.duration_days@2015-01-01": 2.0})
+    # a --set that replaces the schedule by a number leaves its free points nothing to name:
+    # the scenario stays valid (the ranges apply to a schedule that is not there)
+    flat = sc.override({"sanctions.court.listing_per_year": 1.0})
+    assert flat.sanctions.court.listing_per_year == 1.0
 
 
 def test_schedule_point_set_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -145,6 +145,8 @@ def check_ranges(table: str, ranges: dict[str, Range], data: dict[str, Any]) -> 
     """Each key names a number in `data` (the scenario's plain values) within its range."""
     for key, rng in ranges.items():
         where = f"{table}.{key}"
+        if _point_of_a_number(data, key):
+            continue  # a --set replaced the schedule by a number: the point has gone with it
         try:
             value = get_dotted(data, key)
         except KeyError as exc:
@@ -171,6 +173,8 @@ def outside(ranges: dict[str, Range], data: dict[str, Any]) -> list[str]:
     """
     out = []
     for key, rng in ranges.items():
+        if _point_of_a_number(data, key):
+            continue
         value = get_dotted(data, key)
         if isinstance(value, dict):
             values = _numbers(value)
@@ -179,6 +183,18 @@ def outside(ranges: dict[str, Range], data: dict[str, Any]) -> list[str]:
         if any(not rng.lo <= v <= rng.hi for v in values):
             out.append(f"{key} = {value} outside [{rng.lo}, {rng.hi}]")
     return out
+
+
+def _point_of_a_number(data: dict[str, Any], key: str) -> bool:
+    """Whether `key` is ``path@date`` and the value at ``path`` is a plain number."""
+    path, date = split_point(key)
+    if date is None:
+        return False
+    try:
+        node = get_dotted(data, path)
+    except KeyError:
+        return False
+    return isinstance(node, int | float) and not isinstance(node, bool)
 
 
 def current_value(scenario: Any, key: str) -> float:
