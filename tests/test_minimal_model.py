@@ -9,6 +9,7 @@ implementation a ~1e-6 event per check, were the seed changed.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,3 +166,18 @@ def test_engine_agrees_with_reference_implementation() -> None:
         x, y = np.array(a[m]), np.array(b[m])
         se = math.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
         assert abs(x.mean() - y.mean()) < Z * se, (m, x, y)
+
+
+def test_two_violation_behaviours_each_get_their_acts(tmp_path: Path) -> None:
+    """With two violations of equal rate and nothing else, each gets half of the acts.
+
+    Regression: the one-behaviour short path drew no kind, so every act of a second
+    behaviour was counted as the first's. The split of N acts is Binomial(N, 1/2): the
+    difference is within 4 sd, sqrt(N).
+    """
+    extra = 'behaviors.second={rate=0.03, points=5, place="street", channels=["camera"]}'
+    sc = pn.load("minimal", [extra, "behaviors.violation.rate=0.03"], population=5000, days=20)
+    ts = pn.run(sc, out=tmp_path / "r").timeseries
+    a, b = int(ts["committed_violation"].sum()), int(ts["committed_second"].sum())
+    assert a + b == int(ts["committed"].sum()) and a > 0 and b > 0
+    assert abs(a - b) <= 4 * (a + b) ** 0.5, (a, b)

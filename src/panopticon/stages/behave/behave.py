@@ -687,8 +687,10 @@ class Behave(Module):
         top_b = float(m[in_b].max()) if in_b.any() else 1.0
         top_a, top_b = (top_a if top_a > 0 else 1.0), (top_b if top_b > 0 else 1.0)
         mult_a, mult_b = m / top_a, m / top_b
+        # the short path draws no kind: only for one behaviour (every act is of kind 0)
         simple = bool(
-            self.age.size == 0
+            len(self.behaviors) == 1
+            and self.age.size == 0
             and self.violation.all()
             and (mult_a == 1.0).all()
             and self.rate_b == 0.0
