@@ -16,7 +16,7 @@ import polars as pl
 
 import panopticon as pn
 
-GOLDEN = "24bb67b073e4a9caede034f2e24df75e8b1c8d231d229367dffa1f3c0c060128"
+GOLDEN = "0b63660687e65d4cab5a9a432a2f486c43d1519b3e62824f5a612decc1b3e7c0"
 
 
 def table_digest(run: pn.RunResult) -> str:

@@ -18,6 +18,7 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,23 @@ def peak_rss_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def shard_population(pop: population_mod.Population, lo: int, hi: int) -> population_mod.Population:
+    """The per-block data of citizens lo..hi-1 (`lo` on a block boundary): a shard's.
+
+    The block keys stay those of the global blocks; `propensity_max` stays the whole
+    population's, so every shard sizes its count arrays alike.
+    """
+    b0, b1 = lo // population_mod.BLOCK, -(-hi // population_mod.BLOCK)
+    return replace(
+        pop,
+        size=hi - lo,
+        top_g=pop.top_g[b0:b1].copy(),
+        top_j=pop.top_j[b0:b1].copy(),
+        perm_key=pop.perm_key[b0:b1].copy(),
+        v_key=pop.v_key[b0:b1].copy(),
+    )
+
+
 def _sorted(items: list[tuple[float | None, int, int, Any]]) -> list[Any]:
     """Declarations in output order: pinned ones by `order`, then by phase and position."""
     pinned = sorted(items, key=lambda x: (math.inf if x[0] is None else x[0], x[1], x[2]))
@@ -87,15 +105,26 @@ def _sorted(items: list[tuple[float | None, int, int, Any]]) -> list[Any]:
 class Simulation:
     """One scenario's modules and their state, advanced one day at a time."""
 
-    def __init__(self, scenario: Scenario) -> None:
-        """Build the population, then every module the scenario needs, providers first."""
+    def __init__(self, scenario: Scenario, lo: int = 0, hi: int | None = None) -> None:
+        """Build the population, then every module the scenario needs, providers first.
+
+        `lo`, `hi`: the citizens this simulation owns, ids lo..hi-1 (one shard of a
+        sharded run, `core.shards`; `lo` on a block boundary); by default all of them.
+        Its state arrays are over those citizens, its acts and records name global ids.
+        """
         t0 = time.perf_counter()
         self.scenario = scenario
-        self.size = scenario.population.size
+        n = scenario.population.size
+        self.lo, self.hi = lo, n if hi is None else hi
+        if self.lo % population_mod.BLOCK or not 0 <= self.lo < self.hi <= n:
+            raise ValueError(f"shard [{lo}, {hi}) is not a block-aligned range of 0..{n}")
+        self.size = self.hi - self.lo
         self.seed = scenario.run.seed
         self.days = scenario.run.days
         self.start_date = scenario.run.start
         self.population = population_mod.build(scenario.population, self.seed)
+        if self.size < n:
+            self.population = shard_population(self.population, self.lo, self.hi)
         self.capabilities: dict[str, Any] = {}
         self._transient: set[str] = set()
         build = plan_build(scenario)

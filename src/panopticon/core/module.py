@@ -19,6 +19,17 @@ catalog, the network, a snapshot) is one `Module` subclass. It declares:
 Modules talk to each other through the typed `DayContext` of the day and through
 capabilities, never through the engine: a score consumer sees the `ScorePolicy`
 protocol (score, true score, bounds, grades), never a concrete policy.
+
+Sharding (`core.shards`: one population split into id ranges, each simulated apart). A
+module says whether it can run in a shard: `shards = True` declares that its state is
+per owned citizen, that its step reads and writes only its own citizens' state given the
+day's context, and that its columns combine over shards by `combine_values` (sums of
+counts by default; `shard_values` gives the parts) and its tables by `combine_tables`;
+`unshardable(scenario)` names what, in a given scenario, it cannot shard yet. A module
+whose effects reach other shards' citizens declares its `exchange` and splits its step
+into `outgoing` (what this shard's acts produced, routed to the owners of
+`route(part)`) and `incoming` (what reached this shard's citizens, in the one-process
+order); `step` is the two in one process.
 """
 
 from __future__ import annotations
@@ -176,17 +187,21 @@ class DayContext:
     `changed[policy]` holds the ids whose score under that policy may have changed
     today, or `ALL` after a population-wide pass; a policy absent from it did not change.
     `date` is the calendar date of `day` (`run.start_date` + day); None only for a
-    context built outside the engine.
+    context built outside the engine. `ordinal[e]` numbers act e among its actor's acts
+    of the day: with the actor, it names the act for its random draws (never its index
+    in the list, which depends on which other acts are listed: another shard's).
     """
 
     day: int
     date: dt.date | None = None
     actors: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
     kinds: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
+    ordinal: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint32))
     seen: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     channel: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
     seen_actors: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
     seen_kinds: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
+    seen_ordinal: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint32))
     outcome: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
     target: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
     batch: RecordBatch | None = None
@@ -206,6 +221,34 @@ class Module:
     name: str = ""
     phase: ClassVar[Phase] = Phase.SETUP
     provides: ClassVar[tuple[str, ...]] = ()
+    shards: ClassVar[bool] = False  # runs in a shard of a sharded run (module docstring)
+    exchange: ClassVar[str] = ""  # what it hands to other shards at its barrier ("records")
+
+    @classmethod
+    def unshardable(cls, scenario: Scenario, **kwargs: Any) -> str | None:
+        """Why this instance cannot run sharded in this scenario; None when it can."""
+        return None if cls.shards else "cannot be sharded yet"
+
+    @classmethod
+    def combine_values(cls, scenario: Scenario, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        """Today's `values` of the whole population from each shard's `shard_values`.
+
+        By default each value is summed over the shards in shard order (counts).
+        """
+        out: dict[str, Any] = {}
+        for part in parts:
+            for k, v in part.items():
+                out[k] = out[k] + v if k in out else v
+        return out
+
+    @classmethod
+    def combine_tables(
+        cls, scenario: Scenario, parts: list[dict[str, pa.Table]]
+    ) -> dict[str, pa.Table]:
+        """The whole population's `tables()` from each shard's (by default: none may have)."""
+        if any(parts):
+            raise ValueError(f"module {cls.name}: its tables cannot be combined over shards")
+        return {}
 
     @classmethod
     def instances(cls, scenario: Scenario) -> list[dict[str, Any]]:
@@ -238,6 +281,22 @@ class Module:
 
     def step(self, ctx: DayContext) -> None:
         """Advance one day (modules of the SETUP phase have none)."""
+
+    def outgoing(self, ctx: DayContext) -> Any:
+        """The part of the day's `exchange` made in this shard (global ids; `route` says whose)."""
+        raise NotImplementedError(f"module {self.name} exchanges nothing")
+
+    def route(self, part: Any) -> np.ndarray:
+        """The global id whose owner receives each row of an `outgoing` part."""
+        raise NotImplementedError(f"module {self.name} exchanges nothing")
+
+    def incoming(self, ctx: DayContext, received: Any) -> None:
+        """Apply the rows that reached this shard's citizens (in the one-process order)."""
+        raise NotImplementedError(f"module {self.name} exchanges nothing")
+
+    def shard_values(self, ctx: DayContext) -> dict[str, Any]:
+        """The part of today's `values` in this shard, for `combine_values` (by default them)."""
+        return self.values(ctx)
 
     def columns(self) -> list[Column]:
         """The daily columns this module adds."""

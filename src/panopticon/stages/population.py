@@ -24,6 +24,7 @@ class Demographics(Module):
 
     name = "population"
     provides = ("group", "region", "age", "propensity")
+    shards = True  # draws the attributes of its own id range
 
     def __init__(self, sim: Any) -> None:
         """Draw group, region and age when any is needed; the propensity when needed."""
@@ -34,7 +35,7 @@ class Demographics(Module):
         self.group = self.region = self.age = None
         self.show_region = len(self.regions) > 1
         if wanted & {"group", "region", "age"}:
-            demo = population_mod.demographics(pop, seed, 0, n)
+            demo = population_mod.demographics(pop, seed, sim.lo, sim.lo + n)
             for cap in ("group", "region", "age"):
                 if cap in wanted or (cap == "region" and self.show_region):
                     arr = getattr(demo, cap)
@@ -42,7 +43,9 @@ class Demographics(Module):
                     sim.provide(cap, arr)
         if "propensity" in wanted:
             sim.provide(
-                "propensity", population_mod.draw_propensity(pop, seed, 0, n), transient=True
+                "propensity",
+                population_mod.draw_propensity(pop, seed, sim.lo, sim.lo + n),
+                transient=True,
             )
 
     def exports(self) -> list[Export]:
@@ -58,7 +61,7 @@ class Demographics(Module):
 
     def people(self) -> dict[str, Any]:
         """The columns of `exports()`."""
-        out: dict[str, Any] = {"id": np.arange(self.sim.size, dtype=np.int32)}
+        out: dict[str, Any] = {"id": np.arange(self.sim.lo, self.sim.hi, dtype=np.int32)}
         if self.group is not None:
             out["group"] = pa.DictionaryArray.from_arrays(self.group, self.groups)
         if self.region is not None and self.show_region:

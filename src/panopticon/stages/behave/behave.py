@@ -139,6 +139,7 @@ def _behave_kernel(
     age_lo: np.ndarray,
     age_hi: np.ndarray,
     simple: bool,
+    block0: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Acts of one day as (actor, behaviour) arrays, in block order.
 
@@ -148,8 +149,12 @@ def _behave_kernel(
     the propensity feed the first, the rest the second. Each candidate is then thinned by
     `_accept`; `simple` (no age limits, no rewarded acts, no rate multipliers) takes the
     minimal model's short path, which folds deterrence into the propensity's thinning.
+    The arrays cover the blocks from global block `block0` on (a shard's; 0 in one
+    process): streams are keyed by the global block, acts name global ids, state is
+    indexed from the first block given.
     """
     n_blocks = top_g.size
+    off = block0 * BLOCK  # first id of the blocks given (a shard's; 0 in one process)
     multi_a = kinds_a.shape[1] > 1
     multi_b = kinds_b.shape[1] > 1
     counts = np.empty(n_blocks, dtype=np.int64)
@@ -158,7 +163,7 @@ def _behave_kernel(
     for b in prange(n_blocks):
         m = min(b * BLOCK + BLOCK, n) - b * BLOCK
         ka, ca = streams.poisson(
-            streams.stream_key(seed, streams.BEHAVE, day, b),
+            streams.stream_key(seed, streams.BEHAVE, day, b + block0),
             np.uint64(0),
             rate_a * (s_total + top_g[b]),
         )
@@ -167,7 +172,9 @@ def _behave_kernel(
         kb = 0
         if rate_b > 0.0:
             kb, _ = streams.poisson(
-                streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b), np.uint64(0), rate_b * m
+                streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0),
+                np.uint64(0),
+                rate_b * m,
             )
         counts[b] = ka + kb
     offsets = np.zeros(n_blocks + 1, dtype=np.int64)
@@ -181,7 +188,7 @@ def _behave_kernel(
         m = min(lo + BLOCK, n) - lo
         weight = s_total + top_g[b]
         out = offsets[b]
-        key = streams.stream_key(seed, streams.BEHAVE, day, b)
+        key = streams.stream_key(seed, streams.BEHAVE, day, b + block0)
         pk, vk = perm_key[b], v_key[b]
         k_count, c = count_a[b], after_a[b]
         if simple:
@@ -209,7 +216,7 @@ def _behave_kernel(
                         u = (r + streams.uniform(vk, np.uint64(j))) / BLOCK
                         ok = w * s_env[r] < body_quantile(table, u) * d
                 if ok:
-                    actor[out] = i
+                    actor[out] = i + off
                     kind[out] = 0
                     out += 1
         for _ in range(0 if simple else k_count):
@@ -238,11 +245,11 @@ def _behave_kernel(
                 c += np.uint64(1)
             ok, c = _accept(key, c, i, k, deterrence, undeterred, multiplier, age, age_lo, age_hi)
             if ok:
-                actor[out] = i
+                actor[out] = i + off
                 kind[out] = k
                 out += 1
         if rate_b > 0.0:
-            key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b)
+            key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0)
             k_count, c = streams.poisson(key, np.uint64(0), rate_b * m)
             for _ in range(k_count):
                 i = lo + int(streams.uniform(key, c) * m)
@@ -255,7 +262,7 @@ def _behave_kernel(
                     key, c, i, k, deterrence, undeterred, multiplier_b, age, age_lo, age_hi
                 )
                 if ok:
-                    actor[out] = i
+                    actor[out] = i + off
                     kind[out] = k
                     out += 1
         kept[b] = out - offsets[b]
@@ -350,12 +357,14 @@ def _behave_levels_kernel(
     age_hi: np.ndarray,
     simple: bool,
     levels: np.ndarray,
+    block0: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`_behave_kernel` with d_i = levels[deterrence[i]] (uint8 levels, `deterrence_levels`).
 
     A twin rather than a branch: one kernel with a per-act choice ran 15-25% slower.
     """
     n_blocks = top_g.size
+    off = block0 * BLOCK  # first id of the blocks given (a shard's; 0 in one process)
     multi_a = kinds_a.shape[1] > 1
     multi_b = kinds_b.shape[1] > 1
     counts = np.empty(n_blocks, dtype=np.int64)
@@ -364,7 +373,7 @@ def _behave_levels_kernel(
     for b in prange(n_blocks):
         m = min(b * BLOCK + BLOCK, n) - b * BLOCK
         ka, ca = streams.poisson(
-            streams.stream_key(seed, streams.BEHAVE, day, b),
+            streams.stream_key(seed, streams.BEHAVE, day, b + block0),
             np.uint64(0),
             rate_a * (s_total + top_g[b]),
         )
@@ -373,7 +382,9 @@ def _behave_levels_kernel(
         kb = 0
         if rate_b > 0.0:
             kb, _ = streams.poisson(
-                streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b), np.uint64(0), rate_b * m
+                streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0),
+                np.uint64(0),
+                rate_b * m,
             )
         counts[b] = ka + kb
     offsets = np.zeros(n_blocks + 1, dtype=np.int64)
@@ -387,7 +398,7 @@ def _behave_levels_kernel(
         m = min(lo + BLOCK, n) - lo
         weight = s_total + top_g[b]
         out = offsets[b]
-        key = streams.stream_key(seed, streams.BEHAVE, day, b)
+        key = streams.stream_key(seed, streams.BEHAVE, day, b + block0)
         pk, vk = perm_key[b], v_key[b]
         k_count, c = count_a[b], after_a[b]
         if simple:
@@ -415,7 +426,7 @@ def _behave_levels_kernel(
                         u = (r + streams.uniform(vk, np.uint64(j))) / BLOCK
                         ok = w * s_env[r] < body_quantile(table, u) * d
                 if ok:
-                    actor[out] = i
+                    actor[out] = i + off
                     kind[out] = 0
                     out += 1
         for _ in range(0 if simple else k_count):
@@ -446,11 +457,11 @@ def _behave_levels_kernel(
                 key, c, i, k, deterrence, levels, undeterred, multiplier, age, age_lo, age_hi
             )
             if ok:
-                actor[out] = i
+                actor[out] = i + off
                 kind[out] = k
                 out += 1
         if rate_b > 0.0:
-            key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b)
+            key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0)
             k_count, c = streams.poisson(key, np.uint64(0), rate_b * m)
             for _ in range(k_count):
                 i = lo + int(streams.uniform(key, c) * m)
@@ -463,7 +474,7 @@ def _behave_levels_kernel(
                     key, c, i, k, deterrence, levels, undeterred, multiplier_b, age, age_lo, age_hi
                 )
                 if ok:
-                    actor[out] = i
+                    actor[out] = i + off
                     kind[out] = k
                     out += 1
         kept[b] = out - offsets[b]
@@ -522,6 +533,7 @@ class Behave(Module):
     name = "behave"
     phase = Phase.BEHAVE
     provides = ("deterrence", "multiplier", "count_dtype", "violation")
+    shards = True  # draws its own blocks' acts, keyed by the global block
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
@@ -588,6 +600,7 @@ class Behave(Module):
                 np.zeros(population.size, dtype=np.uint8),
             )
         self.seed = scenario.run.seed
+        self.offset = sim.lo  # first id of this simulation's citizens (a shard's; else 0)
         self._today = np.empty(0, dtype=np.uint8)
         sim.provide("deterrence", self.deterrence)
         sim.provide("multiplier", self.multiplier)
@@ -724,9 +737,10 @@ class Behave(Module):
             self.age_hi,
             simple,
             *extra,
+            self.offset // BLOCK,
         )
         if self.keep_committed:
-            _count_acts(ctx.actors, self.committed)
+            _count_acts(ctx.actors - self.offset if self.offset else ctx.actors, self.committed)
 
 
 @njit(cache=True)
@@ -760,6 +774,13 @@ class Adapt(Module):
     name = "adapt"
     phase = Phase.ADAPT
     DECAY_EVERY = 30
+    shards = True  # lowers the multipliers of the records' (own) citizens
+
+    @classmethod
+    def unshardable(cls, scenario: Scenario, **kwargs: object) -> str | None:
+        """Network deterrence reaches household members and friends in other shards."""
+        net = scenario.network is not None and scenario.response.network_deterrence < 1.0
+        return "with network deterrence" if net else None
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:

@@ -31,7 +31,7 @@ from panopticon.core.registry import register
 from panopticon.scenario.schema import FaceIdFixed, FaceIdGroupParams, Scenario
 from panopticon.stages.identify import faceid
 from panopticon.stages.identify.faceid import identify_fixed
-from panopticon.stages.observe.observe import CAMERA
+from panopticon.stages.observe.observe import CAMERA, event_key
 
 
 def faceid_model(scenario: Scenario) -> faceid.FaceIdScores:
@@ -137,9 +137,11 @@ def _identify_kernel(
     key: np.uint64,
     side: np.uint64,
     actors: np.ndarray,
+    ordinal: np.ndarray,
     kinds: np.ndarray,
     chan: np.ndarray,
     group: np.ndarray,
+    offset: int,
     rates: np.ndarray,
     cum_quality: np.ndarray,
     wrong_person: np.ndarray,
@@ -152,26 +154,32 @@ def _identify_kernel(
     """Outcome code and attributed citizen (-1 when missed) per detection.
 
     `key` and `side` are today's keys of the IDENTIFY and FACEID_QUALITY streams, computed
-    by the caller (the kernel calls no stream_key: less to compile).
+    by the caller (the kernel calls no stream_key: less to compile). Each detection's
+    draws are keyed by its act (actor and ordinal, `event_key`), never by its position in
+    the day's list, so they do not depend on which shard identifies it. Of the act's
+    IDENTIFY draws, 0 is the outcome and 1 the uniform pick of a wrongful target; of its
+    FACEID_QUALITY draws, 0 the image quality, 1 the choice of group, 2, 3, ... the group
+    member. `group` holds the citizens' from global id `offset` on.
     """
     m = actors.size
     outcome = np.empty(m, dtype=np.uint8)
     target = np.empty(m, dtype=np.int32)
     for e in range(m):
-        c = np.uint64(2 * e)
         i = actors[e]
-        g = group[i] if group.size > 0 else 0
+        ek = event_key(key, i, ordinal[e])
+        sk = event_key(side, i, ordinal[e])
+        g = group[i - offset] if group.size > 0 else 0
         if chan[e] == CAMERA:
             q = 0
             n_q = cum_quality.shape[1]
             if n_q > 1:
                 k = kinds[e]
-                v = uniform(side, np.uint64(2 * e))
+                v = uniform(sk, np.uint64(0))
                 while q < n_q - 1 and v >= cum_quality[k, q]:
                     q += 1
-            o = identify_fixed(uniform(key, c), rates[q, g, MISSED], rates[q, g, WRONG])
+            o = identify_fixed(uniform(ek, np.uint64(0)), rates[q, g, MISSED], rates[q, g, WRONG])
         else:
-            o = WRONG if uniform(key, c) < wrong_person[chan[e]] else CORRECT
+            o = WRONG if uniform(ek, np.uint64(0)) < wrong_person[chan[e]] else CORRECT
         outcome[e] = o
         if o == MISSED:
             target[e] = -1
@@ -181,14 +189,12 @@ def _identify_kernel(
             ps = p_same[chan[e], g]
             po = p_other[chan[e], g]
             if size > 1 or po > 0:
-                v = uniform(side, c + np.uint64(1))
-                # counters 2m + 64e + t lie beyond the 2e, 2e+1 used above
-                base = np.uint64(2 * m + 64 * e)
+                v = uniform(sk, np.uint64(1))
                 if size > 1 and v < ps:
                     # a member of the actor's group other than the actor: rejection; 64
                     # failures in a row have probability <= 2^-64 and fall back to anyone
                     for t in range(64):
-                        u = uniform(side, base + np.uint64(t))
+                        u = uniform(sk, np.uint64(2 + t))
                         pick = members[member_start[g] + int(u * size)]
                         if pick != i:
                             j = pick
@@ -196,14 +202,14 @@ def _identify_kernel(
                 elif v >= ps and v < ps + po and members.size > size:
                     # a member of another group: members are sorted by group, so skip
                     # the actor's block [member_start[g], member_start[g + 1])
-                    k = int(uniform(side, base) * (members.size - size))
+                    k = int(uniform(sk, np.uint64(2)) * (members.size - size))
                     if k >= member_start[g]:
                         k += size
                     j = members[k]
             if j >= 0:
                 target[e] = j
             else:
-                j = int(uniform(key, c + np.uint64(1)) * (n - 1))
+                j = int(uniform(ek, np.uint64(1)) * (n - 1))
                 target[e] = j + 1 if j >= i else j
         else:
             target[e] = i
@@ -221,6 +227,12 @@ class Identify(Module):
 
     name = "identify"
     phase = Phase.IDENTIFY
+    shards = True  # keyed by act; a false match may name anyone: `Record` routes it
+
+    @classmethod
+    def unshardable(cls, scenario: Scenario, **kwargs: object) -> str | None:
+        """Group-aware false matches search the whole population's members by group."""
+        return "with demographic groups" if uses_groups(scenario) else None
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
@@ -265,6 +277,7 @@ class Identify(Module):
             self.members = np.empty(0, dtype=np.int32)
             self.member_start = np.zeros(2, dtype=np.int64)
         self.seed = scenario.run.seed
+        self.offset = sim.lo  # global id of group[0] (a shard's first citizen; else 0)
 
     def columns(self) -> list[Column]:
         """Face searches that named nobody."""
@@ -294,9 +307,11 @@ class Identify(Module):
             np.uint64(streams.stream_key(self.seed, streams.IDENTIFY, ctx.day, 0)),
             np.uint64(streams.stream_key(self.seed, streams.FACEID_QUALITY, ctx.day, 0)),
             ctx.seen_actors,
+            ctx.seen_ordinal,
             ctx.seen_kinds,
             ctx.channel,
             self.group,
+            self.offset,
             self.rates,
             self.cum_quality,
             self.wrong_person,

@@ -21,9 +21,10 @@ import numpy as np
 from numba import njit
 
 from panopticon.core import streams
-from panopticon.core.jit import uniform
+from panopticon.core.jit import HELPER, uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily
+from panopticon.core.population import BLOCK
 from panopticon.core.registry import register
 from panopticon.scenario.schema import PUBLIC_PLACES, Camera, Scenario
 
@@ -76,19 +77,78 @@ def day_keys(seed: int, day: int, n_channels: int) -> np.ndarray:
     return np.array(keys, dtype=np.uint64)
 
 
+@njit(cache=True, **HELPER)
+def event_key(key: np.uint64, actor: int, ordinal: int) -> np.uint64:
+    """Key of one act's own draws under stream `key`: keyed by (actor, ordinal), not order.
+
+    An act is known by its actor and its number among the actor's acts of the day
+    (`act_ordinals`), never by its index in the day's list, so its draws are the same
+    whichever shard makes them and whatever other acts are listed with it.
+    """
+    k = streams.mix64(key + (np.uint64(actor) + np.uint64(1)) * streams.GOLDEN)
+    return streams.mix64(k + (np.uint64(ordinal) + np.uint64(1)) * streams.GOLDEN)
+
+
+@njit(cache=True)
+def _ordinals(actors: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Each act's number among its actor's acts so far in the list; False if unusable.
+
+    The acts of one citizen lie in its block of 4,096 and `Behave` lists blocks in order,
+    so one 4,096-slot tally per block suffices; a block met twice returns False.
+    """
+    n = actors.size
+    out = np.zeros(n, dtype=np.uint32)
+    if n == 0:
+        return out, True
+    tally = np.zeros(BLOCK, dtype=np.uint32)
+    done = np.zeros(int(actors.max()) // BLOCK + 1, dtype=np.bool_)
+    block, start = actors[0] // BLOCK, 0
+    for e in range(n):
+        b = actors[e] // BLOCK
+        if b != block:
+            done[block] = True
+            if done[b]:
+                return out, False
+            for t in range(start, e):
+                tally[actors[t] - block * BLOCK] = 0
+            block, start = b, e
+        j = actors[e] - b * BLOCK
+        out[e] = tally[j]
+        tally[j] += 1
+    return out, True
+
+
+def act_ordinals(actors: np.ndarray) -> np.ndarray:
+    """Each act's number (0, 1, ...) among the acts of its actor listed before it today."""
+    out, ok = _ordinals(actors)
+    if ok:
+        return out
+    order = np.argsort(actors, kind="stable")
+    sorted_ids = actors[order]
+    first = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    rank = np.arange(actors.size) - np.repeat(first, np.diff(np.r_[first, actors.size]))
+    out = np.empty(actors.size, dtype=np.uint32)
+    out[order] = rank
+    return out
+
+
 @njit(cache=True)
 def _observe_kernel(
     keys: np.ndarray,
     actors: np.ndarray,
+    ordinal: np.ndarray,
     kinds: np.ndarray,
     region: np.ndarray,
+    offset: int,
     order: np.ndarray,
     cam_chance: np.ndarray,
     chan_chance: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(act index, channel code) of every act recorded by some channel today.
 
-    `keys` holds today's stream key per channel code (`day_keys`).
+    `keys` holds today's stream key per channel code (`day_keys`); each act's draw is
+    keyed by its actor and ordinal (`event_key`). `region` holds the citizens' from
+    global id `offset` on (a shard's; 0 in one process).
     """
     n = actors.size
     seen = np.empty(n, dtype=np.int64)
@@ -101,12 +161,14 @@ def _observe_kernel(
             if c == NO_CHANNEL:
                 break
             if c == CAMERA:
-                r = region[actors[e]] if region.size > 0 else 0
+                r = region[actors[e] - offset] if region.size > 0 else 0
                 p = cam_chance[k, r]
-                u = uniform(keys[CAMERA], np.uint64(e)) if p > 0.0 else 1.0
+                u = 1.0
+                if p > 0.0:
+                    u = uniform(event_key(keys[CAMERA], actors[e], ordinal[e]), np.uint64(0))
             else:
                 p = chan_chance[c]
-                u = uniform(keys[c], np.uint64(e))
+                u = uniform(event_key(keys[c], actors[e], ordinal[e]), np.uint64(0))
             if u < p:
                 seen[m] = e
                 chan[m] = c
@@ -125,6 +187,7 @@ class Observe(Module):
     name = "observe"
     phase = Phase.OBSERVE
     provides = ("channels", "delays")
+    shards = True  # its draws are keyed by act (actor, ordinal), not by list position
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
@@ -156,6 +219,7 @@ class Observe(Module):
         region = sim.need("region") if "region" in self.needs(scenario) else None
         self.region = region if region is not None else np.empty(0, dtype=np.uint8)
         self.seed = scenario.run.seed
+        self.offset = sim.lo  # global id of region[0] (a shard's first citizen; else 0)
         self._static = scenario.surveillance.camera.model == "fixed"
         self._chance: np.ndarray | None = None
         sim.provide("channels", self.channels)
@@ -183,14 +247,18 @@ class Observe(Module):
         """Which of today's acts are detected, and by which channel."""
         for code, detection in self._dated:  # scheduled detection: today's value
             self.chan_chance[code] = detection.at(ctx.day)
+        ctx.ordinal = act_ordinals(ctx.actors)
         if self.enabled:
             ctx.seen, ctx.channel = _observe_kernel(
                 day_keys(self.seed, ctx.day, len(self.channels)),
                 ctx.actors,
+                ctx.ordinal,
                 ctx.kinds,
                 self.region,
+                self.offset,
                 self.order,
                 self.camera_chance(ctx.day),
                 self.chan_chance,
             )
         ctx.seen_actors, ctx.seen_kinds = ctx.actors[ctx.seen], ctx.kinds[ctx.seen]
+        ctx.seen_ordinal = ctx.ordinal[ctx.seen]

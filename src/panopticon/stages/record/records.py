@@ -17,6 +17,7 @@ win that of the day of the decision.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,17 @@ class Record(Module):
     name = "record"
     phase = Phase.RECORD
     provides = ("record_log",)
+    shards = True
+    exchange = "records"  # a record against another shard's citizen goes to its owner
+
+    @classmethod
+    def unshardable(cls, scenario: Scenario, **kwargs: object) -> str | None:
+        """Delayed channels and appeals keep calendars not yet split by owner."""
+        s = scenario.surveillance
+        if s.appeals.enabled:
+            return "with appeals"
+        delays = [s.camera.delay_days, *(c.delay_days for c in s.channels.values())]
+        return "with delayed channels" if any(d > 0 for d in delays) else None
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
@@ -161,7 +173,7 @@ class Record(Module):
         self.violation = self.act_kind == 0
         self.present = sorted(set(self.act_kind.tolist()))
         self.split = self.present != [0]
-        n = scenario.population.size
+        n = sim.size  # the citizens this simulation owns (a shard's, or all)
         self.days = scenario.run.days
         self.records_correct = self.add_state(
             StateSpec("records_correct", count_dtype, "correct records against"),
@@ -387,12 +399,16 @@ class Record(Module):
 
     def step(self, ctx: DayContext) -> None:
         """Records appearing today (`ctx.batch`) and removed today on appeal (`ctx.removed`)."""
+        self.apply(ctx, self.outgoing(ctx))
+
+    def outgoing(self, ctx: DayContext) -> RecordBatch:
+        """The records made today from this simulation's detections (global ids)."""
         day, actors, kinds, channel = ctx.day, ctx.seen_actors, ctx.seen_kinds, ctx.channel
         outcome, target = ctx.outcome, ctx.target
         hit = np.flatnonzero(outcome != MISSED)
         perp = actors[hit]
         to = target[hit]
-        made = RecordBatch(
+        return RecordBatch(
             day,
             kinds[hit],
             perp,
@@ -402,6 +418,26 @@ class Record(Module):
             np.full(hit.size, day, dtype=np.int32),
             np.zeros(hit.size, dtype=np.uint8),
         )
+
+    def route(self, part: RecordBatch) -> np.ndarray:
+        """A record goes to the owner of the citizen it names."""
+        return part.attributed_to
+
+    def incoming(self, ctx: DayContext, parts: list[RecordBatch]) -> None:
+        """Today's records against this shard's citizens, from each shard in shard order.
+
+        In a shard, `ctx.batch.attributed_to` is the index into the shard's state (id - lo),
+        so the modules after this one index their arrays with it unchanged.
+        """
+        received = RecordBatch.concat(ctx.day, parts)
+        if self.sim.lo:
+            local = received.attributed_to - np.int32(self.sim.lo)
+            received = dataclasses.replace(received, attributed_to=local)
+        self.apply(ctx, received)
+
+    def apply(self, ctx: DayContext, made: RecordBatch) -> None:
+        """Count, delay and appeal the records made today against this simulation's citizens."""
+        day = ctx.day
         if self.delayed:
             due = day + self.delays[made.channel]
             now = np.flatnonzero(due == day)

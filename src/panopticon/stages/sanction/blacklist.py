@@ -76,6 +76,7 @@ class Blacklist(Module):
     name = "blacklist"
     phase = Phase.SANCTION
     provides = ("membership:blacklist",)
+    shards = True  # examines its own citizens; the counts add up over shards
 
     @classmethod
     def needs(cls, scenario: Any, **kwargs: Any) -> set[str]:

@@ -114,13 +114,24 @@ class PointsLedger(Module):
     phase = Phase.SCORE
     provides = ("score:score", "changes:score")
     scheduled = False
+    shards = True  # applies the records against its own citizens
+
+    @classmethod
+    def combine_values(cls, scenario: Any, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        """The mean score from the shards' integer sums: the one-process division exactly."""
+        total = sum(int(p["score_sum"]) for p in parts)
+        return {"mean_score": total / scenario.population.size}
+
+    def shard_values(self, ctx: DayContext) -> dict[str, Any]:
+        """The sum of scores in this shard (a mean over shards would round differently)."""
+        return {"score_sum": int(self.score_sum)}
 
     def __init__(self, sim: Any) -> None:
         """Start every citizen at `start` on both scores."""
         super().__init__(sim)
         scenario = sim.scenario
         s = scenario.scoring
-        n = scenario.population.size
+        n = sim.size  # the citizens this simulation owns (a shard's, or all)
         self.start, self.floor, self.cap = s.start, s.floor, s.top
         self.gain, self.every = s.recovery.points, s.recovery.every_days
         dt = score_dtype(self.floor, self.cap)

@@ -32,6 +32,17 @@ class Histogram(Module):
 
     name = "histogram"
     phase = Phase.SNAPSHOT
+    shards = True  # the counts per bin add up over shards
+
+    @classmethod
+    def combine_tables(cls, scenario: Any, parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+        """The whole population's histogram: the shards' rows, counts summed (same bins)."""
+        tables = [p["score_histogram"] for p in parts]
+        first = tables[0]
+        for name in ("count", "true_count"):
+            total = sum(np.asarray(t[name]) for t in tables)
+            first = first.set_column(first.schema.get_field_index(name), name, pa.array(total))
+        return {"score_histogram": first}
 
     def __init__(self, sim: Any) -> None:
         """Start an empty table."""
