@@ -44,6 +44,13 @@ def add_arguments(subparsers: Any) -> None:
     add_backend_arguments(
         p, "with --replicates: runs at a time, each in its own process (default 1)", None
     )
+    p.add_argument(
+        "--shards",
+        type=int,
+        metavar="K",
+        help="split the population into K shards, each a Ray actor (on the cluster at "
+        "--address, else a local one); the run folder's tables are the same bytes",
+    )
     p.set_defaults(func=run)
 
 
@@ -51,14 +58,20 @@ def _only_with_replicates(args: argparse.Namespace) -> None:
     """Refuse the ensemble options without --replicates, and the single-run ones with it."""
     from panopticon.io.runs import RunError
 
+    shards = getattr(args, "shards", None)
+    if shards is not None and args.replicates is not None:
+        raise RunError("error: --shards: not with --replicates; shard one run at a time")
     if args.replicates is None:
         for name, given in (
             ("--jobs", args.jobs is not None),
-            ("--backend", args.backend != "local"),
-            ("--address", args.address is not None),
+            ("--backend", args.backend != "local" and shards is None),
+            ("--address", args.address is not None and shards is None),
         ):
             if given:
-                raise RunError(f"error: {name}: only with --replicates R (an ensemble of runs)")
+                raise RunError(
+                    f"error: {name}: only with --replicates R (an ensemble of runs) or "
+                    "--shards K (one run on Ray)"
+                )
         return
     if args.checkpoint_every is not None:
         raise RunError(
@@ -105,18 +118,41 @@ def run(args: argparse.Namespace) -> int:
     from panopticon.core.engine import run as run_scenario
 
     sc = load_scenario(args)
+    if args.shards is not None:
+        from panopticon.core.shards import check_shardable, shard_bounds
+
+        check_shardable(sc)  # before the progress bar: refusals are one line
+        shard_bounds(sc.population.size, args.shards)
     bar, progress = progress_bar(
         args.quiet, sc.run.days, f"{sc.name} ({sc.population.size:,} citizens)"
     )
     try:
-        result = run_scenario(
-            sc,
-            out=args.out,
-            overwrite=args.overwrite,
-            progress=progress,
-            checkpoint_every=args.checkpoint_every,
-        )
+        if args.shards is not None:
+            from panopticon.core.shards import run_sharded
+
+            result = run_sharded(
+                sc,
+                args.shards,
+                out=args.out,
+                overwrite=args.overwrite,
+                progress=progress,
+                checkpoint_every=args.checkpoint_every,
+                address=args.address,
+            )
+        else:
+            result = run_scenario(
+                sc,
+                out=args.out,
+                overwrite=args.overwrite,
+                progress=progress,
+                checkpoint_every=args.checkpoint_every,
+            )
     finally:
         if bar is not None:
             bar.close()
-    return finish_run(args, result)
+    code = finish_run(args, result)
+    if args.shards is not None and not args.quiet:
+        from panopticon.core.shards import shard_line
+
+        print(shard_line(result.manifest), file=sys.stderr)
+    return code

@@ -1,0 +1,616 @@
+"""Sharded runs: one population split into K id ranges, each simulated by its own worker.
+
+`run_sharded` splits the citizens into K ranges on the 4,096-id blocks of
+`core.population` (shard k owns ids lo_k..hi_k-1 and the `StateSpec` arrays of its
+citizens: what a checkpoint holds) and drives the day phase by phase:
+
+1. every shard runs the modules before the exchange (behave, observe, identify) on its
+   own citizens' acts and hands over the `outgoing` part of the exchanging module
+   (`Module.exchange`: the records it made, naming global ids);
+2. the barrier: the driver routes each row to the owner of `Module.route(row)` (the
+   citizen a record names), in shard order, which is the one-process order, and writes
+   the record log from the parts in shard order (the one-process log);
+3. every shard applies what reached its citizens (`Module.incoming`) and runs the rest
+   of the day (score, sanction, adapt, snapshot);
+4. the day's columns combine over the shards (`Module.combine_values`: counts summed in
+   shard order, the mean score from integer sums), and at the end the people table is
+   the shards' in order and each extra table combines (`Module.combine_tables`).
+
+Random numbers are keyed by citizen, block and act, never by shard or list position,
+so the run folder's tables are byte-identical to the one-process run for any K. The
+driver keeps a head simulation over the first block only, for the declarations (columns,
+log schema, outputs) and the daily table.
+
+Workers are Ray actors (`RayShards`; ``--shards K [--address ADDR]``) or, for tests, K
+simulations in this process stepped through the same exchange (`LocalShards`). With
+``checkpoint_every`` D each shard checkpoints its state every D days
+(``RUN_DIR/shard-checkpoints/shard-K``) and the driver keeps the records it routed
+since; a lost actor is rebuilt from its last checkpoint, replays those days, and the run
+goes on with the same bytes.
+
+Measured per run (manifest ``shards``): memory per shard (peak RSS of each worker),
+messages and bytes exchanged per day (non-empty shard-to-shard parts of the exchange),
+seconds per day and the share of the day spent outside the slowest shard's work
+(exchange, barrier waits, transport).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from panopticon.core.engine import (
+    PEOPLE_ROWS,
+    Simulation,
+    _default_writer,
+    check_memory,
+    default_out,
+    describe_outputs,
+    peak_rss_bytes,
+)
+from panopticon.core.module import DayContext, Module
+from panopticon.core.population import BLOCK
+from panopticon.core.records import RecordBatch
+from panopticon.core.registry import REGISTRY, plan_build
+from panopticon.io.checkpoint import check_every, list_checkpoints, read_checkpoint
+from panopticon.io.fs import fs_error
+from panopticon.io.runs import RunError, RunResult, RunWriter, now
+from panopticon.scenario.schema import Scenario
+
+CHECKPOINTS = "shard-checkpoints"
+"""Folder of the run (while it runs) holding ``shard-K/day-NNNNN`` checkpoints."""
+
+
+class ShardError(RunError):
+    """A sharded run that cannot start or go on; the message is one line for the user."""
+
+
+def shard_bounds(size: int, shards: int) -> list[tuple[int, int]]:
+    """K id ranges [lo, hi) covering 0..size-1, cut on block boundaries, near-equal."""
+    blocks = -(-size // BLOCK)
+    if shards < 1 or shards > blocks:
+        raise ShardError(
+            f"error: --shards: {shards} for {size:,} citizens; allowed 1 to {blocks} "
+            f"(one shard holds at least one block of {BLOCK:,} ids)"
+        )
+    cuts = [round(blocks * k / shards) * BLOCK for k in range(shards + 1)]
+    return [(cuts[k], min(cuts[k + 1], size)) for k in range(shards)]
+
+
+def shardable_names() -> list[str]:
+    """Names of the registered modules that declare they can run in a shard."""
+    return sorted({cls.name for cls in REGISTRY if cls.shards})
+
+
+def check_shardable(scenario: Scenario) -> None:
+    """Refuse, in one line naming them, a scenario with modules that cannot be sharded."""
+    refused: list[str] = []
+    exchanging: list[str] = []
+    for cls, kwargs, _ in plan_build(scenario):
+        why = cls.unshardable(scenario, **kwargs)
+        if why is not None:
+            tail = "" if why == "cannot be sharded yet" else f" {why}"
+            refused.append(f"'{cls.name}'{tail}")
+        elif cls.exchange:
+            exchanging.append(cls.name)
+    if refused:
+        which = "module" if len(refused) == 1 else "modules"
+        raise ShardError(
+            f"error: --shards: {which} {', '.join(refused)} cannot be sharded yet "
+            f"(shardable: {', '.join(shardable_names())})"
+        )
+    if len(exchanging) != 1:
+        raise ShardError(
+            f"error: --shards: a sharded run needs exactly one exchanging module, this "
+            f"scenario has {len(exchanging)} ({', '.join(exchanging) or 'none'})"
+        )
+
+
+def _nbytes(part: Any) -> int:
+    """Bytes of the arrays of an exchanged part (a `RecordBatch`)."""
+    return sum(v.nbytes for v in vars(part).values() if isinstance(v, np.ndarray))
+
+
+def _rss_bytes() -> tuple[int, int]:
+    """(resident bytes now, peak resident bytes) of this process."""
+    now_rss = 0
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    now_rss = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return now_rss, int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+class ShardWorker:
+    """One shard: the simulation of ids lo..hi-1, stepped in two halves around the barrier."""
+
+    def __init__(
+        self,
+        scenario_toml: str,
+        lo: int,
+        hi: int,
+        threads: int | None = None,
+        checkpoints: str | None = None,
+    ) -> None:
+        """Build the shard's modules over its own citizens (global ids, local state)."""
+        import tomllib
+
+        from panopticon.scenario.errors import validate
+
+        if threads is not None:
+            import numba
+
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        self.sim = Simulation(validate(tomllib.loads(scenario_toml)), lo, hi)
+        self.checkpoints = Path(checkpoints) if checkpoints else None
+        plan = self.sim.plan
+        at = next(i for i, m in enumerate(plan) if m.exchange)
+        self.before, self.exchanger, self.after = plan[:at], plan[at], plan[at + 1 :]
+        self.ctx: DayContext | None = None
+
+    def _run(self, modules: list[Module], ctx: DayContext) -> None:
+        """Step `modules` in order, timing each as the engine does."""
+        clock, seconds = time.perf_counter, self.sim.module_seconds
+        for m in modules:
+            t = clock()
+            m.step(ctx)
+            seconds[m.name] += clock() - t
+
+    def front(self, day: int) -> tuple[Any, float]:
+        """The day up to the barrier: this shard's outgoing part and the seconds it took."""
+        t0 = time.perf_counter()
+        sim = self.sim
+        if day != sim.day:
+            raise RuntimeError(f"shard [{sim.lo}, {sim.hi}) is at day {sim.day}, asked {day}")
+        ctx = DayContext(
+            day=day, date=sim.start_date + timedelta(days=day), last_day=day == sim.days - 1
+        )
+        self._run(self.before, ctx)
+        t = time.perf_counter()
+        part = self.exchanger.outgoing(ctx)
+        sim.module_seconds[self.exchanger.name] += time.perf_counter() - t
+        self.ctx = ctx
+        return part, time.perf_counter() - t0
+
+    def back(self, received: list[Any]) -> tuple[dict[str, dict[str, Any]], float]:
+        """The rest of the day from what reached this shard; its value parts and seconds."""
+        t0 = time.perf_counter()
+        ctx, sim = self.ctx, self.sim
+        if ctx is None:
+            raise RuntimeError("back() before front()")
+        t = time.perf_counter()
+        self.exchanger.incoming(ctx, received)
+        sim.module_seconds[self.exchanger.name] += time.perf_counter() - t
+        self._run(self.after, ctx)
+        values = {m.name: m.shard_values(ctx) for m in sim._reporting}
+        sim.day += 1
+        self.ctx = None
+        return values, time.perf_counter() - t0
+
+    def checkpoint(self) -> int:
+        """Write this shard's state after the days run so far; returns that day."""
+        if self.checkpoints is None:
+            raise RuntimeError("this shard was built without a checkpoint folder")
+        self.sim.checkpoint(self.checkpoints)
+        return self.sim.day
+
+    def restore(self) -> int:
+        """Load this shard's latest checkpoint into its fresh simulation; returns its day."""
+        if self.checkpoints is None or not list_checkpoints(self.checkpoints):
+            return 0
+        arrays, meta = read_checkpoint(self.checkpoints, fingerprint=self.sim.fingerprint())
+        self.sim.restore(arrays, meta)
+        return self.sim.day
+
+    def people(self) -> pa.Table:
+        """The people table's rows of this shard."""
+        return self.sim.people()
+
+    def tables(self) -> dict[str, dict[str, pa.Table]]:
+        """Each module's extra tables over this shard's citizens."""
+        return {m.name: m.tables() for m in self.sim.modules}
+
+    def cost(self) -> dict[str, Any]:
+        """Memory and seconds of this shard: RSS now and peak, state bytes, module seconds."""
+        rss, peak = _rss_bytes()
+        return {
+            "rss_bytes": rss,
+            "peak_rss_bytes": peak,
+            "state_bytes": self.sim.state_bytes(),
+            "module_seconds": dict(self.sim.module_seconds),
+            "pid": os.getpid(),
+        }
+
+
+class LocalShards:
+    """K shard workers in this process, called one after another (tests, small runs)."""
+
+    backend = "local"
+
+    def __init__(
+        self, scenario_toml: str, bounds: list[tuple[int, int]], folder: Path | None
+    ) -> None:
+        """Build the K workers."""
+        self.args = [
+            (scenario_toml, lo, hi, None, str(folder / f"shard-{k}") if folder else None)
+            for k, (lo, hi) in enumerate(bounds)
+        ]
+        self.workers: list[Any] = [ShardWorker(*a) for a in self.args]
+
+    def call(self, method: str, args: list[tuple[Any, ...]] | None = None) -> list[Any]:
+        """`method` on every worker (with its own args), results in shard order."""
+        args = args or [()] * len(self.workers)
+        return [
+            getattr(w, method)(*a) if w is not None else LostShard(k, RuntimeError("killed"))
+            for k, (w, a) in enumerate(zip(self.workers, args, strict=True))
+        ]
+
+    def kill(self, k: int) -> None:
+        """Lose worker k (tests: as a killed actor; its next call reports `LostShard`)."""
+        self.workers[k] = None
+
+    def rebuild(self, k: int) -> None:
+        """A fresh worker k (as after its loss)."""
+        self.workers[k] = ShardWorker(*self.args[k])
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class LostShard(Exception):
+    """A worker was lost during a call (its actor died); `index` says which."""
+
+    def __init__(self, index: int, cause: BaseException | None) -> None:
+        super().__init__(f"shard {index} lost: {cause}")
+        self.index = index
+
+
+class RayShards:
+    """K shard workers as Ray actors, on a local cluster or the one at `address`."""
+
+    backend = "ray"
+
+    def __init__(
+        self,
+        scenario_toml: str,
+        bounds: list[tuple[int, int]],
+        folder: Path | None,
+        address: str | None,
+    ) -> None:
+        """Connect (as `analysis.ray_backend` does) and start one actor per shard."""
+        from panopticon.analysis import ray_backend
+        from panopticon.analysis.sweep import SweepError
+
+        try:
+            ray = ray_backend._import_ray()
+        except SweepError as exc:
+            raise ShardError(str(exc).replace("--backend ray", "--shards")) from None
+        self.ray = ray
+        k = len(bounds)
+        own_local = ray_backend._connect(ray, k, address)
+        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        self.threads = max(1, (os.cpu_count() or 1) // k) if own_local else 1
+        self.remote = ray.remote(ShardWorker).options(
+            num_cpus=min(1.0, cpus / k), max_restarts=0, max_task_retries=0
+        )
+        self.args = [
+            (scenario_toml, lo, hi, self.threads, str(folder / f"shard-{j}") if folder else None)
+            for j, (lo, hi) in enumerate(bounds)
+        ]
+        self.workers: list[Any] = [self.remote.remote(*a) for a in self.args]
+
+    def call(self, method: str, args: list[tuple[Any, ...]] | None = None) -> list[Any]:
+        """`method` on every actor at once; results in shard order (a `LostShard` for a loss)."""
+        ray = self.ray
+        args = args or [()] * len(self.workers)
+        refs = [getattr(w, method).remote(*a) for w, a in zip(self.workers, args, strict=True)]
+        out = []
+        for k, ref in enumerate(refs):
+            try:
+                out.append(ray.get(ref))
+            except ray.exceptions.RayTaskError as exc:
+                if isinstance(exc.cause, Exception):
+                    raise exc.cause from None
+                raise
+            except ray.exceptions.RayActorError as exc:
+                out.append(LostShard(k, exc))
+        return out
+
+    def rebuild(self, k: int) -> None:
+        """A fresh actor for shard k (the lost one is gone)."""
+        self.workers[k] = self.remote.remote(*self.args[k])
+
+    def close(self) -> None:
+        """End the actors (the cluster stays for the process, as for ensembles)."""
+        for w in self.workers:
+            try:
+                self.ray.kill(w)
+            except Exception:
+                pass
+
+
+class Driver:
+    """Steps K shards through the days: front, route at the barrier, back, combine."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        shards: Any,
+        bounds: list[tuple[int, int]],
+        checkpoint_every: int | None,
+    ) -> None:
+        """The head simulation (first block only) gives the declarations and daily table."""
+        self.scenario = scenario
+        self.shards = shards
+        self.bounds = bounds
+        self.lows = np.array([lo for lo, _ in bounds[1:]], dtype=np.int64)
+        self.head = Simulation(scenario, 0, min(scenario.population.size, BLOCK))
+        self.exchanger = next(m for m in self.head.plan if m.exchange)
+        self.reporting = [(m.name, type(m)) for m in self.head._reporting]
+        self.every = checkpoint_every
+        self.history: dict[int, list[list[Any]]] = {}  # day -> received parts per shard
+        self.checkpointed = 0
+        self.stats = {"wall": 0.0, "work": 0.0, "messages": 0, "bytes": 0, "routed": 0}
+        self.recoveries: list[dict[str, int]] = []
+
+    def _call(self, method: str, day: int, args: list[tuple[Any, ...]] | None = None) -> list[Any]:
+        """`method` on every shard; a lost shard is rebuilt, brought to `day`, called again."""
+        args = args or [()] * len(self.bounds)
+        out = self.shards.call(method, args)
+        for k, got in enumerate(out):
+            for attempt in range(3):
+                if not isinstance(got, LostShard):
+                    break
+                if attempt == 2:
+                    raise ShardError(f"error: shard {k} was lost three times on day {day}")
+                self._recover(k, day, method)
+                got = _One(self.shards, k).call(method, args[k])
+            out[k] = got
+        return out
+
+    def _recover(self, k: int, day: int, method: str) -> None:
+        """Rebuild shard k from its last checkpoint and replay the days since, to `day`."""
+        if self.every is None:
+            raise ShardError(
+                f"error: shard {k} was lost on day {day} and the run keeps no checkpoints; "
+                "rerun with --checkpoint-every D"
+            )
+        self.shards.rebuild(k)
+        one = _One(self.shards, k)
+        start = self._ok(one.call("restore"))
+        for t in range(start, day):
+            self._ok(one.call("front", (t,)))
+            self._ok(one.call("back", (self.history[t][k],)))
+        if method == "back":  # the day's first half again, so that back() can follow
+            self._ok(one.call("front", (day,)))
+        self.recoveries.append({"shard": k, "day": day, "from_checkpoint": start})
+
+    @staticmethod
+    def _ok(got: Any) -> Any:
+        """A result of a replayed call; a shard lost again while replaying ends the run."""
+        if isinstance(got, LostShard):
+            raise ShardError(f"error: shard {got.index} was lost again while being restored")
+        return got
+
+    def route(self, day: int, parts: list[Any]) -> tuple[Any, list[list[Any]]]:
+        """The day's whole exchange (shard order) and each shard's received parts."""
+        k = len(parts)
+        received: list[list[Any]] = [[] for _ in range(k)]
+        for s, part in enumerate(parts):
+            owner = np.searchsorted(self.lows, self.exchanger.route(part), side="right")
+            if k == 1:
+                received[0].append(part)
+                continue
+            for d in range(k):
+                sub = part.subset(np.flatnonzero(owner == d))
+                received[d].append(sub)
+                if d != s and len(sub):
+                    self.stats["messages"] += 1
+                    self.stats["bytes"] += _nbytes(sub)
+                    self.stats["routed"] += len(sub)
+        return RecordBatch.concat(day, list(parts)), received
+
+    def day(self, day: int, log: Callable[[Any], None]) -> None:
+        """One day over all shards."""
+        t0 = time.perf_counter()
+        fronts = self._call("front", day, [(day,)] * len(self.bounds))
+        whole, received = self.route(day, [p for p, _ in fronts])
+        log(whole)
+        if self.every is not None:
+            self.history[day] = received
+        backs = self._call("back", day, [(r,) for r in received])
+        values: dict[str, Any] = {}
+        for name, cls in self.reporting:
+            values.update(cls.combine_values(self.scenario, [v[name] for v, _ in backs]))
+        self.head.metrics.record(day, **values)
+        self.stats["work"] += max(s for _, s in fronts) + max(s for _, s in backs)
+        done = day + 1
+        if self.every and done % self.every == 0 and done < self.scenario.run.days:
+            self._call("checkpoint", done)
+            self.checkpointed = done
+            self.history = {t: r for t, r in self.history.items() if t >= done}
+        self.stats["wall"] += time.perf_counter() - t0
+
+    def people_chunks(self, tables: list[pa.Table]) -> Any:
+        """The shards' people rows in order, in the one-process chunks of `PEOPLE_ROWS`."""
+        whole = pa.concat_tables(tables)
+        for lo in range(0, max(whole.num_rows, 1), PEOPLE_ROWS):
+            yield whole.slice(lo, PEOPLE_ROWS).combine_chunks()
+
+    def extra_tables(self, parts: list[dict[str, dict[str, pa.Table]]]) -> dict[str, pa.Table]:
+        """Each module's tables combined over the shards, in module order."""
+        out: dict[str, pa.Table] = {}
+        for m in self.head.modules:
+            got = [p[m.name] for p in parts]
+            if any(got):
+                out.update(type(m).combine_tables(self.scenario, got))
+        return out
+
+
+class _One:
+    """Calls on one shard of a backend (recovery replays one shard alone)."""
+
+    def __init__(self, shards: Any, k: int) -> None:
+        self.shards, self.k = shards, k
+
+    def call(self, method: str, args: tuple[Any, ...] = ()) -> Any:
+        """`method` on shard k only (a `LostShard` if it is lost again)."""
+        w = self.shards.workers[self.k]
+        if self.shards.backend == "local":
+            return getattr(w, method)(*args) if w is not None else LostShard(self.k, None)
+        ray = self.shards.ray
+        try:
+            return ray.get(getattr(w, method).remote(*args))
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, Exception):
+                raise exc.cause from None
+            raise
+        except ray.exceptions.RayActorError as exc:
+            return LostShard(self.k, exc)
+
+
+def run_sharded(
+    scenario: Scenario,
+    shards: int,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    checkpoint_every: int | None = None,
+    address: str | None = None,
+    backend: str = "ray",
+    fault: Callable[[int, Any], None] | None = None,
+) -> RunResult:
+    """Run a scenario split into `shards` shards; the run folder is the one-process one's.
+
+    `backend` ``ray`` (actors; `address` as for ensembles) or ``local`` (in this process).
+    `fault(day, backend)`, if given, is called after each day (tests kill an actor there).
+    """
+    check_shardable(scenario)
+    check_every(checkpoint_every)
+    check_memory(scenario)
+    bounds = shard_bounds(scenario.population.size, shards)
+    manifest: dict[str, Any] = {
+        "scenario": scenario.name,
+        "seed": scenario.run.seed,
+        "population": scenario.population.size,
+        "days": scenario.run.days,
+        "started": now(),
+        "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
+    }
+    if scenario.population.represents:
+        manifest["represents"] = scenario.population.represents
+        manifest["scale"] = scenario.population.represents / scenario.population.size
+    if checkpoint_every:
+        manifest["checkpoint_every"] = checkpoint_every
+    args = {"scenario_toml": scenario.to_toml(), "manifest": manifest}
+    if out is None and not overwrite:
+        writer = _default_writer(scenario, **args)
+    else:
+        writer = RunWriter(
+            Path(out) if out is not None else default_out(scenario), **args, overwrite=overwrite
+        )
+    t0 = time.perf_counter()
+    folder = (writer.folder / CHECKPOINTS).resolve() if checkpoint_every else None
+    workers: Any = None
+    try:
+        toml = scenario.to_toml()
+        if backend == "ray":
+            workers = RayShards(toml, bounds, folder, address)
+        elif backend == "local":
+            workers = LocalShards(toml, bounds, folder)
+        else:
+            raise ShardError(f"error: backend {backend!r}: allowed ray, local")
+        driver = Driver(scenario, workers, bounds, checkpoint_every)
+        log = driver.head.need("record_log")
+        writer.start_log(log.log_schema(), log.log_table)
+        days = scenario.run.days
+        setup = time.perf_counter() - t0
+        for day in range(days):
+            driver.day(day, lambda batch: writer.add_records(log.to_log(batch)))
+            if fault is not None:
+                fault(day, workers)
+            if progress is not None:
+                progress(day + 1, days)
+        costs = driver._call("cost", days)
+        people = driver._call("people", days) if scenario.run.people else None
+        tables = driver.extra_tables(driver._call("tables", days))
+        module_seconds: dict[str, float] = {}
+        for c in costs:
+            for k, v in c["module_seconds"].items():
+                module_seconds[k] = module_seconds.get(k, 0.0) + v
+        phase_seconds = {"setup": round(setup, 3)}
+        for m in driver.head.plan:
+            key = m.phase.name.lower()
+            phase_seconds[key] = phase_seconds.get(key, 0.0) + module_seconds.get(m.name, 0.0)
+        st = driver.stats
+        wall = time.perf_counter() - t0
+        n = scenario.population.size
+        writer.finish(
+            driver.head.metrics.table(),
+            driver.people_chunks(people) if people is not None else None,
+            tables,
+            {
+                "finished": now(),
+                "wall_seconds": round(wall, 3),
+                "peak_memory_bytes": max(
+                    c["peak_rss_bytes"] for c in [*costs, {"peak_rss_bytes": peak_rss_bytes()}]
+                ),
+                "state_bytes_per_citizen": round(sum(c["state_bytes"] for c in costs) / n, 2),
+                "phase_seconds": {k: round(v, 3) for k, v in phase_seconds.items()},
+                "module_seconds": {k: round(v, 3) for k, v in module_seconds.items()},
+                "totals": driver.head.totals(),
+                "outputs": describe_outputs(driver.head),
+                "shards": {
+                    "count": shards,
+                    "backend": workers.backend,
+                    "bounds": [list(b) for b in bounds],
+                    "day_loop_seconds": round(st["wall"], 3),
+                    "seconds_per_day": round(st["wall"] / max(days, 1), 6),
+                    "exchange_share": round(1.0 - st["work"] / st["wall"], 4)
+                    if st["wall"]
+                    else 0.0,
+                    "messages_per_day": round(st["messages"] / max(days, 1), 3),
+                    "bytes_per_day": round(st["bytes"] / max(days, 1), 1),
+                    "records_routed_per_day": round(st["routed"] / max(days, 1), 2),
+                    "peak_rss_bytes": [c["peak_rss_bytes"] for c in costs],
+                    "state_bytes": [c["state_bytes"] for c in costs],
+                    "recoveries": driver.recoveries,
+                },
+            },
+        )
+    except KeyboardInterrupt:
+        writer.abort("interrupted")
+        raise
+    except OSError as exc:
+        writer.abort(repr(exc))
+        raise fs_error(exc, f"writing the run {writer.out}", writer.out.parent) from None
+    except BaseException as exc:
+        writer.abort(repr(exc))
+        raise
+    finally:
+        if workers is not None:
+            workers.close()
+    return RunResult(writer.out)
+
+
+def shard_line(m: dict[str, Any]) -> str:
+    """What the sharding cost, from a manifest's ``shards``: one line like `cost:`."""
+    s = m["shards"]
+    rss = "/".join(f"{b / 2**20:,.0f}" for b in s["peak_rss_bytes"])
+    return (
+        f"shards: {s['count']} ({s['backend']}), {s['seconds_per_day'] * 1000:.1f} ms a day, "
+        f"{s['exchange_share']:.0%} of it outside the shards' work; exchanged "
+        f"{s['messages_per_day']:.1f} messages, {s['bytes_per_day'] / 1024:,.1f} KiB a day; "
+        f"peak memory per shard {rss} MiB"
+    )

@@ -1,0 +1,169 @@
+"""Sharded runs (core/shards.py): the run folder's tables are the one-process bytes.
+
+The population is 20,000 x 60 days with p_wrong raised to 0.2, so that many false matches
+name citizens of another shard (their records cross the barrier every day). The fast
+tests step K shards in this process through the same exchange code as the Ray actors;
+the slow ones run them as actors on one local Ray cluster (module-scoped: it takes ~10 s
+to start) and kill one mid-run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import panopticon as pn
+from panopticon.cli import main
+from panopticon.core.shards import ShardError, run_sharded, shard_bounds
+
+TABLES = ("timeseries", "people", "records", "score_histogram")
+
+
+def scenario() -> pn.Scenario:
+    """The minimal model with many false matches (p_wrong 0.2)."""
+    return pn.load(
+        "minimal",
+        sets=["surveillance.faceid.p_wrong=0.2"],
+        population=20_000,
+        days=60,
+        seed=42,
+    )
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of each result table's file bytes."""
+    return {t: hashlib.sha256((folder / f"{t}.parquet").read_bytes()).hexdigest() for t in TABLES}
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The digests of the one-process run."""
+    out = tmp_path_factory.mktemp("one") / "run"
+    pn.run(scenario(), out=out)
+    return digests(out)
+
+
+def test_bounds_fall_on_blocks() -> None:
+    """Shards cover every id once, cut on 4,096-id blocks; too many shards is refused."""
+    bounds = shard_bounds(20_000, 3)
+    assert bounds[0][0] == 0 and bounds[-1][1] == 20_000
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert all(lo % 4096 == 0 for lo, _ in bounds)
+    with pytest.raises(ShardError, match="allowed 1 to 5"):
+        shard_bounds(20_000, 6)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_in_process_shards_same_bytes(k: int, one_process: dict[str, str], tmp_path: Path) -> None:
+    """K shards stepped in this process: every table's bytes equal the one-process run's."""
+    run = run_sharded(scenario(), k, out=tmp_path / "run", backend="local")
+    assert digests(tmp_path / "run") == one_process
+    s = run.manifest["shards"]
+    assert s["count"] == k and s["messages_per_day"] > 0  # records did cross shards
+    assert s["records_routed_per_day"] > 5  # ~20 false matches a day, (k-1)/k of them out
+
+
+def test_in_process_lost_shard_is_restored(one_process: dict[str, str], tmp_path: Path) -> None:
+    """A shard lost on day 25 is rebuilt from its day-20 checkpoint; the bytes are the same."""
+
+    def fault(day: int, shards: Any) -> None:
+        if day == 24:
+            shards.kill(1)
+
+    run = run_sharded(
+        scenario(), 3, out=tmp_path / "run", backend="local", checkpoint_every=10, fault=fault
+    )
+    assert run.manifest["shards"]["recoveries"] == [{"shard": 1, "day": 25, "from_checkpoint": 20}]
+    assert digests(tmp_path / "run") == one_process
+
+
+def test_lost_shard_without_checkpoints_is_one_line(tmp_path: Path) -> None:
+    """Without checkpoints a lost shard cannot be restored: one line saying what to do."""
+    with pytest.raises(ShardError, match="rerun with --checkpoint-every D"):
+        run_sharded(
+            scenario(),
+            2,
+            out=tmp_path / "run",
+            backend="local",
+            fault=lambda day, shards: shards.kill(0),
+        )
+
+
+def test_unshardable_scenario_is_refused(tmp_path: Path, capsys: Any) -> None:
+    """A scenario with modules not shardable yet: exit 2, one line naming them."""
+    argv = ["run", "seed-article", "--population", "20000", "--days", "5", "-q"]
+    assert main([*argv, "--shards", "2", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: --shards: modules 'respond', 'identify' with demographic")
+    assert "cannot be sharded yet (shardable: " in err[0]
+    assert "'network'" in err[0] and "behave" in err[0]
+
+
+def test_too_many_shards_is_one_line(tmp_path: Path, capsys: Any) -> None:
+    """More shards than blocks: exit 2 naming the allowed range."""
+    argv = ["run", "minimal", "--population", "5000", "--days", "5", "-q"]
+    assert main([*argv, "--shards", "3", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: --shards: 3 for 5,000 citizens; allowed 1 to 2 (one shard holds "
+        "at least one block of 4,096 ids)"
+    ]
+
+
+# -- on Ray -------------------------------------------------------------------------------
+
+
+def _ray() -> Any:
+    """The ray module; skip without it (fail under CI, which installs it)."""
+    if os.environ.get("CI"):
+        import ray
+    else:
+        ray = pytest.importorskip("ray")
+    return ray
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """One local Ray cluster of 2 CPUs for the module's Ray tests."""
+    ray = _ray()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [2, 3])
+def test_ray_shards_same_bytes(
+    k: int, cluster: Any, one_process: dict[str, str], tmp_path: Path
+) -> None:
+    """K Ray actors: the same table bytes as one process; costs measured per shard."""
+    run = run_sharded(scenario(), k, out=tmp_path / "run")
+    assert digests(tmp_path / "run") == one_process
+    s = run.manifest["shards"]
+    assert s["backend"] == "ray" and len(s["peak_rss_bytes"]) == k
+    assert all(b > 50 * 2**20 for b in s["peak_rss_bytes"])  # actors' own processes
+    assert s["messages_per_day"] > 0 and 0.0 <= s["exchange_share"] < 1.0
+
+
+@pytest.mark.slow
+def test_ray_killed_actor_is_restored(
+    cluster: Any, one_process: dict[str, str], tmp_path: Path
+) -> None:
+    """`ray.kill` of one actor on day 25: rebuilt from its checkpoint, the same bytes."""
+
+    def fault(day: int, shards: Any) -> None:
+        if day == 24:
+            cluster.kill(shards.workers[1])
+
+    run = run_sharded(scenario(), 2, out=tmp_path / "run", checkpoint_every=10, fault=fault)
+    assert run.manifest["shards"]["recoveries"] == [{"shard": 1, "day": 25, "from_checkpoint": 20}]
+    assert digests(tmp_path / "run") == one_process
