@@ -98,7 +98,9 @@ def check_shardable(scenario: Scenario) -> None:
         why = cls.unshardable(scenario, **kwargs)
         if why is not None:
             tail = "" if why == "cannot be sharded yet" else f" {why}"
-            refused.append(f"'{cls.name}'{tail}")
+            named = f"'{cls.name or cls.__name__}'{tail}"  # instances named at build: class
+            if named not in refused:
+                refused.append(named)
         elif cls.exchange:
             exchanging.append(cls.name)
     if refused:
@@ -197,6 +199,22 @@ class ShardWorker:
         sim.day += 1
         self.ctx = None
         return values, time.perf_counter() - t0
+
+    def back_front(
+        self, received: list[Any], next_day: int | None, checkpoint: bool
+    ) -> tuple[dict[str, dict[str, Any]], float, Any]:
+        """`back` of today, a checkpoint if asked, then `front` of `next_day` (if any).
+
+        Returns (today's value parts, seconds of work, tomorrow's outgoing part or None).
+        """
+        values, secs = self.back(received)
+        if checkpoint:
+            self.checkpoint()
+        part = None
+        if next_day is not None:
+            part, more = self.front(next_day)
+            secs += more
+        return values, secs, part
 
     def checkpoint(self) -> int:
         """Write this shard's state after the days run so far; returns that day."""
@@ -392,7 +410,7 @@ class Driver:
         for t in range(start, day):
             self._ok(one.call("front", (t,)))
             self._ok(one.call("back", (self.history[t][k],)))
-        if method == "back":  # the day's first half again, so that back() can follow
+        if method in ("back", "back_front"):  # the day's first half, for back() to follow
             self._ok(one.call("front", (day,)))
         self.recoveries.append({"shard": k, "day": day, "from_checkpoint": start})
 
@@ -421,26 +439,36 @@ class Driver:
                     self.stats["routed"] += len(sub)
         return RecordBatch.concat(day, list(parts)), received
 
-    def day(self, day: int, log: Callable[[Any], None]) -> None:
-        """One day over all shards."""
+    def day(self, day: int, log: Callable[[Any], None], fronts: list[Any] | None) -> list[Any]:
+        """One day over all shards, from its first halves (None: ask for them).
+
+        Returns the next day's first halves: each shard's call finishes today and starts
+        tomorrow (`ShardWorker.back_front`), one round trip a day.
+        """
         t0 = time.perf_counter()
-        fronts = self._call("front", day, [(day,)] * len(self.bounds))
+        k = len(self.bounds)
+        if fronts is None:
+            fronts = self._call("front", day, [(day,)] * k)
+            self.stats["work"] += max(s for _, s in fronts)
         whole, received = self.route(day, [p for p, _ in fronts])
         log(whole)
         if self.every is not None:
             self.history[day] = received
-        backs = self._call("back", day, [(r,) for r in received])
+        done = day + 1
+        days = self.scenario.run.days
+        save = bool(self.every) and done % self.every == 0 and done < days
+        nxt = done if done < days else None
+        got = self._call("back_front", day, [(r, nxt, save) for r in received])
         values: dict[str, Any] = {}
         for name, cls in self.reporting:
-            values.update(cls.combine_values(self.scenario, [v[name] for v, _ in backs]))
+            values.update(cls.combine_values(self.scenario, [g[0][name] for g in got]))
         self.head.metrics.record(day, **values)
-        self.stats["work"] += max(s for _, s in fronts) + max(s for _, s in backs)
-        done = day + 1
-        if self.every and done % self.every == 0 and done < self.scenario.run.days:
-            self._call("checkpoint", done)
+        self.stats["work"] += max(g[1] for g in got)
+        if save:
             self.checkpointed = done
             self.history = {t: r for t, r in self.history.items() if t >= done}
         self.stats["wall"] += time.perf_counter() - t0
+        return [(g[2], 0.0) for g in got]
 
     def people_chunks(self, tables: list[pa.Table]) -> Any:
         """The shards' people rows in order, in the one-process chunks of `PEOPLE_ROWS`."""
@@ -535,9 +563,11 @@ def run_sharded(
         log = driver.head.need("record_log")
         writer.start_log(log.log_schema(), log.log_table)
         days = scenario.run.days
+        driver._call("cost", 0)  # the actors built (set-up, not the first day's time)
         setup = time.perf_counter() - t0
+        fronts = None
         for day in range(days):
-            driver.day(day, lambda batch: writer.add_records(log.to_log(batch)))
+            fronts = driver.day(day, lambda batch: writer.add_records(log.to_log(batch)), fronts)
             if fault is not None:
                 fault(day, workers)
             if progress is not None:
