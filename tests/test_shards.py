@@ -83,6 +83,24 @@ def test_in_process_lost_shard_is_restored(one_process: dict[str, str], tmp_path
     assert digests(tmp_path / "run") == one_process
 
 
+def test_grades_and_general_deterrence_shard(tmp_path: Path) -> None:
+    """Grade bands (their daily table) and general deterrence (rate multipliers) shard too."""
+    sets = [
+        "surveillance.faceid.p_wrong=0.2",
+        "response.elasticity=0.5",
+        "scoring.grades.A=[990, 1001]",
+        "scoring.grades.B=[960, 990]",
+        "scoring.grades.C=[0, 960]",
+    ]
+    sc = pn.load("minimal", sets=sets, population=20_000, days=60, seed=42)
+    pn.run(sc, out=tmp_path / "one")
+    run_sharded(sc, 3, out=tmp_path / "k3", backend="local")
+    names = (*TABLES, "grades")
+    for name in names:
+        one = (tmp_path / "one" / f"{name}.parquet").read_bytes()
+        assert (tmp_path / "k3" / f"{name}.parquet").read_bytes() == one, name
+
+
 def test_lost_shard_without_checkpoints_is_one_line(tmp_path: Path) -> None:
     """Without checkpoints a lost shard cannot be restored: one line saying what to do."""
     with pytest.raises(ShardError, match="rerun with --checkpoint-every D"):
@@ -101,7 +119,7 @@ def test_unshardable_scenario_is_refused(tmp_path: Path, capsys: Any) -> None:
     assert main([*argv, "--shards", "2", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith("error: --shards: modules 'respond', 'identify' with demographic")
+    assert err[0].startswith("error: --shards: modules 'identify' with demographic")
     assert "cannot be sharded yet (shardable: " in err[0]
     assert "'network'" in err[0] and "behave" in err[0]
 

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from panopticon.core.budget import check_work
 from panopticon.core.engine import (
     PEOPLE_ROWS,
     Simulation,
@@ -312,8 +313,11 @@ class RayShards:
 
         try:
             ray = ray_backend._import_ray()
-        except SweepError as exc:
-            raise ShardError(str(exc).replace("--backend ray", "--shards")) from None
+        except SweepError:
+            raise ShardError(
+                'error: --shards: ray is not installed; pip install "panopticon[ray]" '
+                "(or run without --shards)"
+            ) from None
         self.ray = ray
         k = len(bounds)
         own_local = ray_backend._connect(ray, k, address)
@@ -526,7 +530,10 @@ def run_sharded(
     """
     check_shardable(scenario)
     check_every(checkpoint_every)
-    check_memory(scenario)
+    if address is None and backend == "ray":
+        check_memory(scenario)  # a local cluster: every shard's memory is this machine's
+    else:
+        check_work(scenario)
     bounds = shard_bounds(scenario.population.size, shards)
     manifest: dict[str, Any] = {
         "scenario": scenario.name,

@@ -125,6 +125,7 @@ class Respond(Module):
 
     name = "respond"
     phase = Phase.RESPOND
+    shards = True  # the multipliers follow from the scenario and the day alone
 
     @classmethod
     def instances(cls, scenario: Scenario) -> list[dict[str, object]]:

@@ -17,6 +17,19 @@ class GradeCounts(Module):
 
     name = "grades"
     phase = Phase.SNAPSHOT
+    shards = True  # the counts per grade add up over shards
+
+    @classmethod
+    def combine_tables(cls, scenario: Any, parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+        """The whole population's grade table: the shards' rows, counts summed (same rows)."""
+        tables = [p["grades"] for p in parts]
+        first = tables[0]
+        for name in ("count", "wrongful"):
+            total = sum(np.asarray(t[name]) for t in tables)
+            first = first.set_column(
+                first.schema.get_field_index(name), name, pa.array(total, type=pa.int64())
+            )
+        return {"grades": first}
 
     @classmethod
     def instances(cls, scenario: Any) -> list[dict[str, Any]]:
