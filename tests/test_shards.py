@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import panopticon as pn
 from panopticon.cli import main
 from panopticon.core.shards import ShardError, run_sharded, shard_bounds
+from panopticon.stages.observe.observe import act_ordinals
 
 TABLES = ("timeseries", "people", "records", "score_histogram")
 
@@ -47,6 +49,20 @@ def one_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     out = tmp_path_factory.mktemp("one") / "run"
     pn.run(scenario(), out=out)
     return digests(out)
+
+
+def test_act_ordinals() -> None:
+    """An act's ordinal counts its actor's earlier acts, listed in block order or not."""
+    rng = np.random.default_rng(1)
+    acts = np.sort(rng.integers(0, 50_000, 20_000)).astype(np.int32)
+    for listed in (acts, acts[::-1].copy(), rng.permutation(acts)):
+        got = act_ordinals(listed)
+        seen: dict[int, int] = {}
+        want = []
+        for i in listed.tolist():
+            want.append(seen.get(i, 0))
+            seen[i] = seen.get(i, 0) + 1
+        assert got.tolist() == want
 
 
 def test_bounds_fall_on_blocks() -> None:

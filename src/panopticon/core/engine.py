@@ -109,14 +109,18 @@ class Simulation:
         """Build the population, then every module the scenario needs, providers first.
 
         `lo`, `hi`: the citizens this simulation owns, ids lo..hi-1 (one shard of a
-        sharded run, `core.shards`; `lo` on a block boundary); by default all of them.
+        sharded run, `core.shards`; on block boundaries, or `hi` the population's size);
+        by default all of them.
         Its state arrays are over those citizens, its acts and records name global ids.
         """
         t0 = time.perf_counter()
         self.scenario = scenario
         n = scenario.population.size
         self.lo, self.hi = lo, n if hi is None else hi
-        if self.lo % population_mod.BLOCK or not 0 <= self.lo < self.hi <= n:
+        aligned = self.lo % population_mod.BLOCK == 0 and (
+            self.hi % population_mod.BLOCK == 0 or self.hi == n
+        )
+        if not aligned or not 0 <= self.lo < self.hi <= n:
             raise ValueError(f"shard [{lo}, {hi}) is not a block-aligned range of 0..{n}")
         self.size = self.hi - self.lo
         self.seed = scenario.run.seed

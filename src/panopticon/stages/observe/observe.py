@@ -28,6 +28,7 @@ from panopticon.core.population import BLOCK
 from panopticon.core.registry import register
 from panopticon.scenario.schema import PUBLIC_PLACES, Camera, Scenario
 
+SHIFT = BLOCK.bit_length() - 1  # id >> SHIFT: the id's block
 CAMERA = 0  # channel code of the camera channel in the record log
 NO_CHANNEL = 255
 
@@ -93,26 +94,24 @@ def event_key(key: np.uint64, actor: int, ordinal: int) -> np.uint64:
 def _ordinals(actors: np.ndarray) -> tuple[np.ndarray, bool]:
     """Each act's number among its actor's acts so far in the list; False if unusable.
 
-    The acts of one citizen lie in its block of 4,096 and `Behave` lists blocks in order,
-    so one 4,096-slot tally per block suffices; a block met twice returns False.
+    The acts of one citizen lie in its block of 4,096 and `Behave` lists blocks in
+    ascending order, so one 4,096-slot tally per block suffices; a list whose blocks
+    descend somewhere returns False.
     """
     n = actors.size
     out = np.zeros(n, dtype=np.uint32)
-    if n == 0:
-        return out, True
     tally = np.zeros(BLOCK, dtype=np.uint32)
-    done = np.zeros(int(actors.max()) // BLOCK + 1, dtype=np.bool_)
-    block, start = actors[0] // BLOCK, 0
+    block, start = np.int64(-1), 0
     for e in range(n):
-        b = actors[e] // BLOCK
+        i = np.int64(actors[e])
+        b = i >> SHIFT
         if b != block:
-            done[block] = True
-            if done[b]:
+            if b < block:
                 return out, False
             for t in range(start, e):
-                tally[actors[t] - block * BLOCK] = 0
+                tally[np.int64(actors[t]) & (BLOCK - 1)] = 0
             block, start = b, e
-        j = actors[e] - b * BLOCK
+        j = i & (BLOCK - 1)
         out[e] = tally[j]
         tally[j] += 1
     return out, True
