@@ -9,6 +9,7 @@ measured side by side.
     python3 benchmarks/minimal.py                 # 1e5, 1e6, 1e7; baseline up to 1e6
     python3 benchmarks/minimal.py --sizes 1e6 --baseline-max 1e6 --days 365
     python3 benchmarks/minimal.py --whole --sizes 1e6   # whole `panopticon run minimal`
+    python3 benchmarks/minimal.py --whole --sizes 1e6 --src src,/tmp/old/src
 
 `--whole` times what a user waits for instead: the whole `panopticon run minimal` command
 in a fresh interpreter (start-up, importing, loading the compiled kernels from the cache,
@@ -83,22 +84,32 @@ _NUMPY_WHOLE = (
 )
 
 
-def _wall(cmd: list[str]) -> float:
-    """Wall seconds of a command in a fresh process (output discarded); raises if it fails."""
+def _wall(cmd: list[str], src: str | None = None) -> float:
+    """Wall seconds of a command in a fresh process (output discarded); raises if it fails.
+
+    `src`: a source folder put first on PYTHONPATH (another checkout of the package).
+    """
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = src
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
     return time.perf_counter() - t0
 
 
-def whole(sizes: list[int], days: int, repeat: int) -> None:
-    """Print the whole-run table: `panopticon run minimal` against the NumPy version."""
+def whole(sizes: list[int], days: int, repeat: int, srcs: list[str | None]) -> None:
+    """Print the whole-run table: `panopticon run minimal` against the NumPy version.
+
+    With several `srcs` (checkouts), each round runs every checkout's engine then the
+    NumPy version, so all are measured side by side under the same load.
+    """
     print(
         f"whole run, minimal model, {days} days: fresh process each, kernels from the cache; "
-        f"fastest of {repeat}, engine and NumPy alternating"
+        f"fastest of {repeat}, engine(s) and NumPy alternating"
     )
     head = (
-        f"{'citizens':>12} {'engine s':>9} {'numpy s':>9} {'ratio':>7}   engine: "
-        "start-up+import, set-up, day loop, writing (s)"
+        f"{'citizens':>12} {'src':>24} {'engine s':>9} {'numpy s':>9} {'ratio':>7}   "
+        "engine: start-up+import, set-up, day loop, writing (s)"
     )
     print(head)
     print("-" * len(head))
@@ -109,22 +120,29 @@ def whole(sizes: list[int], days: int, repeat: int) -> None:
             eng_cmd += ["--population", str(n), "--days", str(days), "--out", str(out)]
             eng_cmd += ["--overwrite", "--quiet"]
             np_cmd = [sys.executable, "-c", _NUMPY_WHOLE, str(n), str(days)]
-            _wall(eng_cmd)  # fills the kernel cache if it is empty
-            eng, ref, parts = float("inf"), float("inf"), (0.0, 0.0, 0.0)
+            for src in srcs:
+                _wall(eng_cmd, src)  # fills the kernel cache if it is empty
+            eng = {src: float("inf") for src in srcs}
+            parts = {src: (0.0, 0.0, 0.0) for src in srcs}
+            ref = float("inf")
             for _ in range(repeat):
-                t = _wall(eng_cmd)
-                if t < eng:
-                    eng = t
-                    m = json.loads((out / "manifest.json").read_text())
-                    ph = m["phase_seconds"]
-                    loop = sum(v for k, v in ph.items() if k != "setup")
-                    parts = (ph.get("setup", 0.0), loop, m.get("write_seconds", 0.0))
-                ref = min(ref, _wall(np_cmd))
-            rest = eng - sum(parts)
-            print(
-                f"{n:>12,} {eng:>9.2f} {ref:>9.2f} {ref / eng:>6.1f}x   "
-                f"{rest:.2f}, {parts[0]:.2f}, {parts[1]:.2f}, {parts[2]:.2f}"
-            )
+                for src in srcs:
+                    t = _wall(eng_cmd, src)
+                    if t < eng[src]:
+                        eng[src] = t
+                        m = json.loads((out / "manifest.json").read_text())
+                        ph = m["phase_seconds"]
+                        loop = sum(v for k, v in ph.items() if k != "setup")
+                        parts[src] = (ph.get("setup", 0.0), loop, m.get("write_seconds", 0.0))
+                ref = min(ref, _wall(np_cmd, srcs[-1]))
+            for src in srcs:
+                rest = eng[src] - sum(parts[src])
+                setup, loop, write = parts[src]
+                print(
+                    f"{n:>12,} {str(src or 'installed')[-24:]:>24} {eng[src]:>9.2f} "
+                    f"{ref:>9.2f} {ref / eng[src]:>6.1f}x   "
+                    f"{rest:.2f}, {setup:.2f}, {loop:.2f}, {write:.2f}"
+                )
             sys.stdout.flush()
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
@@ -152,10 +170,17 @@ def main() -> None:
         action="store_true",
         help="time the whole `panopticon run minimal` command against the NumPy version",
     )
+    ap.add_argument(
+        "--src",
+        default=None,
+        help="with --whole: comma-separated source folders (checkouts) to compare, "
+        "each put on PYTHONPATH in turn (default: the installed package)",
+    )
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.whole:
-        whole([int(float(s)) for s in args.sizes.split(",")], args.days, args.repeat)
+        srcs: list[str | None] = list(args.src.split(",")) if args.src else [None]
+        whole([int(float(s)) for s in args.sizes.split(",")], args.days, args.repeat, srcs)
         return
     if args.child:
         kind, n, days, rep = args.child[0], *(int(x) for x in args.child[1:])
