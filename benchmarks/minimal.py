@@ -8,17 +8,28 @@ measured side by side.
 
     python3 benchmarks/minimal.py                 # 1e5, 1e6, 1e7; baseline up to 1e6
     python3 benchmarks/minimal.py --sizes 1e6 --baseline-max 1e6 --days 365
+    python3 benchmarks/minimal.py --whole --sizes 1e6   # whole `panopticon run minimal`
+    python3 benchmarks/minimal.py --whole --sizes 1e6 --src src,/tmp/old/src
+
+`--whole` times what a user waits for instead: the whole `panopticon run minimal` command
+in a fresh interpreter (start-up, importing, loading the compiled kernels from the cache,
+set-up, the day loop, writing the run folder with its record log), beside the NumPy
+version as a whole process too (start-up, loading the scenario, `run_reference`); the two
+are run alternately, fastest of `--repeat` each, after one untimed engine run that fills
+the kernel cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 
 def measure(kind: str, n: int, days: int, repeat: int = 1) -> dict[str, float]:
@@ -66,6 +77,77 @@ def child(kind: str, n: int, days: int, repeat: int) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+_NUMPY_WHOLE = (
+    "import sys; from panopticon.scenario import load; "
+    "from panopticon.stages.reference import run_reference; "
+    "run_reference(load('minimal', population=int(sys.argv[1]), days=int(sys.argv[2])))"
+)
+
+
+def _wall(cmd: list[str], src: str | None = None) -> float:
+    """Wall seconds of a command in a fresh process (output discarded); raises if it fails.
+
+    `src`: a source folder put first on PYTHONPATH (another checkout of the package).
+    """
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = src
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return time.perf_counter() - t0
+
+
+def whole(sizes: list[int], days: int, repeat: int, srcs: list[str | None]) -> None:
+    """Print the whole-run table: `panopticon run minimal` against the NumPy version.
+
+    With several `srcs` (checkouts), each round runs every checkout's engine then the
+    NumPy version, so all are measured side by side under the same load.
+    """
+    print(
+        f"whole run, minimal model, {days} days: fresh process each, kernels from the cache; "
+        f"fastest of {repeat}, engine(s) and NumPy alternating"
+    )
+    head = (
+        f"{'citizens':>12} {'src':>24} {'engine s':>9} {'numpy s':>9} {'ratio':>7}   "
+        "engine: start-up+import, set-up, day loop, writing (s)"
+    )
+    print(head)
+    print("-" * len(head))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        for n in sizes:
+            eng_cmd = [sys.executable, "-m", "panopticon.cli", "run", "minimal"]
+            eng_cmd += ["--population", str(n), "--days", str(days), "--out", str(out)]
+            eng_cmd += ["--overwrite", "--quiet"]
+            np_cmd = [sys.executable, "-c", _NUMPY_WHOLE, str(n), str(days)]
+            for src in srcs:
+                _wall(eng_cmd, src)  # fills the kernel cache if it is empty
+            eng = {src: float("inf") for src in srcs}
+            parts = {src: (0.0, 0.0, 0.0) for src in srcs}
+            ref = float("inf")
+            for _ in range(repeat):
+                for src in srcs:
+                    t = _wall(eng_cmd, src)
+                    if t < eng[src]:
+                        eng[src] = t
+                        m = json.loads((out / "manifest.json").read_text())
+                        ph = m["phase_seconds"]
+                        loop = sum(v for k, v in ph.items() if k != "setup")
+                        parts[src] = (ph.get("setup", 0.0), loop, m.get("write_seconds", 0.0))
+                ref = min(ref, _wall(np_cmd, srcs[-1]))
+            for src in srcs:
+                rest = eng[src] - sum(parts[src])
+                setup, loop, write = parts[src]
+                print(
+                    f"{n:>12,} {str(src or 'installed')[-24:]:>24} {eng[src]:>9.2f} "
+                    f"{ref:>9.2f} {ref / eng[src]:>6.1f}x   "
+                    f"{rest:.2f}, {setup:.2f}, {loop:.2f}, {write:.2f}"
+                )
+            sys.stdout.flush()
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+
 def main() -> None:
     """Print the benchmark table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -83,8 +165,23 @@ def main() -> None:
         default=3,
         help="runs per configuration below 1e7 (fastest counts; 1 at 1e7 and up)",
     )
+    ap.add_argument(
+        "--whole",
+        action="store_true",
+        help="time the whole `panopticon run minimal` command against the NumPy version",
+    )
+    ap.add_argument(
+        "--src",
+        default=None,
+        help="with --whole: comma-separated source folders (checkouts) to compare, "
+        "each put on PYTHONPATH in turn (default: the installed package)",
+    )
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.whole:
+        srcs: list[str | None] = list(args.src.split(",")) if args.src else [None]
+        whole([int(float(s)) for s in args.sizes.split(",")], args.days, args.repeat, srcs)
+        return
     if args.child:
         kind, n, days, rep = args.child[0], *(int(x) for x in args.child[1:])
         print(json.dumps(measure(kind, n, days, rep)))

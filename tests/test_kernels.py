@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from panopticon.core import streams
 from panopticon.core.params import SCORE_BOUND
-from panopticon.core.population import BLOCK, build, draw_propensity
+from panopticon.core.population import BLOCK, build, draw_propensity, tail_quantile
 from panopticon.scenario.schema import Population as PopulationParams
 from panopticon.scenario.schema import Trigger
 from panopticon.stages.behave.behave import _behave_kernel, _count_acts, kind_alias
@@ -357,6 +357,48 @@ def test_trigger_kernel_any_grade_code_and_mask(data: st.DataObject) -> None:
 # ---------------------------------------------------------------------------------------
 # _behave_kernel: the day's acts, replayed draw by draw
 # ---------------------------------------------------------------------------------------
+
+
+@FEW
+@given(
+    seed=st.integers(0, 2**40),
+    stage=st.integers(0, 200),
+    day=st.integers(0, 10_000),
+)
+def test_numpy_stream_keys_are_the_kernel_keys(seed: int, stage: int, day: int) -> None:
+    """`streams.stream_keys` (NumPy, for set-up) gives `stream_key`'s bits for every block."""
+    blocks = np.array([0, 1, 4095, 100_000, 2**31 + 5], dtype=np.int64)
+    got = streams.stream_keys(seed, stage, day, blocks)
+    assert got.dtype == np.uint64
+    assert [int(k) for k in got] == [ref_key(seed, stage, day, int(b)) for b in blocks]
+
+
+def test_population_block_data_is_the_reference() -> None:
+    """The per-block keys, top citizens and strata alias table that `build` computes in
+    NumPy are those of the model: keys from the POPULATION streams, the top rank's local
+    id from the Feistel bijection, its tail q from its own uniform, and an alias table
+    that gives every body stratum its envelope's share of the draws."""
+    n, seed = 3 * BLOCK + 100, 11
+    params = PopulationParams(size=n)
+    pop = build(params, seed)
+    for b in range(pop.n_blocks):
+        pk = ref_key(seed, streams.POPULATION, 0, b)
+        vk = ref_key(seed, streams.POPULATION, 1, b)
+        assert (int(pop.perm_key[b]), int(pop.v_key[b])) == (pk, vk)
+        j = ref_local_id(pk, BLOCK - 1)
+        assert int(pop.top_j[b]) == j
+        if b * BLOCK + j < n:
+            q = (1.0 - ref_uniform(vk, j)) / BLOCK
+            assert pop.top_g[b] == tail_quantile(params.propensity.shape, np.array([q]))[0]
+        else:
+            assert pop.top_g[b] == 0.0
+    k = BLOCK - 1
+    assert pop.strata_alias.dtype == np.int32 and pop.strata_prob.dtype == np.float64
+    mass = pop.strata_prob.copy()
+    np.add.at(mass, pop.strata_alias, 1.0 - pop.strata_prob)
+    want = pop.strata_env * k / pop.strata_env.sum()
+    np.testing.assert_allclose(mass, want, rtol=0, atol=1e-9)
+    assert math.isclose(pop.strata_total, float(pop.strata_env.sum()), rel_tol=1e-12)
 
 
 def ref_pick(table: np.ndarray, stream: Stream) -> int:

@@ -12,11 +12,11 @@ the thread count.
 `PANOPTICON_PARALLEL_FROM` (elements) moves the threshold: 0 makes every such call
 parallel (the tests compare the two), a very large value makes every call serial.
 
-`uniform` is `streams.uniform` as a called kernel: `streams.uniform` is declared
-`inline="always"`, so Numba copies and types its IR again at every call site (about 0.1 s
-of compile time each); a kernel with several draw sites calls this one instead, compiled
-once and linked (LLVM inlines the call, so the loop runs as fast). Such helpers, called
-only from other kernels, are compiled with `HELPER` options: no Python wrapper.
+`uniform` is `streams.uniform` (kept under this name for the kernels that import it from
+here): a called kernel, compiled once and linked into each caller, where LLVM inlines it.
+Numba's `inline="always"` would copy and type its IR again at every call site (about
+0.1 s of compile time each). Helpers called only from other kernels are compiled with
+`HELPER` options: no Python wrapper.
 """
 
 from __future__ import annotations
@@ -38,10 +38,7 @@ PARALLEL_FROM = int(os.environ.get("PANOPTICON_PARALLEL_FROM", 2_000_000))
 HELPER: dict[str, bool] = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 
-@numba.njit(cache=True, **HELPER)
-def uniform(key: np.uint64, counter: np.uint64) -> float:
-    """Draw number `counter` of stream `key`: `streams.uniform`, not inlined by Numba."""
-    return streams.uniform(key, counter)
+uniform = streams.uniform
 
 
 class SizedKernel:

@@ -105,7 +105,7 @@ def _round(key: np.uint64, i: int, half: int) -> int:
     return int(z & np.uint64(63))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def local_id(key: np.uint64, rank: int) -> int:
     """The local id (0..4095) holding rank `rank` in its block: a keyed bijection.
 
@@ -120,7 +120,7 @@ def local_id(key: np.uint64, rank: int) -> int:
     return (left << 6) | right
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def local_rank(key: np.uint64, j: int) -> int:
     """The rank of local id j (the inverse of `local_id`)."""
     left, right = j >> 6, j & 63
@@ -131,7 +131,7 @@ def local_rank(key: np.uint64, j: int) -> int:
     return (left << 6) | right
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def body_quantile(table: np.ndarray, u: float) -> float:
     """The table quantile at u (linear between knots): a body stratum's propensity."""
     x = u * KNOTS
@@ -142,69 +142,79 @@ def body_quantile(table: np.ndarray, u: float) -> float:
     return table[k] + f * (table[k + 1] - table[k])
 
 
-@njit(cache=True)
 def _block_keys(seed: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per block: the key of its rank bijection and of its citizens' uniforms."""
-    perm = np.empty(n_blocks, dtype=np.uint64)
-    v = np.empty(n_blocks, dtype=np.uint64)
-    for b in range(n_blocks):
-        perm[b] = streams.stream_key(seed, streams.POPULATION, PERMUTE_DAY, b)
-        v[b] = streams.stream_key(seed, streams.POPULATION, UNIFORM_DAY, b)
+    """Per block: the key of its rank bijection and of its citizens' uniforms.
+
+    NumPy, not a kernel: one key per 4,096 citizens is cheap to compute and compiling it
+    would cost the first run more than every later run spends on it.
+    """
+    blocks = np.arange(n_blocks, dtype=np.int64)
+    perm = streams.stream_keys(seed, streams.POPULATION, PERMUTE_DAY, blocks)
+    v = streams.stream_keys(seed, streams.POPULATION, UNIFORM_DAY, blocks)
     return perm, v
 
 
-@njit(cache=True)
+def _round_array(key: np.ndarray, i: int, half: np.ndarray) -> np.ndarray:
+    """`_round` for arrays of keys and halves (int64 results)."""
+    z = streams.mix64_array(key + (half.astype(np.uint64) + np.uint64(64 * i)) * streams.GOLDEN)
+    return (z & np.uint64(63)).astype(np.int64)
+
+
+def _local_id_array(key: np.ndarray, rank: int) -> np.ndarray:
+    """`local_id(key[b], rank)` for each key (NumPy)."""
+    left = np.full(key.size, rank >> 6, dtype=np.int64)
+    right = np.full(key.size, rank & 63, dtype=np.int64)
+    left ^= _round_array(key, 0, right)
+    right ^= _round_array(key, 1, left)
+    left ^= _round_array(key, 2, right)
+    right ^= _round_array(key, 3, left)
+    return (left << 6) | right
+
+
 def _tops(size: int, perm_key: np.ndarray, v_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per block: the local id of its top rank and that citizen's tail q (NaN: none)."""
     n_blocks = perm_key.size
-    top_j = np.empty(n_blocks, dtype=np.int32)
-    q = np.full(n_blocks, np.nan)
-    for b in range(n_blocks):
-        j = local_id(perm_key[b], BLOCK - 1)
-        top_j[b] = j
-        if b * BLOCK + j < size:
-            q[b] = (1.0 - streams.uniform(v_key[b], np.uint64(j))) / BLOCK
-    return top_j, q
+    j = _local_id_array(perm_key, BLOCK - 1)
+    v = streams.uniform_from_bits(streams.mix64_array(v_key + j.astype(np.uint64) * streams.GOLDEN))
+    q = np.where(np.arange(n_blocks, dtype=np.int64) * BLOCK + j < size, (1.0 - v) / BLOCK, np.nan)
+    return j.astype(np.int32), q
 
 
-@njit(cache=True)
+@lru_cache(maxsize=8)
+def _strata_cached(shape: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """`_strata` of the quantile table of `shape` (computed once per shape and process)."""
+    return _strata(quantile_table(shape))
+
+
 def _strata(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Alias table (keep-probability, alias), envelope, squeeze and the envelope's sum."""
+    """Alias table (keep-probability, alias), envelope, squeeze and the envelope's sum.
+
+    NumPy and plain Python floats (IEEE doubles, the same operations in the same order as
+    the kernel this replaces, so the same bits): 4,095 strata take milliseconds.
+    """
     k = BLOCK - 1
-    env = np.empty(k, dtype=np.float64)
+    step = KNOTS // BLOCK
+    env = table[step : (k + 1) * step : step].astype(np.float64)  # Q((r + 1) / BLOCK)
     low = np.zeros(k, dtype=np.float64)
+    pos = env > 0.0
+    low[pos] = table[0 : k * step : step][pos] / env[pos] * (1.0 - MARGIN)
     total = 0.0
-    for r in range(k):
-        env[r] = table[(r + 1) * (KNOTS // BLOCK)]
-        if env[r] > 0.0:
-            low[r] = table[r * (KNOTS // BLOCK)] / env[r] * (1.0 - MARGIN)
-        total += env[r]
+    for e in env.tolist():  # a sequential sum, as the kernel's loop
+        total += e
+    scaled = (env * k / total).tolist()
     prob = np.ones(k, dtype=np.float64)
-    alias = np.arange(k).astype(np.int32)
-    scaled = np.empty(k, dtype=np.float64)
-    small = np.empty(k, dtype=np.int64)
-    large = np.empty(k, dtype=np.int64)
-    ns = 0
-    nl = 0
-    for r in range(k):
-        scaled[r] = env[r] * k / total
-        if scaled[r] < 1.0:
-            small[ns] = r
-            ns += 1
-        else:
-            large[nl] = r
-            nl += 1
-    while ns > 0 and nl > 0:
-        ns -= 1
-        s = small[ns]
-        g = large[nl - 1]
+    alias = np.arange(k, dtype=np.int32)
+    small = [r for r in range(k) if scaled[r] < 1.0]
+    large = [r for r in range(k) if scaled[r] >= 1.0]
+    while small and large:
+        s = small.pop()
+        g = large[-1]
         prob[s] = scaled[s]
         alias[s] = g
         scaled[g] = (scaled[g] + scaled[s]) - 1.0
         if scaled[g] < 1.0:
-            nl -= 1
-            small[ns] = g
-            ns += 1
+            large.pop()
+            small.append(g)
     return prob, alias, env, low, total
 
 
@@ -222,7 +232,10 @@ def build(params: PopulationParams, seed: int) -> Population:
     top_g = np.zeros(n_blocks, dtype=np.float64)
     present = ~np.isnan(q)
     top_g[present] = tail_quantile(shape, q[present])
-    prob, alias, env, low, total = _strata(table)
+    prob, alias, env, low, total = _strata_cached(shape)
+    # copies: the cached arrays stay unchanged whatever a caller does with these (writable,
+    # as before, so kernels see the array types they were compiled for)
+    prob, alias, env, low = prob.copy(), alias.copy(), env.copy(), low.copy()
     return Population(
         size=n,
         top_g=top_g,

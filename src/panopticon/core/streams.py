@@ -61,9 +61,43 @@ def stream_key(seed: int, stage: int, day: int, block: int) -> np.uint64:
     return k
 
 
-@njit(cache=True, inline="always")
+def mix64_array(z: np.ndarray) -> np.ndarray:
+    """`mix64` of each element of a uint64 array (NumPy: the same bits, nothing compiled)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def uniform_from_bits(bits: np.ndarray) -> np.ndarray:
+    """The uniforms on [0, 1) of `uniform` from the mixed bits (its last step, in NumPy)."""
+    return (bits >> _S11).astype(np.int64).astype(np.float64) * _TWO_M53
+
+
+def _as_u64(x: int | np.ndarray) -> np.ndarray:
+    """Integers as uint64 arrays, wrapping negatives as Numba's `np.uint64(int64)` does."""
+    return np.atleast_1d(np.asarray(x, dtype=np.int64)).astype(np.uint64)
+
+
+def stream_keys(seed: int, stage: int, day: int, blocks: np.ndarray) -> np.ndarray:
+    """`stream_key(seed, stage, day, b)` for each block b of an integer array, in NumPy.
+
+    For set-up work called from Python (one key per block of 4,096 citizens), where
+    compiling a kernel would cost more than the work.
+    """
+    k = mix64_array(_as_u64(seed) + GOLDEN)
+    k = mix64_array(k ^ (_as_u64(stage) * _M1))
+    k = mix64_array(k ^ (_as_u64(day + 1) * _M2))
+    return mix64_array(k ^ ((_as_u64(blocks) + np.uint64(1)) * GOLDEN))
+
+
+@njit(cache=True)
 def uniform(key: np.uint64, counter: np.uint64) -> float:
-    """Draw number `counter` of stream `key`, uniform on [0, 1) with 53 random bits."""
+    """Draw number `counter` of stream `key`, uniform on [0, 1) with 53 random bits.
+
+    A called kernel, not inlined by Numba: inlining copies and types its IR again at every
+    call site (about 0.1 s of compile time each); compiled once, it is linked into each
+    caller and LLVM inlines it there, so the loops run as fast.
+    """
     # the 53-bit value fits a signed int64, whose conversion to float is one instruction
     return float(np.int64(mix64(key + counter * GOLDEN) >> _S11)) * _TWO_M53
 

@@ -31,9 +31,8 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -46,6 +45,9 @@ from panopticon.io.fs import (
     temp_sibling,
     write_json,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MANIFEST = "manifest.json"
 PARTS_DIR = "records.parts"
@@ -486,6 +488,9 @@ class RunResult:
             )
 
     def _table(self, name: str) -> pl.DataFrame:
+        """One table of the run as a Polars frame (Polars imported here: a run never needs it)."""
+        import polars as pl
+
         return pl.read_parquet(self.path / f"{name}.parquet")
 
     @property

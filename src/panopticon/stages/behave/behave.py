@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import sized_kernel
+from panopticon.core.jit import HELPER, sized_kernel
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.params import Daily
 from panopticon.core.population import BLOCK, MARGIN, body_quantile, local_id
@@ -27,7 +27,7 @@ from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, **HELPER)
 def _pick(table: np.ndarray, u: float) -> int:
     """A behaviour drawn from a small alias table (row 0: keep chance, row 1: alias)."""
     x = u * table.shape[1]
@@ -55,7 +55,7 @@ def kind_alias(weights: np.ndarray) -> np.ndarray:
     return np.vstack([prob, alias])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, **HELPER)
 def _accept(
     key: np.uint64,
     c: np.uint64,
@@ -84,7 +84,7 @@ def _accept(
     return True, c
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, **HELPER)
 def _keep_body(
     key: np.uint64,
     c: np.uint64,
@@ -299,7 +299,7 @@ def _gather(
     return actor_out, kind_out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, **HELPER)
 def _accept_level(
     key: np.uint64,
     c: np.uint64,

@@ -46,7 +46,7 @@ def _low_tie_share(indptr: np.ndarray, idx: np.ndarray, low: np.ndarray) -> tupl
     return acc[:, 0].sum(), acc[:, 1].sum()
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _decides(key: np.uint64, i: int, j: int, low_j: bool, blind: bool, p: float) -> bool:
     """Whether i decides to drop j this round: a pure function of (round, i, j)."""
     if not (blind or low_j):
@@ -240,7 +240,7 @@ def _is_friend(indptr: np.ndarray, idx: np.ndarray, i: int, j: int) -> bool:
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _partner(key: np.uint64, i: int, t: int, attempt: int, cum: np.ndarray, n: int) -> int:
     """Proposal `attempt` for i's new tie t: a pure function of (round, i, t, attempt)."""
     c = (np.uint64(i) << U32) | (np.uint64(t) << U16) | np.uint64(attempt)

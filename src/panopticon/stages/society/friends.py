@@ -224,7 +224,7 @@ def _sort_large(a: np.ndarray, lo: int, hi: int) -> None:
         _sift_down(a, lo, 0, end)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _sift_down(a: np.ndarray, lo: int, root: int, n: int) -> None:
     """Move a[lo + root] down the max-heap a[lo:lo + n] to its place."""
     while True:

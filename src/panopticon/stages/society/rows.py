@@ -19,7 +19,7 @@ BLOCK = 4096  # rows per parallel work item: a constant, never the thread count
 MAX_SLOTS = 2**31 - 2  # int32 indices and pool pointers
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def bounds(indptr: np.ndarray, idx: np.ndarray, i: int) -> tuple[int, int]:
     """Slot range [lo, hi) of row i, following a pool pointer if the row has moved."""
     lo = np.int64(indptr[i])
@@ -32,7 +32,7 @@ def bounds(indptr: np.ndarray, idx: np.ndarray, i: int) -> tuple[int, int]:
     return lo, hi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def row_degree(idx: np.ndarray, lo: int, hi: int) -> int:
     """Live entries at the front of a row's slots."""
     d = 0
