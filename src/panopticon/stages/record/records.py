@@ -40,6 +40,7 @@ from panopticon.core.records import (
     act_kinds,
 )
 from panopticon.core.registry import register
+from panopticon.io.fs import RunError
 from panopticon.scenario.schema import Scenario
 from panopticon.stages.observe.observe import event_key
 
@@ -134,6 +135,11 @@ def _unflatten(arrays: dict[str, np.ndarray], prefix: str) -> dict[int, list[Rec
     """The calendar `_flatten` wrote, with its parts in the same order."""
     calendar: dict[int, list[RecordBatch]] = {}
     due = arrays[f"{prefix}.due"]
+    if due.size and f"{prefix}.n_ordinal" not in arrays:
+        raise RunError(
+            "error: checkpoint: its waiting records carry no act identity (written before "
+            "appeal draws were keyed by act); rerun the scenario from day 0"
+        )
     cuts = {
         f: np.concatenate([[0], np.cumsum(arrays[f"{prefix}.n_{f}"])]).astype(np.int64)
         for f in _FIELDS
