@@ -235,3 +235,29 @@ def test_old_switch_in_a_file_is_refused(tmp_path: Path) -> None:
         pn.load(str(path))
     msg = str(info.value)
     assert "surveillance.camera.enabled" in msg and "surveillance.channels.<name>.enabled" in msg
+
+
+def test_appeal_draws_follow_the_act_not_the_batch() -> None:
+    """A record's appeal outcome is keyed by its act (act day, perpetrator, ordinal).
+
+    Permuting the day's records (as a shard's subset of them does) permutes the outcomes
+    with them; the share appealed matches p_appeal within 4 binomial standard errors.
+    """
+    from panopticon.stages.record.records import _appeal_kernel
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    act_day = rng.integers(0, 90, n).astype(np.int32)
+    perp = rng.integers(0, 1_000_000, n).astype(np.int32)
+    ordinal = rng.integers(0, 3, n).astype(np.uint32)
+    correct = rng.random(n) < 0.9
+    appealable = np.ones(n, dtype=bool)
+    p_appeal, p_win = np.array([0.1, 0.6]), np.array([0.05, 0.5])
+    args = (7, act_day, perp, ordinal, correct, appealable, p_appeal, p_win)
+    out = _appeal_kernel(*args)
+    perm = rng.permutation(n)
+    permuted = _appeal_kernel(7, *(a[perm] for a in args[1:6]), p_appeal, p_win)
+    assert np.array_equal(permuted, out[perm])
+    for w, sel in ((0, correct), (1, ~correct)):
+        share, m = (out[sel] > 0).mean(), sel.sum()
+        assert abs(share - p_appeal[w]) < 4 * np.sqrt(p_appeal[w] * (1 - p_appeal[w]) / m)

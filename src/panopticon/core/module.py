@@ -29,7 +29,8 @@ counts by default; `shard_values` gives the parts) and its tables by `combine_ta
 whose effects reach other shards' citizens declares its `exchange` and splits its step
 into `outgoing` (what this shard's acts produced, routed to the owners of
 `route(part)`) and `incoming` (what reached this shard's citizens, in the one-process
-order); `step` is the two in one process.
+order); `step` is the two in one process. When the day's log is not the exchanged
+rows (records delayed or appealed), `shard_log` gives each shard's part of it.
 """
 
 from __future__ import annotations
@@ -293,6 +294,21 @@ class Module:
     def incoming(self, ctx: DayContext, received: Any) -> None:
         """Apply the rows that reached this shard's citizens (in the one-process order)."""
         raise NotImplementedError(f"module {self.name} exchanges nothing")
+
+    def shard_log(self, ctx: DayContext) -> Any:
+        """The shard's part of the day's log after `incoming`, when it is not the exchange.
+
+        None (the default): the driver logs the exchanged parts themselves.
+        """
+        return None
+
+    def combine_shards(self, day: int, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        """Today's values from the shards' parts, on the driver's copy of this module.
+
+        By default `combine_values`; a module whose values are draws from population
+        totals (the measures' Poisson counts) draws them here, once, from the sums.
+        """
+        return type(self).combine_values(self.sim.scenario, parts)
 
     def shard_values(self, ctx: DayContext) -> dict[str, Any]:
         """The part of today's `values` in this shard, for `combine_values` (by default them)."""

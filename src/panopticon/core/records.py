@@ -45,6 +45,12 @@ class RecordBatch:
     correct: np.ndarray  # bool
     act_day: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
     appeal: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint8))
+    # the act's identity, for draws and order that do not depend on the batch (shards):
+    # `ordinal` numbers the act among its perpetrator's acts of `act_day` (with the
+    # perpetrator and the act day it names the act); `seq` is the record's position among
+    # all the records made on `act_day`, in the one-process order
+    ordinal: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint32))
+    seq: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def __len__(self) -> int:
         """Number of records."""
@@ -61,6 +67,8 @@ class RecordBatch:
             self.correct[keep],
             self.act_day[keep] if self.act_day.size else self.act_day,
             self.appeal[keep] if self.appeal.size else self.appeal,
+            self.ordinal[keep] if self.ordinal.size else self.ordinal,
+            self.seq[keep] if self.seq.size else self.seq,
         )
 
     @staticmethod
@@ -78,10 +86,27 @@ class RecordBatch:
             cat([p.correct for p in parts]),
             cat([p.act_day for p in parts]),
             cat([p.appeal for p in parts]),
+            cat([p.ordinal for p in parts]),
+            cat([p.seq for p in parts]),
         )
+
+    def order(self) -> np.ndarray:
+        """Indices that put the records in the one-process order: by act day, then `seq`."""
+        return np.lexsort((self.seq, self.act_day))
 
 
 def empty_batch(day: int) -> RecordBatch:
     """A batch with no records."""
     z8, z32 = np.empty(0, np.uint8), np.empty(0, np.int32)
-    return RecordBatch(day, z8, z32, z32, z8, np.empty(0, np.bool_), z32, z8)
+    return RecordBatch(
+        day,
+        z8,
+        z32,
+        z32,
+        z8,
+        np.empty(0, np.bool_),
+        z32,
+        z8,
+        np.empty(0, np.uint32),
+        np.empty(0, np.int64),
+    )

@@ -36,6 +36,7 @@ seconds per day and the share of the day spent outside the slowest shard's work
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import time
@@ -135,6 +136,21 @@ def _rss_bytes() -> tuple[int, int]:
     return now_rss, int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def _numbered(parts: list[Any]) -> list[Any]:
+    """The shards' record parts with `seq` counted over all of them (the one-process order).
+
+    Each shard numbers its day's records from 0; shard s's come after those of the shards
+    before it, as in one process.
+    """
+    out, before = [], 0
+    for part in parts:
+        if isinstance(part, RecordBatch) and part.seq.size == len(part):
+            part = dataclasses.replace(part, seq=part.seq + np.int64(before))
+        before += len(part)
+        out.append(part)
+    return out
+
+
 class ShardWorker:
     """One shard: the simulation of ids lo..hi-1, stepped in two halves around the barrier."""
 
@@ -186,8 +202,12 @@ class ShardWorker:
         self.ctx = ctx
         return part, time.perf_counter() - t0
 
-    def back(self, received: list[Any]) -> tuple[dict[str, dict[str, Any]], float]:
-        """The rest of the day from what reached this shard; its value parts and seconds."""
+    def back(self, received: list[Any]) -> tuple[dict[str, dict[str, Any]], float, Any]:
+        """The rest of the day from what reached this shard.
+
+        Returns its value parts, the seconds it took and its part of the day's log
+        (`Module.shard_log`: None when the exchanged parts are the log).
+        """
         t0 = time.perf_counter()
         ctx, sim = self.ctx, self.sim
         if ctx is None:
@@ -197,25 +217,27 @@ class ShardWorker:
         sim.module_seconds[self.exchanger.name] += time.perf_counter() - t
         self._run(self.after, ctx)
         values = {m.name: m.shard_values(ctx) for m in sim._reporting}
+        logged = self.exchanger.shard_log(ctx)
         sim.day += 1
         self.ctx = None
-        return values, time.perf_counter() - t0
+        return values, time.perf_counter() - t0, logged
 
     def back_front(
         self, received: list[Any], next_day: int | None, checkpoint: bool
-    ) -> tuple[dict[str, dict[str, Any]], float, Any]:
+    ) -> tuple[dict[str, dict[str, Any]], float, Any, Any]:
         """`back` of today, a checkpoint if asked, then `front` of `next_day` (if any).
 
-        Returns (today's value parts, seconds of work, tomorrow's outgoing part or None).
+        Returns (today's value parts, seconds of work, tomorrow's outgoing part or None,
+        today's part of the log or None).
         """
-        values, secs = self.back(received)
+        values, secs, logged = self.back(received)
         if checkpoint:
             self.checkpoint()
         part = None
         if next_day is not None:
             part, more = self.front(next_day)
             secs += more
-        return values, secs, part
+        return values, secs, part, logged
 
     def checkpoint(self) -> int:
         """Write this shard's state after the days run so far; returns that day."""
@@ -379,7 +401,7 @@ class Driver:
         self.lows = np.array([lo for lo, _ in bounds[1:]], dtype=np.int64)
         self.head = Simulation(scenario, 0, min(scenario.population.size, BLOCK))
         self.exchanger = next(m for m in self.head.plan if m.exchange)
-        self.reporting = [(m.name, type(m)) for m in self.head._reporting]
+        self.reporting = list(self.head._reporting)
         self.every = checkpoint_every
         self.history: dict[int, list[list[Any]]] = {}  # day -> received parts per shard
         self.checkpointed = 0
@@ -429,6 +451,7 @@ class Driver:
         """The day's whole exchange (shard order) and each shard's received parts."""
         k = len(parts)
         received: list[list[Any]] = [[] for _ in range(k)]
+        parts = _numbered(parts)
         for s, part in enumerate(parts):
             owner = np.searchsorted(self.lows, self.exchanger.route(part), side="right")
             if k == 1:
@@ -455,7 +478,6 @@ class Driver:
             fronts = self._call("front", day, [(day,)] * k)
             self.stats["work"] += max(s for _, s in fronts)
         whole, received = self.route(day, [p for p, _ in fronts])
-        log(whole)
         if self.every is not None:
             self.history[day] = received
         done = day + 1
@@ -463,9 +485,15 @@ class Driver:
         save = bool(self.every) and done % self.every == 0 and done < days
         nxt = done if done < days else None
         got = self._call("back_front", day, [(r, nxt, save) for r in received])
+        logged = [g[3] for g in got]
+        if any(p is not None for p in logged):  # records appearing today, in shard parts
+            merged = RecordBatch.concat(day, logged)
+            whole = merged.subset(merged.order())
+            whole.day = day
+        log(whole)
         values: dict[str, Any] = {}
-        for name, cls in self.reporting:
-            values.update(cls.combine_values(self.scenario, [g[0][name] for g in got]))
+        for m in self.reporting:
+            values.update(m.combine_shards(day, [g[0][m.name] for g in got]))
         self.head.metrics.record(day, **values)
         self.stats["work"] += max(g[1] for g in got)
         if save:

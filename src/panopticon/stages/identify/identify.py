@@ -26,6 +26,7 @@ from panopticon.core import streams
 from panopticon.core.jit import uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily, value_on
+from panopticon.core.population import demographics
 from panopticon.core.records import CORRECT, MISSED, WRONG
 from panopticon.core.registry import register
 from panopticon.scenario.schema import FaceIdFixed, FaceIdGroupParams, Scenario
@@ -227,12 +228,9 @@ class Identify(Module):
 
     name = "identify"
     phase = Phase.IDENTIFY
-    shards = True  # keyed by act; a false match may name anyone: `Record` routes it
-
-    @classmethod
-    def unshardable(cls, scenario: Scenario, **kwargs: object) -> str | None:
-        """Group-aware false matches search the whole population's members by group."""
-        return "with demographic groups" if uses_groups(scenario) else None
+    # keyed by act; a false match may name anyone (`Record` routes it); with groups, a
+    # shard indexes the national members of each group, redrawn from their keyed streams
+    shards = True
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
@@ -267,11 +265,17 @@ class Identify(Module):
         self.n = scenario.population.size
         self.group = group if group is not None else np.empty(0, dtype=np.uint8)
         n_groups = len(scenario.population.groups)
-        counts = np.bincount(self.group, minlength=n_groups)
+        national = self.group
+        if group is not None and self.group.size != self.n:
+            # a shard: the whole population's groups (drawn per chunk from keyed streams,
+            # as the population module draws them), for the group sizes and the members
+            national = demographics(scenario.population, sim.seed, 0, self.n).group
+        counts = np.bincount(national, minlength=n_groups)
         self.p_same, self.p_other = attribution_tables(scenario, counts)
         same_ever = max(self.p_same.max(), self.p_other.max(), self.same_share.peak)
         if same_ever > 0 and self.group.size > 0:
-            self.members = np.argsort(self.group, kind="stable").astype(np.int32)
+            # global ids by group (ascending within each): the same list in every shard
+            self.members = np.argsort(national, kind="stable").astype(np.int32)
             self.member_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         else:
             self.members = np.empty(0, dtype=np.int32)

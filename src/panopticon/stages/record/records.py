@@ -40,7 +40,9 @@ from panopticon.core.records import (
     act_kinds,
 )
 from panopticon.core.registry import register
+from panopticon.io.fs import RunError
 from panopticon.scenario.schema import Scenario
+from panopticon.stages.observe.observe import event_key
 
 
 @njit(cache=True)
@@ -71,7 +73,9 @@ def _sample_kernel(seed: int, day: int, n: int, share: float) -> np.ndarray:
 @njit(cache=True)
 def _appeal_kernel(
     seed: int,
-    day: int,
+    act_day: np.ndarray,
+    perpetrator: np.ndarray,
+    ordinal: np.ndarray,
     correct: np.ndarray,
     appealable: np.ndarray,
     p_appeal: np.ndarray,
@@ -80,15 +84,23 @@ def _appeal_kernel(
     """Appeal outcome per record: 0 not appealed, 1 appealed and lost, 2 won.
 
     Only records of violations (`appealable`) are appealed: nobody contests a reward.
+    A record's two draws are keyed by its act (act day, perpetrator, ordinal: one act
+    makes at most one record), never by its position in the day's batch, so they are
+    the same whichever shard owns the citizen it names.
     """
-    key = streams.stream_key(seed, streams.APPEAL, day, 0)
     out = np.zeros(correct.size, dtype=np.uint8)
+    last, key = np.int64(-1), np.uint64(0)
     for r in range(correct.size):
         if not appealable[r]:
             continue
+        d = np.int64(act_day[r])
+        if d != last:
+            key = streams.stream_key(seed, streams.APPEAL, d, 0)
+            last = d
+        ek = event_key(key, perpetrator[r], ordinal[r])
         w = 0 if correct[r] else 1
-        if streams.uniform(key, np.uint64(2 * r)) < p_appeal[w]:
-            out[r] = 2 if streams.uniform(key, np.uint64(2 * r + 1)) < p_win[w] else 1
+        if streams.uniform(ek, np.uint64(0)) < p_appeal[w]:
+            out[r] = 2 if streams.uniform(ek, np.uint64(1)) < p_win[w] else 1
     return out
 
 
@@ -100,6 +112,8 @@ _FIELDS = {
     "correct": np.bool_,
     "act_day": np.int32,
     "appeal": np.uint8,
+    "ordinal": np.uint32,
+    "seq": np.int64,
 }
 
 
@@ -121,6 +135,11 @@ def _unflatten(arrays: dict[str, np.ndarray], prefix: str) -> dict[int, list[Rec
     """The calendar `_flatten` wrote, with its parts in the same order."""
     calendar: dict[int, list[RecordBatch]] = {}
     due = arrays[f"{prefix}.due"]
+    if due.size and f"{prefix}.n_ordinal" not in arrays:
+        raise RunError(
+            "error: checkpoint: its waiting records carry no act identity (written before "
+            "appeal draws were keyed by act); rerun the scenario from day 0"
+        )
     cuts = {
         f: np.concatenate([[0], np.cumsum(arrays[f"{prefix}.n_{f}"])]).astype(np.int64)
         for f in _FIELDS
@@ -144,17 +163,8 @@ class Record(Module):
     name = "record"
     phase = Phase.RECORD
     provides = ("record_log",)
-    shards = True
+    shards = True  # delays and appeals wait with the shard owning the citizen named
     exchange = "records"  # a record against another shard's citizen goes to its owner
-
-    @classmethod
-    def unshardable(cls, scenario: Scenario, **kwargs: object) -> str | None:
-        """Delayed channels and appeals keep calendars not yet split by owner."""
-        s = scenario.surveillance
-        if s.appeals.enabled:
-            return "with appeals"
-        delays = [s.camera.delay_days, *(c.delay_days for c in s.channels.values())]
-        return "with delayed channels" if any(d > 0 for d in delays) else None
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
@@ -417,6 +427,8 @@ class Record(Module):
             perp == to,
             np.full(hit.size, day, dtype=np.int32),
             np.zeros(hit.size, dtype=np.uint8),
+            ctx.seen_ordinal[hit],
+            np.arange(hit.size, dtype=np.int64),  # the driver adds the shards before
         )
 
     def route(self, part: RecordBatch) -> np.ndarray:
@@ -434,6 +446,20 @@ class Record(Module):
             local = received.attributed_to - np.int32(self.sim.lo)
             received = dataclasses.replace(received, attributed_to=local)
         self.apply(ctx, received)
+
+    def shard_log(self, ctx: DayContext) -> RecordBatch | None:
+        """With delays or appeals, the records that appeared today here (global ids).
+
+        The day's log is then not the records made today but those appearing, with their
+        appeal status: the driver merges the shards' parts in the one-process order
+        (`RecordBatch.order`). Without either, the exchanged records are the log (None).
+        """
+        if not (self.delayed or self.appeals) or ctx.batch is None:
+            return None
+        if not self.sim.lo:
+            return ctx.batch
+        glob = ctx.batch.attributed_to + np.int32(self.sim.lo)
+        return dataclasses.replace(ctx.batch, attributed_to=glob)
 
     def apply(self, ctx: DayContext, made: RecordBatch) -> None:
         """Count, delay and appeal the records made today against this simulation's citizens."""
@@ -462,7 +488,9 @@ class Record(Module):
                 self.p_win = self.p_win_by_day[min(decision, self.days - 1)]
             result = _appeal_kernel(
                 self.seed,
-                day,
+                batch.act_day,
+                batch.perpetrator,
+                batch.ordinal,
                 batch.correct,
                 self.violation[batch.behavior],
                 self.p_appeal,

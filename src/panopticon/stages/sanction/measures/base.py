@@ -43,6 +43,10 @@ class MeasureKind:
 
     kinds: ClassVar[tuple[str, ...]] = ()
     Options: ClassVar[type | None] = None  # pydantic model of `options`, when the kind has any
+    # True: `values` reads only its trigger's counts (`triggered`, `wrongly`, the policy's
+    # grade pairs) and the day, so a sharded run computes it once from the shards' summed
+    # counts (`Measures.combine_shards`); False: it needs the citizens themselves
+    shards: ClassVar[bool] = False
 
     @classmethod
     def needs(cls, scenario: Any, params: Any) -> set[str]:

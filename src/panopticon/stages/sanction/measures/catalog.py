@@ -71,6 +71,31 @@ class InWindowCollateral(InWindow):
         return np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
 
 
+class _Grades:
+    """Grade names and (grade, true grade) pair counts summed over the shards."""
+
+    def __init__(self, names: Any, pairs: np.ndarray) -> None:
+        self.names, self._pairs = names, pairs
+
+    def pairs(self) -> np.ndarray:
+        """The summed pair counts, shape (G, G)."""
+        return self._pairs
+
+
+class _Policy:
+    """What an aggregate kind reads of its trigger's policy: the summed grades."""
+
+    def __init__(self, grades: _Grades | None) -> None:
+        self.grades = grades
+
+
+class _Totals:
+    """A trigger's counts summed over the shards: what a kind with `shards` reads of it."""
+
+    def __init__(self, triggered: int, wrongly: int, policy: _Policy) -> None:
+        self.triggered, self.wrongly, self.policy = triggered, wrongly, policy
+
+
 def _source(scenario: Any, policy: str) -> str:
     """The capability of a trigger's policy: ``list:<name>`` or ``score:<name>``."""
     court = [COURT_LIST] if scenario.sanctions.court is not None else []
@@ -88,6 +113,16 @@ class Measures(Module):
 
     name = "measures"
     phase = Phase.SANCTION
+    # a shard counts its own citizens' triggers; the day's values come from the sums
+    shards = True
+
+    @classmethod
+    def unshardable(cls, scenario: Any, **kwargs: Any) -> str | None:
+        """Kinds that need the citizens themselves (scarce goods ranked nationally)."""
+        kinds = sorted(
+            {m.kind for m in scenario.sanctions.measures.values() if not base.KINDS[m.kind].shards}
+        )
+        return f"with {', '.join(kinds)} measures" if kinds else None
 
     @classmethod
     def instances(cls, scenario: Any) -> list[dict[str, Any]]:
@@ -116,7 +151,7 @@ class Measures(Module):
         super().__init__(sim)
         scenario = sim.scenario
         self.seed = scenario.run.seed
-        self.n = scenario.population.size
+        self.n = sim.size  # the citizens this simulation owns (a shard's, or all)
         self.triggers: dict[str, Any] = {}
         self.groups: dict[str, ScoreTriggers] = {}
         self.rounds: list[dict[str, Any]] = []
@@ -190,6 +225,47 @@ class Measures(Module):
             out[f"triggered_wrongly_{name}"] = trig.wrongly
             out.update(kind.values(ctx, key))
         self._today = out
+
+    def shard_values(self, ctx: DayContext) -> dict[str, Any]:
+        """The shard's trigger counts per measure, and its measures' policies' grade pairs."""
+        counts = {name: (t.triggered, t.wrongly) for name, t in self.triggers.items()}
+        pairs: dict[str, np.ndarray | None] = {}
+        for name, kind in self.kinds.items():
+            g = getattr(kind.trigger, "policy", None)
+            grades = getattr(g, "grades", None)
+            pairs[name] = grades.pairs().copy() if grades is not None else None
+        return {"counts": counts, "pairs": pairs}
+
+    def combine_shards(self, day: int, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        """Today's values from the shards' summed counts, drawn once as in one process.
+
+        Every kind that shards reads only its trigger's counts and the day (its Poisson
+        counts are keyed by measure and day), so the values of the summed counts are the
+        one-process values exactly.
+        """
+        ctx = DayContext(day=day)
+        key = streams.stream_key(self.seed, streams.SANCTIONS, day, 0)
+        out: dict[str, Any] = {}
+        for name, kind in self.kinds.items():
+            if name in self.active and not self.active[name][day]:
+                out.update(self._idle[name])
+                continue
+            on = sum(int(p["counts"][name][0]) for p in parts)
+            wrong = sum(int(p["counts"][name][1]) for p in parts)
+            grades = None
+            if parts and parts[0]["pairs"][name] is not None:
+                pol = kind.trigger.policy
+                summed = np.sum([p["pairs"][name] for p in parts], axis=0)
+                grades = _Grades(pol.grades.names, summed.astype(parts[0]["pairs"][name].dtype))
+            out[f"triggered_{name}"] = on
+            out[f"triggered_wrongly_{name}"] = wrong
+            own = kind.trigger
+            kind.trigger = _Totals(on, wrong, _Policy(grades))
+            try:
+                out.update(kind.values(ctx, key))
+            finally:
+                kind.trigger = own
+        return out
 
     def columns(self) -> list[Column]:
         """Per measure: people triggered now (and wrongly), then its kind's columns."""

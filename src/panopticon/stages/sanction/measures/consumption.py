@@ -37,6 +37,7 @@ class Consumption(MeasureKind):
     """Blocked purchase attempts per restricted item, and the attempts that leak."""
 
     kinds = ("consumption",)
+    shards = True  # from the summed counts (`MeasureKind.shards`)
     Options = ConsumptionOptions
 
     def __init__(self, catalog: Any, name: str, index: int, params: Any, trigger: Any) -> None:

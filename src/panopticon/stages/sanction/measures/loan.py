@@ -22,6 +22,7 @@ class Loan(MeasureKind):
     """Interest rates keyed on the trigger policy's grades."""
 
     kinds = ("loan",)
+    shards = True  # from the summed counts (`MeasureKind.shards`)
 
     def __init__(self, catalog: Any, name: str, index: int, params: Any, trigger: Any) -> None:
         """Precompute the loans per person-year of each day (a plain number or a schedule)."""
