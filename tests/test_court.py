@@ -238,6 +238,13 @@ def test_cohort_option_refused_where_it_cannot_apply(tmp_path: Path) -> None:
     off_list = {"options": {"rate_date": "listed"}, "trigger": {"policy": "score"}}
     with pytest.raises(pn.ScenarioError, match="rate_date: 'listed' is not allowed"):
         court_scenario(tmp_path, court, days=5, flight=off_list)
+    no_court = tmp_path / "no-court.toml"
+    no_court.write_text(
+        'extends = "minimal"\n[sanctions.measures.x]\nkind = "travel"\n'
+        'trigger = { policy = "court" }\noptions = { rate_date = "listed" }\n'
+    )
+    with pytest.raises(pn.ScenarioError, match=r"x\.options\.rate_date: 'listed' needs the court"):
+        pn.load(no_court)
 
 
 @pytest.mark.parametrize("rate_date", ["today", "listed"])

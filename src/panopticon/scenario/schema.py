@@ -750,8 +750,8 @@ class Sanctions(Strict):
             for name, m in self.measures.items():
                 if m.options.get("rate_date") == "listed":
                     raise ValueError(
-                        f"measures.{name}.options.rate_date: 'listed' needs the court list; "
-                        "add a [sanctions.court] table or use 'today'"
+                        f"sanctions.measures.{name}.options.rate_date: 'listed' needs the "
+                        "court list; add a [sanctions.court] table or use 'today'"
                     )
         return self
 
