@@ -262,6 +262,19 @@ def test_interrupted_study_resumes_to_the_same_trials(
     assert resumed.table.select(cols).equals(whole.table.select(cols))
 
 
+def test_first_trial_is_the_scenarios_own_values(tmp_path: Path) -> None:
+    """A fresh study starts at the scenario's values (so the best is never worse), once."""
+    t = _small_targets(tmp_path)
+    sc = small().override({RATE: 0.03, PMISS: 0.25})
+    res = calibrate(sc, t, trials=3, out=tmp_path / "cal", **SMALL)
+    first = res.table.row(0, named=True)
+    assert first["number"] == 0 and first[RATE] == 0.03 and first[PMISS] == 0.25
+    assert res.best_loss <= first["loss"]
+    more = calibrate(sc, t, trials=4, out=tmp_path / "cal", **SMALL)  # resumed: not again
+    assert more.table.head(3).equals(res.table)
+    assert more.table.filter(pl.col(RATE) == 0.03).height == 1
+
+
 def test_same_command_same_trials(tmp_path: Path) -> None:
     """Two fresh folders, the same command: the same trials, losses and best.toml."""
     t = _small_targets(tmp_path)

@@ -192,7 +192,63 @@ def test_passport_binding_closes_the_loophole(tmp_path: Path) -> None:
         court_scenario(tmp_path, court, days=40, flight={"options": {"escape_share": 2.0}})
 
 
-def test_checkpoint_resume_same_bytes(tmp_path: Path) -> None:
+def cohort_run(tmp_path: Path, rate_date: str | None, name: str) -> pl.DataFrame:
+    """Everyone eligible listed on day 1, 7, 13, ... (5-day listings, a case every day);
+    the flight rate is 0 before day 4 and 365 (one a day) from it."""
+    court = {
+        "cases_per_year": SURE,
+        "perform_share": 0.0,
+        "listing_per_year": SURE,
+        "compliance_per_year": 0.0,
+        "duration_days": 5,
+    }
+    flight: dict[str, Any] = {"attempts_per_year": {"steps": [[day(0), 0.0], [day(4), 365.0]]}}
+    if rate_date is not None:
+        flight["options"] = {"rate_date": rate_date}
+    sc = court_scenario(tmp_path, court, days=14, size=400, flight=flight)
+    return pn.run(sc, out=tmp_path / name).timeseries
+
+
+def test_cohort_rate_is_the_listing_dates(tmp_path: Path) -> None:
+    # rate_date = "listed": the cohort listed on day 1 attempts at r(day 1) = 0 for its
+    # whole listing (days 1-5), though today's rate is 1 a day from day 4; relisted on
+    # day 7 (and 13), its members take r(day 7) = 1 a day
+    ts = cohort_run(tmp_path, "listed", "listed")
+    blocked = ts["blocked_flight_ban"].to_numpy()
+    listed = ts["listed_court"].to_numpy()
+    n = int(listed[1])
+    assert n > 0 and (listed[[1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 13]] == n).all()
+    assert (blocked[:7] == 0).all()
+    assert ts["blocked_wrongly_flight_ban"].sum() == 0
+    later = blocked[7:12].sum()  # 5 days of n members at one attempt a day
+    assert abs(later - 5 * n) < 4 * math.sqrt(5 * n) and blocked[12] == 0
+    # the default (today's rate): days 4 and 5 block at today's rate 1 a day
+    today = cohort_run(tmp_path, None, "today")["blocked_flight_ban"].to_numpy()
+    assert (today[:4] == 0).all() and today[4:6].sum() > 0
+    assert abs(today[4:6].sum() - 2 * n) < 4 * math.sqrt(2 * n)
+    # "today" given explicitly draws the same numbers as the option left out
+    explicit = cohort_run(tmp_path, "today", "explicit")
+    assert explicit.equals(cohort_run(tmp_path, None, "default"))
+
+
+def test_cohort_option_refused_where_it_cannot_apply(tmp_path: Path) -> None:
+    court = {"cases_per_year": 1.0}
+    with pytest.raises(pn.ScenarioError, match="rate_date"):
+        court_scenario(tmp_path, court, days=5, flight={"options": {"rate_date": "ever"}})
+    off_list = {"options": {"rate_date": "listed"}, "trigger": {"policy": "score"}}
+    with pytest.raises(pn.ScenarioError, match="rate_date: 'listed' is not allowed"):
+        court_scenario(tmp_path, court, days=5, flight=off_list)
+    no_court = tmp_path / "no-court.toml"
+    no_court.write_text(
+        'extends = "minimal"\n[sanctions.measures.x]\nkind = "travel"\n'
+        'trigger = { policy = "court" }\noptions = { rate_date = "listed" }\n'
+    )
+    with pytest.raises(pn.ScenarioError, match=r"x\.options\.rate_date: 'listed' needs the court"):
+        pn.load(no_court)
+
+
+@pytest.mark.parametrize("rate_date", ["today", "listed"])
+def test_checkpoint_resume_same_bytes(tmp_path: Path, rate_date: str) -> None:
     court = {
         "cases_per_year": 2.0,
         "perform_share": 0.4,
@@ -202,7 +258,11 @@ def test_checkpoint_resume_same_bytes(tmp_path: Path) -> None:
         "duration_days": 30,
         "initial_defaulting": 0.05,
     }
-    sc = court_scenario(tmp_path, court, days=90, size=3_000)
+    flight = {
+        "attempts_per_year": {"linear": [[day(0), 3.0], [day(80), 0.5]]},
+        "options": {"rate_date": rate_date},
+    }
+    sc = court_scenario(tmp_path, court, days=90, size=3_000, flight=flight)
     whole = tmp_path / "whole"
     pn.run(sc, out=whole, checkpoint_every=40)
 

@@ -211,6 +211,16 @@ def _cast(rng: Range, v: float) -> int | float:
     return round(v) if rng.integer else float(v)
 
 
+def start_values(sc: Scenario, free: dict[str, Range]) -> dict[str, int | float]:
+    """The scenario's own value of each free parameter (inside its range: `with_free`).
+
+    A fresh study's first trial (Optuna's `enqueue_trial`): the search then starts
+    where the scenario stands, and its best is never worse than that start.
+    """
+    data = sc.to_dict()
+    return {k: _cast(r, float(get_dotted(data, k))) for k, r in free.items()}
+
+
 def distributions(free: dict[str, Range]) -> dict[str, Any]:
     """Optuna's search distribution of each free parameter."""
     from optuna.distributions import FloatDistribution, IntDistribution
@@ -556,6 +566,8 @@ def calibrate(
         b = min(done, key=lambda t: (t.value, t.number))
         return b.number, float(b.value)
 
+    if not study.trials:  # a fresh study: its first trial is the scenario's own values
+        study.enqueue_trial(start_values(own, fr))
     start = n_finished()
     total = max(trials, start)
     if not quiet:

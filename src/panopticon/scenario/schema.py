@@ -725,6 +725,12 @@ class Measure(Strict):
             raise ValueError(
                 f"options field {where}: {e.get('input')!r} is not allowed; {msg}"
             ) from None
+        if self.options.get("rate_date") == "listed" and self.trigger.policy != "court":
+            raise ValueError(
+                f"options field rate_date: 'listed' is not allowed with trigger policy "
+                f"{self.trigger.policy!r}; only a measure on the court list "
+                '(trigger = { policy = "court" }) knows each member\'s listing date'
+            )
         return self
 
 
@@ -736,6 +742,18 @@ class Sanctions(Strict):
     court: CourtList | None = Field(
         None, description="the court list of judgment defaulters (policy 'court' of measures)"
     )
+
+    @model_validator(mode="after")
+    def _cohorts_need_court(self) -> Sanctions:
+        """`options.rate_date = "listed"` needs the court list (`sanctions.court`)."""
+        if self.court is None:
+            for name, m in self.measures.items():
+                if m.options.get("rate_date") == "listed":
+                    raise ValueError(
+                        f"sanctions.measures.{name}.options.rate_date: 'listed' needs the "
+                        "court list; add a [sanctions.court] table or use 'today'"
+                    )
+        return self
 
 
 class Announcement(Strict):

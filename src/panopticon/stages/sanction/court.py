@@ -19,6 +19,10 @@ listings, exits), never to the population: a calendar holds each open case's nex
 
 Provides ``list:court``: `members(day)` (the `Membership` protocol) and the counts a list
 trigger reads, so measures with ``trigger = { policy = "court" }`` restrict listed people.
+When a measure on the list takes its rate at each member's listing date (a travel
+measure's `options.rate_date = "listed"`), the module also keeps each member's listing
+day (`since`) and the members by listing day (`by_since`), so that `cohort_sum(rates)`
+gives the sum over today's members of the rate at their listing day.
 The list has no counterfactual (listing does not rest on records), so nobody is on it
 wrongly.
 """
@@ -151,13 +155,18 @@ def _events(
     out_days: np.ndarray,
     today: np.ndarray,
     counts: np.ndarray,
+    since: np.ndarray,
+    by_since: np.ndarray,
 ) -> int:
     """Today's scheduled events: listings, compliance (listed or not), expiries.
 
     today = [cases, performed, listings, complied, expired, paid unlisted] (adds to it);
-    counts = [listed, defaulting]. Returns the number of events scheduled.
+    counts = [listed, defaulting]. With cohorts tracked (`since` not empty), a listing
+    records its day in `since` and adds one to `by_since[day]`; leaving the list takes
+    one from `by_since[since[j]]`. Returns the number of events scheduled.
     """
     m = 0
+    cohorts = since.size > 0
     for r in range(ids.size):
         j = ids[r]
         ph = phase[j]
@@ -174,6 +183,9 @@ def _events(
             today[2] += 1
             counts[K_LISTED] += 1
             counts[K_DEFAULTING] -= 1
+            if cohorts:
+                since[j] = day
+                by_since[day] += 1
             out_ids[m] = j
             out_days[m] = until[j]
             m += 1
@@ -185,11 +197,33 @@ def _events(
             phase[j] = FREE
             today[3] += 1
             counts[K_LISTED] -= 1
+            if cohorts:
+                by_since[since[j]] -= 1
         elif ph == TO_EXPIRE:
             phase[j] = FREE
             today[4] += 1
             counts[K_LISTED] -= 1
+            if cohorts:
+                by_since[since[j]] -= 1
     return m
+
+
+@njit(cache=True)
+def _cohort_sum(by_since: np.ndarray, rates: np.ndarray, upto: int) -> float:
+    """Sum over listing days s <= `upto` of members listed on s times rates[s], in day order."""
+    total = 0.0
+    for s in range(min(upto + 1, by_since.size)):
+        if by_since[s] != 0:
+            total += by_since[s] * rates[s]
+    return total
+
+
+def tracks_cohorts(scenario: Any) -> bool:
+    """Whether a measure on the court list takes its rate at each member's listing date."""
+    return any(
+        m.trigger.policy == COURT_LIST and m.options.get("rate_date") == "listed"
+        for m in scenario.sanctions.measures.values()
+    )
 
 
 @njit(cache=True)
@@ -287,6 +321,15 @@ class CourtListModule(Module):
             np.full(self.n, NEVER, dtype=np.int32),
         )
         self.until_true = self.until  # no counterfactual: nobody is listed wrongly
+        # cohorts: each member's listing day, and members by listing day (only when asked)
+        self.cohorts = tracks_cohorts(scenario)
+        self.since = np.empty(0, dtype=np.int32)
+        self.by_since = np.zeros(self.days if self.cohorts else 0, dtype=np.int64)
+        if self.cohorts:
+            self.since = self.add_state(
+                StateSpec("since", np.int32, "day the current listing began"),
+                np.full(self.n, NEVER, dtype=np.int32),
+            )
         self.counts = np.zeros(2, dtype=np.int64)
         self.today = np.zeros(6, dtype=np.int64)
         self._due: dict[int, list[np.ndarray]] = {}
@@ -328,6 +371,16 @@ class CourtListModule(Module):
         on = self.until > day
         return on, on
 
+    def cohort_sum(self, rates: np.ndarray, day: int) -> float:
+        """Sum over today's members of `rates` (one per run day) at their listing day.
+
+        Needs cohorts tracked (`tracks_cohorts`); exact and in a fixed order (by listing
+        day), so the same on any thread count.
+        """
+        if not self.cohorts:
+            raise RuntimeError("court list: cohorts are not tracked in this scenario")
+        return float(_cohort_sum(self.by_since, rates, day))
+
     # -- the day ------------------------------------------------------------------------
 
     def _schedule(self, ids: np.ndarray, days: np.ndarray) -> None:
@@ -363,6 +416,8 @@ class CourtListModule(Module):
                 out_days,
                 self.today,
                 self.counts,
+                self.since,
+                self.by_since,
             )
             self._schedule(out_ids[:m], out_days[:m])
         rate = self.cases_rate.at(day)
@@ -479,10 +534,13 @@ class CourtListModule(Module):
         """The calendar of scheduled events, as (day, id) pairs in calendar order."""
         days = [np.full(a.size, d, np.int32) for d, parts in self._due.items() for a in parts]
         ids = [a for parts in self._due.values() for a in parts]
-        return {
+        out = {
             "due_day": np.concatenate(days) if days else np.empty(0, np.int32),
             "due_id": np.concatenate(ids) if ids else np.empty(0, np.int32),
         }
+        if self.cohorts:
+            out["by_since"] = self.by_since.copy()
+        return out
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore the calendar (an event's order within its day does not change results)."""
@@ -490,3 +548,5 @@ class CourtListModule(Module):
         d, i = arrays["due_day"], arrays["due_id"]
         for day in np.unique(d):
             self._due[int(day)] = [i[d == day].astype(np.int32)]
+        if self.cohorts:
+            self.by_since[:] = arrays["by_since"]

@@ -14,12 +14,20 @@ before passports were bound to ID numbers on 2016-12-10, calibration.md section 
 rest is blocked (thinning: Poisson with mean rate x (1 - share) x people triggered), the
 escaped attempts are counted apart; from the date none escapes. Each count (deserved,
 wrongful, escaped) draws from a stream of its own (`MeasureKind.count_key`).
+
+`options.rate_date = "listed"` (a measure on the court list only): a cohort effect. A
+listed person attempts at the schedule's value at the date that person was listed, for
+as long as the listing lasts (a relisting takes the new date); today's count is Poisson
+with mean sum over members of r(listing day) / 365 (`CourtListModule.cohort_sum`),
+again exactly the law of the sum of the members' independent attempts. The default,
+``"today"``, is today's value for every member, and draws the same numbers as before the
+option existed.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -48,6 +56,12 @@ class AttemptsOptions(Strict):
         None, description="date (YYYY-MM-DD) the loophole closes; default: never"
     )
 
+    rate_date: Literal["today", "listed"] = Field(
+        "today",
+        description="the date whose `attempts_per_year` a triggered person attempts at: "
+        "today's, or (court list only) the date that person was listed",
+    )
+
     @field_validator("escape_until")
     @classmethod
     def _date(cls, v: str | None) -> str | None:
@@ -74,6 +88,7 @@ class Attempts(MeasureKind):
         run = catalog.sim.scenario.run
         self.per_year = Daily(params.attempts_per_year, run.start, run.days)
         opts = AttemptsOptions(**params.options)
+        self.cohort = opts.rate_date == "listed"
         self.escape: np.ndarray | None = None
         if opts.escape_share > 0:
             t = run.start.toordinal() + np.arange(run.days)
@@ -113,15 +128,22 @@ class Attempts(MeasureKind):
 
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
         """Poisson counts of today's attempts by the triggered, deserved and wrongful."""
-        on, wrong = self.trigger.triggered, self.trigger.wrongly
-        rate = self.per_year.at(ctx.day) / 365.0
         lb, n = self.label, self.name
         share = 0.0 if self.escape is None else float(self.escape[ctx.day])
-        deserved = poisson_count(self.count_key(ctx.day, 0), 0, rate * (1.0 - share) * (on - wrong))
-        wrongful = poisson_count(self.count_key(ctx.day, 1), 0, rate * (1.0 - share) * wrong)
+        if self.cohort:  # the court list: nobody is on it wrongly
+            a = self.trigger.policy.cohort_sum(self.per_year.values, ctx.day) / 365.0
+            mean_ok, mean_wrong, mean_escaped = a * (1.0 - share), 0.0, a * share
+        else:  # the expressions as before the option existed: the same bytes
+            on, wrong = self.trigger.triggered, self.trigger.wrongly
+            rate = self.per_year.at(ctx.day) / 365.0
+            mean_ok = rate * (1.0 - share) * (on - wrong)
+            mean_wrong = rate * (1.0 - share) * wrong
+            mean_escaped = rate * share * on
+        deserved = poisson_count(self.count_key(ctx.day, 0), 0, mean_ok)
+        wrongful = poisson_count(self.count_key(ctx.day, 1), 0, mean_wrong)
         if self.escape is None:
             return {f"{lb}_{n}": deserved + wrongful, f"{lb}_wrongly_{n}": wrongful}
-        escaped = poisson_count(self.count_key(ctx.day, 2), 0, rate * share * on)
+        escaped = poisson_count(self.count_key(ctx.day, 2), 0, mean_escaped)
         return {
             f"{lb}_{n}": deserved + wrongful,
             f"{lb}_wrongly_{n}": wrongful,
