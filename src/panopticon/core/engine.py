@@ -397,6 +397,43 @@ def check_memory(scenario: Scenario) -> None:
         )
 
 
+def run_manifest(scenario: Scenario) -> dict[str, Any]:
+    """The manifest fields written before a run: what, how big, when, on how many threads."""
+    manifest: dict[str, Any] = {
+        "scenario": scenario.name,
+        "seed": scenario.run.seed,
+        "population": scenario.population.size,
+        "days": scenario.run.days,
+        "started": now(),
+        "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
+    }
+    if scenario.population.represents:
+        manifest["represents"] = scenario.population.represents
+        manifest["scale"] = scenario.population.represents / scenario.population.size
+    return manifest
+
+
+def open_writer(
+    scenario: Scenario,
+    out: str | Path | None,
+    overwrite: bool,
+    checkpoint_every: int | None,
+    parts: bool,
+) -> RunWriter:
+    """The writer of a new run folder, its manifest's head filled in (one process or shards).
+
+    Without `out` (and without `overwrite`) the first free default folder is taken.
+    """
+    manifest = run_manifest(scenario)
+    if checkpoint_every:
+        manifest["checkpoint_every"] = checkpoint_every
+    args = {"scenario_toml": scenario.to_toml(), "manifest": manifest}
+    if out is None and not overwrite:
+        return _default_writer(scenario, **args, parts=parts)
+    path = Path(out) if out is not None else default_out(scenario)
+    return RunWriter(path, **args, overwrite=overwrite, parts=parts)
+
+
 def run(
     scenario: Scenario,
     out: str | Path | None = None,
@@ -412,26 +449,7 @@ def run(
     """
     check_memory(scenario)
     check_every(checkpoint_every)
-    out_path = Path(out) if out is not None else default_out(scenario)
-    manifest = {
-        "scenario": scenario.name,
-        "seed": scenario.run.seed,
-        "population": scenario.population.size,
-        "days": scenario.run.days,
-        "started": now(),
-        "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
-    }
-    if scenario.population.represents:
-        manifest["represents"] = scenario.population.represents
-        manifest["scale"] = scenario.population.represents / scenario.population.size
-    if checkpoint_every:
-        manifest["checkpoint_every"] = checkpoint_every
-    args = {"scenario_toml": scenario.to_toml(), "manifest": manifest}
-    if out is None and not overwrite:
-        writer = _default_writer(scenario, **args, parts=bool(checkpoint_every))
-    else:
-        out_path = Path(out) if out is not None else default_out(scenario)
-        writer = RunWriter(out_path, **args, overwrite=overwrite, parts=bool(checkpoint_every))
+    writer = open_writer(scenario, out, overwrite, checkpoint_every, parts=bool(checkpoint_every))
     drive(writer, lambda: Simulation(scenario), progress, checkpoint_every)
     return RunResult(writer.out)
 

@@ -361,3 +361,18 @@ class Module:
     def state_bytes(self) -> int:
         """Resident bytes of this module's declared state."""
         return sum(a.nbytes for _, a in self.state.values())
+
+
+def summed_counts(tables: list[pa.Table], columns: tuple[str, ...]) -> pa.Table:
+    """The first shard's table with `columns` summed over every shard's (same rows).
+
+    Snapshot tables of counts (histogram bins, grade counts) combine so over shards.
+    """
+    import pyarrow as pa
+
+    first = tables[0]
+    for name in columns:
+        total = sum(np.asarray(t[name]) for t in tables)
+        index = first.schema.get_field_index(name)
+        first = first.set_column(index, name, pa.array(total, type=first.schema.field(name).type))
+    return first

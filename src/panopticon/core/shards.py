@@ -52,10 +52,9 @@ from panopticon.core.budget import check_work
 from panopticon.core.engine import (
     PEOPLE_ROWS,
     Simulation,
-    _default_writer,
     check_memory,
-    default_out,
     describe_outputs,
+    open_writer,
     peak_rss_bytes,
 )
 from panopticon.core.module import DayContext, Module
@@ -64,7 +63,7 @@ from panopticon.core.records import RecordBatch
 from panopticon.core.registry import REGISTRY, plan_build
 from panopticon.io.checkpoint import check_every, list_checkpoints, read_checkpoint
 from panopticon.io.fs import fs_error
-from panopticon.io.runs import RunError, RunResult, RunWriter, now
+from panopticon.io.runs import RunError, RunResult, now
 from panopticon.scenario.schema import Scenario
 
 CHECKPOINTS = "shard-checkpoints"
@@ -563,26 +562,7 @@ def run_sharded(
     else:
         check_work(scenario)
     bounds = shard_bounds(scenario.population.size, shards)
-    manifest: dict[str, Any] = {
-        "scenario": scenario.name,
-        "seed": scenario.run.seed,
-        "population": scenario.population.size,
-        "days": scenario.run.days,
-        "started": now(),
-        "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
-    }
-    if scenario.population.represents:
-        manifest["represents"] = scenario.population.represents
-        manifest["scale"] = scenario.population.represents / scenario.population.size
-    if checkpoint_every:
-        manifest["checkpoint_every"] = checkpoint_every
-    args = {"scenario_toml": scenario.to_toml(), "manifest": manifest}
-    if out is None and not overwrite:
-        writer = _default_writer(scenario, **args)
-    else:
-        writer = RunWriter(
-            Path(out) if out is not None else default_out(scenario), **args, overwrite=overwrite
-        )
+    writer = open_writer(scenario, out, overwrite, checkpoint_every, parts=False)
     t0 = time.perf_counter()
     folder = (writer.folder / CHECKPOINTS).resolve() if checkpoint_every else None
     workers: Any = None

@@ -14,7 +14,6 @@ has the same bytes as ``panopticon run`` with the same scenario and seed.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,20 +48,9 @@ def free_folder(root: Path, scenario: Scenario) -> Path:
 
 def manifest_fields(scenario: Scenario) -> dict[str, Any]:
     """The manifest fields `engine.run` writes before the run (kept equal by a test)."""
-    from panopticon.io.runs import now
+    from panopticon.core.engine import run_manifest
 
-    manifest: dict[str, Any] = {
-        "scenario": scenario.name,
-        "seed": scenario.run.seed,
-        "population": scenario.population.size,
-        "days": scenario.run.days,
-        "started": now(),
-        "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
-    }
-    if scenario.population.represents:
-        manifest["represents"] = scenario.population.represents
-        manifest["scale"] = scenario.population.represents / scenario.population.size
-    return manifest
+    return run_manifest(scenario)
 
 
 @dataclass

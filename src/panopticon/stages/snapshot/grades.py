@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from panopticon.core.module import DayContext, Module, Phase, TableSpec
+from panopticon.core.module import DayContext, Module, Phase, TableSpec, summed_counts
 from panopticon.core.registry import register
 
 
@@ -22,14 +22,7 @@ class GradeCounts(Module):
     @classmethod
     def combine_tables(cls, scenario: Any, parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
         """The whole population's grade table: the shards' rows, counts summed (same rows)."""
-        tables = [p["grades"] for p in parts]
-        first = tables[0]
-        for name in ("count", "wrongful"):
-            total = sum(np.asarray(t[name]) for t in tables)
-            first = first.set_column(
-                first.schema.get_field_index(name), name, pa.array(total, type=pa.int64())
-            )
-        return {"grades": first}
+        return {"grades": summed_counts([p["grades"] for p in parts], ("count", "wrongful"))}
 
     @classmethod
     def instances(cls, scenario: Any) -> list[dict[str, Any]]:

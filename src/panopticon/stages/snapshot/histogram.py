@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from panopticon.core.metrics import HISTOGRAM_EVERY, LongTable, score_histogram
-from panopticon.core.module import DayContext, Module, Phase, TableSpec
+from panopticon.core.module import DayContext, Module, Phase, TableSpec, summed_counts
 from panopticon.core.registry import register
 
 SCHEMA = {
@@ -38,11 +38,7 @@ class Histogram(Module):
     def combine_tables(cls, scenario: Any, parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
         """The whole population's histogram: the shards' rows, counts summed (same bins)."""
         tables = [p["score_histogram"] for p in parts]
-        first = tables[0]
-        for name in ("count", "true_count"):
-            total = sum(np.asarray(t[name]) for t in tables)
-            first = first.set_column(first.schema.get_field_index(name), name, pa.array(total))
-        return {"score_histogram": first}
+        return {"score_histogram": summed_counts(tables, ("count", "true_count"))}
 
     def __init__(self, sim: Any) -> None:
         """Start an empty table."""
