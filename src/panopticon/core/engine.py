@@ -18,6 +18,7 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -454,6 +455,25 @@ def run(
     return RunResult(writer.out)
 
 
+@contextmanager
+def aborting(writer: RunWriter) -> Iterator[None]:
+    """Abort `writer` on any failure inside (its folder left as it was) and re-raise it.
+
+    An interruption is recorded as such; a file-system fault becomes one `RunError` line.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        writer.abort("interrupted")
+        raise
+    except OSError as exc:
+        writer.abort(repr(exc))
+        raise fs_error(exc, f"writing the run {writer.out}", writer.out.parent) from None
+    except BaseException as exc:
+        writer.abort(repr(exc))
+        raise
+
+
 def drive(
     writer: RunWriter,
     build: Callable[[], Simulation],
@@ -468,7 +488,7 @@ def drive(
     becomes one `RunError` line.
     """
     t0 = time.perf_counter() if t0 is None else t0
-    try:
+    with aborting(writer):
         sim = build()
         scenario = sim.scenario
         log = sim.need("record_log")
@@ -498,15 +518,6 @@ def drive(
                 "outputs": describe_outputs(sim),
             },
         )
-    except KeyboardInterrupt:
-        writer.abort("interrupted")
-        raise
-    except OSError as exc:
-        writer.abort(repr(exc))
-        raise fs_error(exc, f"writing the run {writer.out}", writer.out.parent) from None
-    except BaseException as exc:
-        writer.abort(repr(exc))
-        raise
     return sim
 
 

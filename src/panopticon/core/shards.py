@@ -52,6 +52,7 @@ from panopticon.core.budget import check_work
 from panopticon.core.engine import (
     PEOPLE_ROWS,
     Simulation,
+    aborting,
     check_memory,
     describe_outputs,
     open_writer,
@@ -62,7 +63,6 @@ from panopticon.core.population import BLOCK
 from panopticon.core.records import RecordBatch
 from panopticon.core.registry import REGISTRY, plan_build
 from panopticon.io.checkpoint import check_every, list_checkpoints, read_checkpoint
-from panopticon.io.fs import fs_error
 from panopticon.io.runs import RunError, RunResult, now
 from panopticon.scenario.schema import Scenario
 
@@ -566,86 +566,80 @@ def run_sharded(
     t0 = time.perf_counter()
     folder = (writer.folder / CHECKPOINTS).resolve() if checkpoint_every else None
     workers: Any = None
-    try:
-        toml = scenario.to_toml()
-        if backend == "ray":
-            workers = RayShards(toml, bounds, folder, address)
-        elif backend == "local":
-            workers = LocalShards(toml, bounds, folder)
-        else:
-            raise ShardError(f"error: backend {backend!r}: allowed ray, local")
-        driver = Driver(scenario, workers, bounds, checkpoint_every)
-        log = driver.head.need("record_log")
-        writer.start_log(log.log_schema(), log.log_table)
-        days = scenario.run.days
-        driver._call("cost", 0)  # the actors built (set-up, not the first day's time)
-        setup = time.perf_counter() - t0
-        fronts = None
-        for day in range(days):
-            fronts = driver.day(day, lambda batch: writer.add_records(log.to_log(batch)), fronts)
-            if fault is not None:
-                fault(day, workers)
-            if progress is not None:
-                progress(day + 1, days)
-        costs = driver._call("cost", days)
-        people = driver._call("people", days) if scenario.run.people else None
-        tables = driver.extra_tables(driver._call("tables", days))
-        module_seconds: dict[str, float] = {}
-        for c in costs:
-            for k, v in c["module_seconds"].items():
-                module_seconds[k] = module_seconds.get(k, 0.0) + v
-        phase_seconds = {"setup": round(setup, 3)}
-        for m in driver.head.plan:
-            key = m.phase.name.lower()
-            phase_seconds[key] = phase_seconds.get(key, 0.0) + module_seconds.get(m.name, 0.0)
-        st = driver.stats
-        wall = time.perf_counter() - t0
-        n = scenario.population.size
-        writer.finish(
-            driver.head.metrics.table(),
-            driver.people_chunks(people) if people is not None else None,
-            tables,
-            {
-                "finished": now(),
-                "wall_seconds": round(wall, 3),
-                "peak_memory_bytes": max(
-                    c["peak_rss_bytes"] for c in [*costs, {"peak_rss_bytes": peak_rss_bytes()}]
-                ),
-                "state_bytes_per_citizen": round(sum(c["state_bytes"] for c in costs) / n, 2),
-                "phase_seconds": {k: round(v, 3) for k, v in phase_seconds.items()},
-                "module_seconds": {k: round(v, 3) for k, v in module_seconds.items()},
-                "totals": driver.head.totals(),
-                "outputs": describe_outputs(driver.head),
-                "shards": {
-                    "count": shards,
-                    "backend": workers.backend,
-                    "bounds": [list(b) for b in bounds],
-                    "day_loop_seconds": round(st["wall"], 3),
-                    "seconds_per_day": round(st["wall"] / max(days, 1), 6),
-                    "exchange_share": round(1.0 - st["work"] / st["wall"], 4)
-                    if st["wall"]
-                    else 0.0,
-                    "messages_per_day": round(st["messages"] / max(days, 1), 3),
-                    "bytes_per_day": round(st["bytes"] / max(days, 1), 1),
-                    "records_routed_per_day": round(st["routed"] / max(days, 1), 2),
-                    "peak_rss_bytes": [c["peak_rss_bytes"] for c in costs],
-                    "state_bytes": [c["state_bytes"] for c in costs],
-                    "recoveries": driver.recoveries,
+    with aborting(writer):
+        try:
+            toml = scenario.to_toml()
+            if backend == "ray":
+                workers = RayShards(toml, bounds, folder, address)
+            elif backend == "local":
+                workers = LocalShards(toml, bounds, folder)
+            else:
+                raise ShardError(f"error: backend {backend!r}: allowed ray, local")
+            driver = Driver(scenario, workers, bounds, checkpoint_every)
+            log = driver.head.need("record_log")
+            writer.start_log(log.log_schema(), log.log_table)
+            days = scenario.run.days
+            driver._call("cost", 0)  # the actors built (set-up, not the first day's time)
+            setup = time.perf_counter() - t0
+            fronts = None
+            for day in range(days):
+                fronts = driver.day(
+                    day, lambda batch: writer.add_records(log.to_log(batch)), fronts
+                )
+                if fault is not None:
+                    fault(day, workers)
+                if progress is not None:
+                    progress(day + 1, days)
+            costs = driver._call("cost", days)
+            people = driver._call("people", days) if scenario.run.people else None
+            tables = driver.extra_tables(driver._call("tables", days))
+            module_seconds: dict[str, float] = {}
+            for c in costs:
+                for k, v in c["module_seconds"].items():
+                    module_seconds[k] = module_seconds.get(k, 0.0) + v
+            phase_seconds = {"setup": round(setup, 3)}
+            for m in driver.head.plan:
+                key = m.phase.name.lower()
+                phase_seconds[key] = phase_seconds.get(key, 0.0) + module_seconds.get(m.name, 0.0)
+            st = driver.stats
+            wall = time.perf_counter() - t0
+            n = scenario.population.size
+            writer.finish(
+                driver.head.metrics.table(),
+                driver.people_chunks(people) if people is not None else None,
+                tables,
+                {
+                    "finished": now(),
+                    "wall_seconds": round(wall, 3),
+                    "peak_memory_bytes": max(
+                        c["peak_rss_bytes"] for c in [*costs, {"peak_rss_bytes": peak_rss_bytes()}]
+                    ),
+                    "state_bytes_per_citizen": round(sum(c["state_bytes"] for c in costs) / n, 2),
+                    "phase_seconds": {k: round(v, 3) for k, v in phase_seconds.items()},
+                    "module_seconds": {k: round(v, 3) for k, v in module_seconds.items()},
+                    "totals": driver.head.totals(),
+                    "outputs": describe_outputs(driver.head),
+                    "shards": {
+                        "count": shards,
+                        "backend": workers.backend,
+                        "bounds": [list(b) for b in bounds],
+                        "day_loop_seconds": round(st["wall"], 3),
+                        "seconds_per_day": round(st["wall"] / max(days, 1), 6),
+                        "exchange_share": round(1.0 - st["work"] / st["wall"], 4)
+                        if st["wall"]
+                        else 0.0,
+                        "messages_per_day": round(st["messages"] / max(days, 1), 3),
+                        "bytes_per_day": round(st["bytes"] / max(days, 1), 1),
+                        "records_routed_per_day": round(st["routed"] / max(days, 1), 2),
+                        "peak_rss_bytes": [c["peak_rss_bytes"] for c in costs],
+                        "state_bytes": [c["state_bytes"] for c in costs],
+                        "recoveries": driver.recoveries,
+                    },
                 },
-            },
-        )
-    except KeyboardInterrupt:
-        writer.abort("interrupted")
-        raise
-    except OSError as exc:
-        writer.abort(repr(exc))
-        raise fs_error(exc, f"writing the run {writer.out}", writer.out.parent) from None
-    except BaseException as exc:
-        writer.abort(repr(exc))
-        raise
-    finally:
-        if workers is not None:
-            workers.close()
+            )
+        finally:
+            if workers is not None:
+                workers.close()
     return RunResult(writer.out)
 
 
