@@ -90,6 +90,19 @@ def stream_keys(seed: int, stage: int, day: int, blocks: np.ndarray) -> np.ndarr
     return mix64_array(k ^ ((_as_u64(blocks) + np.uint64(1)) * GOLDEN))
 
 
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def event_key(key: np.uint64, actor: int, ordinal: int) -> np.uint64:
+    """Key of one act's own draws under stream `key`: keyed by (actor, ordinal), not order.
+
+    An act is known by its actor and its number among the actor's acts of the day
+    (`stages.observe.act_ordinals`), never by its index in the day's list, so its draws
+    are the same whichever shard makes them and whatever other acts are listed with it.
+    Called from kernels only (no Python wrapper: `jit.HELPER`'s options).
+    """
+    k = mix64(key + (np.uint64(actor) + np.uint64(1)) * GOLDEN)
+    return mix64(k + (np.uint64(ordinal) + np.uint64(1)) * GOLDEN)
+
+
 @njit(cache=True)
 def uniform(key: np.uint64, counter: np.uint64) -> float:
     """Draw number `counter` of stream `key`, uniform on [0, 1) with 53 random bits.

@@ -29,10 +29,11 @@ from panopticon.core.params import Daily, value_on
 from panopticon.core.population import demographics
 from panopticon.core.records import CORRECT, MISSED, WRONG
 from panopticon.core.registry import register
+from panopticon.core.streams import event_key
 from panopticon.scenario.schema import FaceIdFixed, FaceIdGroupParams, Scenario
 from panopticon.stages.identify import faceid
 from panopticon.stages.identify.faceid import identify_fixed
-from panopticon.stages.observe.observe import CAMERA, event_key
+from panopticon.stages.observe.observe import CAMERA
 
 
 def faceid_model(scenario: Scenario) -> faceid.FaceIdScores:

@@ -21,11 +21,12 @@ import numpy as np
 from numba import njit
 
 from panopticon.core import streams
-from panopticon.core.jit import HELPER, uniform
+from panopticon.core.jit import uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily
 from panopticon.core.population import BLOCK
 from panopticon.core.registry import register
+from panopticon.core.streams import event_key
 from panopticon.scenario.schema import PUBLIC_PLACES, Camera, Scenario
 
 SHIFT = BLOCK.bit_length() - 1  # id >> SHIFT: the id's block
@@ -76,18 +77,6 @@ def day_keys(seed: int, day: int, n_channels: int) -> np.ndarray:
     keys = [streams.stream_key(seed, streams.OBSERVE, day, 0)]
     keys += [streams.stream_key(seed, streams.CHANNELS, day, c) for c in range(1, n_channels)]
     return np.array(keys, dtype=np.uint64)
-
-
-@njit(cache=True, **HELPER)
-def event_key(key: np.uint64, actor: int, ordinal: int) -> np.uint64:
-    """Key of one act's own draws under stream `key`: keyed by (actor, ordinal), not order.
-
-    An act is known by its actor and its number among the actor's acts of the day
-    (`act_ordinals`), never by its index in the day's list, so its draws are the same
-    whichever shard makes them and whatever other acts are listed with it.
-    """
-    k = streams.mix64(key + (np.uint64(actor) + np.uint64(1)) * streams.GOLDEN)
-    return streams.mix64(k + (np.uint64(ordinal) + np.uint64(1)) * streams.GOLDEN)
 
 
 @njit(cache=True)

@@ -40,9 +40,9 @@ from panopticon.core.records import (
     act_kinds,
 )
 from panopticon.core.registry import register
+from panopticon.core.streams import event_key
 from panopticon.io.fs import RunError
 from panopticon.scenario.schema import Scenario
-from panopticon.stages.observe.observe import event_key
 
 
 @njit(cache=True)

@@ -4,11 +4,6 @@ from panopticon.stages.sanction.measures import allocation, attempts, base, cons
 from panopticon.stages.sanction.measures.base import KINDS, MeasureKind, register_kind
 from panopticon.stages.sanction.measures.catalog import Measures
 
-# attempts and naming read only their trigger's counts (`MeasureKind.shards`); set here
-# until attempts.py, being edited elsewhere, declares it on its classes
-attempts.Attempts.shards = True
-attempts.Naming.shards = True
-
 __all__ = [
     "KINDS",
     "MeasureKind",

@@ -76,6 +76,7 @@ class Attempts(MeasureKind):
     """Travel and rental: attempts blocked; rewards: attempts granted."""
 
     kinds = ("travel", "rental", "reward")
+    shards = True  # from the summed counts (`MeasureKind.shards`; cohort rates need the court)
     Options = AttemptsOptions
 
     def __init__(self, catalog: Any, name: str, index: int, params: Any, trigger: Any) -> None:
@@ -156,6 +157,7 @@ class Naming(MeasureKind):
     """Public naming: everyone triggered is published."""
 
     kinds = ("naming",)
+    shards = True  # from the summed counts (`MeasureKind.shards`)
 
     def columns(self) -> list[Column]:
         """People published now, and wrongly."""
