@@ -298,18 +298,24 @@ class Simulation:
 
     # -- the loop -----------------------------------------------------------------------
 
-    def step(self) -> DayContext:
-        """Advance one day; returns the day's context (acts, detections, records)."""
-        ctx = DayContext(
-            day=self.day,
-            date=self.start_date + timedelta(days=self.day),
-            last_day=self.day == self.days - 1,
+    def context(self, day: int) -> DayContext:
+        """A fresh context of run day `day` (its date, whether it is the last)."""
+        return DayContext(
+            day=day, date=self.start_date + timedelta(days=day), last_day=day == self.days - 1
         )
+
+    def run_modules(self, modules: list[Module], ctx: DayContext) -> None:
+        """Step `modules` in order on `ctx`, adding each one's seconds to `module_seconds`."""
         clock, seconds = time.perf_counter, self.module_seconds
-        for m in self.plan:
+        for m in modules:
             t = clock()
             m.step(ctx)
             seconds[m.name] += clock() - t
+
+    def step(self) -> DayContext:
+        """Advance one day; returns the day's context (acts, detections, records)."""
+        ctx = self.context(self.day)
+        self.run_modules(self.plan, ctx)
         values: dict[str, float] = {}
         for m in self._reporting:
             values.update(m.values(ctx))

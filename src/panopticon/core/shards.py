@@ -41,7 +41,6 @@ import os
 import resource
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +57,7 @@ from panopticon.core.engine import (
     open_writer,
     peak_rss_bytes,
 )
-from panopticon.core.module import DayContext, Module
+from panopticon.core.module import DayContext
 from panopticon.core.population import BLOCK
 from panopticon.core.records import RecordBatch
 from panopticon.core.registry import REGISTRY, plan_build
@@ -177,24 +176,14 @@ class ShardWorker:
         self.before, self.exchanger, self.after = plan[:at], plan[at], plan[at + 1 :]
         self.ctx: DayContext | None = None
 
-    def _run(self, modules: list[Module], ctx: DayContext) -> None:
-        """Step `modules` in order, timing each as the engine does."""
-        clock, seconds = time.perf_counter, self.sim.module_seconds
-        for m in modules:
-            t = clock()
-            m.step(ctx)
-            seconds[m.name] += clock() - t
-
     def front(self, day: int) -> tuple[Any, float]:
         """The day up to the barrier: this shard's outgoing part and the seconds it took."""
         t0 = time.perf_counter()
         sim = self.sim
         if day != sim.day:
             raise RuntimeError(f"shard [{sim.lo}, {sim.hi}) is at day {sim.day}, asked {day}")
-        ctx = DayContext(
-            day=day, date=sim.start_date + timedelta(days=day), last_day=day == sim.days - 1
-        )
-        self._run(self.before, ctx)
+        ctx = sim.context(day)
+        sim.run_modules(self.before, ctx)
         t = time.perf_counter()
         part = self.exchanger.outgoing(ctx)
         sim.module_seconds[self.exchanger.name] += time.perf_counter() - t
@@ -214,7 +203,7 @@ class ShardWorker:
         t = time.perf_counter()
         self.exchanger.incoming(ctx, received)
         sim.module_seconds[self.exchanger.name] += time.perf_counter() - t
-        self._run(self.after, ctx)
+        sim.run_modules(self.after, ctx)
         values = {m.name: m.shard_values(ctx) for m in sim._reporting}
         logged = self.exchanger.shard_log(ctx)
         sim.day += 1
