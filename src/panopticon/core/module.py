@@ -31,6 +31,14 @@ into `outgoing` (what this shard's acts produced, routed to the owners of
 `route(part)`) and `incoming` (what reached this shard's citizens, in the one-process
 order); `step` is the two in one process. When the day's log is not the exchanged
 rows (records delayed or appealed), `shard_log` gives each shard's part of it.
+
+A module whose step needs the whole population on some days (a scarce good ranked
+nationally) declares them with `national_day(day)` and splits that day's step in three:
+`gather` (this shard's part, in its own citizens' id order), `decide` (on the driver's
+copy, from every shard's part in shard order, which is id order: one result per shard)
+and `scatter` (apply this shard's result, finish the step). In one process `step` is
+the three in one, `scatter(ctx, decide(day, [gather(ctx)])[0])`, so the one-process run
+takes the same path and the sharded run gives its bytes.
 """
 
 from __future__ import annotations
@@ -294,6 +302,22 @@ class Module:
     def incoming(self, ctx: DayContext, received: Any) -> None:
         """Apply the rows that reached this shard's citizens (in the one-process order)."""
         raise NotImplementedError(f"module {self.name} exchanges nothing")
+
+    def national_day(self, day: int) -> bool:
+        """Whether `day`'s step needs the whole population (`gather`, `decide`, `scatter`)."""
+        return False
+
+    def gather(self, ctx: DayContext) -> Any:
+        """On a national day: the first part of the step and this shard's part for `decide`."""
+        raise NotImplementedError(f"module {self.name} has no national days")
+
+    def decide(self, day: int, parts: list[Any]) -> list[Any]:
+        """On a national day: one result per shard from every shard's part (shard order)."""
+        raise NotImplementedError(f"module {self.name} has no national days")
+
+    def scatter(self, ctx: DayContext, result: Any) -> None:
+        """On a national day: apply this shard's `decide` result and finish the step."""
+        raise NotImplementedError(f"module {self.name} has no national days")
 
     def shard_log(self, ctx: DayContext) -> Any:
         """The shard's part of the day's log after `incoming`, when it is not the exchange.

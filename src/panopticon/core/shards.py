@@ -117,8 +117,25 @@ def check_shardable(scenario: Scenario) -> None:
 
 
 def _nbytes(part: Any) -> int:
-    """Bytes of the arrays of an exchanged part (a `RecordBatch`)."""
-    return sum(v.nbytes for v in vars(part).values() if isinstance(v, np.ndarray))
+    """Bytes of the arrays of an exchanged part (a `RecordBatch`, a dict or list of arrays)."""
+    if isinstance(part, np.ndarray):
+        return part.nbytes
+    if isinstance(part, dict):
+        return sum(_nbytes(v) for v in part.values())
+    if isinstance(part, list | tuple):
+        return sum(_nbytes(v) for v in part)
+    if hasattr(part, "__dict__"):
+        return sum(v.nbytes for v in vars(part).values() if isinstance(v, np.ndarray))
+    return 0
+
+
+@dataclasses.dataclass
+class Gather:
+    """A shard paused at a module's national barrier: its part and the seconds of work."""
+
+    module: str
+    part: Any
+    seconds: float
 
 
 def _rss_bytes() -> tuple[int, int]:
@@ -175,6 +192,8 @@ class ShardWorker:
         at = next(i for i, m in enumerate(plan) if m.exchange)
         self.before, self.exchanger, self.after = plan[:at], plan[at], plan[at + 1 :]
         self.ctx: DayContext | None = None
+        self.paused: int | None = None  # index in `after` of the module at its barrier
+        self.pending: tuple[int | None, bool] | None = None  # what back_front asked after
 
     def front(self, day: int) -> tuple[Any, float]:
         """The day up to the barrier: this shard's outgoing part and the seconds it took."""
@@ -183,6 +202,9 @@ class ShardWorker:
         if day != sim.day:
             raise RuntimeError(f"shard [{sim.lo}, {sim.hi}) is at day {sim.day}, asked {day}")
         ctx = sim.context(day)
+        national = [m.name for m in self.before if m.national_day(day)]
+        if national:
+            raise RuntimeError(f"modules {national}: a national day before the exchange")
         sim.run_modules(self.before, ctx)
         t = time.perf_counter()
         part = self.exchanger.outgoing(ctx)
@@ -190,35 +212,73 @@ class ShardWorker:
         self.ctx = ctx
         return part, time.perf_counter() - t0
 
-    def back(self, received: list[Any]) -> tuple[dict[str, dict[str, Any]], float, Any]:
+    def back(self, received: list[Any]) -> Any:
         """The rest of the day from what reached this shard.
 
         Returns its value parts, the seconds it took and its part of the day's log
-        (`Module.shard_log`: None when the exchanged parts are the log).
+        (`Module.shard_log`: None when the exchanged parts are the log), or a `Gather`
+        when a module's national barrier comes first (`resume` goes on from there).
         """
         t0 = time.perf_counter()
         ctx, sim = self.ctx, self.sim
         if ctx is None:
             raise RuntimeError("back() before front()")
-        t = time.perf_counter()
+        self.pending = None
         self.exchanger.incoming(ctx, received)
-        sim.module_seconds[self.exchanger.name] += time.perf_counter() - t
-        sim.run_modules(self.after, ctx)
+        sim.module_seconds[self.exchanger.name] += time.perf_counter() - t0
+        return self._after(0, t0)
+
+    def _after(self, start: int, t0: float) -> Any:
+        """The modules after the barrier from `start`, to the day's end or a national barrier."""
+        ctx, sim = self.ctx, self.sim
+        assert ctx is not None
+        clock, seconds = time.perf_counter, sim.module_seconds
+        for i in range(start, len(self.after)):
+            m = self.after[i]
+            t = clock()
+            if m.national_day(ctx.day):
+                part = m.gather(ctx)
+                seconds[m.name] += clock() - t
+                self.paused = i
+                return Gather(m.name, part, clock() - t0)
+            m.step(ctx)
+            seconds[m.name] += clock() - t
         values = {m.name: m.shard_values(ctx) for m in sim._reporting}
         logged = self.exchanger.shard_log(ctx)
         sim.day += 1
         self.ctx = None
-        return values, time.perf_counter() - t0, logged
+        return values, clock() - t0, logged
 
-    def back_front(
-        self, received: list[Any], next_day: int | None, checkpoint: bool
-    ) -> tuple[dict[str, dict[str, Any]], float, Any, Any]:
+    def resume(self, result: Any) -> Any:
+        """Past the national barrier: apply the driver's `result`, finish the day.
+
+        Returns what `back` (or, after `back_front`, what `back_front`) returns.
+        """
+        t0 = time.perf_counter()
+        if self.ctx is None or self.paused is None:
+            raise RuntimeError("resume() with no national barrier pending")
+        m, at = self.after[self.paused], self.paused
+        self.paused = None
+        m.scatter(self.ctx, result)
+        self.sim.module_seconds[m.name] += time.perf_counter() - t0
+        return self._then(self._after(at + 1, t0))
+
+    def back_front(self, received: list[Any], next_day: int | None, checkpoint: bool) -> Any:
         """`back` of today, a checkpoint if asked, then `front` of `next_day` (if any).
 
         Returns (today's value parts, seconds of work, tomorrow's outgoing part or None,
-        today's part of the log or None).
+        today's part of the log or None), or a `Gather` (then `resume` returns that).
         """
-        values, secs, logged = self.back(received)
+        got = self.back(received)
+        self.pending = (next_day, checkpoint)
+        return self._then(got)
+
+    def _then(self, got: Any) -> Any:
+        """After the day's end: the checkpoint and the next day's front that `back_front` asked."""
+        if isinstance(got, Gather) or self.pending is None:
+            return got
+        (next_day, checkpoint), self.pending = self.pending, None
+        values, secs, logged = got
         if checkpoint:
             self.checkpoint()
         part = None
@@ -392,6 +452,9 @@ class Driver:
         self.reporting = list(self.head._reporting)
         self.every = checkpoint_every
         self.history: dict[int, list[list[Any]]] = {}  # day -> received parts per shard
+        self.decisions: dict[int, list[list[Any]]] = {}  # day -> national results per shard
+        self.asked: tuple[int | None, bool] = (None, False)  # today's back_front arguments
+        self.national = {m.name: m for m in self.head.modules}
         self.checkpointed = 0
         self.stats = {"wall": 0.0, "work": 0.0, "messages": 0, "bytes": 0, "routed": 0}
         self.recoveries: list[dict[str, int]] = []
@@ -424,8 +487,14 @@ class Driver:
         for t in range(start, day):
             self._ok(one.call("front", (t,)))
             self._ok(one.call("back", (self.history[t][k],)))
-        if method in ("back", "back_front"):  # the day's first half, for back() to follow
+            for result in self.decisions[t][k] if t in self.decisions else []:
+                self._ok(one.call("resume", (result,)))
+        if method in ("back", "back_front", "resume"):  # the day's first half again
             self._ok(one.call("front", (day,)))
+        if method == "resume":  # today's barriers passed before the one it was lost at
+            self._ok(one.call("back_front", (self.history[day][k], *self.asked)))
+            for result in self.decisions[day][k][:-1]:
+                self._ok(one.call("resume", (result,)))
         self.recoveries.append({"shard": k, "day": day, "from_checkpoint": start})
 
     @staticmethod
@@ -472,7 +541,9 @@ class Driver:
         days = self.scenario.run.days
         save = bool(self.every) and done % self.every == 0 and done < days
         nxt = done if done < days else None
+        self.asked = (nxt, save)
         got = self._call("back_front", day, [(r, nxt, save) for r in received])
+        got = self.barriers(day, got)
         logged = [g[3] for g in got]
         if any(p is not None for p in logged):  # records appearing today, in shard parts
             merged = RecordBatch.concat(day, logged)
@@ -487,8 +558,32 @@ class Driver:
         if save:
             self.checkpointed = done
             self.history = {t: r for t, r in self.history.items() if t >= done}
+            self.decisions = {t: r for t, r in self.decisions.items() if t >= done}
         self.stats["wall"] += time.perf_counter() - t0
         return [(g[2], 0.0) for g in got]
+
+    def barriers(self, day: int, got: list[Any]) -> list[Any]:
+        """Today's national barriers: each module's `decide` on the driver, then `resume`.
+
+        Every shard pauses at the same module (national days are the scenario's); the
+        parts go to the driver and each shard gets its result back: two messages a shard.
+        """
+        k = len(got)
+        while isinstance(got[0], Gather):
+            names = {g.module for g in got if isinstance(g, Gather)}
+            if len(names) != 1 or not all(isinstance(g, Gather) for g in got):
+                raise RuntimeError(f"day {day}: shards paused at different barriers {names}")
+            self.stats["work"] += max(g.seconds for g in got)
+            results = self.national[got[0].module].decide(day, [g.part for g in got])
+            if k > 1:
+                self.stats["messages"] += 2 * k
+                self.stats["bytes"] += sum(_nbytes(g.part) for g in got) + _nbytes(results)
+            if self.every is not None:
+                today = self.decisions.setdefault(day, [[] for _ in range(k)])
+                for s, r in enumerate(results):
+                    today[s].append(r)
+            got = self._call("resume", day, [(r,) for r in results])
+        return got
 
     def people_chunks(self, tables: list[pa.Table]) -> Any:
         """The shards' people rows in order, in the one-process chunks of `PEOPLE_ROWS`."""

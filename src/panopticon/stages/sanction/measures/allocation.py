@@ -37,12 +37,15 @@ from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
 
 
 @njit(cache=True)
-def _allocation_keys(seed: int, day: int, measure: int, n: int) -> np.ndarray:
-    """One uniform key per citizen for a round (lottery keys and tie breaks)."""
+def _allocation_keys(seed: int, day: int, measure: int, lo: int, n: int) -> np.ndarray:
+    """One uniform key per citizen lo..lo+n-1 for a round (lottery keys and tie breaks).
+
+    Keyed by the global id, so a shard draws its citizens' keys of the one-process run.
+    """
     key = streams.stream_key(seed, streams.SANCTIONS, day, 1000 + measure)
     out = np.empty(n, dtype=np.float64)
     for i in range(n):
-        out[i] = streams.uniform(key, np.uint64(i))
+        out[i] = streams.uniform(key, np.uint64(lo + i))
     return out
 
 
@@ -60,14 +63,34 @@ def allocate(
     ranked: highest score first, ties by key. weighted_lottery: Efraimidis-Spirakis keys
     u^(1/w) with weight w = score - low + 1. score_blind: by key alone.
     """
-    cand = applicants[~excluded[applicants]]
+    return allocate_rows(
+        applicants, excluded[applicants], score[applicants], keys[applicants], capacity, rule, low
+    )
+
+
+def allocate_rows(
+    ids: np.ndarray,
+    excluded: np.ndarray,
+    score: np.ndarray,
+    keys: np.ndarray,
+    capacity: int,
+    rule: str,
+    low: float,
+) -> np.ndarray:
+    """`allocate` on one row per applicant (ids ascending): what a national round ranks.
+
+    A sharded run concatenates the shards' applicant rows in shard order, which is id
+    order, so the candidates, their keys and the sort are the one-process ones.
+    """
+    keep = ~excluded
+    cand = ids[keep]
     if cand.size == 0 or capacity <= 0:
         return np.empty(0, dtype=np.int64)
-    u = keys[cand]
+    u, s = keys[keep], score[keep]
     if rule == "ranked":
-        order = np.lexsort((u, -score[cand].astype(np.float64)))
+        order = np.lexsort((u, -s.astype(np.float64)))
     elif rule == "weighted_lottery":
-        w = np.maximum(score[cand].astype(np.float64) - low + 1.0, 1e-9)
+        w = np.maximum(s.astype(np.float64) - low + 1.0, 1e-9)
         order = np.argsort(-(np.log(np.maximum(u, 1e-300)) / w), kind="stable")
     else:
         order = np.argsort(u, kind="stable")
@@ -110,6 +133,9 @@ class Allocation(MeasureKind):
     """A scarce good allocated in rounds, with exclusion by the trigger."""
 
     kinds = ("employment", "school", "housing")
+    # a round is national: each shard gathers its applicants, the driver ranks them all
+    # (`gather`, `decide`, `scatter`), the other days read nothing but the day
+    shards = True
 
     @classmethod
     def needs(cls, scenario: Any, params: Any) -> set[str]:
@@ -136,6 +162,8 @@ class Allocation(MeasureKind):
         run = sim.scenario.run  # dated shares: the round day's value
         self.apply_share = Daily(params.apply_share, run.start, run.days)
         self.capacity_share = Daily(params.capacity_share, run.start, run.days)
+        self._pending: tuple[np.ndarray, np.ndarray] | None = None  # gathered, not scattered
+        self._round: dict[str, float] = {}  # today's round's values, from `decide`
 
     def columns(self) -> list[Column]:
         """Applicants excluded, wrongly, collaterally, and places lost wrongly (round days).
@@ -194,71 +222,112 @@ class Allocation(MeasureKind):
         """Outcomes as a named column."""
         return {self.name: pa.DictionaryArray.from_arrays(self.access, list(ACCESS))}
 
+    def round_day(self, day: int) -> bool:
+        """Whether a round takes place on `day` (its first day, then every `every_days`)."""
+        m = self.params
+        return day >= m.first_day and (day - m.first_day) % m.every_days == 0
+
+    def gather(self, day: int) -> dict[str, np.ndarray]:
+        """Today's applicants among this simulation's citizens, one row each (ids ascending).
+
+        Each row holds what the national ranking and the round's counts read: the
+        exclusions (own trigger, liable, in truth, collateral), both scores and the key.
+        """
+        m, catalog = self.params, self.catalog
+        seed, n, lo = catalog.seed, catalog.n, catalog.sim.lo
+        age = self.age
+        eligible = (
+            np.ones(n, dtype=bool) if age is None else ((age >= m.ages[0]) & (age <= m.ages[1]))
+        )
+        apply_keys = _allocation_keys(seed, day, 500 + self.index, lo, n)
+        app = np.flatnonzero(eligible & (apply_keys < self.apply_share.at(day)))
+        own, own_truth = self.trigger.members(day)
+        on, truth = own, own_truth
+        collateral = other_truth = np.zeros(n, dtype=bool)
+        if self.liability is not None:
+            on, truth, collateral, other_truth = self.liability.split(own, own_truth)
+        rank = catalog.sim.need(f"score:{m.rank_policy}")
+        self._pending = (app, on[app])
+        return {
+            "ids": app.astype(np.int64) + np.int64(lo),
+            "on": on[app],
+            "truth": truth[app],
+            "own": own[app],
+            "own_truth": own_truth[app],
+            "collateral": collateral[app],
+            "other_truth": other_truth[app],
+            "score": rank.score[app],
+            "true_score": rank.true_score[app],
+            "keys": _allocation_keys(seed, day, self.index, lo, n)[app],
+        }
+
+    def decide(self, day: int, parts: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+        """The round over every applicant (the parts in id order); one result per part.
+
+        Places go by the rule among the non-excluded (and, for the counterfactual, by true
+        scores and exclusions); each part's result says which of its rows got a place,
+        with the round's counts and its row of the `allocations` table.
+        """
+        m, name = self.params, self.name
+        a = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        ids, on = a["ids"], a["on"]
+        low = self.catalog.sim.need(f"score:{m.rank_policy}").bounds[0]
+        capacity = round(self.capacity_share.at(day) * ids.size)
+        got = allocate_rows(ids, on, a["score"], a["keys"], capacity, m.rule, low)
+        got_true = allocate_rows(ids, a["truth"], a["true_score"], a["keys"], capacity, m.rule, low)
+        blind = allocate_rows(
+            ids, np.zeros(ids.size, dtype=bool), a["score"], a["keys"], capacity, "score_blind", low
+        )
+        coll = on & a["collateral"]
+        out: dict[str, float] = {
+            f"excluded_{name}": int(on.sum()),
+            f"excluded_wrongly_{name}": int((a["own"][on] & ~a["own_truth"][on]).sum()),
+            f"excluded_collateral_{name}": int(coll.sum()),
+            f"excluded_collateral_wrongly_{name}": int((~a["other_truth"][coll]).sum()),
+            f"lost_wrongly_{name}": int(np.isin(got_true, got, invert=True).sum()),
+        }
+        row = {
+            "day": day,
+            "measure": name,
+            "kind": m.kind,
+            "rule": m.rule,
+            "applicants": int(ids.size),
+            "capacity": capacity,
+            "excluded": out[f"excluded_{name}"],
+            "excluded_wrongly": out[f"excluded_wrongly_{name}"],
+            "excluded_collateral": out[f"excluded_collateral_{name}"],
+            "excluded_collateral_wrongly": out[f"excluded_collateral_wrongly_{name}"],
+            "allocated": int(got.size),
+            "lost_wrongly": out[f"lost_wrongly_{name}"],
+            "gained_wrongly": int(np.isin(got, got_true, invert=True).sum()),
+            "blind_overlap": int(np.isin(blind, got).sum()),
+        }
+        self._round = out
+        return [{"allocated": np.isin(p["ids"], got), "values": out, "row": row} for p in parts]
+
+    def scatter(self, result: dict[str, Any]) -> None:
+        """Each citizen's outcome of the round (none, refused, excluded, allocated)."""
+        if self._pending is None:
+            raise RuntimeError(f"measure {self.name}: scatter() before gather()")
+        app, on = self._pending
+        access = self.access
+        access[:] = 0
+        access[app] = 1
+        access[app[on]] = 2
+        access[app[result["allocated"]]] = 3
+        self._round = dict(result["values"])
+        self.catalog.rounds.append(dict(result["row"]))
+        self._pending = None
+
     def values(self, ctx: DayContext, key: np.uint64) -> dict[str, float]:
-        """A round of a scarce good, on its schedule; zeros on other days."""
-        day, idx, name, m = ctx.day, self.index, self.name, self.params
-        out = {
+        """Today's round's counts (from `decide`), zeros on other days."""
+        name = self.name
+        if self.round_day(ctx.day):
+            return dict(self._round)
+        return {
             f"excluded_{name}": 0,
             f"excluded_wrongly_{name}": 0,
             f"excluded_collateral_{name}": 0,
             f"excluded_collateral_wrongly_{name}": 0,
             f"lost_wrongly_{name}": 0,
         }
-        if day < m.first_day or (day - m.first_day) % m.every_days:
-            return out
-        seed, n = self.catalog.seed, self.catalog.n
-        keys = _allocation_keys(seed, day, idx, n)
-        age = self.age
-        eligible = (
-            np.ones(n, dtype=bool) if age is None else ((age >= m.ages[0]) & (age <= m.ages[1]))
-        )
-        apply_keys = _allocation_keys(seed, day, 500 + idx, n)
-        applicants = np.flatnonzero(eligible & (apply_keys < self.apply_share.at(day)))
-        own, own_truth = self.trigger.members(day)
-        on, truth = own, own_truth
-        collateral = other_truth = np.zeros(n, dtype=bool)
-        if self.liability is not None:
-            on, truth, collateral, other_truth = self.liability.split(own, own_truth)
-        rank = self.catalog.sim.need(f"score:{m.rank_policy}")
-        low = rank.bounds[0]
-        capacity = round(self.capacity_share.at(day) * applicants.size)
-        got = allocate(applicants, on, rank.score, keys, capacity, m.rule, low)
-        got_true = allocate(applicants, truth, rank.true_score, keys, capacity, m.rule, low)
-        blind = allocate(
-            applicants, np.zeros(n, dtype=bool), rank.score, keys, capacity, "score_blind", low
-        )
-        access = self.access
-        access[:] = 0
-        access[applicants] = 1
-        access[applicants[on[applicants]]] = 2
-        access[got] = 3
-        in_got = np.zeros(n, dtype=bool)
-        in_got[got] = True
-        in_true = np.zeros(n, dtype=bool)
-        in_true[got_true] = True
-        excluded = applicants[on[applicants]]
-        out[f"excluded_{name}"] = excluded.size
-        coll = excluded[collateral[excluded]]
-        out[f"excluded_wrongly_{name}"] = int((own[excluded] & ~own_truth[excluded]).sum())
-        out[f"excluded_collateral_{name}"] = coll.size
-        out[f"excluded_collateral_wrongly_{name}"] = int((~other_truth[coll]).sum())
-        out[f"lost_wrongly_{name}"] = int((in_true & ~in_got).sum())
-        self.rounds.append(
-            {
-                "day": day,
-                "measure": name,
-                "kind": m.kind,
-                "rule": m.rule,
-                "applicants": int(applicants.size),
-                "capacity": capacity,
-                "excluded": int(excluded.size),
-                "excluded_wrongly": out[f"excluded_wrongly_{name}"],
-                "excluded_collateral": out[f"excluded_collateral_{name}"],
-                "excluded_collateral_wrongly": out[f"excluded_collateral_wrongly_{name}"],
-                "allocated": int(got.size),
-                "lost_wrongly": out[f"lost_wrongly_{name}"],
-                "gained_wrongly": int((in_got & ~in_true).sum()),
-                "blind_overlap": int(in_got[blind].sum()),
-            }
-        )
-        return out

@@ -119,10 +119,14 @@ class Measures(Module):
     @classmethod
     def unshardable(cls, scenario: Any, **kwargs: Any) -> str | None:
         """Kinds that need the citizens themselves (scarce goods ranked nationally)."""
-        kinds = sorted(
-            {m.kind for m in scenario.sanctions.measures.values() if not base.KINDS[m.kind].shards}
-        )
-        return f"with {', '.join(kinds)} measures" if kinds else None
+        ms = scenario.sanctions.measures.values()
+        kinds = sorted({m.kind for m in ms if not base.KINDS[m.kind].shards})
+        if kinds:
+            return f"with {', '.join(kinds)} measures"
+        joint = any(getattr(m, "joint_liability", False) for m in ms)
+        if joint and scenario.network is not None:
+            return "with joint liability (households across shards)"
+        return None
 
     @classmethod
     def instances(cls, scenario: Any) -> list[dict[str, Any]]:
@@ -210,10 +214,58 @@ class Measures(Module):
         }
 
     def step(self, ctx: DayContext) -> None:
-        """Update triggers whose policy changed today, then each measure's values."""
+        """Update triggers whose policy changed today, then each measure's values.
+
+        On a day with a scarce good's round the step is `gather`, `decide` and `scatter`
+        over this simulation alone: the path a sharded run splits at its national barrier.
+        """
+        if self.national_day(ctx.day):
+            self.scatter(ctx, self.decide(ctx.day, [self.gather(ctx)])[0])
+            return
+        self._refresh(ctx)
+        self._today = self._values(ctx)
+
+    def _refresh(self, ctx: DayContext) -> None:
+        """Update the triggers whose policy changed today."""
         for pol_name, group in self.groups.items():
             if pol_name in ctx.changed:
                 group.refresh(ctx.changed[pol_name])
+
+    def _rounds_today(self, day: int) -> list[str]:
+        """The measures with a national round today (scarce goods, within their days)."""
+        return [
+            name
+            for name, kind in self.kinds.items()
+            if hasattr(kind, "gather")
+            and kind.round_day(day)
+            and not (name in self.active and not self.active[name][day])
+        ]
+
+    def national_day(self, day: int) -> bool:
+        """A scarce good's round is today."""
+        return bool(self._rounds_today(day))
+
+    def gather(self, ctx: DayContext) -> dict[str, Any]:
+        """The triggers updated, then each round's applicants of this simulation."""
+        self._refresh(ctx)
+        return {name: self.kinds[name].gather(ctx.day) for name in self._rounds_today(ctx.day)}
+
+    def decide(self, day: int, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each round over every shard's applicants; per shard, its rows' results."""
+        out: list[dict[str, Any]] = [{} for _ in parts]
+        for name in parts[0]:
+            for s, got in enumerate(self.kinds[name].decide(day, [p[name] for p in parts])):
+                out[s][name] = got
+        return out
+
+    def scatter(self, ctx: DayContext, result: dict[str, Any]) -> None:
+        """Apply each round's outcome to this simulation's citizens, then today's values."""
+        for name, got in result.items():
+            self.kinds[name].scatter(got)
+        self._today = self._values(ctx)
+
+    def _values(self, ctx: DayContext) -> dict[str, float]:
+        """Today's values of every measure (a round's from its `decide`)."""
         key = streams.stream_key(self.seed, streams.SANCTIONS, ctx.day, 0)
         out: dict[str, float] = {}
         for name, kind in self.kinds.items():
@@ -224,7 +276,7 @@ class Measures(Module):
             out[f"triggered_{name}"] = trig.triggered
             out[f"triggered_wrongly_{name}"] = trig.wrongly
             out.update(kind.values(ctx, key))
-        self._today = out
+        return out
 
     def shard_values(self, ctx: DayContext) -> dict[str, Any]:
         """The shard's trigger counts per measure, and its measures' policies' grade pairs."""
@@ -333,6 +385,11 @@ class Measures(Module):
                 },
             )
         ]
+
+    @classmethod
+    def combine_tables(cls, scenario: Any, parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+        """The rounds: every shard holds the same rows (each round is decided nationally)."""
+        return dict(parts[0])
 
     def tables(self) -> dict[str, pa.Table]:
         """The rounds, when any took place."""
