@@ -183,6 +183,9 @@ def _behave_kernel(
     actor = np.empty(offsets[n_blocks], dtype=np.int32)
     kind = np.empty(offsets[n_blocks], dtype=np.uint8)
     kept = np.zeros(n_blocks, dtype=np.int64)
+    # the simple path's candidates between its two passes (empty otherwise)
+    w_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.float64)
+    r_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.int16)
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(lo + BLOCK, n) - lo
@@ -193,32 +196,43 @@ def _behave_kernel(
         k_count, c = count_a[b], after_a[b]
         if simple:
             # two draws per candidate whatever happens (x: who, w: kept), so that no
-            # candidate's counter waits on another's memory reads: w x e_r < g x d
+            # candidate's counter waits on another's memory reads: w x e_r < g x d.
+            # Pass 1 finds who (no state read); pass 2 reads the state of all of them,
+            # reads independent of one another, and keeps branch-free: a kept/dropped
+            # branch on a state read serialised the reads' cache misses (1.5x)
+            first = out
             for t in range(k_count):
                 ct = c + np.uint64(2 * t)
                 x = streams.uniform(key, ct) * weight
-                w = streams.uniform(key, ct + np.uint64(1))
+                r = -1
                 if x >= s_total:  # the top citizen: no propensity thinning
-                    i = lo + top_j[b]
-                    ok = w < deterrence[i]
+                    j = top_j[b]
                 else:
                     y = x / s_total * (BLOCK - 1)
                     r = min(int(y), BLOCK - 2)
                     if y - r >= s_prob[r]:
                         r = int(s_alias[r])
                     j = local_id(pk, r)
-                    if j >= m:  # an empty slot of a partial block
-                        continue
-                    i = lo + j
-                    d = deterrence[i]
-                    ok = w < s_low[r] * d  # the squeeze; else the bound g <= e_r, else g
-                    if not ok and w < d * (1.0 + MARGIN):
-                        u = (r + streams.uniform(vk, np.uint64(j))) / BLOCK
+                actor[out] = lo + j
+                w_buf[out] = streams.uniform(key, ct + np.uint64(1))
+                r_buf[out] = r
+                out += np.int64(j < m)  # j >= m: an empty slot of a partial block
+            last = out
+            out = first
+            for t in range(first, last):
+                i, w, r = actor[t], w_buf[t], r_buf[t]
+                d = deterrence[i]
+                if r < 0:
+                    ok = w < d
+                else:
+                    low = s_low[r] * d
+                    ok = w < low  # the squeeze; else the bound g <= e_r, else g
+                    if (w >= low) & (w < d * (1.0 + MARGIN)):
+                        u = (r + streams.uniform(vk, np.uint64(i - lo))) / BLOCK
                         ok = w * s_env[r] < body_quantile(table, u) * d
-                if ok:
-                    actor[out] = i + off
-                    kind[out] = 0
-                    out += 1
+                actor[out] = i + off  # out <= t: a slot already read
+                kind[out] = 0
+                out += np.int64(ok)
         for _ in range(0 if simple else k_count):
             # the candidate: the top citizen, or a body stratum r and its citizen
             x = streams.uniform(key, c) * weight
@@ -393,6 +407,9 @@ def _behave_levels_kernel(
     actor = np.empty(offsets[n_blocks], dtype=np.int32)
     kind = np.empty(offsets[n_blocks], dtype=np.uint8)
     kept = np.zeros(n_blocks, dtype=np.int64)
+    # the simple path's candidates between its two passes (empty otherwise)
+    w_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.float64)
+    r_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.int16)
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(lo + BLOCK, n) - lo
@@ -403,32 +420,43 @@ def _behave_levels_kernel(
         k_count, c = count_a[b], after_a[b]
         if simple:
             # two draws per candidate whatever happens (x: who, w: kept), so that no
-            # candidate's counter waits on another's memory reads: w x e_r < g x d
+            # candidate's counter waits on another's memory reads: w x e_r < g x d.
+            # Pass 1 finds who (no state read); pass 2 reads the state of all of them,
+            # reads independent of one another, and keeps branch-free: a kept/dropped
+            # branch on a state read serialised the reads' cache misses (1.5x)
+            first = out
             for t in range(k_count):
                 ct = c + np.uint64(2 * t)
                 x = streams.uniform(key, ct) * weight
-                w = streams.uniform(key, ct + np.uint64(1))
+                r = -1
                 if x >= s_total:  # the top citizen: no propensity thinning
-                    i = lo + top_j[b]
-                    ok = w < levels[deterrence[i]]
+                    j = top_j[b]
                 else:
                     y = x / s_total * (BLOCK - 1)
                     r = min(int(y), BLOCK - 2)
                     if y - r >= s_prob[r]:
                         r = int(s_alias[r])
                     j = local_id(pk, r)
-                    if j >= m:  # an empty slot of a partial block
-                        continue
-                    i = lo + j
-                    d = levels[deterrence[i]]
-                    ok = w < s_low[r] * d  # the squeeze; else the bound g <= e_r, else g
-                    if not ok and w < d * (1.0 + MARGIN):
-                        u = (r + streams.uniform(vk, np.uint64(j))) / BLOCK
+                actor[out] = lo + j
+                w_buf[out] = streams.uniform(key, ct + np.uint64(1))
+                r_buf[out] = r
+                out += np.int64(j < m)  # j >= m: an empty slot of a partial block
+            last = out
+            out = first
+            for t in range(first, last):
+                i, w, r = actor[t], w_buf[t], r_buf[t]
+                d = levels[deterrence[i]]
+                if r < 0:
+                    ok = w < d
+                else:
+                    low = s_low[r] * d
+                    ok = w < low  # the squeeze; else the bound g <= e_r, else g
+                    if (w >= low) & (w < d * (1.0 + MARGIN)):
+                        u = (r + streams.uniform(vk, np.uint64(i - lo))) / BLOCK
                         ok = w * s_env[r] < body_quantile(table, u) * d
-                if ok:
-                    actor[out] = i + off
-                    kind[out] = 0
-                    out += 1
+                actor[out] = i + off  # out <= t: a slot already read
+                kind[out] = 0
+                out += np.int64(ok)
         for _ in range(0 if simple else k_count):
             # the candidate: the top citizen, or a body stratum r and its citizen
             x = streams.uniform(key, c) * weight
