@@ -10,6 +10,7 @@ measured side by side.
     python3 benchmarks/minimal.py --sizes 1e6 --baseline-max 1e6 --days 365
     python3 benchmarks/minimal.py --whole --sizes 1e6   # whole `panopticon run minimal`
     python3 benchmarks/minimal.py --whole --sizes 1e6 --src src,/tmp/old/src
+    python3 benchmarks/minimal.py --sizes 1e7 --src /tmp/old/src,src --rounds 3
 
 `--whole` times what a user waits for instead: the whole `panopticon run minimal` command
 in a fresh interpreter (start-up, importing, loading the compiled kernels from the cache,
@@ -66,13 +67,17 @@ def measure(kind: str, n: int, days: int, repeat: int = 1) -> dict[str, float]:
     return {"seconds": wall, "peak_bytes": peak, "state_bytes_per_citizen": state, "phases": phases}
 
 
-def child(kind: str, n: int, days: int, repeat: int) -> dict[str, float]:
-    """Measure in a fresh process."""
+def child(kind: str, n: int, days: int, repeat: int, src: str | None = None) -> dict[str, float]:
+    """Measure in a fresh process (`src`: a source folder first on PYTHONPATH)."""
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = src
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(n), str(days), str(repeat)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -173,13 +178,16 @@ def main() -> None:
     ap.add_argument(
         "--src",
         default=None,
-        help="with --whole: comma-separated source folders (checkouts) to compare, "
-        "each put on PYTHONPATH in turn (default: the installed package)",
+        help="comma-separated source folders (checkouts) to compare, each put on "
+        "PYTHONPATH in turn, alternating (default: the installed package)",
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="engine measurements per size and checkout"
     )
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    srcs: list[str | None] = list(args.src.split(",")) if args.src else [None]
     if args.whole:
-        srcs: list[str | None] = list(args.src.split(",")) if args.src else [None]
         whole([int(float(s)) for s in args.sizes.split(",")], args.days, args.repeat, srcs)
         return
     if args.child:
@@ -198,24 +206,30 @@ def main() -> None:
     print("-" * len(head))
     for size in (int(float(s)) for s in args.sizes.split(",")):
         rep = args.repeat if size < 10_000_000 else 1
-        eng = child("engine", size, args.days, rep)
-        rate = size * args.days / eng["seconds"]
-        base = child("numpy", size, args.days, rep) if size <= args.baseline_max else None
-        ratio = f"{base['seconds'] / eng['seconds']:.1f}x" if base else "-"
-        print(
-            f"{size:>12,} {'engine':>8} {eng['seconds']:>9.2f} {rate:>14.3g} "
-            f"{eng['peak_bytes'] / 2**20:>9.0f} {eng['state_bytes_per_citizen']:>11.1f} "
-            f"{ratio:>7}"
-        )
-        if base:
-            brate = size * args.days / base["seconds"]
-            print(
-                f"{'':>12} {'numpy':>8} {base['seconds']:>9.2f} {brate:>14.3g} "
-                f"{base['peak_bytes'] / 2**20:>9.0f} {'':>11} {'1.0x':>7}"
-            )
-        phases = ", ".join(f"{k} {v:.2f}" for k, v in eng["phases"].items())
-        print(f"{'':>12} phases (s): {phases}")
-        sys.stdout.flush()
+        for round_ in range(args.rounds):
+            for src in srcs:  # checkouts alternate, so they share the load
+                eng = child("engine", size, args.days, rep, src)
+                rate = size * args.days / eng["seconds"]
+                run_base = size <= args.baseline_max and round_ == 0 and src == srcs[-1]
+                base = child("numpy", size, args.days, rep, src) if run_base else None
+                ratio = f"{base['seconds'] / eng['seconds']:.1f}x" if base else "-"
+                loop = sum(v for k, v in eng["phases"].items() if k != "setup")
+                print(
+                    f"{size:>12,} {'engine':>8} {eng['seconds']:>9.2f} {rate:>14.3g} "
+                    f"{eng['peak_bytes'] / 2**20:>9.0f} {eng['state_bytes_per_citizen']:>11.1f} "
+                    f"{ratio:>7}  day loop {loop:.2f} s  {str(src or 'installed')[-24:]}"
+                )
+                if base:
+                    brate = size * args.days / base["seconds"]
+                    print(
+                        f"{'':>12} {'numpy':>8} {base['seconds']:>9.2f} {brate:>14.3g} "
+                        f"{base['peak_bytes'] / 2**20:>9.0f} {'':>11} {'1.0x':>7}"
+                    )
+                phases = ", ".join(f"{k} {v:.2f}" for k, v in eng["phases"].items())
+                print(f"{'':>12} phases (s): {phases}")
+                sys.stdout.flush()
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":

@@ -51,3 +51,14 @@ def test_a_command_imports_its_own_module_only() -> None:
     assert "panopticon.cli.run" in got
     assert not got & {"panopticon.cli.faceid", "panopticon.cli.dossier", "panopticon.cli.sweep"}
     assert not got & {"numba", "polars", "scipy"}
+
+
+def test_the_engine_and_its_stages_import_no_solver() -> None:
+    """scipy.optimize (0.13 s) is imported only by the face-id code that solves for a root."""
+    code = (
+        "import sys\n"
+        "import panopticon.core.engine, panopticon.stages.builtin\n"
+        "print('OPTIMIZE', 'scipy.optimize' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "OPTIMIZE False"

@@ -713,3 +713,118 @@ def test_behave_kernel_counts_follow_the_model_law() -> None:
             mean = days * lam[part].sum()
             got = counts[k, part].sum()
             assert abs(got - mean) <= Z * math.sqrt(mean), (k, got, mean)
+
+
+# _apply_kernel (points ledger), _observe_kernel, _update_touched (blacklist) and
+# _level_kernel (adapt): split into parts (threads), the same results for any number
+
+
+def ref_apply(
+    target: np.ndarray,
+    kinds: np.ndarray,
+    correct: np.ndarray,
+    delta: np.ndarray,
+    floor: int,
+    cap: int,
+    score: np.ndarray,
+    true_score: np.ndarray,
+    window: np.ndarray,
+    blocks: np.ndarray,
+    sign: int,
+) -> int:
+    """The ledger's records one by one in list order, in plain Python (no drops)."""
+    total = 0
+    for j, k, ok in zip(target.tolist(), kinds.tolist(), correct.tolist(), strict=True):
+        d = sign * int(delta[k])
+        new = min(cap, max(floor, int(score[j]) + d))
+        total += new - int(score[j])
+        score[j] = new
+        if ok:
+            true_score[j] = min(cap, max(floor, int(true_score[j]) + d))
+        if sign > 0 and blocks[k]:
+            window[j] |= 3 if ok else 1
+    return total
+
+
+@FEW
+@given(data=st.data())
+def test_ledger_apply_is_the_same_in_any_number_of_parts(data: st.DataObject) -> None:
+    from panopticon.stages.score.ledger import NO_DROP, _apply_kernel
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="rng"))
+    n = data.draw(st.integers(1, 300), label="citizens")
+    m = data.draw(st.integers(0, 2000), label="records")
+    sign = data.draw(st.sampled_from([1, -1]), label="sign")
+    target = rng.integers(0, n, m).astype(np.int32)  # repeats: clamping makes order matter
+    kinds = rng.integers(0, 2, m).astype(np.uint8)
+    correct = rng.random(m) < 0.8
+    delta = np.array([-40, 25], dtype=np.int64)
+    blocks = np.array([True, False])
+    drop_to = np.full(2, NO_DROP, dtype=np.int64)
+    start = rng.integers(0, 1000, n).astype(np.uint16)
+    want = [start.copy(), start.copy(), np.zeros(n, dtype=np.uint8)]
+    ref_total = ref_apply(target, kinds, correct, delta, 0, 1000, *want, blocks, sign)
+    for parts in (1, 2, 3, 7):
+        for kernel in (_apply_kernel.serial, _apply_kernel.parallel):
+            got = [start.copy(), start.copy(), np.zeros(n, dtype=np.uint8)]
+            total = kernel(
+                target, kinds, correct, delta, drop_to, 0, 1000, *got, blocks, sign, parts
+            )
+            assert total == ref_total
+            for a, b in zip(got, want, strict=True):
+                np.testing.assert_array_equal(a, b)
+
+
+def test_observe_kernel_is_the_same_in_any_number_of_parts() -> None:
+    from panopticon.stages.observe.observe import NO_CHANNEL, _observe_kernel
+
+    rng = np.random.default_rng(3)
+    keys = np.array([11, 12, 13], dtype=np.uint64)
+    order = np.array([[0, 1], [2, NO_CHANNEL]], dtype=np.uint8)
+    cam = np.array([[0.3], [0.0]])
+    chan = np.array([0.0, 0.2, 0.5])
+    for n in (0, 1, 5, 1000):
+        actors = np.sort(rng.integers(0, 5000, n)).astype(np.int32)
+        ordinal = np.zeros(n, dtype=np.uint32)
+        kinds = rng.integers(0, 2, n).astype(np.uint8)
+        args = (keys, actors, ordinal, kinds, np.empty(0, np.uint8), 0, order, cam, chan)
+        seen, code = _observe_kernel.serial(*args, 1)
+        if n == 1000:  # every channel records some acts, the rest none
+            assert 0 < seen.size < n and set(code.tolist()) == {0, 1, 2}
+        for parts in (2, 3, 8):
+            for kernel in (_observe_kernel.serial, _observe_kernel.parallel):
+                s2, c2 = kernel(*args, parts)
+                np.testing.assert_array_equal(s2, seen)
+                np.testing.assert_array_equal(c2, code)
+
+
+def test_blacklist_and_levels_are_the_same_in_any_number_of_parts() -> None:
+    from panopticon.stages.behave.behave import _level_kernel
+    from panopticon.stages.sanction.blacklist import _update_touched
+
+    rng = np.random.default_rng(8)
+    n, m = 500, 3000
+    target = rng.integers(0, n, m).astype(np.int32)
+    level0 = rng.integers(0, 4, n).astype(np.uint8)
+    want = level0.copy()
+    for j in target.tolist():  # the reference: one record at a time, capped at 5
+        want[j] = min(5, want[j] + 1)
+    score = rng.integers(900, 1000, n).astype(np.uint16)
+    true_score = np.minimum(1000, score + rng.integers(0, 30, n)).astype(np.uint16)
+    status0 = np.zeros(n, dtype=np.uint8)
+    ref_status = np.where(score < 950, 1, 0) | np.where((score < 950) & (true_score >= 950), 2, 0)
+    for parts in (1, 2, 5):
+        for kernel in (_level_kernel.serial, _level_kernel.parallel):
+            level = level0.copy()
+            kernel(target, 5, level, parts)
+            np.testing.assert_array_equal(level, want)
+        for update in (_update_touched.serial, _update_touched.parallel):
+            status, counts = status0.copy(), np.zeros(2, dtype=np.int64)
+            update(target, score, true_score, 950.0, status, counts, parts)
+            touched = np.zeros(n, dtype=bool)
+            touched[target] = True
+            np.testing.assert_array_equal(status, np.where(touched, ref_status, 0))
+            assert counts.tolist() == [
+                int((status & 1).sum()),
+                int(((status & 2) > 0).sum()),
+            ]

@@ -14,17 +14,42 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from panopticon.core import streams
-from panopticon.core.jit import HELPER, sized_kernel
+from panopticon.core.jit import HELPER, PARALLEL_FROM, sized_kernel
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.params import Daily
 from panopticon.core.population import BLOCK, MARGIN, body_quantile, local_id
 from panopticon.core.records import KIND_NOUNS, KINDS, act_kinds
 from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
+
+
+@intrinsic
+def prefetch(typingctx: Any, arr: Any, index: Any) -> Any:
+    """Ask the CPU to bring arr[index]'s cache line in (LLVM's prefetch; never faults).
+
+    Unlike a load it does not hold up the instructions after it while the line comes.
+    """
+    sig = types.void(arr, index)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        vp, i32 = cgutils.voidptr_t, ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [vp, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, vp), i32(0), i32(3), i32(1)])  # read, keep, data
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, **HELPER)
@@ -183,6 +208,9 @@ def _behave_kernel(
     actor = np.empty(offsets[n_blocks], dtype=np.int32)
     kind = np.empty(offsets[n_blocks], dtype=np.uint8)
     kept = np.zeros(n_blocks, dtype=np.int64)
+    # the simple path's candidates between its two passes (empty otherwise)
+    w_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.float64)
+    r_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.int16)
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(lo + BLOCK, n) - lo
@@ -193,32 +221,45 @@ def _behave_kernel(
         k_count, c = count_a[b], after_a[b]
         if simple:
             # two draws per candidate whatever happens (x: who, w: kept), so that no
-            # candidate's counter waits on another's memory reads: w x e_r < g x d
+            # candidate's counter waits on another's memory reads: w x e_r < g x d.
+            # Pass 1 finds who (no state read); pass 2 reads the state of all of them,
+            # reads independent of one another, and keeps branch-free: a kept/dropped
+            # branch on a state read serialised the reads' cache misses (1.5x)
+            first = out
+            for q in range(lo, lo + m, 64 // deterrence.itemsize):  # the block's state lines
+                prefetch(deterrence, q)
             for t in range(k_count):
                 ct = c + np.uint64(2 * t)
                 x = streams.uniform(key, ct) * weight
-                w = streams.uniform(key, ct + np.uint64(1))
+                r = -1
                 if x >= s_total:  # the top citizen: no propensity thinning
-                    i = lo + top_j[b]
-                    ok = w < deterrence[i]
+                    j = top_j[b]
                 else:
                     y = x / s_total * (BLOCK - 1)
                     r = min(int(y), BLOCK - 2)
                     if y - r >= s_prob[r]:
                         r = int(s_alias[r])
                     j = local_id(pk, r)
-                    if j >= m:  # an empty slot of a partial block
-                        continue
-                    i = lo + j
-                    d = deterrence[i]
-                    ok = w < s_low[r] * d  # the squeeze; else the bound g <= e_r, else g
-                    if not ok and w < d * (1.0 + MARGIN):
-                        u = (r + streams.uniform(vk, np.uint64(j))) / BLOCK
+                actor[out] = lo + j
+                w_buf[out] = streams.uniform(key, ct + np.uint64(1))
+                r_buf[out] = r
+                out += np.int64(j < m)  # j >= m: an empty slot of a partial block
+            last = out
+            out = first
+            for t in range(first, last):
+                i, w, r = actor[t], w_buf[t], r_buf[t]
+                d = deterrence[i]
+                if r < 0:
+                    ok = w < d
+                else:
+                    low = s_low[r] * d
+                    ok = w < low  # the squeeze; else the bound g <= e_r, else g
+                    if (w >= low) & (w < d * (1.0 + MARGIN)):
+                        u = (r + streams.uniform(vk, np.uint64(i - lo))) / BLOCK
                         ok = w * s_env[r] < body_quantile(table, u) * d
-                if ok:
-                    actor[out] = i + off
-                    kind[out] = 0
-                    out += 1
+                actor[out] = i + off  # out <= t: a slot already read
+                kind[out] = 0
+                out += np.int64(ok)
         for _ in range(0 if simple else k_count):
             # the candidate: the top citizen, or a body stratum r and its citizen
             x = streams.uniform(key, c) * weight
@@ -393,6 +434,9 @@ def _behave_levels_kernel(
     actor = np.empty(offsets[n_blocks], dtype=np.int32)
     kind = np.empty(offsets[n_blocks], dtype=np.uint8)
     kept = np.zeros(n_blocks, dtype=np.int64)
+    # the simple path's candidates between its two passes (empty otherwise)
+    w_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.float64)
+    r_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.int16)
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(lo + BLOCK, n) - lo
@@ -403,32 +447,45 @@ def _behave_levels_kernel(
         k_count, c = count_a[b], after_a[b]
         if simple:
             # two draws per candidate whatever happens (x: who, w: kept), so that no
-            # candidate's counter waits on another's memory reads: w x e_r < g x d
+            # candidate's counter waits on another's memory reads: w x e_r < g x d.
+            # Pass 1 finds who (no state read); pass 2 reads the state of all of them,
+            # reads independent of one another, and keeps branch-free: a kept/dropped
+            # branch on a state read serialised the reads' cache misses (1.5x)
+            first = out
+            for q in range(lo, lo + m, 64 // deterrence.itemsize):  # the block's state lines
+                prefetch(deterrence, q)
             for t in range(k_count):
                 ct = c + np.uint64(2 * t)
                 x = streams.uniform(key, ct) * weight
-                w = streams.uniform(key, ct + np.uint64(1))
+                r = -1
                 if x >= s_total:  # the top citizen: no propensity thinning
-                    i = lo + top_j[b]
-                    ok = w < levels[deterrence[i]]
+                    j = top_j[b]
                 else:
                     y = x / s_total * (BLOCK - 1)
                     r = min(int(y), BLOCK - 2)
                     if y - r >= s_prob[r]:
                         r = int(s_alias[r])
                     j = local_id(pk, r)
-                    if j >= m:  # an empty slot of a partial block
-                        continue
-                    i = lo + j
-                    d = levels[deterrence[i]]
-                    ok = w < s_low[r] * d  # the squeeze; else the bound g <= e_r, else g
-                    if not ok and w < d * (1.0 + MARGIN):
-                        u = (r + streams.uniform(vk, np.uint64(j))) / BLOCK
+                actor[out] = lo + j
+                w_buf[out] = streams.uniform(key, ct + np.uint64(1))
+                r_buf[out] = r
+                out += np.int64(j < m)  # j >= m: an empty slot of a partial block
+            last = out
+            out = first
+            for t in range(first, last):
+                i, w, r = actor[t], w_buf[t], r_buf[t]
+                d = levels[deterrence[i]]
+                if r < 0:
+                    ok = w < d
+                else:
+                    low = s_low[r] * d
+                    ok = w < low  # the squeeze; else the bound g <= e_r, else g
+                    if (w >= low) & (w < d * (1.0 + MARGIN)):
+                        u = (r + streams.uniform(vk, np.uint64(i - lo))) / BLOCK
                         ok = w * s_env[r] < body_quantile(table, u) * d
-                if ok:
-                    actor[out] = i + off
-                    kind[out] = 0
-                    out += 1
+                actor[out] = i + off  # out <= t: a slot already read
+                kind[out] = 0
+                out += np.int64(ok)
         for _ in range(0 if simple else k_count):
             # the candidate: the top citizen, or a body stratum r and its citizen
             x = streams.uniform(key, c) * weight
@@ -743,13 +800,20 @@ class Behave(Module):
             _count_acts(ctx.actors - self.offset if self.offset else ctx.actors, self.committed)
 
 
-@njit(cache=True)
-def _level_kernel(target: np.ndarray, top: int, level: np.ndarray) -> None:
-    """level_j = min(level_j + 1, top) once per record against j (`deterrence_levels`)."""
-    for r in range(target.size):
-        j = target[r]
-        if level[j] < top:
-            level[j] += 1
+@sized_kernel(2)
+def _level_kernel(target: np.ndarray, top: int, level: np.ndarray, parts: int = 1) -> None:
+    """level_j = min(level_j + 1, top) once per record against j (`deterrence_levels`).
+
+    `parts` id ranges (threads, in the parallel version) each take their own citizens'
+    records: the same levels whatever `parts`.
+    """
+    size = level.size
+    for p in prange(parts):
+        lo, hi = size * p // parts, size * (p + 1) // parts
+        for r in range(target.size):
+            j = target[r]
+            if j >= lo and j < hi and level[j] < top:
+                level[j] += 1
 
 
 @njit(cache=True)
@@ -807,6 +871,8 @@ class Adapt(Module):
         use_network = sim.has("network") and r.network_deterrence < 1.0
         self.network = sim.need("network") if use_network else None
         self.half_life = r.half_life_days
+        # one id range per thread where the kernel runs parallel (the same result for any)
+        self.parts = numba.get_num_threads() if sim.size >= PARALLEL_FROM else 1
 
     def step(self, ctx: DayContext) -> None:
         """Lower the multiplier of everyone with a record today (and of their circle)."""
@@ -816,7 +882,7 @@ class Adapt(Module):
             self.factor = np.float32(self.daily_factor.at(ctx.day))
         if self.top >= 0:  # level mode: constant factor, no fading, no network deterrence
             if self.top > 0:
-                _level_kernel(target, self.top, self.deterrence)
+                _level_kernel(target, self.top, self.deterrence, self.parts)
         elif self.active:
             _deter_kernel(target, self.factor, self.floor, self.deterrence)
         if self.network is not None and target.size:

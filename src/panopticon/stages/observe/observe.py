@@ -17,11 +17,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import uniform
+from panopticon.core.jit import PARALLEL_FROM, sized_kernel, uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily
 from panopticon.core.population import BLOCK
@@ -120,7 +121,7 @@ def act_ordinals(actors: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@sized_kernel(1)
 def _observe_kernel(
     keys: np.ndarray,
     actors: np.ndarray,
@@ -131,38 +132,52 @@ def _observe_kernel(
     order: np.ndarray,
     cam_chance: np.ndarray,
     chan_chance: np.ndarray,
+    parts: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(act index, channel code) of every act recorded by some channel today.
 
     `keys` holds today's stream key per channel code (`day_keys`); each act's draw is
     keyed by its actor and ordinal (`event_key`). `region` holds the citizens' from
-    global id `offset` on (a shard's; 0 in one process).
+    global id `offset` on (a shard's; 0 in one process). The acts are cut into `parts`
+    consecutive ranges (one per thread in the parallel version) whose detections are
+    joined in order: the same lists whatever `parts`.
     """
     n = actors.size
     seen = np.empty(n, dtype=np.int64)
     chan = np.empty(n, dtype=np.uint8)
-    m = 0
-    for e in range(n):
-        k = kinds[e]
-        for j in range(order.shape[1]):
-            c = order[k, j]
-            if c == NO_CHANNEL:
-                break
-            if c == CAMERA:
-                r = region[actors[e] - offset] if region.size > 0 else 0
-                p = cam_chance[k, r]
-                u = 1.0
-                if p > 0.0:
-                    u = uniform(event_key(keys[CAMERA], actors[e], ordinal[e]), np.uint64(0))
-            else:
-                p = chan_chance[c]
-                u = uniform(event_key(keys[c], actors[e], ordinal[e]), np.uint64(0))
-            if u < p:
-                seen[m] = e
-                chan[m] = c
-                m += 1
-                break
-    return seen[:m], chan[:m]
+    found = np.zeros(parts, dtype=np.int64)
+    for p in prange(parts):
+        lo, hi = n * p // parts, n * (p + 1) // parts
+        m = lo
+        for e in range(lo, hi):
+            k = kinds[e]
+            for j in range(order.shape[1]):
+                c = order[k, j]
+                if c == NO_CHANNEL:
+                    break
+                if c == CAMERA:
+                    r = region[actors[e] - offset] if region.size > 0 else 0
+                    p_c = cam_chance[k, r]
+                    u = 1.0
+                    if p_c > 0.0:
+                        u = uniform(event_key(keys[CAMERA], actors[e], ordinal[e]), np.uint64(0))
+                else:
+                    p_c = chan_chance[c]
+                    u = uniform(event_key(keys[c], actors[e], ordinal[e]), np.uint64(0))
+                if u < p_c:
+                    seen[m] = e
+                    chan[m] = c
+                    m += 1
+                    break
+        found[p] = m - lo
+    total = 0
+    for p in range(parts):  # join the ranges' detections, in order
+        lo = n * p // parts
+        for t in range(found[p]):
+            seen[total + t] = seen[lo + t]
+            chan[total + t] = chan[lo + t]
+        total += found[p]
+    return seen[:total], chan[:total]
 
 
 @register
@@ -210,6 +225,8 @@ class Observe(Module):
         self.offset = sim.lo  # global id of region[0] (a shard's first citizen; else 0)
         self._static = scenario.surveillance.camera.model == "fixed"
         self._chance: np.ndarray | None = None
+        # a large population's acts in one range per thread (the same lists for any)
+        self.parts = numba.get_num_threads() if sim.size >= PARALLEL_FROM else 1
         sim.provide("channels", self.channels)
         sim.provide("delays", self.delay)
 
@@ -237,7 +254,8 @@ class Observe(Module):
             self.chan_chance[code] = detection.at(ctx.day)
         ctx.ordinal = act_ordinals(ctx.actors)
         if self.enabled:
-            ctx.seen, ctx.channel = _observe_kernel(
+            kernel = _observe_kernel.parallel if self.parts > 1 else _observe_kernel.serial
+            ctx.seen, ctx.channel = kernel(
                 day_keys(self.seed, ctx.day, len(self.channels)),
                 ctx.actors,
                 ctx.ordinal,
@@ -247,6 +265,7 @@ class Observe(Module):
                 self.order,
                 self.camera_chance(ctx.day),
                 self.chan_chance,
+                self.parts,
             )
         ctx.seen_actors, ctx.seen_kinds = ctx.actors[ctx.seen], ctx.kinds[ctx.seen]
         ctx.seen_ordinal = ctx.ordinal[ctx.seen]

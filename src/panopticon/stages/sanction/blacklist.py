@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-from panopticon.core.jit import sized_kernel
+from panopticon.core.jit import PARALLEL_FROM, sized_kernel
 from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.registry import register
 
@@ -31,7 +32,7 @@ def _status(score: float, true_score: float, threshold: float) -> np.uint8:
     return s
 
 
-@njit(cache=True)
+@sized_kernel(1)
 def _update_touched(
     touched: np.ndarray,
     score: np.ndarray,
@@ -39,16 +40,30 @@ def _update_touched(
     threshold: float,
     status: np.ndarray,
     counts: np.ndarray,
+    parts: int = 1,
 ) -> None:
-    """Re-examine the citizens whose score changed today; keep `counts` in step."""
-    for r in range(touched.size):
-        j = touched[r]
-        new = _status(score[j], true_score[j], threshold)
-        old = status[j]
-        if new != old:
-            counts[0] += int(new & SANCTIONED) - int(old & SANCTIONED)
-            counts[1] += (int(new & WRONGLY) - int(old & WRONGLY)) // 2
-            status[j] = new
+    """Re-examine the citizens whose score changed today; keep `counts` in step.
+
+    `parts` id ranges (threads, in the parallel version) each take their own citizens
+    and tally their own changes: the same status and counts whatever `parts`.
+    """
+    size = score.size
+    tally = np.zeros((parts, 2), dtype=np.int64)
+    for p in prange(parts):
+        lo, hi = size * p // parts, size * (p + 1) // parts
+        for r in range(touched.size):
+            j = touched[r]
+            if j < lo or j >= hi:
+                continue
+            new = _status(score[j], true_score[j], threshold)
+            old = status[j]
+            if new != old:
+                tally[p, 0] += int(new & SANCTIONED) - int(old & SANCTIONED)
+                tally[p, 1] += (int(new & WRONGLY) - int(old & WRONGLY)) // 2
+                status[j] = new
+    for p in range(parts):
+        counts[0] += tally[p, 0]
+        counts[1] += tally[p, 1]
 
 
 @sized_kernel(0)
@@ -94,6 +109,8 @@ class Blacklist(Module):
             np.zeros(self.score.size, dtype=np.uint8),
         )
         self.counts = np.zeros(2, dtype=np.int64)
+        # one id range per thread where the kernel runs parallel (the same result for any)
+        self.parts = numba.get_num_threads() if self.score.size >= PARALLEL_FROM else 1
         self.counts[:] = _update_all(self.score, self.true_score, self.threshold, self.status)
         sim.provide("membership:blacklist", self)
 
@@ -104,7 +121,13 @@ class Blacklist(Module):
             self.counts[:] = _update_all(self.score, self.true_score, self.threshold, self.status)
         else:
             _update_touched(
-                changed, self.score, self.true_score, self.threshold, self.status, self.counts
+                changed,
+                self.score,
+                self.true_score,
+                self.threshold,
+                self.status,
+                self.counts,
+                self.parts,
             )
 
     def members(self, day: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from panopticon.core.jit import sized_kernel
+from panopticon.core.jit import PARALLEL_FROM, sized_kernel
 from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.registry import register
 from panopticon.stages.score.grades import Grades, score_dtype
@@ -26,7 +27,7 @@ CORRECT_RECORD = np.uint8(2)
 NO_DROP = np.int64(-(2**62))
 
 
-@njit(cache=True)
+@sized_kernel(7)
 def _apply_kernel(
     target: np.ndarray,
     kinds: np.ndarray,
@@ -40,33 +41,44 @@ def _apply_kernel(
     window: np.ndarray,
     blocks: np.ndarray,
     sign: int,
+    parts: int = 1,
 ) -> int:
     """Apply (sign=1) or reverse (sign=-1) records; returns the change in the sum of scores.
 
     `delta[k]` is the signed points of behaviour k (negative for violations). A record
     of a violation (`blocks[k]`) marks the recovery window; rewards and lawful acts do not
-    stop a quiet period's recovery.
+    stop a quiet period's recovery. `parts` splits the citizens into that many id ranges,
+    each applying its own citizens' records in list order (threads, in the parallel
+    version): every citizen sees the same records in the same order whatever `parts`,
+    and the sum is of integers, so the result does not depend on it.
     """
-    total = 0
-    for r in range(target.size):
-        j = target[r]
-        d = sign * delta[kinds[r]]
-        old = int(score[j])
-        new = min(cap, max(floor, old + d))
-        if sign > 0 and drop_to[kinds[r]] != NO_DROP:
-            new = min(new, drop_to[kinds[r]])
-        score[j] = new
-        total += new - old
-        if correct[r]:
-            t = min(cap, max(floor, int(true_score[j]) + d))
+    size = score.size
+    totals = np.zeros(parts, dtype=np.int64)
+    for p in prange(parts):
+        lo, hi = size * p // parts, size * (p + 1) // parts
+        total = 0
+        for r in range(target.size):
+            j = target[r]
+            if j < lo or j >= hi:
+                continue
+            d = sign * delta[kinds[r]]
+            old = int(score[j])
+            new = min(cap, max(floor, old + d))
             if sign > 0 and drop_to[kinds[r]] != NO_DROP:
-                t = min(t, drop_to[kinds[r]])
-            true_score[j] = t
-            if sign > 0 and blocks[kinds[r]]:
-                window[j] |= CORRECT_RECORD | ANY_RECORD
-        elif sign > 0 and blocks[kinds[r]]:
-            window[j] |= ANY_RECORD
-    return total
+                new = min(new, drop_to[kinds[r]])
+            score[j] = new
+            total += new - old
+            if correct[r]:
+                t = min(cap, max(floor, int(true_score[j]) + d))
+                if sign > 0 and drop_to[kinds[r]] != NO_DROP:
+                    t = min(t, drop_to[kinds[r]])
+                true_score[j] = t
+                if sign > 0 and blocks[kinds[r]]:
+                    window[j] |= CORRECT_RECORD | ANY_RECORD
+            elif sign > 0 and blocks[kinds[r]]:
+                window[j] |= ANY_RECORD
+        totals[p] = total
+    return int(totals.sum())
 
 
 @sized_kernel(2)
@@ -166,6 +178,8 @@ class PointsLedger(Module):
             top = self.grades.highs[grade] if self.grades else None
             self.drop_to[list(cat).index(beh)] = math.ceil(top) - 1 if top is not None else NO_DROP
         self.score_sum = n * self.start
+        # one id range per thread where the kernel runs parallel (the same result for any)
+        self.parts = numba.get_num_threads() if n >= PARALLEL_FROM else 1
         self.track_recovered = self.grades is not None or "changes:score" in sim.wanted
         sim.provide("score:score", self)
 
@@ -242,6 +256,7 @@ class PointsLedger(Module):
                 self.window,
                 self.blocks,
                 sign,
+                self.parts,
             )
         recovered = np.empty(0, dtype=np.int32)
         if (day + 1) % self.every == 0:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from scipy import optimize
-
 from panopticon.stages.identify.faceid.checks import check_share
 from panopticon.stages.identify.faceid.model import (
     FaceIdScores,
@@ -73,6 +71,8 @@ def calibrate_genuine_mean(
         return trial.rates(gallery, t, quality, group).fnir
 
     # fnir falls as the mean rises: solve -fnir(mean) = -target (increasing -> flip sign)
+    from scipy import optimize  # lazily: 0.13 s of start-up for runs that never solve
+
     return float(optimize.brentq(lambda m: fnir_at(m) - target, lo, hi, xtol=1e-10, rtol=1e-15))
 
 

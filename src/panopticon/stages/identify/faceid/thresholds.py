@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from scipy import optimize
-
 from panopticon.stages.identify.faceid.checks import FaceIdError, check_gallery
 from panopticon.stages.identify.faceid.model import FaceIdScores
 
@@ -30,6 +28,8 @@ def _solve_decreasing(
     glo, ghi = g(lo), g(hi)
     if glo < 0 or ghi > 0:
         raise FaceIdError(what, target, f"a value between {f(hi):.6g} and {f(lo):.6g}")
+    from scipy import optimize  # lazily: 0.13 s of start-up for runs that never solve
+
     return float(optimize.brentq(g, lo, hi, xtol=1e-12, rtol=1e-15, maxiter=500))
 
 
