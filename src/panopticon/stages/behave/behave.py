@@ -53,6 +53,49 @@ def prefetch(typingctx: Any, arr: Any, index: Any) -> Any:
 
 
 @njit(cache=True, **HELPER)
+def _candidates(
+    key: np.uint64,
+    c: np.uint64,
+    k_count: int,
+    weight: float,
+    s_total: float,
+    top: int,
+    s_prob: np.ndarray,
+    s_alias: np.ndarray,
+    pk: np.uint64,
+    lo: int,
+    m: int,
+    actor: np.ndarray,
+    w_buf: np.ndarray,
+    r_buf: np.ndarray,
+    out: int,
+) -> int:
+    """Pass 1 of the simple path: a block's candidates from `out` on; returns the end.
+
+    Two draws per candidate (x: who, w: kept); no state is read, so that pass 2 reads
+    every candidate's state with the reads independent of one another. Each row holds
+    the global id, w and the body stratum r (-1: the top citizen).
+    """
+    for t in range(k_count):
+        ct = c + np.uint64(2 * t)
+        x = streams.uniform(key, ct) * weight
+        r = -1
+        if x >= s_total:  # the top citizen: no propensity thinning
+            j = top
+        else:
+            y = x / s_total * (BLOCK - 1)
+            r = min(int(y), BLOCK - 2)
+            if y - r >= s_prob[r]:
+                r = int(s_alias[r])
+            j = local_id(pk, r)
+        actor[out] = lo + j
+        w_buf[out] = streams.uniform(key, ct + np.uint64(1))
+        r_buf[out] = r
+        out += np.int64(j < m)  # j >= m: an empty slot of a partial block
+    return out
+
+
+@njit(cache=True, **HELPER)
 def _pick(table: np.ndarray, u: float) -> int:
     """A behaviour drawn from a small alias table (row 0: keep chance, row 1: alias)."""
     x = u * table.shape[1]
@@ -228,23 +271,23 @@ def _behave_kernel(
             first = out
             for q in range(lo, lo + m, 64 // deterrence.itemsize):  # the block's state lines
                 prefetch(deterrence, q)
-            for t in range(k_count):
-                ct = c + np.uint64(2 * t)
-                x = streams.uniform(key, ct) * weight
-                r = -1
-                if x >= s_total:  # the top citizen: no propensity thinning
-                    j = top_j[b]
-                else:
-                    y = x / s_total * (BLOCK - 1)
-                    r = min(int(y), BLOCK - 2)
-                    if y - r >= s_prob[r]:
-                        r = int(s_alias[r])
-                    j = local_id(pk, r)
-                actor[out] = lo + j
-                w_buf[out] = streams.uniform(key, ct + np.uint64(1))
-                r_buf[out] = r
-                out += np.int64(j < m)  # j >= m: an empty slot of a partial block
-            last = out
+            last = _candidates(
+                key,
+                c,
+                k_count,
+                weight,
+                s_total,
+                top_j[b],
+                s_prob,
+                s_alias,
+                pk,
+                lo,
+                m,
+                actor,
+                w_buf,
+                r_buf,
+                out,
+            )
             out = first
             for t in range(first, last):
                 i, w, r = actor[t], w_buf[t], r_buf[t]
@@ -454,23 +497,23 @@ def _behave_levels_kernel(
             first = out
             for q in range(lo, lo + m, 64 // deterrence.itemsize):  # the block's state lines
                 prefetch(deterrence, q)
-            for t in range(k_count):
-                ct = c + np.uint64(2 * t)
-                x = streams.uniform(key, ct) * weight
-                r = -1
-                if x >= s_total:  # the top citizen: no propensity thinning
-                    j = top_j[b]
-                else:
-                    y = x / s_total * (BLOCK - 1)
-                    r = min(int(y), BLOCK - 2)
-                    if y - r >= s_prob[r]:
-                        r = int(s_alias[r])
-                    j = local_id(pk, r)
-                actor[out] = lo + j
-                w_buf[out] = streams.uniform(key, ct + np.uint64(1))
-                r_buf[out] = r
-                out += np.int64(j < m)  # j >= m: an empty slot of a partial block
-            last = out
+            last = _candidates(
+                key,
+                c,
+                k_count,
+                weight,
+                s_total,
+                top_j[b],
+                s_prob,
+                s_alias,
+                pk,
+                lo,
+                m,
+                actor,
+                w_buf,
+                r_buf,
+                out,
+            )
             out = first
             for t in range(first, last):
                 i, w, r = actor[t], w_buf[t], r_buf[t]

@@ -72,6 +72,13 @@ class MeasureKind:
         block = COUNT_BLOCKS + COUNTS_PER_MEASURE * self.index + draw
         return streams.stream_key(self.catalog.seed, streams.SANCTIONS, day, block)
 
+    def round_day(self, day: int) -> bool:
+        """Whether `day` has a national round of this measure (`gather`, `decide`, `scatter`).
+
+        Only scarce goods have rounds; the other kinds never need the whole population.
+        """
+        return False
+
     def columns(self) -> list[Column]:
         """The daily columns this measure adds beyond `triggered_` and `triggered_wrongly_`."""
         return []

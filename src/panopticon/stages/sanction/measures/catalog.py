@@ -236,9 +236,7 @@ class Measures(Module):
         return [
             name
             for name, kind in self.kinds.items()
-            if hasattr(kind, "gather")
-            and kind.round_day(day)
-            and not (name in self.active and not self.active[name][day])
+            if kind.round_day(day) and not (name in self.active and not self.active[name][day])
         ]
 
     def national_day(self, day: int) -> bool:
