@@ -20,7 +20,7 @@ from panopticon.core import memory
 from panopticon.core import population as pm
 from panopticon.core.engine import Simulation
 from panopticon.scenario.schema import Population as PopulationParams
-from panopticon.stages.behave.behave import _behave_levels_kernel, kind_alias
+from panopticon.stages.behave.behave import _behave_kernel, kind_alias
 
 Z = 5.0  # standard errors: a false alarm is a ~1e-6 event per check
 
@@ -90,7 +90,7 @@ def test_minimal_path_acts_follow_the_propensities() -> None:
     one, kinds = np.ones(1), kind_alias(np.ones(1))
     counts = np.zeros(n, dtype=np.int64)
     for day in range(days):
-        actor, _ = _behave_levels_kernel(
+        actor, _ = _behave_kernel(
             seed,
             day,
             level,

@@ -36,6 +36,7 @@ from numba import njit
 from scipy import special
 
 from panopticon.core import streams
+from panopticon.core.jit import HELPER, KERNEL
 from panopticon.scenario.schema import Population as PopulationParams
 
 BLOCK = 4096
@@ -98,14 +99,14 @@ def tail_quantile(shape: float, q: np.ndarray) -> np.ndarray:
     return special.gammainccinv(shape, q) / shape
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, **HELPER)
 def _round(key: np.uint64, i: int, half: int) -> int:
     """Feistel round function: 6 key-dependent bits of a 6-bit half."""
     z = streams.mix64(key + np.uint64(half + 64 * i) * streams.GOLDEN)
     return int(z & np.uint64(63))
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def local_id(key: np.uint64, rank: int) -> int:
     """The local id (0..4095) holding rank `rank` in its block: a keyed bijection.
 
@@ -120,7 +121,7 @@ def local_id(key: np.uint64, rank: int) -> int:
     return (left << 6) | right
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def local_rank(key: np.uint64, j: int) -> int:
     """The rank of local id j (the inverse of `local_id`)."""
     left, right = j >> 6, j & 63
@@ -131,7 +132,7 @@ def local_rank(key: np.uint64, j: int) -> int:
     return (left << 6) | right
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def body_quantile(table: np.ndarray, u: float) -> float:
     """The table quantile at u (linear between knots): a body stratum's propensity."""
     x = u * KNOTS
@@ -252,7 +253,7 @@ def build(params: PopulationParams, seed: int) -> Population:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _derive(
     start: int, stop: int, perm_key: np.ndarray, v_key: np.ndarray, table: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

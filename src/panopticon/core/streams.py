@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numba import njit
+
+# `jit.KERNEL`'s options (jit imports this module, so they are repeated here)
+_KERNEL: dict[str, Any] = {"no_cfunc_wrapper": True, "error_model": "numpy"}
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -51,7 +55,7 @@ def mix64(z: np.uint64) -> np.uint64:
     return z ^ (z >> _S31)
 
 
-@njit(cache=True)
+@njit(cache=True, **_KERNEL)
 def stream_key(seed: int, stage: int, day: int, block: int) -> np.uint64:
     """Key of the stream for (seed, stage, day, block)."""
     k = mix64(np.uint64(seed) + GOLDEN)
@@ -90,7 +94,7 @@ def stream_keys(seed: int, stage: int, day: int, blocks: np.ndarray) -> np.ndarr
     return mix64_array(k ^ ((_as_u64(blocks) + np.uint64(1)) * GOLDEN))
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(cache=True, no_cpython_wrapper=True, **_KERNEL)
 def event_key(key: np.uint64, actor: int, ordinal: int) -> np.uint64:
     """Key of one act's own draws under stream `key`: keyed by (actor, ordinal), not order.
 
@@ -103,7 +107,7 @@ def event_key(key: np.uint64, actor: int, ordinal: int) -> np.uint64:
     return mix64(k + (np.uint64(ordinal) + np.uint64(1)) * GOLDEN)
 
 
-@njit(cache=True)
+@njit(cache=True, **_KERNEL)
 def uniform(key: np.uint64, counter: np.uint64) -> float:
     """Draw number `counter` of stream `key`, uniform on [0, 1) with 53 random bits.
 
@@ -115,7 +119,7 @@ def uniform(key: np.uint64, counter: np.uint64) -> float:
     return float(np.int64(mix64(key + counter * GOLDEN) >> _S11)) * _TWO_M53
 
 
-@njit(cache=True)
+@njit(cache=True, **_KERNEL)
 def poisson(key: np.uint64, counter: np.uint64, mean: float) -> tuple[int, np.uint64]:
     """Poisson(mean) by multiplying uniforms; returns (count, next counter).
 
@@ -159,7 +163,7 @@ def name_hash(name: str) -> np.uint64:
     return np.uint64(int.from_bytes(digest, "little"))
 
 
-@njit(cache=True)
+@njit(cache=True, **_KERNEL)
 def _named_key(seed: int, stage: int, hashed: np.uint64, draw: int) -> np.uint64:
     """Key of draw `draw` of the stream whose name hashes to `hashed`."""
     k = mix64(np.uint64(seed) + GOLDEN)
@@ -173,7 +177,7 @@ def named_key(seed: int, stage: int, name: str, draw: int = 0) -> np.uint64:
     return np.uint64(_named_key(seed, stage, name_hash(name), draw))
 
 
-@njit(cache=True)
+@njit(cache=True, **_KERNEL)
 def _bits(key: np.uint64, counters: np.ndarray) -> np.ndarray:
     """mix64(key + counter * GOLDEN) for each counter."""
     out = np.empty(counters.shape[0], dtype=np.uint64)

@@ -22,7 +22,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from panopticon.core import streams
-from panopticon.core.jit import HELPER, PARALLEL_FROM, sized_kernel
+from panopticon.core.jit import HELPER, KERNEL, PARALLEL_FROM, sized_kernel
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.params import Daily
 from panopticon.core.population import BLOCK, MARGIN, body_quantile, local_id
@@ -130,6 +130,7 @@ def _accept(
     i: int,
     k: int,
     deterrence: np.ndarray,
+    levels: np.ndarray | None,
     undeterred: np.ndarray,
     multiplier: np.ndarray,
     age: np.ndarray,
@@ -140,12 +141,15 @@ def _accept(
 
     Specific deterrence d_i applies to violations only: rewarded acts and lawful acts
     (`undeterred[k]`) respond to today's multiplier m_k alone (chilling, for lawful acts).
+    d_i is `deterrence[i]`, or `levels[deterrence[i]]` with uint8 levels
+    (`deterrence_levels`): Numba prunes the `levels is None` branch when it compiles, so
+    each kind of deterrence gets its own machine code, with no choice per act.
     """
     if age.size > 0 and (age[i] < age_lo[k] or age[i] > age_hi[k]):
         return False, c
     a = multiplier[k]
     if not undeterred[k]:
-        a *= deterrence[i]
+        a *= deterrence[i] if levels is None else levels[deterrence[i]]
     if a < 1.0:
         kept = streams.uniform(key, c) < a
         return kept, c + np.uint64(1)
@@ -180,7 +184,229 @@ def _keep_body(
     return w * s_env[r] < g * a, c
 
 
+@njit(cache=True, **HELPER)
+def _layout(
+    seed: int,
+    day: int,
+    n: int,
+    top_g: np.ndarray,
+    s_total: float,
+    rate_a: float,
+    rate_b: float,
+    block0: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per block: candidates of the first source, stream position after, slots (offsets).
+
+    The offsets give each block's slots in the day's buffers, for both sources. Serial:
+    a few thousand Poisson draws, microseconds beside the day's acts.
+    """
+    n_blocks = top_g.size
+    count_a = np.empty(n_blocks, dtype=np.int64)
+    after_a = np.empty(n_blocks, dtype=np.uint64)
+    offsets = np.zeros(n_blocks + 1, dtype=np.int64)
+    for b in range(n_blocks):
+        m = min(b * BLOCK + BLOCK, n) - b * BLOCK
+        ka, ca = streams.poisson(
+            streams.stream_key(seed, streams.BEHAVE, day, b + block0),
+            np.uint64(0),
+            rate_a * (s_total + top_g[b]),
+        )
+        count_a[b] = ka
+        after_a[b] = ca
+        kb = 0
+        if rate_b > 0.0:
+            kb, _ = streams.poisson(
+                streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0),
+                np.uint64(0),
+                rate_b * m,
+            )
+        offsets[b + 1] = offsets[b] + ka + kb
+    return count_a, after_a, offsets
+
+
 @sized_kernel(2)
+def _simple_kernel(
+    seed: int,
+    day: int,
+    deterrence: np.ndarray,
+    levels: np.ndarray | None,
+    n: int,
+    top_g: np.ndarray,
+    top_j: np.ndarray,
+    perm_key: np.ndarray,
+    v_key: np.ndarray,
+    s_prob: np.ndarray,
+    s_alias: np.ndarray,
+    s_env: np.ndarray,
+    s_low: np.ndarray,
+    s_total: float,
+    table: np.ndarray,
+    rate_a: float,
+    block0: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_behave_kernel`'s short path: one behaviour, no age limits, no rate multipliers.
+
+    Deterrence folds into the propensity's thinning: w x e_r < g x d_i. Two draws per
+    candidate whatever happens (x: who, w: kept), so that no candidate's counter waits
+    on another's memory reads. Pass 1 (`_candidates`) finds who, reading no state; pass 2
+    reads the state of all of them, reads independent of one another, and keeps
+    branch-free: a kept/dropped branch on a state read serialised the reads' cache
+    misses (1.5x).
+    """
+    n_blocks = top_g.size
+    off = block0 * BLOCK  # first id of the blocks given (a shard's; 0 in one process)
+    count_a, after_a, offsets = _layout(seed, day, n, top_g, s_total, rate_a, 0.0, block0)
+    size = offsets[n_blocks]
+    actor = np.empty(size, dtype=np.int32)
+    w_buf = np.empty(size, dtype=np.float64)  # the candidates between the two passes
+    r_buf = np.empty(size, dtype=np.int16)
+    kept = np.zeros(n_blocks, dtype=np.int64)
+    for b in prange(n_blocks):
+        lo = b * BLOCK
+        m = min(lo + BLOCK, n) - lo
+        first = offsets[b]
+        key = streams.stream_key(seed, streams.BEHAVE, day, b + block0)
+        vk = v_key[b]
+        for q in range(lo, lo + m, 64 // deterrence.itemsize):  # the block's state lines
+            prefetch(deterrence, q)
+        last = _candidates(
+            key,
+            after_a[b],
+            count_a[b],
+            s_total + top_g[b],
+            s_total,
+            top_j[b],
+            s_prob,
+            s_alias,
+            perm_key[b],
+            lo,
+            m,
+            actor,
+            w_buf,
+            r_buf,
+            first,
+        )
+        out = first
+        for t in range(first, last):
+            i, w, r = actor[t], w_buf[t], r_buf[t]
+            d = deterrence[i] if levels is None else levels[deterrence[i]]
+            if r < 0:
+                ok = w < d
+            else:
+                low = s_low[r] * d
+                ok = w < low  # the squeeze; else the bound g <= e_r, else g
+                if (w >= low) & (w < d * (1.0 + MARGIN)):
+                    u = (r + streams.uniform(vk, np.uint64(i - lo))) / BLOCK
+                    ok = w * s_env[r] < body_quantile(table, u) * d
+            actor[out] = i + off  # out <= t: a slot already read
+            out += np.int64(ok)
+        kept[b] = out - first
+    return _gather(actor, np.zeros(size, dtype=np.uint8), offsets, kept)
+
+
+@sized_kernel(2)
+def _general_kernel(
+    seed: int,
+    day: int,
+    deterrence: np.ndarray,
+    levels: np.ndarray | None,
+    n: int,
+    top_g: np.ndarray,
+    top_j: np.ndarray,
+    perm_key: np.ndarray,
+    v_key: np.ndarray,
+    s_prob: np.ndarray,
+    s_alias: np.ndarray,
+    s_env: np.ndarray,
+    s_low: np.ndarray,
+    s_total: float,
+    table: np.ndarray,
+    rate_a: float,
+    kinds_a: np.ndarray,
+    rate_b: float,
+    kinds_b: np.ndarray,
+    undeterred: np.ndarray,
+    multiplier: np.ndarray,
+    multiplier_b: np.ndarray,
+    age: np.ndarray,
+    age_lo: np.ndarray,
+    age_hi: np.ndarray,
+    block0: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_behave_kernel`'s general path: behaviours by rate share, age limits, multipliers.
+
+    Each candidate of the first source passes the propensity test (`_keep_body`), then
+    its behaviour is drawn and the act thinned by `_accept`; the second source's
+    candidates go straight to `_accept`.
+    """
+    n_blocks = top_g.size
+    off = block0 * BLOCK  # first id of the blocks given (a shard's; 0 in one process)
+    multi_a = kinds_a.shape[1] > 1
+    multi_b = kinds_b.shape[1] > 1
+    count_a, after_a, offsets = _layout(seed, day, n, top_g, s_total, rate_a, rate_b, block0)
+    actor = np.empty(offsets[n_blocks], dtype=np.int32)
+    kind = np.empty(offsets[n_blocks], dtype=np.uint8)
+    kept = np.zeros(n_blocks, dtype=np.int64)
+    for b in prange(n_blocks):
+        lo = b * BLOCK
+        m = min(lo + BLOCK, n) - lo
+        weight = s_total + top_g[b]
+        out = offsets[b]
+        key = streams.stream_key(seed, streams.BEHAVE, day, b + block0)
+        pk, vk = perm_key[b], v_key[b]
+        c = after_a[b]
+        for _ in range(count_a[b]):
+            # the candidate: the top citizen, or a body stratum r and its citizen
+            x = streams.uniform(key, c) * weight
+            c += np.uint64(1)
+            r = -1
+            if x >= s_total:
+                i = lo + top_j[b]
+            else:
+                y = x / s_total * (BLOCK - 1)
+                r = min(int(y), BLOCK - 2)
+                if y - r >= s_prob[r]:
+                    r = int(s_alias[r])
+                j = local_id(pk, r)
+                if j >= m:  # an empty slot of a partial block
+                    continue
+                i = lo + j
+            if r >= 0:
+                ok, c = _keep_body(key, c, i - lo, r, 1.0, vk, s_env, s_low, table)
+                if not ok:
+                    continue
+            k = 0
+            if multi_a:
+                k = _pick(kinds_a, streams.uniform(key, c))
+                c += np.uint64(1)
+            ok, c = _accept(
+                key, c, i, k, deterrence, levels, undeterred, multiplier, age, age_lo, age_hi
+            )
+            if ok:
+                actor[out] = i + off
+                kind[out] = k
+                out += 1
+        if rate_b > 0.0:
+            key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0)
+            k_count, c = streams.poisson(key, np.uint64(0), rate_b * m)
+            for _ in range(k_count):
+                i = lo + int(streams.uniform(key, c) * m)
+                c += np.uint64(1)
+                k = 0
+                if multi_b:
+                    k = _pick(kinds_b, streams.uniform(key, c))
+                    c += np.uint64(1)
+                ok, c = _accept(
+                    key, c, i, k, deterrence, levels, undeterred, multiplier_b, age, age_lo, age_hi
+                )
+                if ok:
+                    actor[out] = i + off
+                    kind[out] = k
+                    out += 1
+        kept[b] = out - offsets[b]
+    return _gather(actor, kind, offsets, kept)
+
+
 def _behave_kernel(
     seed: int,
     day: int,
@@ -207,153 +433,36 @@ def _behave_kernel(
     age_lo: np.ndarray,
     age_hi: np.ndarray,
     simple: bool,
+    levels: np.ndarray | None = None,
     block0: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Acts of one day as (actor, behaviour) arrays, in block order.
 
     Candidates come from two superposed Poisson sources: one at rate g_i * rate_a
-    (drawn by thinning the block's strata envelope, `_candidate` and `_keep_body`) and
+    (drawn by thinning the block's strata envelope, `_candidates` and `_keep_body`) and
     one at rate rate_b for everyone in the block (uniform slot); behaviours loading on
     the propensity feed the first, the rest the second. Each candidate is then thinned by
-    `_accept`; `simple` (no age limits, no rewarded acts, no rate multipliers) takes the
-    minimal model's short path, which folds deterrence into the propensity's thinning.
-    The arrays cover the blocks from global block `block0` on (a shard's; 0 in one
-    process): streams are keyed by the global block, acts name global ids, state is
-    indexed from the first block given.
+    `_accept`. `simple` (one behaviour, no age limits, no rate multipliers, no second
+    source) takes the minimal model's short path, `_simple_kernel`; otherwise
+    `_general_kernel`. Two kernels rather than a branch: a run compiles only the one it
+    uses. d_i is `deterrence[i]`, or `levels[deterrence[i]]` when `levels` (uint8 levels,
+    `deterrence_levels`) is given. The arrays cover the blocks from global block
+    `block0` on (a shard's; 0 in one process): streams are keyed by the global block,
+    acts name global ids, state is indexed from the first block given.
     """
-    n_blocks = top_g.size
-    off = block0 * BLOCK  # first id of the blocks given (a shard's; 0 in one process)
-    multi_a = kinds_a.shape[1] > 1
-    multi_b = kinds_b.shape[1] > 1
-    counts = np.empty(n_blocks, dtype=np.int64)
-    count_a = np.empty(n_blocks, dtype=np.int64)
-    after_a = np.empty(n_blocks, dtype=np.uint64)  # stream position after the Poisson draw
-    for b in prange(n_blocks):
-        m = min(b * BLOCK + BLOCK, n) - b * BLOCK
-        ka, ca = streams.poisson(
-            streams.stream_key(seed, streams.BEHAVE, day, b + block0),
-            np.uint64(0),
-            rate_a * (s_total + top_g[b]),
-        )
-        count_a[b] = ka
-        after_a[b] = ca
-        kb = 0
-        if rate_b > 0.0:
-            kb, _ = streams.poisson(
-                streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0),
-                np.uint64(0),
-                rate_b * m,
-            )
-        counts[b] = ka + kb
-    offsets = np.zeros(n_blocks + 1, dtype=np.int64)
-    for b in range(n_blocks):
-        offsets[b + 1] = offsets[b] + counts[b]
-    actor = np.empty(offsets[n_blocks], dtype=np.int32)
-    kind = np.empty(offsets[n_blocks], dtype=np.uint8)
-    kept = np.zeros(n_blocks, dtype=np.int64)
-    # the simple path's candidates between its two passes (empty otherwise)
-    w_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.float64)
-    r_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.int16)
-    for b in prange(n_blocks):
-        lo = b * BLOCK
-        m = min(lo + BLOCK, n) - lo
-        weight = s_total + top_g[b]
-        out = offsets[b]
-        key = streams.stream_key(seed, streams.BEHAVE, day, b + block0)
-        pk, vk = perm_key[b], v_key[b]
-        k_count, c = count_a[b], after_a[b]
-        if simple:
-            # two draws per candidate whatever happens (x: who, w: kept), so that no
-            # candidate's counter waits on another's memory reads: w x e_r < g x d.
-            # Pass 1 finds who (no state read); pass 2 reads the state of all of them,
-            # reads independent of one another, and keeps branch-free: a kept/dropped
-            # branch on a state read serialised the reads' cache misses (1.5x)
-            first = out
-            for q in range(lo, lo + m, 64 // deterrence.itemsize):  # the block's state lines
-                prefetch(deterrence, q)
-            last = _candidates(
-                key,
-                c,
-                k_count,
-                weight,
-                s_total,
-                top_j[b],
-                s_prob,
-                s_alias,
-                pk,
-                lo,
-                m,
-                actor,
-                w_buf,
-                r_buf,
-                out,
-            )
-            out = first
-            for t in range(first, last):
-                i, w, r = actor[t], w_buf[t], r_buf[t]
-                d = deterrence[i]
-                if r < 0:
-                    ok = w < d
-                else:
-                    low = s_low[r] * d
-                    ok = w < low  # the squeeze; else the bound g <= e_r, else g
-                    if (w >= low) & (w < d * (1.0 + MARGIN)):
-                        u = (r + streams.uniform(vk, np.uint64(i - lo))) / BLOCK
-                        ok = w * s_env[r] < body_quantile(table, u) * d
-                actor[out] = i + off  # out <= t: a slot already read
-                kind[out] = 0
-                out += np.int64(ok)
-        for _ in range(0 if simple else k_count):
-            # the candidate: the top citizen, or a body stratum r and its citizen
-            x = streams.uniform(key, c) * weight
-            c += np.uint64(1)
-            r = -1
-            if x >= s_total:
-                i = lo + top_j[b]
-            else:
-                y = x / s_total * (BLOCK - 1)
-                r = min(int(y), BLOCK - 2)
-                if y - r >= s_prob[r]:
-                    r = int(s_alias[r])
-                j = local_id(pk, r)
-                if j >= m:  # an empty slot of a partial block
-                    continue
-                i = lo + j
-            if r >= 0:
-                ok, c = _keep_body(key, c, i - lo, r, 1.0, vk, s_env, s_low, table)
-                if not ok:
-                    continue
-            k = 0
-            if multi_a:
-                k = _pick(kinds_a, streams.uniform(key, c))
-                c += np.uint64(1)
-            ok, c = _accept(key, c, i, k, deterrence, undeterred, multiplier, age, age_lo, age_hi)
-            if ok:
-                actor[out] = i + off
-                kind[out] = k
-                out += 1
-        if rate_b > 0.0:
-            key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0)
-            k_count, c = streams.poisson(key, np.uint64(0), rate_b * m)
-            for _ in range(k_count):
-                i = lo + int(streams.uniform(key, c) * m)
-                c += np.uint64(1)
-                k = 0
-                if multi_b:
-                    k = _pick(kinds_b, streams.uniform(key, c))
-                    c += np.uint64(1)
-                ok, c = _accept(
-                    key, c, i, k, deterrence, undeterred, multiplier_b, age, age_lo, age_hi
-                )
-                if ok:
-                    actor[out] = i + off
-                    kind[out] = k
-                    out += 1
-        kept[b] = out - offsets[b]
-    return _gather(actor, kind, offsets, kept)
+    if simple:
+        return _simple_kernel(
+            seed, day, deterrence, levels, n, top_g, top_j, perm_key, v_key, s_prob,
+            s_alias, s_env, s_low, s_total, table, rate_a, block0,
+        )  # fmt: skip
+    return _general_kernel(
+        seed, day, deterrence, levels, n, top_g, top_j, perm_key, v_key, s_prob, s_alias,
+        s_env, s_low, s_total, table, rate_a, kinds_a, rate_b, kinds_b, undeterred,
+        multiplier, multiplier_b, age, age_lo, age_hi, block0,
+    )  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _count_acts(actors: np.ndarray, committed: np.ndarray) -> None:
     """committed[i] += 1 per act of i, in a tight loop after the day's draw.
 
@@ -363,7 +472,7 @@ def _count_acts(actors: np.ndarray, committed: np.ndarray) -> None:
         committed[actors[t]] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _gather(
     actor: np.ndarray, kind: np.ndarray, offsets: np.ndarray, kept: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -381,204 +490,6 @@ def _gather(
             kind_out[pos] = kind[s + j]
             pos += 1
     return actor_out, kind_out
-
-
-@njit(cache=True, **HELPER)
-def _accept_level(
-    key: np.uint64,
-    c: np.uint64,
-    i: int,
-    k: int,
-    deterrence: np.ndarray,
-    levels: np.ndarray,
-    undeterred: np.ndarray,
-    multiplier: np.ndarray,
-    age: np.ndarray,
-    age_lo: np.ndarray,
-    age_hi: np.ndarray,
-) -> tuple[bool, np.uint64]:
-    """`_accept` with d_i = levels[deterrence[i]] (a uint8 level, `deterrence_levels`).
-
-    Specific deterrence d_i applies to violations only: rewarded acts and lawful acts
-    (`undeterred[k]`) respond to today's multiplier m_k alone (chilling, for lawful acts).
-    """
-    if age.size > 0 and (age[i] < age_lo[k] or age[i] > age_hi[k]):
-        return False, c
-    a = multiplier[k]
-    if not undeterred[k]:
-        a *= levels[deterrence[i]]
-    if a < 1.0:
-        kept = streams.uniform(key, c) < a
-        return kept, c + np.uint64(1)
-    return True, c
-
-
-@sized_kernel(2)
-def _behave_levels_kernel(
-    seed: int,
-    day: int,
-    deterrence: np.ndarray,
-    n: int,
-    top_g: np.ndarray,
-    top_j: np.ndarray,
-    perm_key: np.ndarray,
-    v_key: np.ndarray,
-    s_prob: np.ndarray,
-    s_alias: np.ndarray,
-    s_env: np.ndarray,
-    s_low: np.ndarray,
-    s_total: float,
-    table: np.ndarray,
-    rate_a: float,
-    kinds_a: np.ndarray,
-    rate_b: float,
-    kinds_b: np.ndarray,
-    undeterred: np.ndarray,
-    multiplier: np.ndarray,
-    multiplier_b: np.ndarray,
-    age: np.ndarray,
-    age_lo: np.ndarray,
-    age_hi: np.ndarray,
-    simple: bool,
-    levels: np.ndarray,
-    block0: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """`_behave_kernel` with d_i = levels[deterrence[i]] (uint8 levels, `deterrence_levels`).
-
-    A twin rather than a branch: one kernel with a per-act choice ran 15-25% slower.
-    """
-    n_blocks = top_g.size
-    off = block0 * BLOCK  # first id of the blocks given (a shard's; 0 in one process)
-    multi_a = kinds_a.shape[1] > 1
-    multi_b = kinds_b.shape[1] > 1
-    counts = np.empty(n_blocks, dtype=np.int64)
-    count_a = np.empty(n_blocks, dtype=np.int64)
-    after_a = np.empty(n_blocks, dtype=np.uint64)  # stream position after the Poisson draw
-    for b in prange(n_blocks):
-        m = min(b * BLOCK + BLOCK, n) - b * BLOCK
-        ka, ca = streams.poisson(
-            streams.stream_key(seed, streams.BEHAVE, day, b + block0),
-            np.uint64(0),
-            rate_a * (s_total + top_g[b]),
-        )
-        count_a[b] = ka
-        after_a[b] = ca
-        kb = 0
-        if rate_b > 0.0:
-            kb, _ = streams.poisson(
-                streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0),
-                np.uint64(0),
-                rate_b * m,
-            )
-        counts[b] = ka + kb
-    offsets = np.zeros(n_blocks + 1, dtype=np.int64)
-    for b in range(n_blocks):
-        offsets[b + 1] = offsets[b] + counts[b]
-    actor = np.empty(offsets[n_blocks], dtype=np.int32)
-    kind = np.empty(offsets[n_blocks], dtype=np.uint8)
-    kept = np.zeros(n_blocks, dtype=np.int64)
-    # the simple path's candidates between its two passes (empty otherwise)
-    w_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.float64)
-    r_buf = np.empty(offsets[n_blocks] if simple else 0, dtype=np.int16)
-    for b in prange(n_blocks):
-        lo = b * BLOCK
-        m = min(lo + BLOCK, n) - lo
-        weight = s_total + top_g[b]
-        out = offsets[b]
-        key = streams.stream_key(seed, streams.BEHAVE, day, b + block0)
-        pk, vk = perm_key[b], v_key[b]
-        k_count, c = count_a[b], after_a[b]
-        if simple:
-            # two draws per candidate whatever happens (x: who, w: kept), so that no
-            # candidate's counter waits on another's memory reads: w x e_r < g x d.
-            # Pass 1 finds who (no state read); pass 2 reads the state of all of them,
-            # reads independent of one another, and keeps branch-free: a kept/dropped
-            # branch on a state read serialised the reads' cache misses (1.5x)
-            first = out
-            for q in range(lo, lo + m, 64 // deterrence.itemsize):  # the block's state lines
-                prefetch(deterrence, q)
-            last = _candidates(
-                key,
-                c,
-                k_count,
-                weight,
-                s_total,
-                top_j[b],
-                s_prob,
-                s_alias,
-                pk,
-                lo,
-                m,
-                actor,
-                w_buf,
-                r_buf,
-                out,
-            )
-            out = first
-            for t in range(first, last):
-                i, w, r = actor[t], w_buf[t], r_buf[t]
-                d = levels[deterrence[i]]
-                if r < 0:
-                    ok = w < d
-                else:
-                    low = s_low[r] * d
-                    ok = w < low  # the squeeze; else the bound g <= e_r, else g
-                    if (w >= low) & (w < d * (1.0 + MARGIN)):
-                        u = (r + streams.uniform(vk, np.uint64(i - lo))) / BLOCK
-                        ok = w * s_env[r] < body_quantile(table, u) * d
-                actor[out] = i + off  # out <= t: a slot already read
-                kind[out] = 0
-                out += np.int64(ok)
-        for _ in range(0 if simple else k_count):
-            # the candidate: the top citizen, or a body stratum r and its citizen
-            x = streams.uniform(key, c) * weight
-            c += np.uint64(1)
-            r = -1
-            if x >= s_total:
-                i = lo + top_j[b]
-            else:
-                y = x / s_total * (BLOCK - 1)
-                r = min(int(y), BLOCK - 2)
-                if y - r >= s_prob[r]:
-                    r = int(s_alias[r])
-                j = local_id(pk, r)
-                if j >= m:  # an empty slot of a partial block
-                    continue
-                i = lo + j
-            if r >= 0:
-                ok, c = _keep_body(key, c, i - lo, r, 1.0, vk, s_env, s_low, table)
-                if not ok:
-                    continue
-            k = 0
-            if multi_a:
-                k = _pick(kinds_a, streams.uniform(key, c))
-                c += np.uint64(1)
-            ok, c = _accept_level(
-                key, c, i, k, deterrence, levels, undeterred, multiplier, age, age_lo, age_hi
-            )
-            if ok:
-                actor[out] = i + off
-                kind[out] = k
-                out += 1
-        if rate_b > 0.0:
-            key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0)
-            k_count, c = streams.poisson(key, np.uint64(0), rate_b * m)
-            for _ in range(k_count):
-                i = lo + int(streams.uniform(key, c) * m)
-                c += np.uint64(1)
-                k = 0
-                if multi_b:
-                    k = _pick(kinds_b, streams.uniform(key, c))
-                    c += np.uint64(1)
-                ok, c = _accept_level(
-                    key, c, i, k, deterrence, levels, undeterred, multiplier_b, age, age_lo, age_hi
-                )
-                if ok:
-                    actor[out] = i + off
-                    kind[out] = k
-                    out += 1
-        kept[b] = out - offsets[b]
-    return _gather(actor, kind, offsets, kept)
 
 
 MAX_LEVEL = 255  # the most records a uint8 deterrence level counts
@@ -808,9 +719,7 @@ class Behave(Module):
             and (mult_a == 1.0).all()
             and self.rate_b == 0.0
         )
-        kernel = _behave_kernel if self.levels is None else _behave_levels_kernel
-        extra = () if self.levels is None else (self.levels,)
-        ctx.actors, ctx.kinds = kernel(
+        ctx.actors, ctx.kinds = _behave_kernel(
             self.seed,
             ctx.day,
             self.deterrence,
@@ -836,7 +745,7 @@ class Behave(Module):
             self.age_lo,
             self.age_hi,
             simple,
-            *extra,
+            self.levels,
             self.offset // BLOCK,
         )
         if self.keep_committed:
@@ -859,7 +768,7 @@ def _level_kernel(target: np.ndarray, top: int, level: np.ndarray, parts: int = 
                 level[j] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _deter_kernel(target: np.ndarray, factor: float, floor: float, d: np.ndarray) -> None:
     """d_j = max(floor, d_j * factor) once per record against j."""
     for r in range(target.size):

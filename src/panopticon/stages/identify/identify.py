@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from panopticon.core import streams
-from panopticon.core.jit import uniform
+from panopticon.core.jit import KERNEL, uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily, value_on
 from panopticon.core.population import demographics
@@ -134,7 +134,7 @@ def attribution_tables(scenario: Scenario, counts: np.ndarray) -> tuple[np.ndarr
     return p_same, p_other
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _identify_kernel(
     key: np.uint64,
     side: np.uint64,

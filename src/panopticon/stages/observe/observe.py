@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import PARALLEL_FROM, sized_kernel, uniform
+from panopticon.core.jit import KERNEL, PARALLEL_FROM, sized_kernel, uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily
 from panopticon.core.population import BLOCK
@@ -80,7 +80,7 @@ def day_keys(seed: int, day: int, n_channels: int) -> np.ndarray:
     return np.array(keys, dtype=np.uint64)
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _ordinals(actors: np.ndarray) -> tuple[np.ndarray, bool]:
     """Each act's number among its actor's acts so far in the list; False if unusable.
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 from numba import njit
 
 from panopticon.core import streams
+from panopticon.core.jit import KERNEL
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.params import Daily, Schedule
 from panopticon.core.records import (
@@ -45,7 +46,7 @@ from panopticon.io.fs import RunError
 from panopticon.scenario.schema import Scenario
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _count_kernel(
     target: np.ndarray, correct: np.ndarray, rec_correct: np.ndarray, rec_wrong: np.ndarray
 ) -> None:
@@ -57,7 +58,7 @@ def _count_kernel(
             rec_wrong[target[r]] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _sample_kernel(seed: int, day: int, n: int, share: float) -> np.ndarray:
     """Indices of the records kept by a uniform sample with probability `share`."""
     key = streams.stream_key(seed, streams.RECORD_SAMPLE, day, 0)
@@ -70,7 +71,7 @@ def _sample_kernel(seed: int, day: int, n: int, share: float) -> np.ndarray:
     return keep[:m]
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _appeal_kernel(
     seed: int,
     act_day: np.ndarray,

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from panopticon.core.jit import PARALLEL_FROM, sized_kernel
+from panopticon.core.jit import HELPER, PARALLEL_FROM, sized_kernel
 from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.registry import register
 
@@ -21,7 +21,7 @@ SANCTIONED = np.uint8(1)
 WRONGLY = np.uint8(2)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, **HELPER)
 def _status(score: float, true_score: float, threshold: float) -> np.uint8:
     """Status bits of one citizen."""
     s = np.uint8(0)

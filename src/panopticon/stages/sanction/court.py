@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from panopticon.core import streams
+from panopticon.core.jit import KERNEL
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.params import Daily
 from panopticon.core.registry import register
@@ -63,13 +64,13 @@ def cumulative(daily_per_year: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _exp1(key: np.uint64, counter: int) -> float:
     """An Exp(1) threshold from draw `counter` of stream `key`."""
     return -math.log(1.0 - streams.uniform(key, np.uint64(counter)))
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _first_day(cum: np.ndarray, day: int, threshold: float) -> int:
     """The first day t > `day` whose hazard since `day` reaches `threshold`; -1: not in the run.
 
@@ -83,7 +84,7 @@ def _first_day(cum: np.ndarray, day: int, threshold: float) -> int:
     return max(int(i) - 1, day + 1)
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _default(
     j: int,
     day: int,
@@ -111,7 +112,7 @@ def _default(
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _backlog(
     seed: int,
     share: float,
@@ -142,7 +143,7 @@ def _backlog(
     return n_def, m
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _events(
     day: int,
     seed: int,
@@ -208,7 +209,7 @@ def _events(
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _cohort_sum(by_since: np.ndarray, rates: np.ndarray, upto: int) -> float:
     """Sum over listing days s <= `upto` of members listed on s times rates[s], in day order."""
     total = 0.0
@@ -226,7 +227,7 @@ def tracks_cohorts(scenario: Any) -> bool:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _cases(
     day: int,
     seed: int,
@@ -264,7 +265,7 @@ def _cases(
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _picks(key: np.uint64, count: int, n: int) -> np.ndarray:
     """`count` uniform citizen ids (draws 0 .. count-1 of `key`), sorted, without repeats."""
     out = np.empty(count, dtype=np.int32)

@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from panopticon.core.jit import KERNEL
+
 MAX_TRIGGERS = 16  # per score policy: 2 status bits each in one uint32 per citizen
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _trigger_status(
     ids: np.ndarray,
     score: np.ndarray,

@@ -14,14 +14,14 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import sized_kernel
+from panopticon.core.jit import KERNEL, sized_kernel
 from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.registry import register
 from panopticon.scenario.schema import FactorsPolicy, Scenario
 from panopticon.stages.score.grades import Grades, score_dtype
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _factor_add(
     target: np.ndarray,
     kinds: np.ndarray,

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit, prange
 
-from panopticon.core.jit import sized_kernel
+from panopticon.core.jit import HELPER, KERNEL, sized_kernel
 from panopticon.core.metrics import BLOCK_ROWS
 
 
@@ -87,7 +87,7 @@ class Grades:
         )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, **HELPER)
 def _band(value: float, lows: np.ndarray) -> int:
     """Grade code of a score: the first band (best first) whose low end it reaches."""
     for g in range(lows.size):
@@ -117,12 +117,16 @@ def _grade_all(
             grade[i] = g
             true_grade[i] = t
             local[b, g, t] += 1
-    pairs[:, :] = 0
-    for b in range(n_blocks):
-        pairs += local[b]
+    # summed by loops: whole-array assignment and `+=` on 2-D slices compile slowly
+    for g in range(k):
+        for t in range(k):
+            total = 0
+            for b in range(n_blocks):
+                total += local[b, g, t]
+            pairs[g, t] = total
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _grade_touched(
     touched: np.ndarray,
     score: np.ndarray,

@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from panopticon.core import streams
+from panopticon.core.jit import KERNEL
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.params import Daily, Schedule, highest
 from panopticon.core.registry import register
@@ -32,7 +33,7 @@ def exit_hazard(chance: np.ndarray) -> np.ndarray:
     return np.cumsum(h)
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _exit_day(cum: np.ndarray, day: int, threshold: float) -> int:
     """First day t > `day` with cum[t] - cum[day] > threshold; past the run, the last hazard."""
     t = np.searchsorted(cum, cum[day] + threshold, side="right")
@@ -46,7 +47,7 @@ def _exit_day(cum: np.ndarray, day: int, threshold: float) -> int:
     return int(min(last + math.floor(left / h) + 1.0, 2.0**31 - 1))
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _list_add(
     day: int,
     target: np.ndarray,
@@ -118,7 +119,7 @@ def _list_add(
     return entries, entries_true
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _list_recheck(
     day: int,
     ids: np.ndarray,

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
+from panopticon.core.jit import KERNEL
 from panopticon.core.metrics import LongTable
 from panopticon.core.module import CollateralMembership, DayContext, Module, Phase, TableSpec
 from panopticon.core.records import MISSED
@@ -46,7 +47,7 @@ CONSEQUENCES = {
 }
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _count_by(
     group: np.ndarray, ids: np.ndarray, mask: np.ndarray, want: bool, k: int
 ) -> np.ndarray:
@@ -60,7 +61,7 @@ def _count_by(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _tally(group: np.ndarray, on: np.ndarray, truth: np.ndarray, k: int) -> np.ndarray:
     """Per group: members (`on`), and members not members in truth; one pass."""
     out = np.zeros((2, k), dtype=np.int64)

@@ -246,7 +246,17 @@ def _partner(key: np.uint64, i: int, t: int, attempt: int, cum: np.ndarray, n: i
     c = (np.uint64(i) << U32) | (np.uint64(t) << U16) | np.uint64(attempt)
     u = streams.uniform(key, c)
     if cum.size == n:
-        return min(np.int64(np.searchsorted(cum, u * cum[n - 1], side="right")), n - 1)
+        # np.searchsorted(cum, x, side="right") by hand: the first k with cum[k] > x (the
+        # library's version costs about 0.6 s to compile, for its NaN and complex cases)
+        x = u * cum[n - 1]
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if cum[mid] <= x:
+                lo = mid + 1
+            else:
+                hi = mid
+        return min(lo, n - 1)
     return np.int64(u * n)
 
 
@@ -265,7 +275,8 @@ def _first_partners(
     for q in prange(wanting.size):
         i = wanting[q]
         for t in range(want[i]):
-            out[starts[q] + t] = _partner(key, i, t, 0, cum, n)
+            # int64 arguments, as `_new_ties` passes: one compiled version of `_partner`
+            out[starts[q] + t] = _partner(key, np.int64(i), np.int64(t), np.int64(0), cum, n)
     return out
 
 

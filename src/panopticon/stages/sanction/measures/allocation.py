@@ -31,12 +31,13 @@ import pyarrow as pa
 from numba import njit
 
 from panopticon.core import streams
+from panopticon.core.jit import KERNEL
 from panopticon.core.module import Column, DayContext, Export, Membership, StateSpec
 from panopticon.core.params import Daily
 from panopticon.stages.sanction.measures.base import MeasureKind, register_kind
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _allocation_keys(seed: int, day: int, measure: int, lo: int, n: int) -> np.ndarray:
     """One uniform key per citizen lo..lo+n-1 for a round (lottery keys and tie breaks).
 
