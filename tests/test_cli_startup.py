@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
 
 from panopticon.cli.main import COMMANDS, build_parser
+from panopticon.core import arrow
 
 
 def _listed(parser: object) -> list[tuple[str, str]]:
@@ -62,3 +69,50 @@ def test_the_engine_and_its_stages_import_no_solver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "OPTIMIZE False"
+
+
+def test_a_run_imports_no_pandas(tmp_path: Path) -> None:
+    """A whole run writes its tables without pandas (importing it costs 0.3-0.7 s)."""
+    out = tmp_path / "run"
+    argv = ["run", "seed-article", "--population", "5000", "--days", "3", "--out", str(out)]
+    code = (
+        "import sys\n"
+        "from panopticon.cli.main import main\n"
+        f"rc = main({[*argv, '--quiet']!r})\n"
+        "print('PANDAS', rc, 'pandas' in sys.modules)"
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert got.stdout.splitlines()[-1] == "PANDAS 0 False"
+    assert (out / "people.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "values, kind",
+    [
+        (np.array([1.5, np.nan, -0.0, np.inf]), None),
+        (np.arange(7, dtype=np.int32), pa.int64()),
+        (np.array([True, False, True] * 7), None),
+        (np.array([3, 0, 255], dtype=np.uint8), None),
+        (np.empty(0), pa.int32()),
+        (np.datetime64("2014-01-01") + np.arange(40), pa.date32()),
+        (["flight", "trén", ""], pa.string()),
+        (np.array(["a", "b"], dtype=object), pa.string()),
+    ],
+)
+def test_arrow_arrays_equal_pyarrows(values: Any, kind: pa.DataType | None) -> None:
+    """`core.arrow.array` gives `pa.array`'s type, validity and value bytes."""
+    got, want = arrow.array(values, kind), pa.array(values, type=kind)
+    assert got.type == want.type and got.null_count == want.null_count == 0
+    if pa.types.is_floating(want.type):  # NaN != NaN: compare the bytes
+        assert got.buffers()[1].to_pybytes() == want.buffers()[1].to_pybytes()
+    else:
+        assert got.equals(want)
+
+
+def test_arrow_table_casts_to_the_schema() -> None:
+    """`core.arrow.table` with a schema casts as `pa.table` does; a 2-D array is refused."""
+    schema = pa.schema([("day", pa.int32()), ("n", pa.int64())])
+    cols = {"day": np.arange(3), "n": np.array([1, 2, 3], dtype=np.uint16)}
+    assert arrow.table(cols, schema).equals(pa.table(cols, schema=schema))
+    with pytest.raises(ValueError, match="1-D"):
+        arrow.array(np.zeros((2, 2)))

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 import panopticon.stages.builtin  # noqa: F401  (the built-in modules, registered at import)
-from panopticon.core import memory
+from panopticon.core import arrow, memory
 from panopticon.core import population as population_mod
 from panopticon.core.budget import check_work
 from panopticon.core.metrics import DailyMetrics
@@ -344,7 +344,7 @@ class Simulation:
                         f"exports() declares {sorted(declared)}"
                     )
             cols[e.name] = got[id(m)][e.name]
-        return pa.table(cols)
+        return arrow.table(cols)
 
     def people_chunks(self, rows: int = PEOPLE_ROWS) -> Iterator[pa.Table]:
         """The people table in chunks of `rows` rows (each built only when asked for)."""

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 from numba import prange
 
+from panopticon.core import arrow
 from panopticon.core.jit import sized_kernel
 
 
@@ -36,7 +37,7 @@ class DailyMetrics:
     def dates(self) -> pa.Array:
         """The calendar date of each filled day (date32), from the start date."""
         first = np.datetime64(self.start, "D")
-        return pa.array(first + np.arange(self.filled), type=pa.date32())
+        return arrow.array(first + np.arange(self.filled), pa.date32())
 
     def table(self) -> pa.Table:
         """The filled rows as an Arrow table (`day`, `date` when known, then the columns)."""
@@ -44,7 +45,7 @@ class DailyMetrics:
         if self.start is not None:
             cols["date"] = self.dates()
         cols.update({k: v[: self.filled] for k, v in self.columns.items() if k != "day"})
-        return pa.table(cols)
+        return arrow.table(cols)
 
     def totals(self, agg: dict[str, str]) -> dict[str, float]:
         """Each column's total by its declared aggregation: sum, last value or mean."""
@@ -94,8 +95,8 @@ class LongTable:
         for f in self.schema:
             parts = self.parts[f.name]
             arr = np.concatenate(parts) if parts else np.empty(0)
-            data[f.name] = pa.array(arr, type=f.type)
-        return pa.table(data, schema=self.schema)
+            data[f.name] = arrow.array(arr, f.type)
+        return arrow.table(data, schema=self.schema)
 
 
 BLOCK_ROWS = 65536  # rows per block of the parallel counting kernels (a constant: same sums)

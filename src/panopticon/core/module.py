@@ -392,11 +392,11 @@ def summed_counts(tables: list[pa.Table], columns: tuple[str, ...]) -> pa.Table:
 
     Snapshot tables of counts (histogram bins, grade counts) combine so over shards.
     """
-    import pyarrow as pa
+    from panopticon.core import arrow
 
     first = tables[0]
     for name in columns:
         total = sum(np.asarray(t[name]) for t in tables)
         index = first.schema.get_field_index(name)
-        first = first.set_column(index, name, pa.array(total, type=first.schema.field(name).type))
+        first = first.set_column(index, name, arrow.array(total, first.schema.field(name).type))
     return first

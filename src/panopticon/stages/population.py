@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
+from panopticon.core import arrow
 from panopticon.core import population as population_mod
 from panopticon.core.module import Export, Module, StateSpec
 from panopticon.core.registry import register
@@ -63,9 +63,9 @@ class Demographics(Module):
         """The columns of `exports()`."""
         out: dict[str, Any] = {"id": np.arange(self.sim.lo, self.sim.hi, dtype=np.int32)}
         if self.group is not None:
-            out["group"] = pa.DictionaryArray.from_arrays(self.group, self.groups)
+            out["group"] = arrow.dictionary(self.group, self.groups)
         if self.region is not None and self.show_region:
-            out["region"] = pa.DictionaryArray.from_arrays(self.region, self.regions)
+            out["region"] = arrow.dictionary(self.region, self.regions)
         if self.age is not None:
             out["age"] = self.age
         return out

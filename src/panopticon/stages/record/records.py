@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
-from panopticon.core import streams
+from panopticon.core import arrow, streams
 from panopticon.core.jit import KERNEL
 from panopticon.core.module import Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.params import Daily, Schedule
@@ -230,8 +230,8 @@ class Record(Module):
         self._pending: dict[int, list[RecordBatch]] = {}
         self._reversals: dict[int, list[RecordBatch]] = {}
         self.today_counts = {"appealed": 0, "appeals_won": 0, "wrongful_removed": 0}
-        self._behavior_names = pa.array(self.behaviors, type=pa.string())
-        self._channel_names = pa.array(list(self.channels), type=pa.string())
+        self._behavior_names = arrow.array(self.behaviors, pa.string())
+        self._channel_names = arrow.array(list(self.channels), pa.string())
         sim.provide("record_log", self)
 
     # -- declarations -------------------------------------------------------------------
@@ -389,24 +389,19 @@ class Record(Module):
                     for x in b
                 ]
             ),
-            "behavior": pa.DictionaryArray.from_arrays(
-                pa.array(cat([x.behavior for x in b])), self._behavior_names
-            ),
+            "behavior": arrow.dictionary(cat([x.behavior for x in b]), self._behavior_names),
             "perpetrator": cat([x.perpetrator for x in b]),
             "attributed_to": cat([x.attributed_to for x in b]),
-            "channel": pa.DictionaryArray.from_arrays(
-                pa.array(cat([x.channel for x in b])), self._channel_names
-            ),
+            "channel": arrow.dictionary(cat([x.channel for x in b]), self._channel_names),
             "correct": cat([x.correct for x in b]),
         }
         if self.delayed:
             cols["day_recorded"] = cat([np.full(len(x), x.day, dtype=np.int32) for x in b])
         if self.appeals:
-            cols["appeal"] = pa.DictionaryArray.from_arrays(
-                pa.array(cat([x.appeal for x in b])),
-                pa.array(list(APPEAL_STATUS), type=pa.string()),
+            cols["appeal"] = arrow.dictionary(
+                cat([x.appeal for x in b]), arrow.array(list(APPEAL_STATUS), pa.string())
             )
-        return pa.table(cols, schema=self.log_schema())
+        return arrow.table(cols, schema=self.log_schema())
 
     def step(self, ctx: DayContext) -> None:
         """Records appearing today (`ctx.batch`) and removed today on appeal (`ctx.removed`)."""

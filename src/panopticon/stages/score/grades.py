@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit, prange
 
+from panopticon.core import arrow
 from panopticon.core.jit import HELPER, KERNEL, sized_kernel
 from panopticon.core.metrics import BLOCK_ROWS
 
@@ -70,8 +71,8 @@ class Grades:
     def people_columns(self, grade: str, true_grade: str) -> dict[str, pa.Array]:
         """The grade codes as named (dictionary) columns for ``people.parquet``."""
         return {
-            grade: pa.DictionaryArray.from_arrays(self.grade, self.names),
-            true_grade: pa.DictionaryArray.from_arrays(self.true_grade, self.names),
+            grade: arrow.dictionary(self.grade, self.names),
+            true_grade: arrow.dictionary(self.true_grade, self.names),
         }
 
     def refresh(self, touched: np.ndarray) -> None:

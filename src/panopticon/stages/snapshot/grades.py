@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from panopticon.core import arrow
 from panopticon.core.module import DayContext, Module, Phase, TableSpec, summed_counts
 from panopticon.core.registry import register
 
@@ -98,12 +99,10 @@ class GradeCounts(Module):
             "wrongful": pa.int64(),
         }
         if not parts["day"]:
-            return {"grades": pa.table({k: pa.array([], type=t) for k, t in types.items()})}
-        return {
-            "grades": pa.table(
-                {k: pa.array(np.concatenate(v), type=types[k]) for k, v in parts.items()}
-            )
-        }
+            empty = {k: pa.array([], type=t) for k, t in types.items()}  # no days recorded
+            return {"grades": pa.table(empty)}
+        cols = {k: np.concatenate(v) for k, v in parts.items()}
+        return {"grades": arrow.table(cols, schema=pa.schema(list(types.items())))}
 
     def extra_state(self) -> dict[str, np.ndarray]:
         """The daily counts so far."""

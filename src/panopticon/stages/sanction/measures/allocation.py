@@ -27,10 +27,9 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from numba import njit
 
-from panopticon.core import streams
+from panopticon.core import arrow, streams
 from panopticon.core.jit import KERNEL
 from panopticon.core.module import Column, DayContext, Export, Membership, StateSpec
 from panopticon.core.params import Daily
@@ -221,7 +220,7 @@ class Allocation(MeasureKind):
 
     def people(self) -> dict[str, Any]:
         """Outcomes as a named column."""
-        return {self.name: pa.DictionaryArray.from_arrays(self.access, list(ACCESS))}
+        return {self.name: arrow.dictionary(self.access, list(ACCESS))}
 
     def round_day(self, day: int) -> bool:
         """Whether a round takes place on `day` (its first day, then every `every_days`)."""
