@@ -110,14 +110,15 @@ def _round(key: np.uint64, i: int, half: int) -> int:
 def local_id(key: np.uint64, rank: int) -> int:
     """The local id (0..4095) holding rank `rank` in its block: a keyed bijection.
 
-    Four Feistel rounds on 6-bit halves, unrolled. In a partial block of m citizens the
-    ranks of the ids m..4095 are empty slots (no citizen).
+    Four Feistel rounds on 6-bit halves (a loop, which LLVM unrolls). In a partial block
+    of m citizens the ranks of the ids m..4095 are empty slots (no citizen).
     """
     left, right = rank >> 6, rank & 63
-    left ^= _round(key, 0, right)
-    right ^= _round(key, 1, left)
-    left ^= _round(key, 2, right)
-    right ^= _round(key, 3, left)
+    for r in range(4):  # one call site (typed once); LLVM unrolls the loop
+        if r % 2 == 0:
+            left ^= _round(key, r, right)
+        else:
+            right ^= _round(key, r, left)
     return (left << 6) | right
 
 
@@ -125,10 +126,11 @@ def local_id(key: np.uint64, rank: int) -> int:
 def local_rank(key: np.uint64, j: int) -> int:
     """The rank of local id j (the inverse of `local_id`)."""
     left, right = j >> 6, j & 63
-    right ^= _round(key, 3, left)
-    left ^= _round(key, 2, right)
-    right ^= _round(key, 1, left)
-    left ^= _round(key, 0, right)
+    for r in range(3, -1, -1):  # `local_id`'s rounds undone in reverse order
+        if r % 2 == 0:
+            left ^= _round(key, r, right)
+        else:
+            right ^= _round(key, r, left)
     return (left << 6) | right
 
 
