@@ -103,7 +103,7 @@ def tail_quantile(shape: float, q: np.ndarray) -> np.ndarray:
 def _round(key: np.uint64, i: int, half: int) -> int:
     """Feistel round function: 6 key-dependent bits of a 6-bit half."""
     z = streams.mix64(key + np.uint64(half + 64 * i) * streams.GOLDEN)
-    return int(z & np.uint64(63))
+    return np.int64(z & np.uint64(63))
 
 
 @njit(cache=True, **KERNEL)
@@ -138,7 +138,7 @@ def local_rank(key: np.uint64, j: int) -> int:
 def body_quantile(table: np.ndarray, u: float) -> float:
     """The table quantile at u (linear between knots): a body stratum's propensity."""
     x = u * KNOTS
-    k = int(x)
+    k = np.int64(x)
     if k >= table.size - 1:
         k = table.size - 2
     f = x - k

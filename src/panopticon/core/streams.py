@@ -130,7 +130,7 @@ def poisson(key: np.uint64, counter: np.uint64, mean: float) -> tuple[int, np.ui
     total = 0
     if mean <= 0.0:
         return 0, counter
-    parts = int(mean // 500.0) + 1
+    parts = np.int64(mean // 500.0) + 1
     part = mean / parts
     limit = np.exp(-part)
     for _ in range(parts):

@@ -84,9 +84,9 @@ def _candidates(
             j = top
         else:
             y = x / s_total * (BLOCK - 1)
-            r = min(int(y), BLOCK - 2)
+            r = min(np.int64(y), BLOCK - 2)
             if y - r >= s_prob[r]:
-                r = int(s_alias[r])
+                r = np.int64(s_alias[r])
             j = local_id(pk, r)
         actor[out] = lo + j
         w_buf[out] = streams.uniform(key, ct + np.uint64(1))
@@ -99,9 +99,9 @@ def _candidates(
 def _pick(table: np.ndarray, u: float) -> int:
     """A behaviour drawn from a small alias table (row 0: keep chance, row 1: alias)."""
     x = u * table.shape[1]
-    k = int(x)
+    k = np.int64(x)
     if x - k >= table[0, k]:
-        k = int(table[1, k])
+        k = np.int64(table[1, k])
     return k
 
 
@@ -364,9 +364,9 @@ def _general_kernel(
                 i = lo + top_j[b]
             else:
                 y = x / s_total * (BLOCK - 1)
-                r = min(int(y), BLOCK - 2)
+                r = min(np.int64(y), BLOCK - 2)
                 if y - r >= s_prob[r]:
-                    r = int(s_alias[r])
+                    r = np.int64(s_alias[r])
                 j = local_id(pk, r)
                 if j >= m:  # an empty slot of a partial block
                     continue
@@ -390,7 +390,7 @@ def _general_kernel(
             key = streams.stream_key(seed, streams.BEHAVE_UNIFORM, day, b + block0)
             k_count, c = streams.poisson(key, np.uint64(0), rate_b * m)
             for _ in range(k_count):
-                i = lo + int(streams.uniform(key, c) * m)
+                i = lo + np.int64(streams.uniform(key, c) * m)
                 c += np.uint64(1)
                 k = 0
                 if multi_b:

@@ -197,21 +197,21 @@ def _identify_kernel(
                     # failures in a row have probability <= 2^-64 and fall back to anyone
                     for t in range(64):
                         u = uniform(sk, np.uint64(2 + t))
-                        pick = members[member_start[g] + int(u * size)]
+                        pick = members[member_start[g] + np.int64(u * size)]
                         if pick != i:
                             j = pick
                             break
                 elif v >= ps and v < ps + po and members.size > size:
                     # a member of another group: members are sorted by group, so skip
                     # the actor's block [member_start[g], member_start[g + 1])
-                    k = int(uniform(sk, np.uint64(2)) * (members.size - size))
+                    k = np.int64(uniform(sk, np.uint64(2)) * (members.size - size))
                     if k >= member_start[g]:
                         k += size
                     j = members[k]
             if j >= 0:
                 target[e] = j
             else:
-                j = int(uniform(ek, np.uint64(1)) * (n - 1))
+                j = np.int64(uniform(ek, np.uint64(1)) * (n - 1))
                 target[e] = j + 1 if j >= i else j
         else:
             target[e] = i

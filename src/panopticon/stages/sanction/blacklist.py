@@ -58,8 +58,8 @@ def _update_touched(
             new = _status(score[j], true_score[j], threshold)
             old = status[j]
             if new != old:
-                tally[p, 0] += int(new & SANCTIONED) - int(old & SANCTIONED)
-                tally[p, 1] += (int(new & WRONGLY) - int(old & WRONGLY)) // 2
+                tally[p, 0] += np.int64(new & SANCTIONED) - np.int64(old & SANCTIONED)
+                tally[p, 1] += (np.int64(new & WRONGLY) - np.int64(old & WRONGLY)) // 2
                 status[j] = new
     for p in range(parts):
         counts[0] += tally[p, 0]
@@ -76,8 +76,8 @@ def _update_all(
     for i in prange(score.size):
         s = _status(score[i], true_score[i], threshold)
         status[i] = s
-        n_s += int(s & SANCTIONED)
-        n_w += int(s & WRONGLY) // 2
+        n_s += np.int64(s & SANCTIONED)
+        n_w += np.int64(s & WRONGLY) // 2
     return n_s, n_w
 
 

@@ -60,8 +60,8 @@ def _trigger_status(
                 old = (old_all >> (2 * t)) & 3
                 if new != old:
                     counts[t, 0] += (new & 1) - (old & 1)
-                    counts[t, 1] += int(new == 1) - int(old == 1)
-                    counts[t, 2] += int(new == 2) - int(old == 2)
+                    counts[t, 1] += np.int64(new == 1) - np.int64(old == 1)
+                    counts[t, 2] += np.int64(new == 2) - np.int64(old == 2)
             status[i] = new_all
 
 

@@ -62,14 +62,14 @@ def _apply_kernel(
             if j < lo or j >= hi:
                 continue
             d = sign * delta[kinds[r]]
-            old = int(score[j])
+            old = np.int64(score[j])
             new = min(cap, max(floor, old + d))
             if sign > 0 and drop_to[kinds[r]] != NO_DROP:
                 new = min(new, drop_to[kinds[r]])
             score[j] = new
             total += new - old
             if correct[r]:
-                t = min(cap, max(floor, int(true_score[j]) + d))
+                t = min(cap, max(floor, np.int64(true_score[j]) + d))
                 if sign > 0 and drop_to[kinds[r]] != NO_DROP:
                     t = min(t, drop_to[kinds[r]])
                 true_score[j] = t
@@ -78,7 +78,7 @@ def _apply_kernel(
             elif sign > 0 and blocks[kinds[r]]:
                 window[j] |= ANY_RECORD
         totals[p] = total
-    return int(totals.sum())
+    return np.int64(totals.sum())
 
 
 @sized_kernel(2)
@@ -102,13 +102,13 @@ def _recover_kernel(
         regain = (not w & ANY_RECORD) and score[i] < start
         regain_true = (not w & CORRECT_RECORD) and true_score[i] < start
         if regain:
-            score[i] = min(start, int(score[i]) + gain)
+            score[i] = min(start, np.int64(score[i]) + gain)
         if regain_true:
-            true_score[i] = min(start, int(true_score[i]) + gain)
+            true_score[i] = min(start, np.int64(true_score[i]) + gain)
         if moved.size > 0:
             moved[i] = regain or regain_true
         window[i] = 0
-        total += int(score[i])
+        total += np.int64(score[i])
     return total
 
 
