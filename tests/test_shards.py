@@ -22,6 +22,7 @@ import pytest
 
 import panopticon as pn
 from panopticon.cli import main
+from panopticon.core.engine import Simulation
 from panopticon.core.shards import ShardError, run_sharded, shard_bounds
 from panopticon.stages.observe.observe import act_ordinals
 
@@ -185,8 +186,6 @@ def test_identify_with_groups_shards(tmp_path: Path) -> None:
     Identify holds the one-process member list and tables; the per-group tables (module
     ``groups``) count each shard's citizens and sum over the shards.
     """
-    from panopticon.core.engine import Simulation
-
     sets = [
         "surveillance.faceid.p_wrong=0.2",
         "surveillance.faceid.same_group_share=0.8",
@@ -314,11 +313,12 @@ ARTICLE_SETS = [
     'sanctions.measures.schools.trigger.grades=["B", "C", "D"]',  # many liable parents
     "sanctions.measures.schools.first_day=20",  # school rounds on days 20 and 40
     "sanctions.measures.schools.every_days=20",
+    "response.network_deterrence=0.9",  # records lower their circles' multipliers
 ]
 
 
 def article() -> pn.Scenario:
-    """seed-article, 20,000 x 60 days: avoidance, joint liability and groups all fire."""
+    """seed-article, 20,000 x 60 days: avoidance, joint liability, network deterrence, groups."""
     return pn.load("seed-article", sets=ARTICLE_SETS, population=20_000, days=60, seed=5)
 
 
@@ -335,14 +335,14 @@ def article_one(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def test_seed_article_shards_same_bytes(article_one: dict[str, str], tmp_path: Path) -> None:
-    """The social graph, joint liability and the per-group tables: K = 2, 3, same bytes.
+    """The social graph, joint liability, network deterrence, per-group tables: same bytes.
 
     Households straddle the shards (formed per region over shuffled ids), so a child's
     exclusion from a school round and the collateral counts of the per-group tables need
     the other shards' members: the catalog's barrier hands each shard their households.
+    A record lowers the multipliers of its target's household and friends wherever they
+    live: Adapt's daily barrier hands every shard the day's targets. K = 2 and 3.
     """
-    from panopticon.core.engine import Simulation
-
     graph = Simulation(article(), 0, 8192).need("network")
     assert graph.size == 20_000  # a shard holds the whole graph
     crossing = np.intersect1d(graph.household[:8192], graph.household[8192:])
@@ -351,8 +351,8 @@ def test_seed_article_shards_same_bytes(article_one: dict[str, str], tmp_path: P
         got = run_sharded(article(), k, out=tmp_path / f"k{k}", backend="local")
         assert round_digests(tmp_path / f"k{k}") == article_one, k
         s = got.manifest["shards"]
-        # national days: network 0, 19, 29, 39, 59; measures 20, 29, 40, 59
-        assert s["messages_per_day"] * 60 >= 9 * 2 * k and s["bytes_per_day"] > 0
+        # national days: adapt every day; network 0, 19, 29, 39, 59; measures 20, 29, 40, 59
+        assert s["messages_per_day"] * 60 >= (60 + 9) * 2 * k and s["bytes_per_day"] > 0
 
 
 def test_seed_article_lost_shard_is_restored(article_one: dict[str, str], tmp_path: Path) -> None:
@@ -371,24 +371,39 @@ def test_seed_article_lost_shard_is_restored(article_one: dict[str, str], tmp_pa
 
 def test_joint_liability_in_a_shard_needs_the_barrier() -> None:
     """A shard's collateral reach without today's national households raises, never guesses."""
-    from panopticon.core.engine import Simulation
-
     sim = Simulation(article(), 8192, 20_000)
     liability = sim.measures.kinds["schools"].liability
     with pytest.raises(RuntimeError, match="national barrier did not run today"):
         liability.collateral(0)
 
 
+def test_scale_circle_range_matches_the_whole_population() -> None:
+    """A shard's circle scaling equals `Network.scale_circle` on everyone, read at the shard."""
+    from panopticon.stages.society.circle import scale_circle_range
+
+    graph = Simulation(article(), 0, 20_000).need("network")
+    rng = np.random.default_rng(2)
+    targets = rng.integers(0, 20_000, 3000)  # repeats included: once per record
+    start = rng.uniform(0.5, 1.0, 20_000).astype(np.float32)
+    whole = start.copy()
+    graph.scale_circle(targets, whole, 0.9, 0.6)
+    for lo, hi in ((0, 8192), (8192, 12288), (12288, 20_000)):
+        part = start[lo:hi].copy()
+        scale_circle_range(graph, rng.permutation(targets), part, lo, 0.9, 0.6)
+        assert np.array_equal(part, whole[lo:hi]), (lo, hi)
+    with pytest.raises(ValueError, match="citizen ids"):
+        scale_circle_range(graph, np.array([20_000]), start[:10], 0, 0.9, 0.6)
+
+
 def test_unshardable_scenario_is_refused(tmp_path: Path, capsys: Any) -> None:
     """A scenario with modules not shardable yet: exit 2, one line naming them."""
-    argv = ["run", "seed-article", "--population", "20000", "--days", "5", "-q"]
-    argv += ["--set", "response.network_deterrence=0.9"]
+    argv = ["run", "documented", "--population", "20000", "--days", "5", "-q"]
     assert main([*argv, "--shards", "2", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith("error: --shards: module 'adapt' with network deterrence cannot")
+    assert err[0].startswith("error: --shards: modules 'FactorsScore', 'Listing', 'court' cannot")
     assert "cannot be sharded yet (shardable: " in err[0]
-    assert "network" in err[0] and "groups" in err[0]
+    assert "network" in err[0] and "groups" in err[0] and "adapt" in err[0]
 
 
 def test_too_many_shards_is_one_line(tmp_path: Path, capsys: Any) -> None:
