@@ -29,9 +29,11 @@ since; a lost actor is rebuilt from its last checkpoint, replays those days, and
 goes on with the same bytes.
 
 Measured per run (manifest ``shards``): memory per shard (peak RSS of each worker),
-messages and bytes exchanged per day (non-empty shard-to-shard parts of the exchange),
-seconds per day and the share of the day spent outside the slowest shard's work
-(exchange, barrier waits, transport).
+messages and bytes exchanged per day (non-empty shard-to-shard parts of the exchange,
+and two messages a shard at each national barrier: its part to the driver, its result
+back), per barrier module its days, messages and bytes (``barriers``), seconds per day
+and the share of the day spent outside the slowest shard's work (exchange, barrier
+waits, transport).
 """
 
 from __future__ import annotations
@@ -457,6 +459,7 @@ class Driver:
         self.national = {m.name: m for m in self.head.modules}
         self.checkpointed = 0
         self.stats = {"wall": 0.0, "work": 0.0, "messages": 0, "bytes": 0, "routed": 0}
+        self.barrier_stats: dict[str, dict[str, int]] = {}  # module -> days, messages, bytes
         self.recoveries: list[dict[str, int]] = []
 
     def _call(self, method: str, day: int, args: list[tuple[Any, ...]] | None = None) -> list[Any]:
@@ -574,10 +577,16 @@ class Driver:
             if len(names) != 1 or not all(isinstance(g, Gather) for g in got):
                 raise RuntimeError(f"day {day}: shards paused at different barriers {names}")
             self.stats["work"] += max(g.seconds for g in got)
-            results = self.national[got[0].module].decide(day, [g.part for g in got])
+            name = got[0].module
+            results = self.national[name].decide(day, [g.part for g in got])
             if k > 1:
+                sent = sum(_nbytes(g.part) for g in got) + _nbytes(results)
                 self.stats["messages"] += 2 * k
-                self.stats["bytes"] += sum(_nbytes(g.part) for g in got) + _nbytes(results)
+                self.stats["bytes"] += sent
+                b = self.barrier_stats.setdefault(name, {"days": 0, "messages": 0, "bytes": 0})
+                b["days"] += 1
+                b["messages"] += 2 * k
+                b["bytes"] += sent
             if self.every is not None:
                 today = self.decisions.setdefault(day, [[] for _ in range(k)])
                 for s, r in enumerate(results):
@@ -715,6 +724,10 @@ def run_sharded(
                         "messages_per_day": round(st["messages"] / max(days, 1), 3),
                         "bytes_per_day": round(st["bytes"] / max(days, 1), 1),
                         "records_routed_per_day": round(st["routed"] / max(days, 1), 2),
+                        "barriers": {
+                            name: {**b, "bytes_per_barrier": round(b["bytes"] / b["days"], 1)}
+                            for name, b in driver.barrier_stats.items()
+                        },
                         "peak_rss_bytes": [c["peak_rss_bytes"] for c in costs],
                         "state_bytes": [c["state_bytes"] for c in costs],
                         "recoveries": driver.recoveries,

@@ -913,6 +913,7 @@ class Adapt(Module):
         self.network = sim.need("network") if use_network else None
         self.lo = sim.lo  # the first citizen of this simulation (records name local ids)
         self.whole = sim.size == sim.scenario.population.size
+        self._gathered: np.ndarray | None = None  # today's own targets, at the barrier
         self.half_life = r.half_life_days
         # one id range per thread where the kernel runs parallel (the same result for any)
         self.parts = numba.get_num_threads() if sim.size >= PARALLEL_FROM else 1
@@ -949,16 +950,24 @@ class Adapt(Module):
     def gather(self, ctx: DayContext) -> np.ndarray:
         """Own targets lowered; their global ids, for every shard's circles."""
         target = self._own(ctx)
-        return target + np.int32(self.lo) if self.lo else target
+        self._gathered = target + np.int32(self.lo) if self.lo else target
+        return self._gathered
 
     def decide(self, day: int, parts: list[np.ndarray]) -> list[np.ndarray]:
-        """The day's targets of every shard (shard order), for every shard."""
-        whole = np.concatenate([np.zeros(0, np.int32), *parts])
-        return [whole] * len(parts)
+        """For each shard, the other shards' targets of the day (its own it kept)."""
+        none = np.zeros(0, np.int32)
+        return [np.concatenate([none, *parts[:s], *parts[s + 1 :]]) for s in range(len(parts))]
 
     def scatter(self, ctx: DayContext, result: np.ndarray) -> None:
-        """Lower the multipliers of the targets' circle members here, then the fading."""
-        net = self.network
+        """Lower the multipliers of every target's circle members here, then the fading.
+
+        The targets are this shard's, then the others' (one process: its own only); the
+        scaling is the same operation for each, so their order does not matter.
+        """
+        net, own, self._gathered = self.network, self._gathered, None
+        if own is None:
+            raise RuntimeError("adapt: scatter() before gather()")
+        result = np.concatenate([own, result]) if result.size else own
         if net is not None and result.size:
             if self.whole:
                 net.scale_circle(result, self.deterrence, self.network_factor, self.floor)

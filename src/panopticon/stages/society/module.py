@@ -92,6 +92,7 @@ class Society(Module):
         self._degree: np.ndarray | None = None
         self._snapshot: dict[str, float] = {}
         self._today: dict[str, float] = {}
+        self._gathered: dict[str, np.ndarray] | None = None  # this shard's part, at a barrier
         sim.provide("network", self.graph)
 
     def _policy(self) -> Any:
@@ -168,17 +169,33 @@ class Society(Module):
         """The scores and grade codes of this simulation's citizens (what the step reads)."""
         pol = self._policy()
         codes = pol.grades.grade if pol.grades is not None else np.zeros(pol.score.size, np.uint8)
-        return {"score": pol.score.copy(), "codes": codes.copy()}
+        self._gathered = {"score": pol.score.copy(), "codes": codes.copy()}
+        return self._gathered
 
-    def decide(self, day: int, parts: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
-        """The whole population's scores and codes (parts in id order), for every shard."""
-        whole = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        return [whole] * len(parts)
+    def decide(self, day: int, parts: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+        """For each shard, the other shards' scores and codes: those before it, those after.
 
-    def scatter(self, ctx: DayContext, result: dict[str, np.ndarray]) -> None:
+        Its own it kept (`gather`); the parts are in id order, so before + own + after is
+        the whole population's.
+        """
+        out: list[dict[str, Any]] = []
+        for s in range(len(parts)):
+            sides: dict[str, Any] = {}
+            for side, chunk in (("before", parts[:s]), ("after", parts[s + 1 :])):
+                if chunk:
+                    sides[side] = {k: np.concatenate([p[k] for p in chunk]) for k in parts[0]}
+            out.append(sides)
+        return out
+
+    def scatter(self, ctx: DayContext, result: dict[str, Any]) -> None:
         """The one-process step on this replica, from the whole population's state."""
         day, net, av = ctx.day, self.graph, self.params.avoidance
-        score, codes = result["score"], result["codes"]
+        own, self._gathered = self._gathered, None
+        if own is None:
+            raise RuntimeError("network: scatter() before gather()")
+        chunks = [c for c in (result.get("before"), own, result.get("after")) if c is not None]
+        whole = {k: np.concatenate([c[k] for c in chunks]) for k in own}
+        score, codes = whole["score"], whole["codes"]
         net.check_size(score, "score")
         graded = self._policy().grades is not None
         names = self._grade_names()
