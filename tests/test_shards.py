@@ -475,3 +475,15 @@ def test_ray_killed_actor_is_restored(
     run = run_sharded(scenario(), 2, out=tmp_path / "run", checkpoint_every=10, fault=fault)
     assert run.manifest["shards"]["recoveries"] == [{"shard": 1, "day": 25, "from_checkpoint": 20}]
     assert digests(tmp_path / "run") == one_process
+
+
+@pytest.mark.slow
+def test_ray_seed_article_same_bytes(
+    cluster: Any, article_one: dict[str, str], tmp_path: Path
+) -> None:
+    """seed-article on 2 Ray actors (graph replicas, liability, network deterrence): same bytes."""
+    run = run_sharded(article(), 2, out=tmp_path / "k2")
+    assert round_digests(tmp_path / "k2") == article_one
+    barriers = run.manifest["shards"]["barriers"]
+    assert {"network", "measures", "adapt"} <= set(barriers)
+    assert barriers["adapt"]["days"] == 60 and barriers["network"]["bytes"] > 0
