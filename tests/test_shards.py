@@ -377,6 +377,18 @@ def test_joint_liability_in_a_shard_needs_the_barrier() -> None:
         liability.collateral(0)
 
 
+def test_graph_replicas_that_do_not_fit_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """K shards on one machine each hold the whole graph: refused when K + 1 copies do not fit."""
+    import panopticon.core.shards as shards
+
+    monkeypatch.setattr(shards, "available_bytes", lambda: 2**30)
+    with pytest.raises(ShardError, match="each hold the whole social graph of 20,000"):
+        run_sharded(article(), 3, out=tmp_path / "run", backend="local")
+    assert not (tmp_path / "run").exists()
+
+
 def test_scale_circle_range_matches_the_whole_population() -> None:
     """A shard's circle scaling equals `Network.scale_circle` on everyone, read at the shard."""
     from panopticon.stages.society.circle import scale_circle_range

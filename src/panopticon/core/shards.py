@@ -52,10 +52,13 @@ import pyarrow as pa
 from panopticon.core.budget import check_work
 from panopticon.core.engine import (
     PEOPLE_ROWS,
+    SURELY_FITS_PER_CITIZEN,
     Simulation,
     aborting,
+    available_bytes,
     check_memory,
     describe_outputs,
+    estimate_bytes,
     open_writer,
     peak_rss_bytes,
 )
@@ -115,6 +118,31 @@ def check_shardable(scenario: Scenario) -> None:
         raise ShardError(
             f"error: --shards: a sharded run needs exactly one exchanging module, this "
             f"scenario has {len(exchanging)} ({', '.join(exchanging) or 'none'})"
+        )
+
+
+def check_replicas(scenario: Scenario, shards: int) -> None:
+    """Refuse K shards on this machine that cannot each hold the whole social graph.
+
+    Every shard (and the driver's head copy) builds the whole graph (`stages.society`):
+    on one machine the run needs about K + 1 times the one-process estimate at most (the
+    graph is most of `seed-article`'s bytes), checked only when that bound may not fit.
+    """
+    if scenario.network is None or shards < 2:
+        return
+    have = available_bytes()
+    if have is None:
+        return
+    n = scenario.population.size
+    if (shards + 1) * (2**30 + SURELY_FITS_PER_CITIZEN * n) <= have:
+        return
+    need = (shards + 1) * estimate_bytes(scenario)
+    if need > have:
+        raise ShardError(
+            f"error: --shards: {shards} shards on this machine each hold the whole social "
+            f"graph of {n:,} citizens: about {need / 2**30:.1f} GiB but "
+            f"{have / 2**30:.1f} GiB is available; lower population.size or --shards, or "
+            "use --address"
         )
 
 
@@ -650,8 +678,12 @@ def run_sharded(
     """
     check_shardable(scenario)
     check_every(checkpoint_every)
-    if address is None and backend == "ray":
-        check_memory(scenario)  # a local cluster: every shard's memory is this machine's
+    if address is None:
+        if backend == "ray":
+            check_memory(scenario)  # a local cluster: every shard's memory is this machine's
+        else:
+            check_work(scenario)
+        check_replicas(scenario, shards)  # and each shard holds the whole graph
     else:
         check_work(scenario)
     bounds = shard_bounds(scenario.population.size, shards)
