@@ -38,6 +38,7 @@ waits, transport).
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import os
 import resource
@@ -69,6 +70,11 @@ from panopticon.core.registry import REGISTRY, plan_build
 from panopticon.io.checkpoint import check_every, list_checkpoints, read_checkpoint
 from panopticon.io.runs import RunError, RunResult, now
 from panopticon.scenario.schema import Scenario
+
+BUILDING_HEAD: contextvars.ContextVar[bool] = contextvars.ContextVar("building_head", default=False)
+"""True while the driver builds its head copy: it declares, decides and combines, and never
+steps, so a module may build less for it (the network: its own block's graph, not the whole
+population's)."""
 
 CHECKPOINTS = "shard-checkpoints"
 """Folder of the run (while it runs) holding ``shard-K/day-NNNNN`` checkpoints."""
@@ -124,9 +130,9 @@ def check_shardable(scenario: Scenario) -> None:
 def check_replicas(scenario: Scenario, shards: int) -> None:
     """Refuse K shards on this machine that cannot each hold the whole social graph.
 
-    Every shard (and the driver's head copy) builds the whole graph (`stages.society`):
-    on one machine the run needs about K + 1 times the one-process estimate at most (the
-    graph is most of `seed-article`'s bytes), checked only when that bound may not fit.
+    Every shard builds the whole graph (`stages.society`; the driver's head copy only its
+    block's): on one machine the run needs about K times the one-process estimate at most
+    (the graph is most of `seed-article`'s bytes), checked only when that may not fit.
     """
     if scenario.network is None or shards < 2:
         return
@@ -134,9 +140,9 @@ def check_replicas(scenario: Scenario, shards: int) -> None:
     if have is None:
         return
     n = scenario.population.size
-    if (shards + 1) * (2**30 + SURELY_FITS_PER_CITIZEN * n) <= have:
+    if shards * (2**30 + SURELY_FITS_PER_CITIZEN * n) <= have:
         return
-    need = (shards + 1) * estimate_bytes(scenario)
+    need = shards * estimate_bytes(scenario)
     if need > have:
         raise ShardError(
             f"error: --shards: {shards} shards on this machine each hold the whole social "
@@ -477,7 +483,11 @@ class Driver:
         self.shards = shards
         self.bounds = bounds
         self.lows = np.array([lo for lo, _ in bounds[1:]], dtype=np.int64)
-        self.head = Simulation(scenario, 0, min(scenario.population.size, BLOCK))
+        token = BUILDING_HEAD.set(True)  # modules may skip what only a stepping shard needs
+        try:
+            self.head = Simulation(scenario, 0, min(scenario.population.size, BLOCK))
+        finally:
+            BUILDING_HEAD.reset(token)
         self.exchanger = next(m for m in self.head.plan if m.exchange)
         self.reporting = list(self.head._reporting)
         self.every = checkpoint_every

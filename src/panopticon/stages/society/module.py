@@ -16,7 +16,8 @@ scores and grade codes, `decide` concatenates them in shard order (id order) and
 the whole arrays to every shard, and `scatter` runs the one-process step on the replica.
 The columns are then the same in every shard and are counted once (`combine_values`).
 Memory per shard is NOT cut for the graph: each holds all of it (about 60 bytes a
-citizen at 10 friends, plus the build's peak), and so does the driver's head copy.
+citizen at 10 friends, plus the build's peak); the driver's head copy, which never
+steps, builds its own block's graph only (`core.shards.BUILDING_HEAD`).
 The partitioned design would give each shard its citizens' rows only, plus a copy of
 its foreign friends' state (score, grade, a bit per drop decision): a round's drops of a
 cross-shard tie are already decided by both ends alike (`avoidance._decides` is a pure
@@ -81,8 +82,11 @@ class Society(Module):
         super().__init__(sim)
         sc = sim.scenario
         self.params = sc.network
+        from panopticon.core.shards import BUILDING_HEAD
+
         age, region = sim.need("age"), sim.need("region")
-        if sim.size < sc.population.size:  # a shard: the whole population's graph
+        whole = sim.size < sc.population.size and not BUILDING_HEAD.get()
+        if whole:  # a shard: the whole population's graph (the driver's head: its block's)
             demo = population_mod.demographics(sc.population, sim.seed, 0, sc.population.size)
             age, region = demo.age, demo.region
         self.graph = build_network(sc.network, age, region, sim.seed)
