@@ -374,6 +374,36 @@ def test_seed_article_lost_shard_is_restored(article_one: dict[str, str], tmp_pa
     assert round_digests(tmp_path / "run") == article_one
 
 
+def test_seed_article_shard_lost_between_barriers(
+    article_one: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard lost between two of a day's barriers is replayed through the first: same bytes.
+
+    Day 59 has three national barriers (measures, adapt, network); shard 1 is lost just
+    before the second `resume`. It is rebuilt from its day-40 checkpoint, replays days
+    40-58 with the driver's records and decisions, then day 59 up to the barrier it was
+    lost at.
+    """
+    from panopticon.core.shards import LocalShards
+
+    original = LocalShards.call
+    resumes = []
+
+    def call(self: LocalShards, method: str, args: Any = None) -> list[Any]:
+        first = self.workers[0]
+        if method == "resume" and first is not None and first.sim.day == 59:
+            resumes.append(1)
+            if len(resumes) == 2:
+                self.kill(1)
+        return original(self, method, args)
+
+    monkeypatch.setattr(LocalShards, "call", call)
+    run = run_sharded(article(), 3, out=tmp_path / "run", backend="local", checkpoint_every=20)
+    assert run.manifest["shards"]["recoveries"] == [{"shard": 1, "day": 59, "from_checkpoint": 40}]
+    assert len(resumes) == 3
+    assert round_digests(tmp_path / "run") == article_one
+
+
 def test_joint_liability_in_a_shard_needs_the_barrier() -> None:
     """A shard's collateral reach without today's national households raises, never guesses."""
     sim = Simulation(article(), 8192, 20_000)
