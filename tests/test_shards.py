@@ -22,7 +22,8 @@ import pytest
 
 import panopticon as pn
 from panopticon.cli import main
-from panopticon.core.shards import ShardError, run_sharded, shard_bounds
+from panopticon.core.engine import Simulation
+from panopticon.core.shards import BUILDING_HEAD, ShardError, run_sharded, shard_bounds
 from panopticon.stages.observe.observe import act_ordinals
 
 TABLES = ("timeseries", "people", "records", "score_histogram")
@@ -178,18 +179,13 @@ def test_city_pilot_lost_shard_keeps_its_calendars(
     assert pilot_digests(tmp_path / "run") == pilot_one
 
 
-def test_identify_with_groups_shards(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Same-group false matches: every shard indexes the national members of each group.
+def test_identify_with_groups_shards(tmp_path: Path) -> None:
+    """Same-group false matches and the per-group tables: K = 3 gives the one-process bytes.
 
     Three groups, p_wrong 0.2, 80% of false matches in the actor's own group: a shard's
-    Identify holds the one-process member list and tables, and K = 3 gives the one-process
-    bytes. The per-group tables (module ``groups``, not shardable yet) are left out of
-    both runs.
+    Identify holds the one-process member list and tables; the per-group tables (module
+    ``groups``) count each shard's citizens and sum over the shards.
     """
-    from panopticon.core.engine import Simulation
-    from panopticon.stages.snapshot.groups import Groups
-
-    monkeypatch.setattr(Groups, "instances", classmethod(lambda cls, scenario: []))
     sets = [
         "surveillance.faceid.p_wrong=0.2",
         "surveillance.faceid.same_group_share=0.8",
@@ -206,7 +202,9 @@ def test_identify_with_groups_shards(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         assert np.array_equal(getattr(shard, name), getattr(whole, name)), name
     pn.run(sc, out=tmp_path / "one")
     run_sharded(sc, 3, out=tmp_path / "k3", backend="local")
-    assert digests(tmp_path / "k3") == digests(tmp_path / "one")
+    want = round_digests(tmp_path / "one")
+    assert {"groups.parquet", "consequences_by_group.parquet"} <= set(want)
+    assert round_digests(tmp_path / "k3") == want
 
 
 def test_lost_shard_without_checkpoints_is_one_line(tmp_path: Path) -> None:
@@ -281,15 +279,178 @@ def test_scarce_good_rounds_shard_same_bytes(tmp_path: Path) -> None:
     assert round_digests(tmp_path / "lost") == want
 
 
+NETWORK_SETS = [
+    "surveillance.faceid.p_wrong=0.2",
+    "network.friends.mean=10",
+    "network.avoidance.enabled=true",
+    "network.avoidance.every_days=15",  # rounds on days 14, 29, 44, 59
+    'network.avoidance.avoid_grades=["B", "C", "D"]',
+]
+
+
+def test_network_avoidance_shards_same_bytes(tmp_path: Path) -> None:
+    """The graph replicated per shard: avoidance rounds and degree snapshots at a barrier.
+
+    city-pilot with a social graph, 20,000 x 60 days, rounds every 15 days: each shard
+    builds the whole graph, hands its citizens' scores and grades to the driver on the
+    round and snapshot days, and rewires its replica from the whole arrays; K = 2 and 3
+    give the one-process bytes (degrees at the end in people, ties dropped in timeseries).
+    """
+    sc = pn.load("city-pilot", sets=NETWORK_SETS, population=20_000, days=60, seed=3)
+    one = pn.run(sc, out=tmp_path / "one")
+    assert one.manifest["totals"]["ties_dropped"] > 0
+    want = round_digests(tmp_path / "one")
+    for k in (2, 3):
+        got = run_sharded(sc, k, out=tmp_path / f"k{k}", backend="local")
+        assert round_digests(tmp_path / f"k{k}") == want, k
+        # 5 national days (0, 14, 29, 44, 59), two messages per shard each, and records
+        assert got.manifest["shards"]["messages_per_day"] * 60 >= 5 * 2 * k
+
+
+ARTICLE_SETS = [
+    "network.avoidance.every_days=20",  # avoidance rounds on days 19, 39, 59
+    'network.avoidance.avoid_grades=["B", "C", "D"]',
+    'sanctions.measures.schools.trigger.grades=["B", "C", "D"]',  # many liable parents
+    "sanctions.measures.schools.first_day=20",  # school rounds on days 20 and 40
+    "sanctions.measures.schools.every_days=20",
+    "response.network_deterrence=0.9",  # records lower their circles' multipliers
+]
+
+
+def article() -> pn.Scenario:
+    """seed-article, 20,000 x 60 days: avoidance, joint liability, network deterrence, groups."""
+    return pn.load("seed-article", sets=ARTICLE_SETS, population=20_000, days=60, seed=5)
+
+
+@pytest.fixture(scope="module")
+def article_one(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The digests of seed-article's one-process run, having checked that all of it fired."""
+    out = tmp_path_factory.mktemp("article") / "run"
+    run = pn.run(article(), out=out)
+    totals = run.manifest["totals"]
+    assert totals["ties_dropped"] > 1000 and totals["excluded_collateral_schools"] > 10
+    rows = pq.read_table(out / "consequences_by_group.parquet").to_pandas()
+    assert rows.loc[rows.measure == "schools", "collateral"].sum() > 1000
+    return round_digests(out)
+
+
+def test_seed_article_shards_same_bytes(article_one: dict[str, str], tmp_path: Path) -> None:
+    """The social graph, joint liability, network deterrence, per-group tables: same bytes.
+
+    Households straddle the shards (formed per region over shuffled ids), so a child's
+    exclusion from a school round and the collateral counts of the per-group tables need
+    the other shards' members: the catalog's barrier hands each shard their households.
+    A record lowers the multipliers of its target's household and friends wherever they
+    live: Adapt's daily barrier hands every shard the day's targets. K = 2 and 3.
+    """
+    graph = Simulation(article(), 0, 8192).need("network")
+    assert graph.size == 20_000  # a shard holds the whole graph
+    token = BUILDING_HEAD.set(True)
+    try:  # the driver's head copy, which never steps, only its block's
+        assert Simulation(article(), 0, 4096).need("network").size == 4096
+    finally:
+        BUILDING_HEAD.reset(token)
+    crossing = np.intersect1d(graph.household[:8192], graph.household[8192:])
+    assert crossing.size > 500
+    for k in (2, 3):
+        got = run_sharded(article(), k, out=tmp_path / f"k{k}", backend="local")
+        assert round_digests(tmp_path / f"k{k}") == article_one, k
+        s = got.manifest["shards"]
+        # national days: adapt every day; network 0, 19, 29, 39, 59; measures 20, 29, 40, 59
+        assert s["messages_per_day"] * 60 >= (60 + 9) * 2 * k and s["bytes_per_day"] > 0
+
+
+def test_seed_article_lost_shard_is_restored(article_one: dict[str, str], tmp_path: Path) -> None:
+    """A shard lost on day 25 comes back from day 20 (its whole graph with it): same bytes."""
+
+    def fault(day: int, shards: Any) -> None:
+        if day == 24:
+            shards.kill(1)
+
+    run = run_sharded(
+        article(), 3, out=tmp_path / "run", backend="local", checkpoint_every=10, fault=fault
+    )
+    assert run.manifest["shards"]["recoveries"] == [{"shard": 1, "day": 25, "from_checkpoint": 20}]
+    assert round_digests(tmp_path / "run") == article_one
+
+
+def test_seed_article_shard_lost_between_barriers(
+    article_one: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard lost between two of a day's barriers is replayed through the first: same bytes.
+
+    Day 59 has three national barriers (measures, adapt, network); shard 1 is lost just
+    before the second `resume`. It is rebuilt from its day-40 checkpoint, replays days
+    40-58 with the driver's records and decisions, then day 59 up to the barrier it was
+    lost at.
+    """
+    from panopticon.core.shards import LocalShards
+
+    original = LocalShards.call
+    resumes = []
+
+    def call(self: LocalShards, method: str, args: Any = None) -> list[Any]:
+        first = self.workers[0]
+        if method == "resume" and first is not None and first.sim.day == 59:
+            resumes.append(1)
+            if len(resumes) == 2:
+                self.kill(1)
+        return original(self, method, args)
+
+    monkeypatch.setattr(LocalShards, "call", call)
+    run = run_sharded(article(), 3, out=tmp_path / "run", backend="local", checkpoint_every=20)
+    assert run.manifest["shards"]["recoveries"] == [{"shard": 1, "day": 59, "from_checkpoint": 40}]
+    assert len(resumes) == 3
+    assert round_digests(tmp_path / "run") == article_one
+
+
+def test_joint_liability_in_a_shard_needs_the_barrier() -> None:
+    """A shard's collateral reach without today's national households raises, never guesses."""
+    sim = Simulation(article(), 8192, 20_000)
+    liability = sim.measures.kinds["schools"].liability
+    with pytest.raises(RuntimeError, match="national barrier did not run today"):
+        liability.collateral(0)
+
+
+def test_graph_replicas_that_do_not_fit_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """K shards on one machine each hold the whole graph: refused when K copies do not fit."""
+    import panopticon.core.shards as shards
+
+    monkeypatch.setattr(shards, "available_bytes", lambda: 2**29)
+    with pytest.raises(ShardError, match="each hold the whole social graph of 20,000"):
+        run_sharded(article(), 3, out=tmp_path / "run", backend="local")
+    assert not (tmp_path / "run").exists()
+
+
+def test_scale_circle_range_matches_the_whole_population() -> None:
+    """A shard's circle scaling equals `Network.scale_circle` on everyone, read at the shard."""
+    from panopticon.stages.society.circle import scale_circle_range
+
+    graph = Simulation(article(), 0, 20_000).need("network")
+    rng = np.random.default_rng(2)
+    targets = rng.integers(0, 20_000, 3000)  # repeats included: once per record
+    start = rng.uniform(0.5, 1.0, 20_000).astype(np.float32)
+    whole = start.copy()
+    graph.scale_circle(targets, whole, 0.9, 0.6)
+    for lo, hi in ((0, 8192), (8192, 12288), (12288, 20_000)):
+        part = start[lo:hi].copy()
+        scale_circle_range(graph, rng.permutation(targets), part, lo, 0.9, 0.6)
+        assert np.array_equal(part, whole[lo:hi]), (lo, hi)
+    with pytest.raises(ValueError, match="citizen ids"):
+        scale_circle_range(graph, np.array([20_000]), start[:10], 0, 0.9, 0.6)
+
+
 def test_unshardable_scenario_is_refused(tmp_path: Path, capsys: Any) -> None:
     """A scenario with modules not shardable yet: exit 2, one line naming them."""
-    argv = ["run", "seed-article", "--population", "20000", "--days", "5", "-q"]
+    argv = ["run", "documented", "--population", "20000", "--days", "5", "-q"]
     assert main([*argv, "--shards", "2", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith("error: --shards: modules 'network', 'measures' with joint liab")
+    assert err[0].startswith("error: --shards: modules 'FactorsScore', 'Listing', 'court' cannot")
     assert "cannot be sharded yet (shardable: " in err[0]
-    assert "'network'" in err[0] and "behave" in err[0]
+    assert "network" in err[0] and "groups" in err[0] and "adapt" in err[0]
 
 
 def test_too_many_shards_is_one_line(tmp_path: Path, capsys: Any) -> None:
@@ -361,3 +522,15 @@ def test_ray_killed_actor_is_restored(
     run = run_sharded(scenario(), 2, out=tmp_path / "run", checkpoint_every=10, fault=fault)
     assert run.manifest["shards"]["recoveries"] == [{"shard": 1, "day": 25, "from_checkpoint": 20}]
     assert digests(tmp_path / "run") == one_process
+
+
+@pytest.mark.slow
+def test_ray_seed_article_same_bytes(
+    cluster: Any, article_one: dict[str, str], tmp_path: Path
+) -> None:
+    """seed-article on 2 Ray actors (graph replicas, liability, network deterrence): same bytes."""
+    run = run_sharded(article(), 2, out=tmp_path / "k2")
+    assert round_digests(tmp_path / "k2") == article_one
+    barriers = run.manifest["shards"]["barriers"]
+    assert {"network", "measures", "adapt"} <= set(barriers)
+    assert barriers["adapt"]["days"] == 60 and barriers["network"]["bytes"] > 0

@@ -29,13 +29,16 @@ since; a lost actor is rebuilt from its last checkpoint, replays those days, and
 goes on with the same bytes.
 
 Measured per run (manifest ``shards``): memory per shard (peak RSS of each worker),
-messages and bytes exchanged per day (non-empty shard-to-shard parts of the exchange),
-seconds per day and the share of the day spent outside the slowest shard's work
-(exchange, barrier waits, transport).
+messages and bytes exchanged per day (non-empty shard-to-shard parts of the exchange,
+and two messages a shard at each national barrier: its part to the driver, its result
+back), per barrier module its days, messages and bytes (``barriers``), seconds per day
+and the share of the day spent outside the slowest shard's work (exchange, barrier
+waits, transport).
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import os
 import resource
@@ -50,10 +53,13 @@ import pyarrow as pa
 from panopticon.core.budget import check_work
 from panopticon.core.engine import (
     PEOPLE_ROWS,
+    SURELY_FITS_PER_CITIZEN,
     Simulation,
     aborting,
+    available_bytes,
     check_memory,
     describe_outputs,
+    estimate_bytes,
     open_writer,
     peak_rss_bytes,
 )
@@ -64,6 +70,11 @@ from panopticon.core.registry import REGISTRY, plan_build
 from panopticon.io.checkpoint import check_every, list_checkpoints, read_checkpoint
 from panopticon.io.runs import RunError, RunResult, now
 from panopticon.scenario.schema import Scenario
+
+BUILDING_HEAD: contextvars.ContextVar[bool] = contextvars.ContextVar("building_head", default=False)
+"""True while the driver builds its head copy: it declares, decides and combines, and never
+steps, so a module may build less for it (the network: its own block's graph, not the whole
+population's)."""
 
 CHECKPOINTS = "shard-checkpoints"
 """Folder of the run (while it runs) holding ``shard-K/day-NNNNN`` checkpoints."""
@@ -113,6 +124,31 @@ def check_shardable(scenario: Scenario) -> None:
         raise ShardError(
             f"error: --shards: a sharded run needs exactly one exchanging module, this "
             f"scenario has {len(exchanging)} ({', '.join(exchanging) or 'none'})"
+        )
+
+
+def check_replicas(scenario: Scenario, shards: int) -> None:
+    """Refuse K shards on this machine that cannot each hold the whole social graph.
+
+    Every shard builds the whole graph (`stages.society`; the driver's head copy only its
+    block's): on one machine the run needs about K times the one-process estimate at most
+    (the graph is most of `seed-article`'s bytes), checked only when that may not fit.
+    """
+    if scenario.network is None or shards < 2:
+        return
+    have = available_bytes()
+    if have is None:
+        return
+    n = scenario.population.size
+    if shards * (2**30 + SURELY_FITS_PER_CITIZEN * n) <= have:
+        return
+    need = shards * estimate_bytes(scenario)
+    if need > have:
+        raise ShardError(
+            f"error: --shards: {shards} shards on this machine each hold the whole social "
+            f"graph of {n:,} citizens: about {need / 2**30:.1f} GiB but "
+            f"{have / 2**30:.1f} GiB is available; lower population.size or --shards, or "
+            "use --address"
         )
 
 
@@ -447,7 +483,11 @@ class Driver:
         self.shards = shards
         self.bounds = bounds
         self.lows = np.array([lo for lo, _ in bounds[1:]], dtype=np.int64)
-        self.head = Simulation(scenario, 0, min(scenario.population.size, BLOCK))
+        token = BUILDING_HEAD.set(True)  # modules may skip what only a stepping shard needs
+        try:
+            self.head = Simulation(scenario, 0, min(scenario.population.size, BLOCK))
+        finally:
+            BUILDING_HEAD.reset(token)
         self.exchanger = next(m for m in self.head.plan if m.exchange)
         self.reporting = list(self.head._reporting)
         self.every = checkpoint_every
@@ -457,6 +497,7 @@ class Driver:
         self.national = {m.name: m for m in self.head.modules}
         self.checkpointed = 0
         self.stats = {"wall": 0.0, "work": 0.0, "messages": 0, "bytes": 0, "routed": 0}
+        self.barrier_stats: dict[str, dict[str, int]] = {}  # module -> days, messages, bytes
         self.recoveries: list[dict[str, int]] = []
 
     def _call(self, method: str, day: int, args: list[tuple[Any, ...]] | None = None) -> list[Any]:
@@ -574,10 +615,16 @@ class Driver:
             if len(names) != 1 or not all(isinstance(g, Gather) for g in got):
                 raise RuntimeError(f"day {day}: shards paused at different barriers {names}")
             self.stats["work"] += max(g.seconds for g in got)
-            results = self.national[got[0].module].decide(day, [g.part for g in got])
+            name = got[0].module
+            results = self.national[name].decide(day, [g.part for g in got])
             if k > 1:
+                sent = sum(_nbytes(g.part) for g in got) + _nbytes(results)
                 self.stats["messages"] += 2 * k
-                self.stats["bytes"] += sum(_nbytes(g.part) for g in got) + _nbytes(results)
+                self.stats["bytes"] += sent
+                b = self.barrier_stats.setdefault(name, {"days": 0, "messages": 0, "bytes": 0})
+                b["days"] += 1
+                b["messages"] += 2 * k
+                b["bytes"] += sent
             if self.every is not None:
                 today = self.decisions.setdefault(day, [[] for _ in range(k)])
                 for s, r in enumerate(results):
@@ -641,8 +688,12 @@ def run_sharded(
     """
     check_shardable(scenario)
     check_every(checkpoint_every)
-    if address is None and backend == "ray":
-        check_memory(scenario)  # a local cluster: every shard's memory is this machine's
+    if address is None:
+        if backend == "ray":
+            check_memory(scenario)  # a local cluster: every shard's memory is this machine's
+        else:
+            check_work(scenario)
+        check_replicas(scenario, shards)  # and each shard holds the whole graph
     else:
         check_work(scenario)
     bounds = shard_bounds(scenario.population.size, shards)
@@ -715,6 +766,10 @@ def run_sharded(
                         "messages_per_day": round(st["messages"] / max(days, 1), 3),
                         "bytes_per_day": round(st["bytes"] / max(days, 1), 1),
                         "records_routed_per_day": round(st["routed"] / max(days, 1), 2),
+                        "barriers": {
+                            name: {**b, "bytes_per_barrier": round(b["bytes"] / b["days"], 1)}
+                            for name, b in driver.barrier_stats.items()
+                        },
                         "peak_rss_bytes": [c["peak_rss_bytes"] for c in costs],
                         "state_bytes": [c["state_bytes"] for c in costs],
                         "recoveries": driver.recoveries,

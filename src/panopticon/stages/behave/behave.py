@@ -29,6 +29,7 @@ from panopticon.core.population import BLOCK, MARGIN, body_quantile, local_id
 from panopticon.core.records import KIND_NOUNS, KINDS, act_kinds
 from panopticon.core.registry import register
 from panopticon.scenario.schema import Scenario
+from panopticon.stages.society.circle import scale_circle_range
 
 
 @intrinsic
@@ -790,13 +791,10 @@ class Adapt(Module):
     name = "adapt"
     phase = Phase.ADAPT
     DECAY_EVERY = 30
-    shards = True  # lowers the multipliers of the records' (own) citizens
-
-    @classmethod
-    def unshardable(cls, scenario: Scenario, **kwargs: object) -> str | None:
-        """Network deterrence reaches household members and friends in other shards."""
-        net = scenario.network is not None and scenario.response.network_deterrence < 1.0
-        return "with network deterrence" if net else None
+    # lowers the multipliers of the records' (own) citizens; with network deterrence a
+    # national barrier every day hands each shard the day's targets of every shard, whose
+    # circles (household members, friends) may live here (every shard holds the graph)
+    shards = True
 
     @classmethod
     def needs(cls, scenario: Scenario, **kwargs: object) -> set[str]:
@@ -822,12 +820,27 @@ class Adapt(Module):
         self.active = self.daily_factor.values.min(initial=self.daily_factor.first) < 1.0
         use_network = sim.has("network") and r.network_deterrence < 1.0
         self.network = sim.need("network") if use_network else None
+        self.lo = sim.lo  # the first citizen of this simulation (records name local ids)
+        self.whole = sim.size == sim.scenario.population.size
+        self._gathered: np.ndarray | None = None  # today's own targets, at the barrier
         self.half_life = r.half_life_days
         # one id range per thread where the kernel runs parallel (the same result for any)
         self.parts = numba.get_num_threads() if sim.size >= PARALLEL_FROM else 1
 
     def step(self, ctx: DayContext) -> None:
-        """Lower the multiplier of everyone with a record today (and of their circle)."""
+        """Lower the multiplier of everyone with a record today (and of their circle).
+
+        With network deterrence the step is `gather`, `decide`, `scatter` over this
+        simulation alone: the path a sharded run splits at its national barrier.
+        """
+        if self.network is not None:
+            self.scatter(ctx, self.decide(ctx.day, [self.gather(ctx)])[0])
+            return
+        self._own(ctx)
+        self._decay(ctx)
+
+    def _own(self, ctx: DayContext) -> np.ndarray:
+        """Lower the multipliers of today's targets here; returns them (local ids)."""
         batch = ctx.batch
         target = batch.attributed_to[self.violation[batch.behavior]]
         if not self.daily_factor.constant:
@@ -837,8 +850,44 @@ class Adapt(Module):
                 _level_kernel(target, self.top, self.deterrence, self.parts)
         elif self.active:
             _deter_kernel(target, self.factor, self.floor, self.deterrence)
-        if self.network is not None and target.size:
-            self.network.scale_circle(target, self.deterrence, self.network_factor, self.floor)
+        return target
+
+    def national_day(self, day: int) -> bool:
+        """With network deterrence, every day: a record's circle may live in any shard."""
+        return self.network is not None
+
+    def gather(self, ctx: DayContext) -> np.ndarray:
+        """Own targets lowered; their global ids, for every shard's circles."""
+        target = self._own(ctx)
+        self._gathered = target + np.int32(self.lo) if self.lo else target
+        return self._gathered
+
+    def decide(self, day: int, parts: list[np.ndarray]) -> list[np.ndarray]:
+        """For each shard, the other shards' targets of the day (its own it kept)."""
+        none = np.zeros(0, np.int32)
+        return [np.concatenate([none, *parts[:s], *parts[s + 1 :]]) for s in range(len(parts))]
+
+    def scatter(self, ctx: DayContext, result: np.ndarray) -> None:
+        """Lower the multipliers of every target's circle members here, then the fading.
+
+        The targets are this shard's, then the others' (one process: its own only); the
+        scaling is the same operation for each, so their order does not matter.
+        """
+        net, own, self._gathered = self.network, self._gathered, None
+        if own is None:
+            raise RuntimeError("adapt: scatter() before gather()")
+        result = np.concatenate([own, result]) if result.size else own
+        if net is not None and result.size:
+            if self.whole:
+                net.scale_circle(result, self.deterrence, self.network_factor, self.floor)
+            else:
+                scale_circle_range(
+                    net, result, self.deterrence, self.lo, self.network_factor, self.floor
+                )
+        self._decay(ctx)
+
+    def _decay(self, ctx: DayContext) -> None:
+        """Every `DECAY_EVERY` days, with a half-life, multipliers move back toward 1."""
         if self.half_life and (ctx.day + 1) % self.DECAY_EVERY == 0:
             keep = np.float32(2.0 ** (-self.DECAY_EVERY / self.half_life))
             d = self.deterrence

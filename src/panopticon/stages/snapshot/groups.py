@@ -7,6 +7,11 @@ applies to and people it applies to wrongly; for a membership that reaches peopl
 others (`CollateralMembership`: a joint-liability measure), also the people it reaches only
 through a household member (`collateral`) and those of them whose household member is not a
 member by the counterfactual either (`collateral_wrongly`); zero for other memberships.
+
+Sharded runs: every shard writes the same rows (day, group; measure) with its own
+citizens' counts, and the tables combine by summing the counts (`combine_tables`). A
+joint-liability measure's collateral reach is whole-population because the catalog's
+national barrier handed each shard the other shards' members' households that day.
 """
 
 from __future__ import annotations
@@ -19,7 +24,14 @@ from numba import njit
 
 from panopticon.core.jit import KERNEL
 from panopticon.core.metrics import LongTable
-from panopticon.core.module import CollateralMembership, DayContext, Module, Phase, TableSpec
+from panopticon.core.module import (
+    CollateralMembership,
+    DayContext,
+    Module,
+    Phase,
+    TableSpec,
+    summed_counts,
+)
 from panopticon.core.records import MISSED
 from panopticon.core.registry import register
 from panopticon.stages.identify.identify import uses_groups
@@ -83,6 +95,16 @@ class Groups(Module):
 
     name = "groups"
     phase = Phase.SNAPSHOT
+    shards = True  # counts of its own citizens; the shards' tables sum
+
+    @classmethod
+    def combine_tables(cls, scenario: Any, parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+        """Each table's counts summed over the shards (every shard has the same rows)."""
+        out: dict[str, pa.Table] = {}
+        for name, spec in (("groups", FUNNEL), ("consequences_by_group", CONSEQUENCES)):
+            counts = tuple(k for k, t in spec.items() if t == pa.int64())
+            out[name] = summed_counts([p[name] for p in parts], counts)
+        return out
 
     @classmethod
     def instances(cls, scenario: Any) -> list[dict[str, Any]]:
@@ -98,6 +120,7 @@ class Groups(Module):
         """Index the groups."""
         super().__init__(sim)
         self.group = sim.need("group")
+        self.lo = sim.lo  # acts name global ids; the group codes are this shard's
         self.names = list(sim.scenario.population.groups)
         self.size = np.bincount(self.group, minlength=len(self.names))
         self.funnel = LongTable(FUNNEL)
@@ -109,14 +132,16 @@ class Groups(Module):
 
     def step(self, ctx: DayContext) -> None:
         """Today's funnel per group; on snapshot days, consequences per group."""
-        batch = ctx.batch
+        batch, lo = ctx.batch, np.int32(self.lo)
+        actors = ctx.actors - lo if self.lo else ctx.actors
+        seen = ctx.seen_actors - lo if self.lo else ctx.seen_actors
         self.funnel.add(
             day=np.int32(ctx.day),
             group=np.array(self.names),
             population=self.size,
-            committed=self._by(ctx.actors),
-            observed=self._by(ctx.seen_actors),
-            missed=self._by(ctx.seen_actors, ctx.outcome == MISSED),
+            committed=self._by(actors),
+            observed=self._by(seen),
+            missed=self._by(seen, ctx.outcome == MISSED),
             records_against=self._by(batch.attributed_to),
             wrongful_against=self._by(batch.attributed_to, batch.correct, False),
         )

@@ -5,6 +5,24 @@ modules that use ties (network deterrence, joint liability, friends' scores). Ea
 `avoidance.every_days`, people drop ties to low-grade people and form new ones
 (`Network.rewire`); degrees by grade are snapshotted every 30 days when avoidance runs,
 else on the first and last day.
+
+Sharded runs (`core.shards`): every shard holds the WHOLE graph, indexed by global id.
+The build is keyed by the seed and the whole population's demographics (drawn per id),
+so every replica is the one-process graph; it stays so because every change to it is a
+function of the whole population's state: on the days the step reads that state (an
+avoidance round: everyone's grade and score; a degree/assortativity snapshot) the
+module takes a national barrier (`national_day`): each shard `gather`s its citizens'
+scores and grade codes, `decide` concatenates them in shard order (id order) and hands
+the whole arrays to every shard, and `scatter` runs the one-process step on the replica.
+The columns are then the same in every shard and are counted once (`combine_values`).
+Memory per shard is NOT cut for the graph: each holds all of it (about 60 bytes a
+citizen at 10 friends, plus the build's peak); the driver's head copy, which never
+steps, builds its own block's graph only (`core.shards.BUILDING_HEAD`).
+The partitioned design would give each shard its citizens' rows only, plus a copy of
+its foreign friends' state (score, grade, a bit per drop decision): a round's drops of a
+cross-shard tie are already decided by both ends alike (`avoidance._decides` is a pure
+function of the pair), new ties to foreign partners would be routed to the partner's
+owner like records, and the statistics would be sums of per-shard parts.
 """
 
 from __future__ import annotations
@@ -13,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from panopticon.core import population as population_mod
 from panopticon.core.metrics import HISTOGRAM_EVERY
 from panopticon.core.module import Column, DayContext, Export, Module, Phase
 from panopticon.core.registry import register
@@ -40,6 +59,8 @@ class Society(Module):
     name = "network"
     phase = Phase.SOCIETY
     provides = ("network",)
+    # every shard holds the whole graph; national days keep the replicas identical
+    shards = True
 
     @classmethod
     def instances(cls, scenario: Any) -> list[dict[str, Any]]:
@@ -51,16 +72,31 @@ class Society(Module):
         """Ages and regions of the citizens."""
         return {"age", "region"}
 
+    @classmethod
+    def combine_values(cls, scenario: Any, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        """The values of the whole graph: every shard computed them on its replica, once."""
+        return dict(parts[0])
+
     def __init__(self, sim: Any) -> None:
-        """Build the graph."""
+        """Build the graph (the whole population's, in a shard too)."""
         super().__init__(sim)
         sc = sim.scenario
         self.params = sc.network
-        self.graph = build_network(sc.network, sim.need("age"), sim.need("region"), sim.seed)
+        from panopticon.core.shards import BUILDING_HEAD
+
+        age, region = sim.need("age"), sim.need("region")
+        whole = sim.size < sc.population.size and not BUILDING_HEAD.get()
+        if whole:  # a shard: the whole population's graph (the driver's head: its block's)
+            demo = population_mod.demographics(sc.population, sim.seed, 0, sc.population.size)
+            age, region = demo.age, demo.region
+        self.graph = build_network(sc.network, age, region, sim.seed)
+        del age, region
+        self.lo, self.hi = sim.lo, sim.hi
         self.degree_start = self.graph.degree()
         self._degree: np.ndarray | None = None
         self._snapshot: dict[str, float] = {}
         self._today: dict[str, float] = {}
+        self._gathered: dict[str, np.ndarray] | None = None  # this shard's part, at a barrier
         sim.provide("network", self.graph)
 
     def _policy(self) -> Any:
@@ -103,28 +139,85 @@ class Society(Module):
             ]
         return cols
 
+    def _rewired(self, day: int) -> bool:
+        """Whether `day` has an avoidance round."""
+        av = self.params.avoidance
+        return bool(av.enabled and (day + 1) % av.every_days == 0)
+
+    def _snapshot_day(self, day: int) -> bool:
+        """Whether `day` snapshots degrees and assortativity (first, every 30, last)."""
+        periodic = self.params.avoidance.enabled and (day + 1) % HISTOGRAM_EVERY == 0
+        return day == 0 or periodic or day == self.sim.days - 1
+
+    def national_day(self, day: int) -> bool:
+        """An avoidance round or a snapshot: the step reads everyone's score and grade."""
+        return self._rewired(day) or self._snapshot_day(day)
+
     def step(self, ctx: DayContext) -> None:
-        """Avoidance round on its schedule; degree by grade every 30 days and at the ends."""
-        day, net, av = ctx.day, self.graph, self.params.avoidance
-        pol = self._policy()
-        names = self._grade_names()
-        codes = pol.grades.grade if pol.grades is not None else np.zeros(pol.score.size, np.uint8)
+        """Avoidance round on its schedule; degree by grade every 30 days and at the ends.
+
+        On those days the step is `gather`, `decide`, `scatter` over this simulation
+        alone (the path a sharded run splits at its national barrier); on the others it
+        repeats the last snapshot.
+        """
+        if self.national_day(ctx.day):
+            self.scatter(ctx, self.decide(ctx.day, [self.gather(ctx)])[0])
+            return
         out: dict[str, float] = {}
-        rewired = av.enabled and (day + 1) % av.every_days == 0
+        if self.params.avoidance.enabled:
+            out.update(ties_dropped=0, ties_new=0)
+        out.update(self._snapshot)
+        self._today = out
+
+    def gather(self, ctx: DayContext) -> dict[str, np.ndarray]:
+        """The scores and grade codes of this simulation's citizens (what the step reads)."""
+        pol = self._policy()
+        codes = pol.grades.grade if pol.grades is not None else np.zeros(pol.score.size, np.uint8)
+        self._gathered = {"score": pol.score.copy(), "codes": codes.copy()}
+        return self._gathered
+
+    def decide(self, day: int, parts: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+        """For each shard, the other shards' scores and codes: those before it, those after.
+
+        Its own it kept (`gather`); the parts are in id order, so before + own + after is
+        the whole population's.
+        """
+        out: list[dict[str, Any]] = []
+        for s in range(len(parts)):
+            sides: dict[str, Any] = {}
+            for side, chunk in (("before", parts[:s]), ("after", parts[s + 1 :])):
+                if chunk:
+                    sides[side] = {k: np.concatenate([p[k] for p in chunk]) for k in parts[0]}
+            out.append(sides)
+        return out
+
+    def scatter(self, ctx: DayContext, result: dict[str, Any]) -> None:
+        """The one-process step on this replica, from the whole population's state."""
+        day, net, av = ctx.day, self.graph, self.params.avoidance
+        own, self._gathered = self._gathered, None
+        if own is None:
+            raise RuntimeError("network: scatter() before gather()")
+        chunks = [c for c in (result.get("before"), own, result.get("after")) if c is not None]
+        whole = {k: np.concatenate([c[k] for c in chunks]) for k in own}
+        score, codes = whole["score"], whole["codes"]
+        net.check_size(score, "score")
+        graded = self._policy().grades is not None
+        names = self._grade_names()
+        out: dict[str, float] = {}
+        rewired = self._rewired(day)
         if rewired:
             avoid = np.array([g in av.avoid_grades for g in names])
-            low = avoid[codes] if pol.grades is not None else np.zeros(pol.score.size, bool)
+            low = avoid[codes] if graded else np.zeros(score.size, bool)
             weights = None
             if not (av.score_blind or av.preference == 0):
-                weights = avoidance.score_weights(pol.score, av.preference)
+                weights = avoidance.score_weights(score, av.preference)
             r = net.rewire(low, None, day, self.sim.seed, av, weights)
             out.update(ties_dropped=r["dropped"], ties_new=r["new"])
         elif av.enabled:
             out.update(ties_dropped=0, ties_new=0)
-        periodic = av.enabled and (day + 1) % HISTOGRAM_EVERY == 0
-        if day == 0 or periodic or ctx.last_day:
+        if self._snapshot_day(day):
             fresh = self._degree is None or rewired
-            fused = net.row_stats(pol.score, codes, len(names))
+            fused = net.row_stats(score, codes, len(names))
             if fused is not None:
                 # the degrees it returns equal the kept ones when the graph did not change
                 self._degree, st = fused
@@ -136,7 +229,7 @@ class Society(Module):
                 per = np.bincount(codes, weights=self._degree, minlength=len(names))
                 people = np.bincount(codes, minlength=len(names))
                 isolated = int((self._degree == 0).sum())
-                assortativity = net.assortativity(pol.score.astype(np.float64))
+                assortativity = net.assortativity(score.astype(np.float64))
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = per / people
             self._snapshot = {
@@ -202,5 +295,6 @@ class Society(Module):
         ]
 
     def people(self) -> dict[str, Any]:
-        """The degrees."""
-        return {"degree_start": self.degree_start, "degree_end": self.graph.degree()}
+        """The degrees of this simulation's citizens."""
+        lo, hi = self.lo, self.hi
+        return {"degree_start": self.degree_start[lo:hi], "degree_end": self.graph.degree()[lo:hi]}

@@ -100,16 +100,40 @@ def allocate_rows(
 ACCESS = ("none", "refused", "excluded", "allocated")
 
 
+def other_member(
+    household: np.ndarray, mask: np.ndarray, members: np.ndarray, n_households: int
+) -> np.ndarray:
+    """Per row: whether another member of its household is in `members`.
+
+    `household` and `mask` are one row per citizen considered (the citizen's household,
+    and whether the citizen is a member); `members` lists the household of every member
+    of the whole population (the rows' own members among them, any order). The count per
+    household minus the row's own membership: `Network.any_other_member` on the whole
+    population, read at these rows.
+    """
+    per = np.bincount(members, minlength=n_households)
+    return per[household] - mask.astype(np.int64) > 0
+
+
 class HouseholdLiability:
     """A trigger shared by each member's household: the membership of a joint-liability measure.
 
     `members` are the trigger's own members; `collateral` those it reaches only through
     another household member (the `CollateralMembership` protocol).
+
+    In a shard (`n` citizens from `lo`, fewer than the graph's) household members may
+    live in other shards: on the days a collateral reach is read, the catalog's national
+    barrier hands it the households of the other shards' members (`set_foreign`), and the
+    reach counts them with its own (`other_member`): the one-process values.
     """
 
-    def __init__(self, trigger: Membership, family: Any) -> None:
+    def __init__(self, trigger: Membership, family: Any, lo: int = 0, n: int | None = None) -> None:
         """Wrap a trigger and the household structure (``any_other_member``)."""
         self.trigger, self.family = trigger, family
+        self.n = family.size if n is None else n
+        self.whole = lo == 0 and self.n == family.size
+        self.household = family.household[lo : lo + self.n]  # this simulation's citizens'
+        self.foreign: tuple[int, np.ndarray, np.ndarray] | None = None  # (day, on, truth)
 
     def members(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """(triggered, triggered in truth): the trigger's own members."""
@@ -117,14 +141,34 @@ class HouseholdLiability:
 
     def collateral(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """(not triggered but a household member is, a household member is in truth)."""
-        return self.split(*self.trigger.members(day))[2:]
+        return self.split(*self.trigger.members(day), day=day)[2:]
+
+    def households(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """The households of this simulation's members (now, in truth): its barrier part."""
+        on, truth = self.trigger.members(day)
+        return self.household[on], self.household[truth]
+
+    def set_foreign(self, day: int, on: np.ndarray, truth: np.ndarray) -> None:
+        """The households of the other shards' members today (now, in truth)."""
+        self.foreign = (day, on, truth)
 
     def split(
-        self, on: np.ndarray, truth: np.ndarray
+        self, on: np.ndarray, truth: np.ndarray, day: int | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(liable now, liable in truth, collateral now, another member triggered in truth)."""
-        other_on = self.family.any_other_member(on)
-        other_truth = self.family.any_other_member(truth)
+        if self.whole:
+            other_on = self.family.any_other_member(on)
+            other_truth = self.family.any_other_member(truth)
+        else:
+            if self.foreign is None or self.foreign[0] != day:
+                raise RuntimeError(
+                    f"joint liability on day {day}: no households of the other shards' "
+                    "members (the catalog's national barrier did not run today)"
+                )
+            _, f_on, f_truth = self.foreign
+            h, k = self.household, self.family.n_households
+            other_on = other_member(h, on, np.concatenate([h[on], f_on]), k)
+            other_truth = other_member(h, truth, np.concatenate([h[truth], f_truth]), k)
         return on | other_on, truth | other_truth, other_on & ~on, other_truth
 
 
@@ -151,7 +195,9 @@ class Allocation(MeasureKind):
         sim = catalog.sim
         self.age = sim.need("age")
         family = sim.need("network") if params.joint_liability and sim.has("network") else None
-        self.liability = HouseholdLiability(trigger, family) if family is not None else None
+        self.liability = (
+            HouseholdLiability(trigger, family, sim.lo, catalog.n) if family is not None else None
+        )
         if self.liability is not None:
             self.membership = self.liability
         self.access = catalog.add_state(
@@ -242,34 +288,51 @@ class Allocation(MeasureKind):
         apply_keys = _allocation_keys(seed, day, 500 + self.index, lo, n)
         app = np.flatnonzero(eligible & (apply_keys < self.apply_share.at(day)))
         own, own_truth = self.trigger.members(day)
-        on, truth = own, own_truth
-        collateral = other_truth = np.zeros(n, dtype=bool)
-        if self.liability is not None:
-            on, truth, collateral, other_truth = self.liability.split(own, own_truth)
         rank = catalog.sim.need(f"score:{m.rank_policy}")
-        self._pending = (app, on[app])
-        return {
+        self._pending = app
+        rows = {
             "ids": app.astype(np.int64) + np.int64(lo),
-            "on": on[app],
-            "truth": truth[app],
             "own": own[app],
             "own_truth": own_truth[app],
-            "collateral": collateral[app],
-            "other_truth": other_truth[app],
             "score": rank.score[app],
             "true_score": rank.true_score[app],
             "keys": _allocation_keys(seed, day, self.index, lo, n)[app],
         }
+        if self.liability is not None:  # decided with the whole population's members
+            rows["household"] = self.liability.household[app]
+        return rows
 
-    def decide(self, day: int, parts: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+    def decide(
+        self,
+        day: int,
+        parts: list[dict[str, np.ndarray]],
+        households: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> list[dict[str, Any]]:
         """The round over every applicant (the parts in id order); one result per part.
 
-        Places go by the rule among the non-excluded (and, for the counterfactual, by true
-        scores and exclusions); each part's result says which of its rows got a place,
-        with the round's counts and its row of the `allocations` table.
+        With joint liability `households` holds each part's members' households (now, in
+        truth: `HouseholdLiability.households`), and an applicant is liable when another
+        member of its household is a member anywhere. Places go by the rule among the
+        non-excluded (and, for the counterfactual, by true scores and exclusions); each
+        part's result says which of its rows were excluded and got a place, with the
+        round's counts and its row of the `allocations` table.
         """
         m, name = self.params, self.name
         a = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        own, own_truth = a["own"], a["own_truth"]
+        if "household" in a:
+            if households is None:
+                raise ValueError(f"measure {name}: joint liability needs the members' households")
+            h = a["household"]
+            members = [np.concatenate([x[i] for x in households]) for i in (0, 1)]
+            k = 1 + max(int(x.max(initial=-1)) for x in (h, *members))
+            other_on = other_member(h, own, members[0], k)
+            other_truth = other_member(h, own_truth, members[1], k)
+            a["on"], a["truth"] = own | other_on, own_truth | other_truth
+            a["collateral"], a["other_truth"] = other_on & ~own, other_truth
+        else:
+            a["on"], a["truth"] = own, own_truth
+            a["collateral"] = a["other_truth"] = np.zeros(own.size, dtype=bool)
         ids, on = a["ids"], a["on"]
         low = self.catalog.sim.need(f"score:{m.rank_policy}").bounds[0]
         capacity = round(self.capacity_share.at(day) * ids.size)
@@ -303,13 +366,20 @@ class Allocation(MeasureKind):
             "blind_overlap": int(np.isin(blind, got).sum()),
         }
         self._round = out
-        return [{"allocated": np.isin(p["ids"], got), "values": out, "row": row} for p in parts]
+        results, at = [], 0
+        for p in parts:
+            rows = slice(at, at + p["ids"].size)
+            at += p["ids"].size
+            results.append(
+                {"allocated": np.isin(p["ids"], got), "on": on[rows], "values": out, "row": row}
+            )
+        return results
 
     def scatter(self, result: dict[str, Any]) -> None:
         """Each citizen's outcome of the round (none, refused, excluded, allocated)."""
         if self._pending is None:
             raise RuntimeError(f"measure {self.name}: scatter() before gather()")
-        app, on = self._pending
+        app, on = self._pending, result["on"]
         access = self.access
         access[:] = 0
         access[app] = 1

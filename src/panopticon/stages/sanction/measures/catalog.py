@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from panopticon.core import streams
+from panopticon.core.metrics import HISTOGRAM_EVERY
 from panopticon.core.module import (
     CollateralMembership,
     Column,
@@ -32,6 +33,7 @@ from panopticon.core.module import (
 )
 from panopticon.core.registry import register
 from panopticon.scenario.court import COURT_LIST
+from panopticon.stages.identify.identify import uses_groups
 from panopticon.stages.sanction.measures import base
 from panopticon.stages.sanction.triggers import ListTrigger, ScoreTrigger, ScoreTriggers
 
@@ -123,9 +125,6 @@ class Measures(Module):
         kinds = sorted({m.kind for m in ms if not base.KINDS[m.kind].shards})
         if kinds:
             return f"with {', '.join(kinds)} measures"
-        joint = any(getattr(m, "joint_liability", False) for m in ms)
-        if joint and scenario.network is not None:
-            return "with joint liability (households across shards)"
         return None
 
     @classmethod
@@ -204,6 +203,9 @@ class Measures(Module):
                 )
                 member = within(member, self.active[name], self.n)
             sim.provide(f"membership:{name}", member)
+        # joint-liability measures, and whether the per-group tables read their reach
+        self._joint = [n for n, k in self.kinds.items() if getattr(k, "liability", None)]
+        self._snapshots = uses_groups(scenario)
         self._idle = {
             name: {
                 f"triggered_{name}": 0,
@@ -239,26 +241,69 @@ class Measures(Module):
             if kind.round_day(day) and not (name in self.active and not self.active[name][day])
         ]
 
+    def _liable_today(self, day: int) -> list[str]:
+        """The joint-liability measures whose collateral reach is read today.
+
+        Their rounds, and the snapshot days of the per-group tables (which read every
+        membership's `collateral`), while the measure applies.
+        """
+        snapshot = self._snapshots and (
+            (day + 1) % HISTOGRAM_EVERY == 0 or day == self.sim.days - 1
+        )
+        rounds = self._rounds_today(day)
+        return [
+            name
+            for name in self._joint
+            if (snapshot or name in rounds)
+            and not (name in self.active and not self.active[name][day])
+        ]
+
     def national_day(self, day: int) -> bool:
-        """A scarce good's round is today."""
-        return bool(self._rounds_today(day))
+        """A scarce good's round is today, or a joint-liability measure's reach is read."""
+        return bool(self._rounds_today(day) or self._liable_today(day))
 
     def gather(self, ctx: DayContext) -> dict[str, Any]:
-        """The triggers updated, then each round's applicants of this simulation."""
+        """The triggers updated, then each round's applicants of this simulation.
+
+        With joint liability, also the households of this simulation's members of each
+        measure whose reach is read today (the other shards' households reach them).
+        """
         self._refresh(ctx)
-        return {name: self.kinds[name].gather(ctx.day) for name in self._rounds_today(ctx.day)}
+        day = ctx.day
+        return {
+            "rounds": {name: self.kinds[name].gather(day) for name in self._rounds_today(day)},
+            "households": {
+                name: self.kinds[name].liability.households(day) for name in self._liable_today(day)
+            },
+        }
 
     def decide(self, day: int, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each round over every shard's applicants; per shard, its rows' results."""
-        out: list[dict[str, Any]] = [{} for _ in parts]
-        for name in parts[0]:
-            for s, got in enumerate(self.kinds[name].decide(day, [p[name] for p in parts])):
-                out[s][name] = got
+        """Each round over every shard's applicants; per shard, its rows' results.
+
+        With joint liability each shard also gets, per measure, the households of the
+        other shards' members (in shard order; nothing in one process).
+        """
+        out: list[dict[str, Any]] = [{"rounds": {}, "foreign": {}} for _ in parts]
+        for name in parts[0]["rounds"]:
+            rows = [p["rounds"][name] for p in parts]
+            liable = None
+            if name in parts[0]["households"]:
+                liable = [p["households"][name] for p in parts]
+            for s, got in enumerate(self.kinds[name].decide(day, rows, liable)):
+                out[s]["rounds"][name] = got
+        for name in parts[0]["households"]:
+            for s in range(len(parts)):
+                others = [p["households"][name] for t, p in enumerate(parts) if t != s]
+                out[s]["foreign"][name] = tuple(
+                    np.concatenate([np.zeros(0, np.int32), *(o[i] for o in others)]) for i in (0, 1)
+                )
         return out
 
     def scatter(self, ctx: DayContext, result: dict[str, Any]) -> None:
         """Apply each round's outcome to this simulation's citizens, then today's values."""
-        for name, got in result.items():
+        for name, (on, truth) in result["foreign"].items():
+            self.kinds[name].liability.set_foreign(ctx.day, on, truth)
+        for name, got in result["rounds"].items():
             self.kinds[name].scatter(got)
         self._today = self._values(ctx)
 
