@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from panopticon.core.jit import KERNEL
 from panopticon.stages.society.rows import bounds, row_degree
 
 if TYPE_CHECKING:
     from panopticon.stages.society.graph import Network
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _scale_circle_range(
     ids: np.ndarray,
     indptr: np.ndarray,
