@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -828,3 +829,30 @@ def test_blacklist_and_levels_are_the_same_in_any_number_of_parts() -> None:
                 int((status & 1).sum()),
                 int(((status & 2) > 0).sum()),
             ]
+
+
+@pytest.mark.parametrize("minimal", [True, False])
+def test_behave_kernel_levels_equal_their_values(minimal: bool) -> None:
+    """d_i given as levels[level_i] (uint8 levels) draws the acts of d_i given as floats.
+
+    The two are one kernel source; `levels is None` is decided when Numba compiles.
+    """
+    n, k = 2 * BLOCK + 300, 1 if minimal else 3
+    rng = np.random.default_rng(11)
+    levels = np.array([1.0, 0.7, 0.3, 0.05], dtype=np.float32)
+    level = rng.integers(0, levels.size, n).astype(np.uint8)
+    ones = np.ones(k)
+    loading = np.ones(k) if minimal else np.array([1.0, 0.5, 0.0])
+    ages = np.tile([0, 120], (k, 1))
+    args = behave_args(
+        3, 9, n, np.full(k, 0.2), loading, np.zeros(k, dtype=bool), ages, np.empty(0),
+        ones, ones, levels[level],
+    )  # fmt: skip
+    kernel_args = {a: v for a, v in args.items() if a not in REF_ONLY}
+    assert minimal_like(args) == minimal
+    as_floats = _behave_kernel(**kernel_args, simple=minimal)
+    kernel_args["deterrence"] = level
+    as_levels = _behave_kernel(**kernel_args, simple=minimal, levels=levels)
+    assert as_floats[0].size > 500  # about n x 0.2 x mean(d) = 870 acts or more
+    for a, b in zip(as_floats, as_levels, strict=True):
+        np.testing.assert_array_equal(a, b)
