@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from panopticon.core.population import demographics
 from panopticon.scenario import Population, format_validation_error
 from panopticon.stages import society as nw
+from panopticon.stages.society import avoidance
 
 REGIONS = {"north": {"share": 0.5}, "south": {"share": 0.3}, "west": {"share": 0.2}}
 AGES = {"0-17": 0.22, "18-34": 0.25, "35-64": 0.38, "65-90": 0.15}
@@ -413,3 +414,21 @@ def test_neighbour_means_equal_two_neighbour_mean_calls() -> None:
     ma, mb = net.neighbour_means(a, b, default=0.5)
     assert np.array_equal(ma, net.neighbour_mean(a, default=0.5))
     assert np.array_equal(mb, net.neighbour_mean(b, default=0.5))
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_first_proposals_drawn_ahead_or_inline_give_the_same_graph(
+    weighted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_first_partners` (large rounds) and `_new_ties`' own draws make the same ties."""
+    params = nw.Avoidance(p_drop=0.5, p_new=1.0, preference=4.0 if weighted else 0.0, tries=3)
+    graphs = []
+    for predraw in (1 << 40, 0):
+        monkeypatch.setattr(avoidance, "PREDRAW_FROM", predraw)
+        net, _, _ = _build(8_000, seed=5, avoidance={"slack": 0, "pool": 0.2})
+        rng = np.random.default_rng(4)
+        low = rng.random(net.size) < 0.2
+        counts = net.rewire(low, rng.random(net.size), day=3, seed=5, params=params)
+        assert counts["new"] > 0
+        graphs.append(net.edges())
+    assert all(np.array_equal(a, b) for a, b in zip(*graphs, strict=True))

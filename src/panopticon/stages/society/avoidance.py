@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import sized_kernel
+from panopticon.core.jit import KERNEL, sized_kernel
 from panopticon.stages.society.draws import P_DROP, P_NEW, P_PICK, U16, U32, network_key
 from panopticon.stages.society.params import Avoidance, NetworkParams
 from panopticon.stages.society.rows import BLOCK, EMPTY, bounds, row_degree
@@ -25,6 +25,12 @@ LOW_VISIT = 5
 
 if TYPE_CHECKING:
     from panopticon.stages.society.graph import Network
+
+
+# People wanting new ties from which their first proposals are drawn ahead, in one pass
+# (`_first_partners`: the weighted searches' cache misses overlap); below it `_new_ties`
+# draws each as it goes, the same proposal, and a first run compiles one kernel less.
+PREDRAW_FROM = 1 << 18
 
 
 @sized_kernel(0)
@@ -46,7 +52,7 @@ def _low_tie_share(indptr: np.ndarray, idx: np.ndarray, low: np.ndarray) -> tupl
     return acc[:, 0].sum(), acc[:, 1].sum()
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _decides(key: np.uint64, i: int, j: int, low_j: bool, blind: bool, p: float) -> bool:
     """Whether i decides to drop j this round: a pure function of (round, i, j)."""
     if not (blind or low_j):
@@ -103,7 +109,7 @@ def _drop_pass(
     return acc[:, 0].sum(), acc[:, 1].sum()
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _low_decisions(
     indptr: np.ndarray,
     idx: np.ndarray,
@@ -144,7 +150,7 @@ def _low_decisions(
     return keys[:m]
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _remove_sorted(indptr: np.ndarray, idx: np.ndarray, keys: np.ndarray) -> int:
     """Remove the entries named by sorted keys ``row << 32 | entry``, row by row in order.
 
@@ -205,7 +211,7 @@ def _drop_low(
     return decisions, int(_remove_sorted(indptr, idx, keys))
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _room(indptr: np.ndarray, idx: np.ndarray, top: np.ndarray, i: int) -> tuple[int, bool]:
     """A free slot of row i (moving the row to the pool if full): (slot, moved) or (-1, _)."""
     lo, hi = bounds(indptr, idx, i)
@@ -227,7 +233,7 @@ def _room(indptr: np.ndarray, idx: np.ndarray, top: np.ndarray, i: int) -> tuple
     return p + 1 + cap, True
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _is_friend(indptr: np.ndarray, idx: np.ndarray, i: int, j: int) -> bool:
     """Whether j is in row i."""
     lo, hi = bounds(indptr, idx, i)
@@ -240,7 +246,7 @@ def _is_friend(indptr: np.ndarray, idx: np.ndarray, i: int, j: int) -> bool:
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _partner(key: np.uint64, i: int, t: int, attempt: int, cum: np.ndarray, n: int) -> int:
     """Proposal `attempt` for i's new tie t: a pure function of (round, i, t, attempt)."""
     c = (np.uint64(i) << U32) | (np.uint64(t) << U16) | np.uint64(attempt)
@@ -280,7 +286,7 @@ def _first_partners(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _new_ties(
     indptr: np.ndarray,
     idx: np.ndarray,
@@ -330,17 +336,6 @@ def _new_ties(
     return formed, failed, moved
 
 
-@njit(cache=True)
-def _cum_table(score: np.ndarray, lo: int, table: np.ndarray) -> np.ndarray:
-    """Running sum of table[score[i] - lo] in id order (`np.cumsum`'s additions)."""
-    out = np.empty(score.size, dtype=np.float64)
-    c = 0.0
-    for i in range(score.size):
-        c += table[np.int64(score[i]) - lo]
-        out[i] = c
-    return out
-
-
 def partner_weights(attractiveness: np.ndarray, preference: float) -> np.ndarray:
     """Cumulative partner weights exp(preference x attractiveness), scaled by the maximum."""
     att = np.asarray(attractiveness, dtype=np.float64)
@@ -369,7 +364,8 @@ def score_weights(score: np.ndarray, preference: float) -> np.ndarray:
     flo, fhi = float(lo), float(hi)
     att = (values - flo) / (fhi - flo) if fhi > flo else np.zeros_like(values)
     table = np.exp(preference * (att - att.max()))
-    return _cum_table(score, lo, table)
+    weights = table[np.subtract(score, lo, dtype=np.int32)]  # the range is under 2^16
+    return np.cumsum(weights, out=weights)  # in id order, in place
 
 
 def rewire(
@@ -438,7 +434,8 @@ def rewire(
         wanting = np.flatnonzero(want).astype(np.int32)
         starts = np.zeros(wanting.size + 1, dtype=np.int64)
         np.cumsum(want[wanting], out=starts[1:])
-        first = _first_partners(wanting, starts, want, cum, key_pick)
+        if wanting.size >= PREDRAW_FROM:  # else `_new_ties` draws them (the same ties)
+            first = _first_partners(wanting, starts, want, cum, key_pick)
         del wanting, starts
     formed, failed, moved = _new_ties(
         net.indptr, net.indices, net.pool_top, want, cum, a.tries, key_pick, first
