@@ -617,3 +617,27 @@ def test_factors_traits_in_a_shard_are_the_whole_rows() -> None:
     assert part.trait.shape == (2, 8192)
     assert np.array_equal(part.trait, whole.trait[:, 8192:16384])
     assert np.array_equal(part.score, whole.score[8192:16384])
+
+
+def test_friends_means_rows_match_the_whole_population() -> None:
+    """A shard's friends' means equal `Network.neighbour_means` of everyone, at its rows.
+
+    Checked too against the obvious mean of `friends_of(i)` for a few citizens.
+    """
+    from panopticon.stages.score.factors import friends_means_rows
+
+    graph = Simulation(documented(), 0, 20_000).need("network")
+    rng = np.random.default_rng(3)
+    a = rng.integers(350, 951, 20_000).astype(np.uint16)
+    b = rng.integers(350, 951, 20_000).astype(np.uint16)
+    whole_a, whole_b = graph.neighbour_means(a, b)
+    for lo, hi in ((0, 8192), (8192, 12288), (12288, 20_000)):
+        got_a, got_b = friends_means_rows(graph, a, b, lo, hi - lo)
+        np.testing.assert_array_equal(got_a, whole_a[lo:hi])
+        np.testing.assert_array_equal(got_b, whole_b[lo:hi])
+    for i in rng.integers(0, 20_000, 50):
+        f = graph.friends_of(int(i))
+        want = a[f].astype(np.float64).mean() if f.size else np.nan
+        np.testing.assert_allclose(whole_a[i], want, rtol=1e-12)
+    with pytest.raises(ValueError, match="citizen ids"):
+        friends_means_rows(graph, a, b, 12288, 8192)

@@ -26,6 +26,7 @@ from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phas
 from panopticon.core.registry import register
 from panopticon.scenario.schema import FactorsPolicy, Scenario
 from panopticon.stages.score.grades import Grades, score_dtype
+from panopticon.stages.society.rows import bounds
 
 
 @njit(cache=True, **KERNEL)
@@ -94,6 +95,52 @@ def _factor_recompute(
         true_score[i] = round(lo + (hi - lo) * s_true)
         total += score[i]
     return total / max(1, score.size)
+
+
+@sized_kernel(0)
+def _friends_means_rows(
+    out_a: np.ndarray,
+    out_b: np.ndarray,
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    lo: int,
+    default: float,
+) -> None:
+    """Friends' means of a and b for citizens lo .. lo + out_a.size - 1 (a shard's rows).
+
+    The arithmetic of `Network.neighbour_means` row by row (the same sums in the same
+    order), over the rows a shard owns instead of everyone's.
+    """
+    for r in prange(out_a.size):
+        start, end = bounds(indptr, idx, lo + r)
+        ta = 0.0
+        tb = 0.0
+        d = 0
+        for s in range(start, end):
+            j = idx[s]
+            if j < 0:
+                break
+            ta += a[j]
+            tb += b[j]
+            d += 1
+        out_a[r] = ta / d if d > 0 else default
+        out_b[r] = tb / d if d > 0 else default
+
+
+def friends_means_rows(
+    graph: Any, a: np.ndarray, b: np.ndarray, lo: int, n: int, default: float = np.nan
+) -> tuple[np.ndarray, np.ndarray]:
+    """`graph.neighbour_means(a, b, default)[lo : lo + n]`, computed for those rows only."""
+    a, b = np.asarray(a), np.asarray(b)
+    graph.check_size(a, "a")
+    graph.check_size(b, "b")
+    if not 0 <= lo <= lo + n <= a.size:
+        raise ValueError(f"rows {lo}..{lo + n - 1} are not citizen ids of 0..{a.size - 1}")
+    out_a, out_b = np.empty(n, np.float64), np.empty(n, np.float64)
+    _friends_means_rows(out_a, out_b, graph.indptr, graph.indices, a, b, lo, float(default))
+    return out_a, out_b
 
 
 def propensity_scores(propensity: np.ndarray) -> np.ndarray:
@@ -374,13 +421,15 @@ class FactorsScore(Module):
             return half, half, self.w_net
         # friends' mean score, normalised afterwards (the mean is linear): no float copies
         span = self.hi - self.lo
-        if whole is None:
-            m_all, m_true = self.network.neighbour_means(self.score, self.true_score)
-        else:
-            m_all, m_true = self.network.neighbour_means(whole["score"], whole["true"])
-            if m_all.size != n:  # a shard: the graph is everyone's, the rows its own
-                m_all = m_all[self.first : self.first + n].copy()
-                m_true = m_true[self.first : self.first + n].copy()
+        if whole is None or whole["score"].size == n:  # one process: everyone's rows
+            pair = (
+                (self.score, self.true_score) if whole is None else (whole["score"], whole["true"])
+            )
+            m_all, m_true = self.network.neighbour_means(*pair)
+        else:  # a shard: the graph and scores are everyone's, the rows its own
+            m_all, m_true = friends_means_rows(
+                self.network, whole["score"], whole["true"], self.first, n
+            )
         for m in (m_all, m_true):
             m -= self.lo
             m /= span
