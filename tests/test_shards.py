@@ -641,3 +641,13 @@ def test_friends_means_rows_match_the_whole_population() -> None:
         np.testing.assert_allclose(whole_a[i], want, rtol=1e-12)
     with pytest.raises(ValueError, match="citizen ids"):
         friends_means_rows(graph, a, b, 12288, 8192)
+
+
+@pytest.mark.slow
+def test_ray_documented_same_bytes(
+    cluster: Any, documented_one: dict[str, str], tmp_path: Path
+) -> None:
+    """documented on 2 Ray actors (Sesame's barrier, court cohorts summed): same bytes."""
+    run = run_sharded(documented(), 2, out=tmp_path / "k2")
+    assert round_digests(tmp_path / "k2") == documented_one
+    assert run.manifest["shards"]["barriers"]["sesame"]["days"] == 10
