@@ -124,10 +124,12 @@ def _backlog(
     phase: np.ndarray,
     out_ids: np.ndarray,
     out_days: np.ndarray,
+    offset: int,
 ) -> tuple[int, int]:
     """Day-0 backlog: each eligible citizen is defaulting with probability `share`.
 
-    Returns (defaulting, events scheduled); draws are keyed by (seed, citizen).
+    Returns (defaulting, events scheduled); draws are keyed by (seed, citizen): `offset`
+    is the global id of local citizen 0 (a shard's first; else 0).
     """
     m = 0
     n_def = 0
@@ -135,7 +137,7 @@ def _backlog(
     for j in range(phase.size):
         if use_age and (age[j] < lo or age[j] > hi):
             continue
-        key = streams.stream_key(seed, streams.COURT, SETUP_DAY, j)
+        key = streams.stream_key(seed, streams.COURT, SETUP_DAY, j + offset)
         if streams.uniform(key, np.uint64(C_SELECT)) >= share:
             continue
         n_def += 1
@@ -158,9 +160,11 @@ def _events(
     counts: np.ndarray,
     since: np.ndarray,
     by_since: np.ndarray,
+    offset: int,
 ) -> int:
     """Today's scheduled events: listings, compliance (listed or not), expiries.
 
+    `ids` index this simulation's state; draws are keyed by the global id (+ `offset`).
     today = [cases, performed, listings, complied, expired, paid unlisted] (adds to it);
     counts = [listed, defaulting]. With cohorts tracked (`since` not empty), a listing
     records its day in `since` and adds one to `by_since[day]`; leaving the list takes
@@ -172,7 +176,7 @@ def _events(
         j = ids[r]
         ph = phase[j]
         if ph == TO_LIST:
-            key = streams.stream_key(seed, streams.COURT, day, j)
+            key = streams.stream_key(seed, streams.COURT, day, j + offset)
             end = day + duration
             t_c = _first_day(cum_comply, day, _exp1(key, C_COMPLY))
             if t_c >= 0 and t_c < end:
@@ -243,11 +247,13 @@ def _cases(
     out_days: np.ndarray,
     today: np.ndarray,
     counts: np.ndarray,
+    offset: int,
 ) -> int:
     """Today's new cases (`picks`: distinct citizens hit today); returns events scheduled.
 
     A pick outside `ages` or with an open case is dropped (thinning: the eligible keep
-    the case rate exactly).
+    the case rate exactly). `picks` index this simulation's state; draws are keyed by
+    the global id (+ `offset`).
     """
     m = 0
     use_age = age.size > 0
@@ -256,7 +262,7 @@ def _cases(
         if phase[j] != FREE or (use_age and (age[j] < lo or age[j] > hi)):
             continue
         today[0] += 1
-        key = streams.stream_key(seed, streams.COURT, day, j)
+        key = streams.stream_key(seed, streams.COURT, day, j + offset)
         if streams.uniform(key, np.uint64(C_PERFORM)) < perform:
             today[1] += 1
             continue
@@ -280,6 +286,10 @@ class CourtListModule(Module):
 
     name = COURT_LIST
     phase = Phase.SANCTION
+    # a shard follows its own citizens' cases: the day's case count and picks are drawn
+    # from population streams (the same in every shard), each shard keeps the picks it
+    # owns; the counts add up, and the cohorts (members by listing day) too
+    shards = True
 
     @classmethod
     def instances(cls, scenario: Any) -> list[dict[str, Any]]:
@@ -304,6 +314,8 @@ class CourtListModule(Module):
         self.params = p
         run = scenario.run
         self.days, self.seed, self.n = run.days, run.seed, scenario.population.size
+        # this simulation's citizens: global ids offset .. offset + size - 1 (a shard's)
+        self.offset, self.size = sim.lo, sim.size
         self.duration = p.duration_days
         self.age = sim.need("age")
         self.lo, self.hi = p.ages
@@ -315,11 +327,11 @@ class CourtListModule(Module):
         self.cum_comply = cumulative(pay * Daily(p.listing_multiplier, run.start, run.days).values)
         self.phase_of = self.add_state(
             StateSpec("phase", np.uint8, "open case: 0 none, 1-2 defaulting, 3-4 listed"),
-            np.zeros(self.n, dtype=np.uint8),
+            np.zeros(self.size, dtype=np.uint8),
         )
         self.until = self.add_state(
             StateSpec("until", np.int32, "day the listing ends (listed while day < until)"),
-            np.full(self.n, NEVER, dtype=np.int32),
+            np.full(self.size, NEVER, dtype=np.int32),
         )
         self.until_true = self.until  # no counterfactual: nobody is listed wrongly
         # cohorts: each member's listing day, and members by listing day (only when asked)
@@ -329,14 +341,14 @@ class CourtListModule(Module):
         if self.cohorts:
             self.since = self.add_state(
                 StateSpec("since", np.int32, "day the current listing began"),
-                np.full(self.n, NEVER, dtype=np.int32),
+                np.full(self.size, NEVER, dtype=np.int32),
             )
         self.counts = np.zeros(2, dtype=np.int64)
         self.today = np.zeros(6, dtype=np.int64)
         self._due: dict[int, list[np.ndarray]] = {}
         if p.initial_defaulting > 0:
-            out_ids = np.empty(self.n, dtype=np.int32)
-            out_days = np.empty(self.n, dtype=np.int32)
+            out_ids = np.empty(self.size, dtype=np.int32)
+            out_days = np.empty(self.size, dtype=np.int32)
             n_def, m = _backlog(
                 self.seed,
                 p.initial_defaulting,
@@ -348,6 +360,7 @@ class CourtListModule(Module):
                 self.phase_of,
                 out_ids,
                 out_days,
+                self.offset,
             )
             self.counts[K_DEFAULTING] = n_def
             self._schedule(out_ids[:m], out_days[:m])
@@ -419,6 +432,7 @@ class CourtListModule(Module):
                 self.counts,
                 self.since,
                 self.by_since,
+                self.offset,
             )
             self._schedule(out_ids[:m], out_days[:m])
         rate = self.cases_rate.at(day)
@@ -429,7 +443,10 @@ class CourtListModule(Module):
         if count == 0:
             return
         picks_key = np.uint64(streams.stream_key(self.seed, streams.COURT, day, POP_BLOCK + 1))
-        picks = _picks(picks_key, int(count), self.n)
+        picks = _picks(picks_key, int(count), self.n)  # global ids, sorted
+        if self.size < self.n:  # a shard: the picks it owns, as indices into its state
+            lo, hi = np.searchsorted(picks, (self.offset, self.offset + self.size))
+            picks = picks[lo:hi] - np.int32(self.offset)
         out_ids = np.empty(picks.size, dtype=np.int32)
         out_days = np.empty(picks.size, dtype=np.int32)
         m = _cases(
@@ -447,8 +464,32 @@ class CourtListModule(Module):
             out_days,
             self.today,
             self.counts,
+            self.offset,
         )
         self._schedule(out_ids[:m], out_days[:m])
+
+    # -- sharded runs -------------------------------------------------------------------
+
+    def shard_values(self, ctx: DayContext) -> dict[str, Any]:
+        """Today's counts in this shard and, with cohorts, its members by listing day."""
+        out: dict[str, Any] = dict(self.values(ctx))
+        if self.cohorts:
+            out["by_since"] = self.by_since[: ctx.day + 1].copy()
+        return out
+
+    def combine_shards(self, day: int, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        """The summed counts; with cohorts, the national members by listing day.
+
+        The driver's copy keeps the summed `by_since` (integers: the one-process array
+        exactly), so the measures combined after it (`Measures.combine_shards`) read the
+        national `cohort_sum` of today, in the one-process order.
+        """
+        out = type(self).combine_values(self.sim.scenario, parts)
+        cohorts = out.pop("by_since", None)
+        if cohorts is not None:
+            self.by_since[:] = 0
+            self.by_since[: cohorts.size] = cohorts
+        return out
 
     # -- declarations -------------------------------------------------------------------
 

@@ -3,6 +3,12 @@
 Recomputed every `every_days` for everyone (a population-wide pass); record dimensions
 decay with a half-life, trait dimensions are static, a network dimension takes friends'
 scores from the previous recomputation. Its counterfactual uses correct records only.
+
+Sharded (`core.shards`): record dimensions are per citizen; trait dimensions rank the
+propensity over the whole population, so a shard draws everyone's (set-up only) and keeps
+its own rows; a network dimension reads friends anywhere, so a recomputation day is a
+national barrier: each shard hands over its citizens' previous scores and gets the
+others' back, and computes its citizens' friends' means on its replica of the graph.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from panopticon.core import population as population_mod
 from panopticon.core import streams
 from panopticon.core.jit import KERNEL, sized_kernel
 from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.registry import register
 from panopticon.scenario.schema import FactorsPolicy, Scenario
 from panopticon.stages.score.grades import Grades, score_dtype
+from panopticon.stages.society.rows import bounds
 
 
 @njit(cache=True, **KERNEL)
@@ -89,6 +97,52 @@ def _factor_recompute(
     return total / max(1, score.size)
 
 
+@sized_kernel(0)
+def _friends_means_rows(
+    out_a: np.ndarray,
+    out_b: np.ndarray,
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    lo: int,
+    default: float,
+) -> None:
+    """Friends' means of a and b for citizens lo .. lo + out_a.size - 1 (a shard's rows).
+
+    The arithmetic of `Network.neighbour_means` row by row (the same sums in the same
+    order), over the rows a shard owns instead of everyone's.
+    """
+    for r in prange(out_a.size):
+        start, end = bounds(indptr, idx, lo + r)
+        ta = 0.0
+        tb = 0.0
+        d = 0
+        for s in range(start, end):
+            j = idx[s]
+            if j < 0:
+                break
+            ta += a[j]
+            tb += b[j]
+            d += 1
+        out_a[r] = ta / d if d > 0 else default
+        out_b[r] = tb / d if d > 0 else default
+
+
+def friends_means_rows(
+    graph: Any, a: np.ndarray, b: np.ndarray, lo: int, n: int, default: float = np.nan
+) -> tuple[np.ndarray, np.ndarray]:
+    """`graph.neighbour_means(a, b, default)[lo : lo + n]`, computed for those rows only."""
+    a, b = np.asarray(a), np.asarray(b)
+    graph.check_size(a, "a")
+    graph.check_size(b, "b")
+    if not 0 <= lo <= lo + n <= a.size:
+        raise ValueError(f"rows {lo}..{lo + n - 1} are not citizen ids of 0..{a.size - 1}")
+    out_a, out_b = np.empty(n, np.float64), np.empty(n, np.float64)
+    _friends_means_rows(out_a, out_b, graph.indptr, graph.indices, a, b, lo, float(default))
+    return out_a, out_b
+
+
 def propensity_scores(propensity: np.ndarray) -> np.ndarray:
     """Normal scores of the propensity ranks (equal values ranked in id order).
 
@@ -142,6 +196,26 @@ class FactorsScore(Module):
 
     phase = Phase.SCORE
     scheduled = True
+    # per-citizen counts; the network dimension's friends at a barrier on recomputations
+    shards = True
+
+    @classmethod
+    def combine_values(cls, scenario: Scenario, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        """The mean score from the shards' integer sums: the one-process division exactly.
+
+        One process divides a float sum of integer scores (exact below 2^53) by the size.
+        """
+        out: dict[str, Any] = {}
+        for key in parts[0]:
+            total = sum(int(p[key]) for p in parts)
+            out[key.removesuffix("_sum")] = total / max(1, scenario.population.size)
+        return out
+
+    def shard_values(self, ctx: DayContext) -> dict[str, Any]:
+        """The sum of this shard's scores at the last recomputation (an exact integer)."""
+        if self._sum is None or self._sum[0] != self.last:
+            self._sum = (self.last, int(self.score.sum(dtype=np.int64)))
+        return {f"mean_{self.name}_sum": self._sum[1]}
 
     @classmethod
     def instances(cls, scenario: Scenario) -> list[dict[str, Any]]:
@@ -167,9 +241,12 @@ class FactorsScore(Module):
         super().__init__(sim)
         scenario = sim.scenario
         policy = scenario.scoring.factors[name]
-        propensity = sim.need("propensity") if _uses(policy, "trait") else None
+        propensity = self._propensity(sim) if _uses(policy, "trait") else None
         self.name, self.policy = name, policy
-        n = scenario.population.size
+        n = sim.size  # the citizens this simulation owns (a shard's, or all)
+        self.first = sim.lo  # global id of local citizen 0 (a shard's first; else 0)
+        self._sum: tuple[int, int] | None = None  # (day of recomputation, sum of scores)
+        self._gathered: dict[str, np.ndarray] | None = None  # this shard's, at a barrier
         kinds = list(scenario.behaviors)
         rec = {k: d for k, d in policy.dimensions.items() if d.source == "records"}
         traits = {k: d for k, d in policy.dimensions.items() if d.source == "trait"}
@@ -201,10 +278,14 @@ class FactorsScore(Module):
         span = {k: d.value_range[1] - d.value_range[0] for k, d in policy.dimensions.items()}
         self.offset = sum(d.weight * d.value_range[0] for d in policy.dimensions.values())
         self.w_rec = np.array([d.weight * span[k] for k, d in rec.items()], dtype=np.float64)
-        self.trait = np.zeros((len(traits), n), dtype=np.uint8)
+        width = n if propensity is None else propensity.size  # everyone's, in a shard
+        self.trait = np.zeros((len(traits), width), dtype=np.uint8)
         z = propensity_scores(propensity) if traits else None
         for j, d in enumerate(traits.values()):
             self.trait[j] = trait_values(propensity, d.loading, scenario.run.seed, j, z)
+        if width != n:  # a shard ranked everyone: its own citizens' rows
+            self.trait = np.ascontiguousarray(self.trait[:, sim.lo : sim.hi])
+        del z, propensity
         self.w_trait = np.array([d.weight * span[k] for k, d in traits.items()], dtype=np.float64)
         # relationships: friends' normalised scores (previous recomputation) enter one's own
         self.w_net = sum(
@@ -282,8 +363,29 @@ class FactorsScore(Module):
         if self.grades is not None:
             self.grades.recount()
 
-    def _recompute(self, decay: np.ndarray, initial: bool) -> None:
-        """Decay the record counts by `decay` and recompute both scores."""
+    @staticmethod
+    def _propensity(sim: Any) -> np.ndarray:
+        """The propensity of everyone: a trait ranks it over the whole population.
+
+        One process (and the driver's head copy, which never steps) reads the
+        capability; a shard draws the whole population's (keyed by citizen: the same
+        values), for set-up only.
+        """
+        from panopticon.core.shards import BUILDING_HEAD
+
+        n = sim.scenario.population.size
+        if sim.size == n or BUILDING_HEAD.get():
+            return sim.need("propensity")
+        return population_mod.draw_propensity(sim.scenario.population, sim.seed, 0, n)
+
+    def _recompute(
+        self, decay: np.ndarray, initial: bool, whole: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """Decay the record counts by `decay` and recompute both scores.
+
+        `whole`: everyone's previous scores (``score``, ``true``) for the network
+        dimension; None: this simulation's own (one process).
+        """
         self._mean = _factor_recompute(
             self.n_all,
             self.n_true,
@@ -297,15 +399,18 @@ class FactorsScore(Module):
             self.hi,
             self.score,
             self.true_score,
-            *self._network_values(initial=initial),
+            *self._network_values(initial, whole),
             self.offset,
         )
 
-    def _network_values(self, initial: bool) -> tuple[np.ndarray, np.ndarray, float]:
+    def _network_values(
+        self, initial: bool, whole: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, float]:
         """(friends' mean normalised score, the same for true scores, weight).
 
         Before any score exists (the first computation) everyone's friends count as
-        the middle of the range (0.5); people without friends count 0.5 too.
+        the middle of the range (0.5); people without friends count 0.5 too. `whole`:
+        everyone's scores (a shard's barrier); the means are then this shard's rows.
         """
         empty = np.empty(0, dtype=np.float64)
         if self.w_net == 0:
@@ -316,7 +421,15 @@ class FactorsScore(Module):
             return half, half, self.w_net
         # friends' mean score, normalised afterwards (the mean is linear): no float copies
         span = self.hi - self.lo
-        m_all, m_true = self.network.neighbour_means(self.score, self.true_score)
+        if whole is None or whole["score"].size == n:  # one process: everyone's rows
+            pair = (
+                (self.score, self.true_score) if whole is None else (whole["score"], whole["true"])
+            )
+            m_all, m_true = self.network.neighbour_means(*pair)
+        else:  # a shard: the graph and scores are everyone's, the rows its own
+            m_all, m_true = friends_means_rows(
+                self.network, whole["score"], whole["true"], self.first, n
+            )
         for m in (m_all, m_true):
             m -= self.lo
             m /= span
@@ -333,8 +446,70 @@ class FactorsScore(Module):
         """
         return np.exp((day + 1 - self.last) * math.log(2) / self.half_life)
 
+    def national_day(self, day: int) -> bool:
+        """A recomputation with a network dimension: friends' scores are anyone's."""
+        return (day + 1) % self.every == 0 and self.w_net != 0 and self.network is not None
+
     def step(self, ctx: DayContext) -> None:
-        """Count today's records; recompute the scores at the end of each period."""
+        """Count today's records; recompute the scores at the end of each period.
+
+        With a network dimension a recomputation day is `gather`, `decide`, `scatter`
+        over this simulation alone (the path a sharded run splits at its barrier).
+        """
+        if self.national_day(ctx.day):
+            self.scatter(ctx, self.decide(ctx.day, [self.gather(ctx)])[0])
+            return
+        self._count(ctx)
+        if (ctx.day + 1) % self.every == 0:
+            self._recompute_day(ctx, None)
+
+    def gather(self, ctx: DayContext) -> dict[str, np.ndarray]:
+        """Count today's records; this shard's scores of the last recomputation."""
+        self._count(ctx)
+        # not copies: nothing changes them before `decide` has read them
+        self._gathered = {"score": self.score, "true": self.true_score}
+        return self._gathered
+
+    def decide(self, day: int, parts: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+        """For each shard, the other shards' scores: those before it and those after.
+
+        Its own it kept (`gather`); the parts are in id order, so before + own + after is
+        the whole population's.
+        """
+        out: list[dict[str, Any]] = []
+        for s in range(len(parts)):
+            sides: dict[str, Any] = {}
+            for side, chunk in (("before", parts[:s]), ("after", parts[s + 1 :])):
+                if chunk:
+                    sides[side] = {k: np.concatenate([p[k] for p in chunk]) for k in parts[0]}
+            out.append(sides)
+        return out
+
+    def scatter(self, ctx: DayContext, result: dict[str, Any]) -> None:
+        """Recompute from everyone's previous scores (the network dimension's friends)."""
+        own, self._gathered = self._gathered, None
+        if own is None:
+            raise RuntimeError(f"{self.name}: scatter() before gather()")
+        if not result:  # one process: its own scores are everyone's (no copy)
+            whole = {"score": self.score, "true": self.true_score}
+        else:
+            chunks = [c for c in (result.get("before"), own, result.get("after")) if c]
+            whole = {k: np.concatenate([c[k] for c in chunks]) for k in own}
+        self._recompute_day(ctx, whole)
+
+    def _recompute_day(self, ctx: DayContext, whole: dict[str, np.ndarray] | None) -> None:
+        """The end of a period: decay to today, recompute, refresh the grades."""
+        day = ctx.day
+        elapsed = day + 1 - self.last
+        decay = np.exp(-elapsed * math.log(2) / self.half_life)
+        self._recompute(decay, initial=False, whole=whole)
+        self.last = day + 1
+        if self.grades is not None:
+            self.grades.refresh_all()
+        ctx.changed[self.name] = ALL
+
+    def _count(self, ctx: DayContext) -> None:
+        """Add today's records (and take away those removed on appeal)."""
         day, batch, removed = ctx.day, ctx.batch, ctx.removed
         if self.n_all.shape[1]:
             _factor_add(
@@ -358,13 +533,6 @@ class FactorsScore(Module):
                     self.n_true,
                     -1.0,
                 )
-        if (day + 1) % self.every == 0:
-            elapsed = day + 1 - self.last
-            self._recompute(np.exp(-elapsed * math.log(2) / self.half_life), initial=False)
-            self.last = day + 1
-            if self.grades is not None:
-                self.grades.refresh_all()
-            ctx.changed[self.name] = ALL
 
     @property
     def bounds(self) -> tuple[float, float]:

@@ -66,6 +66,7 @@ def _list_add(
     until: np.ndarray,
     until_true: np.ndarray,
     touched: np.ndarray,
+    offset: int,
 ) -> tuple[int, int]:
     """Register qualifying records; list people who reach `need` records in `window` days.
 
@@ -76,7 +77,8 @@ def _list_add(
     exit chance p_t comes as `exit_cum`, the cumulative daily hazard -log(1 - p_t) (empty
     for a plain number): the listing ends on the first day t after entry where the hazard
     summed since entry exceeds -log(1 - u), which is the first success of Bernoulli(p_t)
-    trials; past the last day the last day's chance holds.
+    trials; past the last day the last day's chance holds. `target` indexes this
+    simulation's state; the exit stream is keyed by the global id (+ `offset`).
     Returns (entries, counterfactual entries).
     """
     entries = 0
@@ -101,7 +103,7 @@ def _list_add(
             if oldest >= 0 and day - oldest <= window and until_arr[j] < day:
                 end = day + duration
                 if exit_p > 0.0:
-                    key = streams.stream_key(seed, streams.LISTS, day, list_id * 2**31 + j)
+                    key = streams.stream_key(seed, streams.LISTS, day, list_id * 2**31 + j + offset)
                     u = streams.uniform(key, np.uint64(0))
                     # geometric number of days until the first exit success
                     if exit_cum.size > 0:
@@ -155,6 +157,9 @@ class Listing(Module):
     """
 
     phase = Phase.SCORE
+    # a listing rests on its citizen's own records and draws (keyed by the global id):
+    # each shard lists its own citizens; the counts add up over shards
+    shards = True
 
     @classmethod
     def instances(cls, scenario: Scenario) -> list[dict[str, Any]]:
@@ -172,7 +177,8 @@ class Listing(Module):
         scenario = sim.scenario
         policy: ListPolicy = scenario.scoring.lists[name]
         self.name, self.policy, self.list_id = name, policy, list_id
-        n = scenario.population.size
+        n = sim.size  # the citizens this simulation owns (a shard's, or all)
+        self.offset = sim.lo  # global id of local citizen 0 (its draws are keyed by it)
         kinds = list(scenario.behaviors)
         self.counts_kind = np.array([k in policy.behaviors for k in kinds], dtype=np.bool_)
         self.recent = self.add_state(
@@ -315,6 +321,7 @@ class Listing(Module):
             self.until,
             self.until_true,
             touched,
+            self.offset,
         )
         self.entries, self.entries_true = e, et
         check = [touched[: int((self.counts_kind[batch.behavior]).sum())]]

@@ -85,10 +85,21 @@ class _Grades:
 
 
 class _Policy:
-    """What an aggregate kind reads of its trigger's policy: the summed grades."""
+    """What an aggregate kind reads of its trigger's policy: the summed grades.
 
-    def __init__(self, grades: _Grades | None) -> None:
-        self.grades = grades
+    A cohort rate (`Attempts` with ``rate_date = "listed"``) reads the court list's
+    `cohort_sum`: the driver's copy of the list holds the national cohorts by then
+    (`CourtListModule.combine_shards` runs before the catalog's).
+    """
+
+    def __init__(self, grades: _Grades | None, own: Any = None) -> None:
+        self.grades, self._own = grades, own
+
+    def cohort_sum(self, rates: np.ndarray, day: int) -> float:
+        """The trigger's list's `cohort_sum` (on the driver: the national one)."""
+        if self._own is None:
+            raise RuntimeError("this trigger's policy keeps no cohorts")
+        return float(self._own.cohort_sum(rates, day))
 
 
 class _Totals:
@@ -355,7 +366,7 @@ class Measures(Module):
             out[f"triggered_{name}"] = on
             out[f"triggered_wrongly_{name}"] = wrong
             own = kind.trigger
-            kind.trigger = _Totals(on, wrong, _Policy(grades))
+            kind.trigger = _Totals(on, wrong, _Policy(grades, getattr(own, "policy", None)))
             try:
                 out.update(kind.values(ctx, key))
             finally:
