@@ -6,6 +6,12 @@ are sorted into buckets by a two-pass counting sort over fixed person blocks (on
 counts, one places; both see the same buckets because a stub's bucket is a pure
 function of (seed, citizen, stub)), shuffled within each bucket and paired with their
 neighbours. Self-loops and duplicate ties are removed and counted (docs/network.md).
+
+The ties are not written into the rows where they are made (one cache miss per stub at
+10^7 citizens): the shuffle hands each finished pair to a mailbox, in segments per
+(person block, bucket) sized by the counting pass, and each person block then fills its
+own rows from its segments while they are in cache, and sorts them. A row's order is
+its sorted friends, so the order in which its ties arrive never shows.
 """
 
 from __future__ import annotations
@@ -24,13 +30,15 @@ from panopticon.stages.society.draws import (
     P_STUB_SHUFFLE,
     U1,
     U17,
+    U32,
+    U40,
     network_key,
-    shuffle_segments,
+    uniform,
 )
 from panopticon.stages.society.params import N_AGES, Avoidance, Friends
-from panopticon.stages.society.rows import BLOCK, EMPTY, allocate_rows
+from panopticon.stages.society.rows import EMPTY, allocate_rows
 
-_STUB_BLOCKS = 64  # person blocks of the stub counting sort: a constant
+_STUB_BLOCK = 1 << 15  # citizens per person block of the stub sort: a constant
 _CHUNK = 1 << 20  # citizens per vectorised chunk of degree draws
 
 
@@ -134,14 +142,9 @@ def _stub_count(
 
 @sized_kernel(0)
 def _stub_place(
-    deg: np.ndarray,
-    indptr: np.ndarray,
-    idx: np.ndarray,
-    table: np.ndarray,
-    owner: np.ndarray,
-    rank: np.ndarray,
+    deg: np.ndarray, indptr: np.ndarray, idx: np.ndarray, table: np.ndarray, owner: np.ndarray
 ) -> None:
-    """Placing pass: each stub's owner and rank go to its (block, bucket)'s cursor.
+    """Placing pass: each stub's owner goes to its (block, bucket)'s cursor.
 
     `table` holds the write cursors; the stub's bucket is read from its slot, which is
     emptied again.
@@ -158,15 +161,19 @@ def _stub_place(
                 pos = table[b, bk]
                 table[b, bk] = pos + 1
                 owner[pos] = i
-                rank[pos] = k
 
 
 @njit(cache=True)
-def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each (person block, bucket) starts writing, and bucket starts."""
+def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each (person block, bucket) starts writing, bucket starts, mailbox starts.
+
+    The stubs are laid out bucket by bucket (blocks in order within each); the mailbox
+    block by block (buckets in order within each), as ``box[bucket, block]``.
+    """
     n_blk, nbk = hist.shape
     cursor = np.empty((n_blk, nbk), dtype=np.int64)
     starts = np.empty(nbk + 1, dtype=np.int64)
+    box = np.empty((nbk, n_blk), dtype=np.int64)
     pos = 0
     for k in range(nbk):
         starts[k] = pos
@@ -174,29 +181,90 @@ def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             cursor[b, k] = pos
             pos += hist[b, k]
     starts[nbk] = pos
-    return cursor, starts
+    pos = 0
+    for b in range(n_blk):
+        for k in range(nbk):
+            box[k, b] = pos
+            pos += hist[b, k]
+    return cursor, starts, box
 
 
-@sized_kernel(3)
+@sized_kernel(0, scale=10)
 def _stub_pair(
-    owner: np.ndarray, rank: np.ndarray, starts: np.ndarray, indptr: np.ndarray, idx: np.ndarray
+    owner: np.ndarray,
+    starts: np.ndarray,
+    key: np.uint64,
+    blk: int,
+    cursor: np.ndarray,
+    box: np.ndarray,
 ) -> tuple[int, int]:
-    """Pair consecutive stubs within each bucket into ties; returns (self loops, unpaired)."""
+    """Shuffle each bucket's stubs and pair neighbours; returns (self loops, unpaired).
+
+    The Fisher-Yates shuffle of `shuffle_segments` (the same draws, so the same pairs
+    (p, p + 1) at even offsets), fused with the pairing: its backward pass fixes position
+    j at step j, so a pair is known when its first stub is. Each tie u-v goes to the
+    mailbox twice, as ``u << 32 | v`` at the cursor of (bucket, u's block) and the
+    reverse at v's; `cursor` (``box[bucket, block]`` starts) ends as the segments' ends.
+    """
     nbk = starts.size - 1
     loops = np.zeros(nbk, dtype=np.int64)
     odd = np.zeros(nbk, dtype=np.int64)
     for b in prange(nbk):
         lo, hi = starts[b], starts[b + 1]
         odd[b] = (hi - lo) % 2
-        for p in range(lo, hi - 1, 2):
-            u = owner[p]
-            v = owner[p + 1]
-            if u == v:
-                loops[b] += 1
-                continue
-            idx[indptr[u] + rank[p]] = v
-            idx[indptr[v] + rank[p + 1]] = u
+        base = np.uint64(b) << U40
+        nxt = np.int64(-1)  # the stub fixed at the previous step (position j + 1)
+        for j in range(hi - 1, lo - 1, -1):
+            if j > lo:
+                u = uniform(key, base | np.uint64(j - lo))
+                r = lo + np.int64(u * (j - lo + 1))
+                x = np.int64(owner[r])
+                owner[r] = owner[j]
+            else:
+                x = np.int64(owner[lo])
+            if (j - lo) % 2 == 0 and j + 1 < hi:
+                if x == nxt:
+                    loops[b] += 1
+                else:
+                    q = cursor[b, x // blk]
+                    box[q] = (np.uint64(x) << U32) | np.uint64(nxt)
+                    cursor[b, x // blk] = q + 1
+                    q = cursor[b, nxt // blk]
+                    box[q] = (np.uint64(nxt) << U32) | np.uint64(x)
+                    cursor[b, nxt // blk] = q + 1
+            nxt = x
     return loops.sum(), odd.sum()
+
+
+@sized_kernel(0)
+def _fill_rows(
+    indptr: np.ndarray, idx: np.ndarray, box: np.ndarray, first: np.ndarray, end: np.ndarray
+) -> int:
+    """Each person block writes its ties from its mailbox segments, then cleans its rows.
+
+    Segment ``box[first[k, b]:end[k, b]]`` holds bucket k's ties of block b's citizens;
+    they fill each row from its first slot (the rows are EMPTY), then `_clean_span`
+    sorts the rows, so the result does not depend on the order the ties came in.
+    Returns the duplicate entries removed.
+    """
+    n = indptr.size - 1
+    nbk, n_blk = first.shape
+    blk = (n + n_blk - 1) // n_blk
+    removed = np.zeros(n_blk, dtype=np.int64)
+    mask = np.uint64(0xFFFFFFFF)
+    for b in prange(n_blk):
+        r0 = b * blk
+        r1 = min(n, r0 + blk)
+        fill = np.zeros(max(r1 - r0, 0), dtype=np.int32)
+        for k in range(nbk):
+            for q in range(first[k, b], end[k, b]):
+                e = box[q]
+                u = np.int64(e >> U32)
+                s = np.int64(indptr[u]) + fill[u - r0]
+                fill[u - r0] += 1
+                idx[s] = np.int32(e & mask)
+        removed[b] = _clean_span(indptr, idx, r0, r1)
+    return removed.sum()
 
 
 @njit(cache=True, inline="always")
@@ -241,34 +309,31 @@ def _sift_down(a: np.ndarray, lo: int, root: int, n: int) -> None:
         root = child
 
 
-@sized_kernel(0)
-def _clean_rows(indptr: np.ndarray, idx: np.ndarray) -> int:
-    """Sort each row, drop duplicate entries, pack live entries first; returns removed."""
-    n = indptr.size - 1
-    n_blk = (n + BLOCK - 1) // BLOCK
-    removed = np.zeros(n_blk, dtype=np.int64)
-    for b in prange(n_blk):
-        for i in range(b * BLOCK, min((b + 1) * BLOCK, n)):
-            lo, hi = indptr[i], indptr[i + 1]
-            if hi - lo <= 32:
-                _sort_small(idx, lo, hi)
-            else:
-                _sort_large(idx, lo, hi)
-            w = lo
-            last = -1
-            for s in range(lo, hi):
-                v = idx[s]
-                if v < 0:
-                    continue
-                if v == last:
-                    removed[b] += 1
-                    continue
-                idx[w] = v
-                w += 1
-                last = v
-            for s in range(w, hi):
-                idx[s] = EMPTY
-    return removed.sum()
+@njit(cache=True)
+def _clean_span(indptr: np.ndarray, idx: np.ndarray, r0: int, r1: int) -> int:
+    """Sort rows r0..r1, drop duplicate entries, pack live entries first; returns removed."""
+    removed = 0
+    for i in range(r0, r1):
+        lo, hi = indptr[i], indptr[i + 1]
+        if hi - lo <= 32:
+            _sort_small(idx, lo, hi)
+        else:
+            _sort_large(idx, lo, hi)
+        w = lo
+        last = -1
+        for s in range(lo, hi):
+            v = idx[s]
+            if v < 0:
+                continue
+            if v == last:
+                removed += 1
+                continue
+            idx[w] = v
+            w += 1
+            last = v
+        for s in range(w, hi):
+            idx[s] = EMPTY
+    return removed
 
 
 def build_friends(
@@ -283,23 +348,26 @@ def build_friends(
     off = 8.0 * s
     width = max(1.0, p.age_scale / 4.0)
     nbins = math.ceil((N_AGES + 2 * off) / width) + 1
-    n_blk = max(1, min(_STUB_BLOCKS, n // 1024))
+    # person blocks of 2^15 citizens: a block's rows fit in cache while it fills them
+    n_blk = max(1, -(-n // _STUB_BLOCK))
     key = network_key(seed, -1, P_STUB)
     hist = np.zeros((n_blk, (n_regions + 1) * nbins), dtype=np.int64)
     _stub_count(
         deg, age, region, key, p_local, s, off, 1.0 / width, nbins, n_regions, indptr, idx, hist
     )
-    cursor, starts = _stub_cursor(hist)
+    cursor, starts, first = _stub_cursor(hist)
     del hist
     n_stubs = int(starts[-1])
     owner = np.empty(n_stubs, dtype=np.int32)
-    rank = np.empty(n_stubs, dtype=np.uint16)
-    _stub_place(deg, indptr, idx, cursor, owner, rank)
+    _stub_place(deg, indptr, idx, cursor, owner)
     del cursor
-    shuffle_segments(owner, starts, network_key(seed, -1, P_STUB_SHUFFLE), rank)
-    loops, odd = _stub_pair(owner, rank, starts, indptr, idx)
-    del owner, rank
-    dups = _clean_rows(indptr, idx)
+    box = np.empty(n_stubs, dtype=np.uint64)
+    end = first.copy()
+    blk = -(-n // n_blk)
+    loops, odd = _stub_pair(owner, starts, network_key(seed, -1, P_STUB_SHUFFLE), blk, end, box)
+    del owner
+    dups = _fill_rows(indptr, idx, box, first, end)
+    del box
     stats = {
         "stubs": n_stubs,
         "self_loops": int(loops),
