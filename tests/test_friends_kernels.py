@@ -1,7 +1,8 @@
 """The friendship pairing kernels checked against a slow, obvious reference.
 
-`_stub_pair` shuffles each bucket's stubs and hands the pairs to a mailbox; `_fill_rows`
-writes each person block's ties from it and cleans the rows. The reference shuffles
+`shuffle_segments` shuffles each bucket's stubs, `_stub_pair` hands the pairs to a
+mailbox, `_fill_rows` writes each person block's ties from it and cleans the rows (the
+number of blocks never changes the graph: 2^shift citizens each). The reference shuffles
 each bucket in plain Python with the same draws, pairs neighbours into per-citizen
 lists and sorts them: the rows must be equal entry for entry, with the same counts,
 for any number of person blocks and for the serial and parallel versions.
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from panopticon.core import streams
+from panopticon.stages.society.draws import NO_COMPANION, shuffle_segments
 from panopticon.stages.society.friends import (
     _fill_rows,
     _stub_cursor,
@@ -54,9 +56,9 @@ def _reference(
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("n_blk", [1, 3, 7])
+@pytest.mark.parametrize("shift", [3, 5, 8])
 @pytest.mark.parametrize("version", ["serial", "parallel"])
-def test_pairing_matches_reference(seed: int, n_blk: int, version: str) -> None:
+def test_pairing_matches_reference(seed: int, shift: int, version: str) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(20, 200))
     nbk = int(rng.integers(1, 6))
@@ -66,20 +68,20 @@ def test_pairing_matches_reference(seed: int, n_blk: int, version: str) -> None:
     expect, e_loops, e_odd, e_dups = _reference(deg, bucket, nbk)
 
     indptr, idx, _base = allocate_rows(deg, 2, 0.5)
-    hist = np.zeros((n_blk, nbk), dtype=np.int64)
-    blk = -(-n // n_blk)
+    hist = np.zeros(((n >> shift) + 1, nbk), dtype=np.int64)
     for i in range(n):
         for k, bk in enumerate(bucket[i]):
             idx[indptr[i] + k] = bk
-            hist[i // blk, bk] += 1
+            hist[i >> shift, bk] += 1
     cursor, starts, first = _stub_cursor(hist)
     owner = np.empty(int(starts[-1]), dtype=np.int32)
-    _stub_place.serial(deg, indptr, idx, cursor, owner)
+    _stub_place.serial(deg, indptr, idx, cursor, owner, shift)
     assert (idx == EMPTY).all()
     box = np.empty(owner.size, dtype=np.uint64)
     end = first.copy()
-    loops, odd = getattr(_stub_pair, version)(owner, starts, KEY, blk, end, box)
-    dups = getattr(_fill_rows, version)(indptr, idx, box, first, end)
+    getattr(shuffle_segments, version)(owner, starts, KEY, NO_COMPANION)
+    loops, odd = getattr(_stub_pair, version)(owner, starts, shift, end, box)
+    dups = getattr(_fill_rows, version)(indptr, idx, box, first, end, shift)
     assert (loops, odd, dups) == (e_loops, e_odd, e_dups)
     for i in range(n):
         row = idx[indptr[i] : indptr[i + 1]]

@@ -26,19 +26,19 @@ from numba import njit, prange
 from panopticon.core import streams
 from panopticon.core.jit import sized_kernel
 from panopticon.stages.society.draws import (
+    NO_COMPANION,
     P_STUB,
     P_STUB_SHUFFLE,
     U1,
     U17,
     U32,
-    U40,
     network_key,
-    uniform,
+    shuffle_segments,
 )
 from panopticon.stages.society.params import N_AGES, Avoidance, Friends
 from panopticon.stages.society.rows import EMPTY, allocate_rows
 
-_STUB_BLOCK = 1 << 15  # citizens per person block of the stub sort: a constant
+_STUB_SHIFT = 15  # person blocks of the stub sort: 2^15 citizens, a constant
 _CHUNK = 1 << 20  # citizens per vectorised chunk of degree draws
 
 
@@ -119,18 +119,19 @@ def _stub_count(
     indptr: np.ndarray,
     idx: np.ndarray,
     table: np.ndarray,
+    shift: int,
 ) -> None:
     """Counting pass: stubs per (person block, bucket) into `table` (starting at zero).
+
+    Person block b is citizens ``b << shift`` to ``(b + 1) << shift``.
 
     Each stub's bucket is kept in the owner's still empty friend slots
     (``idx[indptr[i] + k]``: a row has at least as many slots as stubs), so the placing
     pass reads it back instead of drawing it again.
     """
     n = deg.size
-    n_blk = table.shape[0]
-    blk = (n + n_blk - 1) // n_blk
-    for b in prange(n_blk):
-        for i in range(b * blk, min((b + 1) * blk, n)):
+    for b in prange(table.shape[0]):
+        for i in range(b << shift, min((b + 1) << shift, n)):
             a = float(age[i])
             r = np.int64(region[i])
             o = np.int64(indptr[i])
@@ -142,7 +143,12 @@ def _stub_count(
 
 @sized_kernel(0)
 def _stub_place(
-    deg: np.ndarray, indptr: np.ndarray, idx: np.ndarray, table: np.ndarray, owner: np.ndarray
+    deg: np.ndarray,
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    table: np.ndarray,
+    owner: np.ndarray,
+    shift: int,
 ) -> None:
     """Placing pass: each stub's owner goes to its (block, bucket)'s cursor.
 
@@ -150,10 +156,8 @@ def _stub_place(
     emptied again.
     """
     n = deg.size
-    n_blk = table.shape[0]
-    blk = (n + n_blk - 1) // n_blk
-    for b in prange(n_blk):
-        for i in range(b * blk, min((b + 1) * blk, n)):
+    for b in prange(table.shape[0]):
+        for i in range(b << shift, min((b + 1) << shift, n)):
             o = np.int64(indptr[i])
             for k in range(deg[i]):
                 bk = idx[o + k]
@@ -191,20 +195,16 @@ def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @sized_kernel(0, scale=10)
 def _stub_pair(
-    owner: np.ndarray,
-    starts: np.ndarray,
-    key: np.uint64,
-    blk: int,
-    cursor: np.ndarray,
-    box: np.ndarray,
+    owner: np.ndarray, starts: np.ndarray, shift: int, cursor: np.ndarray, box: np.ndarray
 ) -> tuple[int, int]:
-    """Shuffle each bucket's stubs and pair neighbours; returns (self loops, unpaired).
+    """Pair consecutive stubs within each (shuffled) bucket; returns (self loops, unpaired).
 
-    The Fisher-Yates shuffle of `shuffle_segments` (the same draws, so the same pairs
-    (p, p + 1) at even offsets), fused with the pairing: its backward pass fixes position
-    j at step j, so a pair is known when its first stub is. Each tie u-v goes to the
-    mailbox twice, as ``u << 32 | v`` at the cursor of (bucket, u's block) and the
-    reverse at v's; `cursor` (``box[bucket, block]`` starts) ends as the segments' ends.
+    Each tie u-v goes to the mailbox twice, as ``u << 32 | v`` at the cursor of (bucket,
+    u's person block) and the reverse at v's: `cursor` (the ``box[bucket, block]``
+    starts) ends as the segments' ends. The owners are read in order and the mailbox
+    written in one stream per block, where writing the ties into the rows at once would
+    miss the cache at every stub (a separate pass, not fused into the shuffle: the
+    shuffle's random reads overlap best alone).
     """
     nbk = starts.size - 1
     loops = np.zeros(nbk, dtype=np.int64)
@@ -212,44 +212,41 @@ def _stub_pair(
     for b in prange(nbk):
         lo, hi = starts[b], starts[b + 1]
         odd[b] = (hi - lo) % 2
-        base = np.uint64(b) << U40
-        nxt = np.int64(-1)  # the stub fixed at the previous step (position j + 1)
-        for j in range(hi - 1, lo - 1, -1):
-            if j > lo:
-                u = uniform(key, base | np.uint64(j - lo))
-                r = lo + np.int64(u * (j - lo + 1))
-                x = np.int64(owner[r])
-                owner[r] = owner[j]
-            else:
-                x = np.int64(owner[lo])
-            if (j - lo) % 2 == 0 and j + 1 < hi:
-                if x == nxt:
-                    loops[b] += 1
-                else:
-                    q = cursor[b, x // blk]
-                    box[q] = (np.uint64(x) << U32) | np.uint64(nxt)
-                    cursor[b, x // blk] = q + 1
-                    q = cursor[b, nxt // blk]
-                    box[q] = (np.uint64(nxt) << U32) | np.uint64(x)
-                    cursor[b, nxt // blk] = q + 1
-            nxt = x
+        for p in range(lo, hi - 1, 2):
+            x = np.int64(owner[p])
+            y = np.int64(owner[p + 1])
+            if x == y:
+                loops[b] += 1
+                continue
+            q = cursor[b, x >> shift]
+            box[q] = (np.uint64(x) << U32) | np.uint64(y)
+            cursor[b, x >> shift] = q + 1
+            q = cursor[b, y >> shift]
+            box[q] = (np.uint64(y) << U32) | np.uint64(x)
+            cursor[b, y >> shift] = q + 1
     return loops.sum(), odd.sum()
 
 
 @sized_kernel(0)
 def _fill_rows(
-    indptr: np.ndarray, idx: np.ndarray, box: np.ndarray, first: np.ndarray, end: np.ndarray
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    box: np.ndarray,
+    first: np.ndarray,
+    end: np.ndarray,
+    shift: int,
 ) -> int:
     """Each person block writes its ties from its mailbox segments, then cleans its rows.
 
     Segment ``box[first[k, b]:end[k, b]]`` holds bucket k's ties of block b's citizens;
     they fill each row from its first slot (the rows are EMPTY), then `_clean_span`
-    sorts the rows, so the result does not depend on the order the ties came in.
+    sorts the filled part of each row, so the result does not depend on the order the
+    ties came in.
     Returns the duplicate entries removed.
     """
     n = indptr.size - 1
     nbk, n_blk = first.shape
-    blk = (n + n_blk - 1) // n_blk
+    blk = np.int64(1) << shift
     removed = np.zeros(n_blk, dtype=np.int64)
     mask = np.uint64(0xFFFFFFFF)
     for b in prange(n_blk):
@@ -263,7 +260,7 @@ def _fill_rows(
                 s = np.int64(indptr[u]) + fill[u - r0]
                 fill[u - r0] += 1
                 idx[s] = np.int32(e & mask)
-        removed[b] = _clean_span(indptr, idx, r0, r1)
+        removed[b] = _clean_span(indptr, idx, r0, r1, fill)
     return removed.sum()
 
 
@@ -310,11 +307,15 @@ def _sift_down(a: np.ndarray, lo: int, root: int, n: int) -> None:
 
 
 @njit(cache=True)
-def _clean_span(indptr: np.ndarray, idx: np.ndarray, r0: int, r1: int) -> int:
-    """Sort rows r0..r1, drop duplicate entries, pack live entries first; returns removed."""
+def _clean_span(indptr: np.ndarray, idx: np.ndarray, r0: int, r1: int, used: np.ndarray) -> int:
+    """Rows r0..r1: sort, drop duplicate entries, pack live entries first; returns removed.
+
+    Only the first ``used[i - r0]`` slots of row i are examined (the rest are EMPTY).
+    """
     removed = 0
     for i in range(r0, r1):
-        lo, hi = indptr[i], indptr[i + 1]
+        lo = np.int64(indptr[i])
+        hi = lo + used[i - r0]
         if hi - lo <= 32:
             _sort_small(idx, lo, hi)
         else:
@@ -349,24 +350,38 @@ def build_friends(
     width = max(1.0, p.age_scale / 4.0)
     nbins = math.ceil((N_AGES + 2 * off) / width) + 1
     # person blocks of 2^15 citizens: a block's rows fit in cache while it fills them
-    n_blk = max(1, -(-n // _STUB_BLOCK))
+    shift = _STUB_SHIFT
+    n_blk = (n + (1 << shift) - 1) >> shift
     key = network_key(seed, -1, P_STUB)
     hist = np.zeros((n_blk, (n_regions + 1) * nbins), dtype=np.int64)
     _stub_count(
-        deg, age, region, key, p_local, s, off, 1.0 / width, nbins, n_regions, indptr, idx, hist
+        deg,
+        age,
+        region,
+        key,
+        p_local,
+        s,
+        off,
+        1.0 / width,
+        nbins,
+        n_regions,
+        indptr,
+        idx,
+        hist,
+        shift,
     )
     cursor, starts, first = _stub_cursor(hist)
     del hist
     n_stubs = int(starts[-1])
     owner = np.empty(n_stubs, dtype=np.int32)
-    _stub_place(deg, indptr, idx, cursor, owner)
+    _stub_place(deg, indptr, idx, cursor, owner, shift)
     del cursor
+    shuffle_segments(owner, starts, network_key(seed, -1, P_STUB_SHUFFLE), NO_COMPANION)
     box = np.empty(n_stubs, dtype=np.uint64)
     end = first.copy()
-    blk = -(-n // n_blk)
-    loops, odd = _stub_pair(owner, starts, network_key(seed, -1, P_STUB_SHUFFLE), blk, end, box)
+    loops, odd = _stub_pair(owner, starts, shift, end, box)
     del owner
-    dups = _fill_rows(indptr, idx, box, first, end)
+    dups = _fill_rows(indptr, idx, box, first, end, shift)
     del box
     stats = {
         "stubs": n_stubs,
