@@ -81,7 +81,9 @@ def test_pairing_matches_reference(seed: int, shift: int, version: str) -> None:
     end = first.copy()
     getattr(shuffle_segments, version)(owner, starts, KEY, NO_COMPANION)
     loops, odd = getattr(_stub_pair, version)(owner, starts, shift, end, box)
-    dups = getattr(_fill_rows, version)(indptr, idx, box, first, end, shift)
+    dups = getattr(_fill_rows, version)(
+        indptr, idx, box, first, end, shift, np.zeros(n, dtype=np.int32)
+    )
     assert (loops, odd, dups) == (e_loops, e_odd, e_dups)
     for i in range(n):
         row = idx[indptr[i] : indptr[i + 1]]

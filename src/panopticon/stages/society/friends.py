@@ -235,13 +235,14 @@ def _fill_rows(
     first: np.ndarray,
     end: np.ndarray,
     shift: int,
+    fill: np.ndarray,
 ) -> int:
     """Each person block writes its ties from its mailbox segments, then cleans its rows.
 
     Segment ``box[first[k, b]:end[k, b]]`` holds bucket k's ties of block b's citizens;
-    they fill each row from its first slot (the rows are EMPTY), then `_clean_span`
-    sorts the filled part of each row, so the result does not depend on the order the
-    ties came in.
+    they fill each row from its first slot (the rows are EMPTY; `fill`, zeros, counts the
+    slots used per row), then `_clean_span` sorts the filled part of each row, so the
+    result does not depend on the order the ties came in.
     Returns the duplicate entries removed.
     """
     n = indptr.size - 1
@@ -252,13 +253,12 @@ def _fill_rows(
     for b in prange(n_blk):
         r0 = b * blk
         r1 = min(n, r0 + blk)
-        fill = np.zeros(max(r1 - r0, 0), dtype=np.int32)
         for k in range(nbk):
             for q in range(first[k, b], end[k, b]):
                 e = box[q]
                 u = np.int64(e >> U32)
-                s = np.int64(indptr[u]) + fill[u - r0]
-                fill[u - r0] += 1
+                s = np.int64(indptr[u]) + fill[u]
+                fill[u] += 1
                 idx[s] = np.int32(e & mask)
         removed[b] = _clean_span(indptr, idx, r0, r1, fill)
     return removed.sum()
@@ -310,12 +310,12 @@ def _sift_down(a: np.ndarray, lo: int, root: int, n: int) -> None:
 def _clean_span(indptr: np.ndarray, idx: np.ndarray, r0: int, r1: int, used: np.ndarray) -> int:
     """Rows r0..r1: sort, drop duplicate entries, pack live entries first; returns removed.
 
-    Only the first ``used[i - r0]`` slots of row i are examined (the rest are EMPTY).
+    Only the first ``used[i]`` slots of row i are examined (the rest are EMPTY).
     """
     removed = 0
     for i in range(r0, r1):
         lo = np.int64(indptr[i])
-        hi = lo + used[i - r0]
+        hi = lo + used[i]
         if hi - lo <= 32:
             _sort_small(idx, lo, hi)
         else:
@@ -381,7 +381,7 @@ def build_friends(
     end = first.copy()
     loops, odd = _stub_pair(owner, starts, shift, end, box)
     del owner
-    dups = _fill_rows(indptr, idx, box, first, end, shift)
+    dups = _fill_rows(indptr, idx, box, first, end, shift, np.zeros(n, dtype=np.int32))
     del box
     stats = {
         "stubs": n_stubs,
