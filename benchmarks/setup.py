@@ -10,6 +10,12 @@ functions and every module's constructor; "page faults" counts the set-up's mino
 faults (first touches of fresh memory, about 1 s per GB when the kernel has to compact
 memory for huge pages).
 
+On a machine shared with other work, numba's OpenMP threads spin-wait: a tiny parallel
+kernel can then take a second of CPU (`_grade_all`, in PointsLedger's and each factors
+score's set-up, 0.04 s serial at 10^7 citizens, measured 0.8-1.3 s parallel at load 2.5
+on 2 cores; 0.04 s with OMP_WAIT_POLICY=PASSIVE, the workqueue layer or one thread).
+Quote the load with the table, and repeat.
+
     python3 benchmarks/setup.py --scenarios documented,seed-article --sizes 1e6,1e7
     python3 benchmarks/setup.py --baseline /tmp/base --repeat 2
 """
