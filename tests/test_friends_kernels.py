@@ -1,8 +1,9 @@
 """The friendship pairing kernels checked against a slow, obvious reference.
 
 `shuffle_segments` shuffles each bucket's stubs, `_stub_pair` hands the pairs to a
-mailbox, `_fill_rows` writes each person block's ties from it and cleans the rows (the
-number of blocks never changes the graph: 2^shift citizens each). The reference shuffles
+mailbox, `_fill_rows` writes each person block's ties from it and cleans the rows, run
+by run of buckets (`_pair_and_fill`; neither the number of blocks, 2^shift citizens
+each, nor the number of runs changes the graph). The reference shuffles
 each bucket in plain Python with the same draws, pairs neighbours into per-citizen
 lists and sorts them: the rows must be equal entry for entry, with the same counts,
 for any number of person blocks and for the serial and parallel versions.
@@ -14,13 +15,9 @@ import numpy as np
 import pytest
 
 from panopticon.core import streams
+from panopticon.stages.society import friends
 from panopticon.stages.society.draws import NO_COMPANION, shuffle_segments
-from panopticon.stages.society.friends import (
-    _fill_rows,
-    _stub_cursor,
-    _stub_pair,
-    _stub_place,
-)
+from panopticon.stages.society.friends import _pair_and_fill, _stub_cursor, _stub_place
 from panopticon.stages.society.rows import EMPTY, allocate_rows
 
 KEY = np.uint64(0x1234_5678_9ABC_DEF1)
@@ -58,7 +55,10 @@ def _reference(
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("shift", [3, 5, 8])
 @pytest.mark.parametrize("version", ["serial", "parallel"])
-def test_pairing_matches_reference(seed: int, shift: int, version: str) -> None:
+@pytest.mark.parametrize("parts", [1, 3])
+def test_pairing_matches_reference(
+    seed: int, shift: int, version: str, parts: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(20, 200))
     nbk = int(rng.integers(1, 6))
@@ -73,17 +73,14 @@ def test_pairing_matches_reference(seed: int, shift: int, version: str) -> None:
         for k, bk in enumerate(bucket[i]):
             idx[indptr[i] + k] = bk
             hist[i >> shift, bk] += 1
-    cursor, starts, first = _stub_cursor(hist)
+    cursor, starts = _stub_cursor(hist)
     owner = np.empty(int(starts[-1]), dtype=np.int32)
     _stub_place.serial(deg, indptr, idx, cursor, owner, shift)
     assert (idx == EMPTY).all()
-    box = np.empty(owner.size, dtype=np.uint64)
-    end = first.copy()
     getattr(shuffle_segments, version)(owner, starts, KEY, NO_COMPANION)
-    loops, odd = getattr(_stub_pair, version)(owner, starts, shift, end, box)
-    dups = getattr(_fill_rows, version)(
-        indptr, idx, box, first, end, shift, np.zeros(n, dtype=np.int32)
-    )
+    for name in ("_stub_pair", "_fill_rows"):
+        monkeypatch.setattr(friends, name, getattr(getattr(friends, name), version))
+    loops, odd, dups = _pair_and_fill(owner, starts, hist, indptr, idx, shift, parts)
     assert (loops, odd, dups) == (e_loops, e_odd, e_dups)
     for i in range(n):
         row = idx[indptr[i] : indptr[i + 1]]

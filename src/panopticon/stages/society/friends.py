@@ -39,6 +39,7 @@ from panopticon.stages.society.params import N_AGES, Avoidance, Friends
 from panopticon.stages.society.rows import EMPTY, allocate_rows
 
 _STUB_SHIFT = 15  # person blocks of the stub sort: 2^15 citizens, a constant
+_MAILBOX_PARTS = 4  # ties go through the mailbox in 4 runs of buckets (2 bytes per stub)
 _CHUNK = 1 << 20  # citizens per vectorised chunk of degree draws
 
 
@@ -168,16 +169,11 @@ def _stub_place(
 
 
 @njit(cache=True)
-def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where each (person block, bucket) starts writing, bucket starts, mailbox starts.
-
-    The stubs are laid out bucket by bucket (blocks in order within each); the mailbox
-    block by block (buckets in order within each), as ``box[bucket, block]``.
-    """
+def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each (person block, bucket) starts writing, and bucket starts."""
     n_blk, nbk = hist.shape
     cursor = np.empty((n_blk, nbk), dtype=np.int64)
     starts = np.empty(nbk + 1, dtype=np.int64)
-    box = np.empty((nbk, n_blk), dtype=np.int64)
     pos = 0
     for k in range(nbk):
         starts[k] = pos
@@ -185,12 +181,55 @@ def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             cursor[b, k] = pos
             pos += hist[b, k]
     starts[nbk] = pos
-    pos = 0
-    for b in range(n_blk):
-        for k in range(nbk):
-            box[k, b] = pos
-            pos += hist[b, k]
-    return cursor, starts, box
+    return cursor, starts
+
+
+def _bucket_groups(starts: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Runs of buckets of about 1/parts of the stubs each (at least one bucket each)."""
+    nbk = starts.size - 1
+    cap = max(1, -(-int(starts[-1]) // parts))
+    groups = []
+    k0 = 0
+    while k0 < nbk:
+        k1 = k0 + 1
+        while k1 < nbk and starts[k1 + 1] - starts[k0] <= cap:
+            k1 += 1
+        groups.append((k0, k1))
+        k0 = k1
+    return groups
+
+
+def _pair_and_fill(
+    owner: np.ndarray,
+    starts: np.ndarray,
+    hist: np.ndarray,
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    shift: int,
+    parts: int,
+) -> tuple[int, int, int]:
+    """Ties from the shuffled stubs into the rows; returns (self loops, unpaired, removed).
+
+    The buckets go through the mailbox in runs of about 1/parts of the stubs (its
+    memory: 8 bytes per stub of the largest run, not of all). Each run's ties are added
+    to the rows; the last run's pass also cleans them. Neither the runs nor their number
+    change the rows, whose order is sorted.
+    """
+    groups = _bucket_groups(starts, parts)
+    box = np.empty(max(int(starts[k1] - starts[k0]) for k0, k1 in groups), dtype=np.uint64)
+    fill = np.zeros(indptr.size - 1, dtype=np.int32)
+    loops = odd = removed = 0
+    for g, (k0, k1) in enumerate(groups):
+        part = hist[:, k0:k1]  # (person block, bucket) counts, laid out block by block
+        first = np.zeros(part.size, dtype=np.int64)
+        np.cumsum(part.ravel()[:-1], out=first[1:])
+        first = np.ascontiguousarray(first.reshape(part.shape).T)
+        end = first.copy()
+        lp, od = _stub_pair(owner, starts[k0 : k1 + 1], shift, end, box)
+        last = g == len(groups) - 1
+        removed += int(_fill_rows(indptr, idx, box, first, end, shift, fill, last))
+        loops, odd = loops + int(lp), odd + int(od)
+    return loops, odd, removed
 
 
 @sized_kernel(0, scale=10)
@@ -236,14 +275,15 @@ def _fill_rows(
     end: np.ndarray,
     shift: int,
     fill: np.ndarray,
+    clean: bool,
 ) -> int:
     """Each person block writes its ties from its mailbox segments, then cleans its rows.
 
     Segment ``box[first[k, b]:end[k, b]]`` holds bucket k's ties of block b's citizens;
     they fill each row from its first slot (the rows are EMPTY; `fill`, zeros, counts the
     slots used per row), then `_clean_span` sorts the filled part of each row, so the
-    result does not depend on the order the ties came in.
-    Returns the duplicate entries removed.
+    result does not depend on the order the ties came in. With `clean` False the rows
+    are only filled (more ties come). Returns the duplicate entries removed.
     """
     n = indptr.size - 1
     nbk, n_blk = first.shape
@@ -260,7 +300,8 @@ def _fill_rows(
                 s = np.int64(indptr[u]) + fill[u]
                 fill[u] += 1
                 idx[s] = np.int32(e & mask)
-        removed[b] = _clean_span(indptr, idx, r0, r1, fill)
+        if clean:
+            removed[b] = _clean_span(indptr, idx, r0, r1, fill)
     return removed.sum()
 
 
@@ -370,19 +411,14 @@ def build_friends(
         hist,
         shift,
     )
-    cursor, starts, first = _stub_cursor(hist)
-    del hist
+    cursor, starts = _stub_cursor(hist)
     n_stubs = int(starts[-1])
     owner = np.empty(n_stubs, dtype=np.int32)
     _stub_place(deg, indptr, idx, cursor, owner, shift)
     del cursor
     shuffle_segments(owner, starts, network_key(seed, -1, P_STUB_SHUFFLE), NO_COMPANION)
-    box = np.empty(n_stubs, dtype=np.uint64)
-    end = first.copy()
-    loops, odd = _stub_pair(owner, starts, shift, end, box)
+    loops, odd, dups = _pair_and_fill(owner, starts, hist, indptr, idx, shift, _MAILBOX_PARTS)
     del owner
-    dups = _fill_rows(indptr, idx, box, first, end, shift, np.zeros(n, dtype=np.int32))
-    del box
     stats = {
         "stubs": n_stubs,
         "self_loops": int(loops),
