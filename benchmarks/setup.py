@@ -1,10 +1,20 @@
 """Benchmark: a scenario's set-up (`Simulation(scenario)`), per stage, against a baseline tree.
 
 Each measurement runs in its own process, after a warm-up set-up at 5,000 citizens (JIT
-compilation excluded). With ``--baseline TREE`` the same measurement runs with
-``PYTHONPATH=TREE/src`` too, alternated with this tree's (before, after, before, after),
-so both see the same load; the table gives the ratios. The stages are timed by wrapping
-the graph builder's functions and every module's constructor.
+compilation excluded: the warm-up runs with every sized kernel parallel, so the parallel
+twins are loaded too, or compiled once into the cache, outside the timed set-up). With
+``--baseline TREE`` the same measurement runs with ``PYTHONPATH=TREE/src`` too,
+alternated with this tree's (before, after, before, after), so both see the same load;
+the table gives the ratios. The stages are timed by wrapping the graph builder's
+functions and every module's constructor; "page faults" counts the set-up's minor
+faults (first touches of fresh memory, about 1 s per GB when the kernel has to compact
+memory for huge pages).
+
+On a machine shared with other work, numba's OpenMP threads spin-wait: a tiny parallel
+kernel can then take a second of CPU (`_grade_all`, in PointsLedger's and each factors
+score's set-up, 0.04 s serial at 10^7 citizens, measured 0.8-1.3 s parallel at load 2.5
+on 2 cores; 0.04 s with OMP_WAIT_POLICY=PASSIVE, the workqueue layer or one thread).
+Quote the load with the table, and repeat.
 
     python3 benchmarks/setup.py --scenarios documented,seed-article --sizes 1e6,1e7
     python3 benchmarks/setup.py --baseline /tmp/base --repeat 2
@@ -16,6 +26,7 @@ import argparse
 import functools
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -34,6 +45,7 @@ STAGES = (
     ("panopticon.stages.society.friends", "_stub_place"),
     ("panopticon.stages.society.friends", "shuffle_segments"),
     ("panopticon.stages.society.friends", "_stub_pair"),
+    ("panopticon.stages.society.friends", "_fill_rows"),
     ("panopticon.stages.society.friends", "_clean_rows"),
 )
 
@@ -57,8 +69,12 @@ def measure(scenario_name: str, n: int) -> dict[str, Any]:
     import importlib
 
     from panopticon import scenario
-    from panopticon.core import engine, population
+    from panopticon.core import engine, jit, population
 
+    threshold = jit.PARALLEL_FROM
+    jit.PARALLEL_FROM = 0  # the warm-up loads (or compiles) the parallel twins as well
+    engine.Simulation(scenario.load(scenario_name, [], population=5000, days=5))
+    jit.PARALLEL_FROM = threshold
     engine.Simulation(scenario.load(scenario_name, [], population=5000, days=5))
     times: dict[str, float] = {}
     for mod_name, fn_name in STAGES:
@@ -74,10 +90,17 @@ def measure(scenario_name: str, n: int) -> dict[str, Any]:
     del sim0
     times.clear()
     sc = scenario.load(scenario_name, [], population=n, days=5)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0 = time.perf_counter()
     sim = engine.Simulation(sc)
     total = time.perf_counter() - t0
-    return {"total": total, "setup": sim.module_seconds["setup"], **times}
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return {
+        "total": total,
+        "setup": sim.module_seconds["setup"],
+        "page faults (10^5)": faults / 1e5,
+        **times,
+    }
 
 
 def child(tree: Path, scenario_name: str, n: int) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import pytest
 from numba import prange
 
 from panopticon.core import jit
-from panopticon.stages.society.friends import _clean_rows, _sort_large
+from panopticon.stages.society.friends import _clean_span, _sort_large
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "panopticon"
 
@@ -83,7 +83,7 @@ def test_clean_rows_sorts_dedups_and_packs_long_rows() -> None:
     indptr[1:] = np.cumsum(sizes)
     idx = rng.integers(-1, 30, size=int(sizes.sum())).astype(np.int32)
     rows = [idx[indptr[i] : indptr[i + 1]].copy() for i in range(sizes.size)]
-    removed = _clean_rows(indptr, idx)
+    removed = _clean_span(indptr, idx, 0, sizes.size, sizes.astype(np.int32))
     expect_removed = 0
     for i, row in enumerate(rows):
         live = row[row >= 0]
