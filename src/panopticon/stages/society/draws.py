@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import HELPER, sized_kernel, uniform
+from panopticon.core.jit import HELPER, KERNEL, sized_kernel, uniform
 
 # purposes: the `block` part of a stream key, so each use has its own stream
 P_AGE_SHUFFLE = 1
@@ -56,7 +56,7 @@ def normal(key: np.uint64, counter: np.uint64) -> float:
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def counting_order(keys: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """Ids grouped by key (stable); keys < 0 are left out. Returns (order, bucket starts)."""
     counts = np.zeros(n_buckets + 1, dtype=np.int64)

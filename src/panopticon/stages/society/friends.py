@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import sized_kernel
+from panopticon.core.jit import KERNEL, sized_kernel
 from panopticon.stages.society.draws import (
     NO_COMPANION,
     P_STUB,
@@ -168,7 +168,7 @@ def _stub_place(
                 owner[pos] = i
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _stub_cursor(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each (person block, bucket) starts writing, and bucket starts."""
     n_blk, nbk = hist.shape
@@ -317,7 +317,7 @@ def _sort_small(a: np.ndarray, lo: int, hi: int) -> None:
         a[q + 1] = v
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _sort_large(a: np.ndarray, lo: int, hi: int) -> None:
     """In-place heapsort of a[lo:hi]: the same order as `sort`, without compiling quicksort."""
     n = hi - lo
@@ -330,7 +330,7 @@ def _sort_large(a: np.ndarray, lo: int, hi: int) -> None:
         _sift_down(a, lo, 0, end)
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _sift_down(a: np.ndarray, lo: int, root: int, n: int) -> None:
     """Move a[lo + root] down the max-heap a[lo:lo + n] to its place."""
     while True:
@@ -347,7 +347,7 @@ def _sift_down(a: np.ndarray, lo: int, root: int, n: int) -> None:
         root = child
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _clean_span(indptr: np.ndarray, idx: np.ndarray, r0: int, r1: int, used: np.ndarray) -> int:
     """Rows r0..r1: sort, drop duplicate entries, pack live entries first; returns removed.
 

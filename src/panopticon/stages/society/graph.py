@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
-from panopticon.core.jit import sized_kernel
+from panopticon.core.jit import KERNEL, sized_kernel
 from panopticon.stages.society import avoidance
 from panopticon.stages.society import stats as graph_stats
 from panopticon.stages.society.households import CHILD, HEAD
@@ -45,7 +45,7 @@ def _degree(indptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _row_copy(indptr: np.ndarray, idx: np.ndarray, i: int) -> np.ndarray:
     """Copy of row i's friends."""
     lo, hi = bounds(indptr, idx, i)
@@ -112,7 +112,7 @@ def _neighbour_mean(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _scale_circle(
     ids: np.ndarray,
     indptr: np.ndarray,
@@ -138,7 +138,7 @@ def _scale_circle(
             values[f] = max(floor, values[f] * factor)
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _walk_households(
     ids: np.ndarray, nxt: np.ndarray, role: np.ndarray, want_from: int, want_to: int
 ) -> np.ndarray:
@@ -176,7 +176,7 @@ def _walk_households(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _any_other(household: np.ndarray, mask: np.ndarray, n_households: int) -> np.ndarray:
     """Per citizen: whether another member of its household has `mask` True (two passes)."""
     per = np.zeros(n_households, dtype=np.int32)

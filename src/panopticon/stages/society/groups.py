@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
+from panopticon.core.jit import KERNEL
 from panopticon.stages.society.draws import (
     P_GROUP_KEY,
     P_GROUP_SHUFFLE,
@@ -21,7 +22,7 @@ from panopticon.stages.society.draws import (
 from panopticon.stages.society.params import ADULT_AGE, Workplaces
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _group_keys(
     age: np.ndarray,
     region: np.ndarray,
@@ -48,7 +49,7 @@ def _group_keys(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _cut_groups(
     order: np.ndarray,
     starts: np.ndarray,

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from panopticon.core.jit import HELPER
+from panopticon.core.jit import HELPER, KERNEL
 from panopticon.stages.society.draws import (
     P_AGE_SHUFFLE,
     P_HOUSE,
@@ -47,7 +47,7 @@ _S_OTHER = 4
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _age_keys(age: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Bucket region * 121 + age per citizen."""
     out = np.empty(age.size, dtype=np.int32)
@@ -56,7 +56,7 @@ def _age_keys(age: np.ndarray, region: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _minor_keys(
     age: np.ndarray, region: np.ndarray, sd: float, off: int, nb: int, key: np.uint64
 ) -> np.ndarray:
@@ -171,7 +171,7 @@ def _select(
 # run in order inside them) with small non-inlined helpers compiled once.
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _form_slots(
     n_adult: int,
     minors: np.ndarray,
@@ -264,7 +264,7 @@ def _form_slots(
     return sizes, start, slot_role, member, oldest, youngest, c
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _place_adults(
     slot_role: np.ndarray,
     start: np.ndarray,

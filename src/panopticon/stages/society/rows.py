@@ -14,12 +14,14 @@ import math
 import numpy as np
 from numba import njit
 
+from panopticon.core.jit import KERNEL
+
 EMPTY = -1
 BLOCK = 4096  # rows per parallel work item: a constant, never the thread count
 MAX_SLOTS = 2**31 - 2  # int32 indices and pool pointers
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def bounds(indptr: np.ndarray, idx: np.ndarray, i: int) -> tuple[int, int]:
     """Slot range [lo, hi) of row i, following a pool pointer if the row has moved."""
     lo = np.int64(indptr[i])
@@ -32,7 +34,7 @@ def bounds(indptr: np.ndarray, idx: np.ndarray, i: int) -> tuple[int, int]:
     return lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def row_degree(idx: np.ndarray, lo: int, hi: int) -> int:
     """Live entries at the front of a row's slots."""
     d = 0
@@ -43,7 +45,7 @@ def row_degree(idx: np.ndarray, lo: int, hi: int) -> int:
     return d
 
 
-@njit(cache=True)
+@njit(cache=True, **KERNEL)
 def _row_starts(degree: np.ndarray, slack: int, out: np.ndarray) -> int:
     """out[i + 1] = out[i] + max(degree[i] + slack, 1) while it fits int32; the total.
 
