@@ -61,7 +61,7 @@ def _count_kernel(
 @njit(cache=True, **KERNEL)
 def _sample_kernel(seed: int, day: int, n: int, share: float) -> np.ndarray:
     """Indices of the records kept by a uniform sample with probability `share`."""
-    key = streams.stream_key(seed, streams.RECORD_SAMPLE, day, 0)
+    key = streams.stream_key(seed, streams.RECORD_SAMPLE, day, np.int64(0))
     keep = np.empty(n, dtype=np.int64)
     m = 0
     for r in range(n):
@@ -96,7 +96,7 @@ def _appeal_kernel(
             continue
         d = np.int64(act_day[r])
         if d != last:
-            key = streams.stream_key(seed, streams.APPEAL, d, 0)
+            key = streams.stream_key(seed, streams.APPEAL, d, np.int64(0))
             last = d
         ek = event_key(key, perpetrator[r], ordinal[r])
         w = 0 if correct[r] else 1

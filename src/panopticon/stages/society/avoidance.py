@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import KERNEL, sized_kernel
+from panopticon.core.jit import HELPER, KERNEL, sized_kernel
 from panopticon.stages.society.draws import P_DROP, P_NEW, P_PICK, U16, U32, network_key
 from panopticon.stages.society.params import Avoidance, NetworkParams
 from panopticon.stages.society.rows import BLOCK, EMPTY, bounds, row_degree
@@ -52,7 +52,7 @@ def _low_tie_share(indptr: np.ndarray, idx: np.ndarray, low: np.ndarray) -> tupl
     return acc[:, 0].sum(), acc[:, 1].sum()
 
 
-@njit(cache=True, **KERNEL)
+@njit(cache=True, **HELPER)
 def _decides(key: np.uint64, i: int, j: int, low_j: bool, blind: bool, p: float) -> bool:
     """Whether i decides to drop j this round: a pure function of (round, i, j)."""
     if not (blind or low_j):
@@ -129,12 +129,12 @@ def _low_decisions(
     """
     n_cand = 0
     for r in range(lows.size):
-        lo, hi = bounds(indptr, idx, lows[r])
+        lo, hi = bounds(indptr, idx, np.int64(lows[r]))  # int64 rows: one `bounds`
         n_cand += row_degree(idx, lo, hi)
     keys = np.empty(2 * n_cand, dtype=np.int64)
     m = 0
     for r in range(lows.size):
-        j = lows[r]
+        j = np.int64(lows[r])
         lo, hi = bounds(indptr, idx, j)
         for s in range(lo, hi):
             i = idx[s]
@@ -211,7 +211,7 @@ def _drop_low(
     return decisions, int(_remove_sorted(indptr, idx, keys))
 
 
-@njit(cache=True, **KERNEL)
+@njit(cache=True, **HELPER)
 def _room(indptr: np.ndarray, idx: np.ndarray, top: np.ndarray, i: int) -> tuple[int, bool]:
     """A free slot of row i (moving the row to the pool if full): (slot, moved) or (-1, _)."""
     lo, hi = bounds(indptr, idx, i)
@@ -233,7 +233,7 @@ def _room(indptr: np.ndarray, idx: np.ndarray, top: np.ndarray, i: int) -> tuple
     return p + 1 + cap, True
 
 
-@njit(cache=True, **KERNEL)
+@njit(cache=True, **HELPER)
 def _is_friend(indptr: np.ndarray, idx: np.ndarray, i: int, j: int) -> bool:
     """Whether j is in row i."""
     lo, hi = bounds(indptr, idx, i)
@@ -246,7 +246,7 @@ def _is_friend(indptr: np.ndarray, idx: np.ndarray, i: int, j: int) -> bool:
     return False
 
 
-@njit(cache=True, **KERNEL)
+@njit(cache=True, **HELPER)
 def _partner(key: np.uint64, i: int, t: int, attempt: int, cum: np.ndarray, n: int) -> int:
     """Proposal `attempt` for i's new tie t: a pure function of (round, i, t, attempt)."""
     c = (np.uint64(i) << U32) | (np.uint64(t) << U16) | np.uint64(attempt)

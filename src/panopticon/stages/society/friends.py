@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import KERNEL, sized_kernel
+from panopticon.core.jit import HELPER, KERNEL, sized_kernel
 from panopticon.stages.society.draws import (
     NO_COMPANION,
     P_STUB,
@@ -327,10 +327,10 @@ def _sort_large(a: np.ndarray, lo: int, hi: int) -> None:
         t = a[lo]
         a[lo] = a[lo + end]
         a[lo + end] = t
-        _sift_down(a, lo, 0, end)
+        _sift_down(a, lo, np.int64(0), end)  # int64 as above: one compiled version
 
 
-@njit(cache=True, **KERNEL)
+@njit(cache=True, **HELPER)
 def _sift_down(a: np.ndarray, lo: int, root: int, n: int) -> None:
     """Move a[lo + root] down the max-heap a[lo:lo + n] to its place."""
     while True:
