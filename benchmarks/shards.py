@@ -1,17 +1,18 @@
 """Benchmark: one population sharded over K Ray actors against the one-process run.
 
-For each size, the one-process run and then K = 1, 2, 4 shards (``--shards``) of the
-minimal preset are run into run folders (record log written, as by default) and the
-tables' bytes compared with the one-process run's. Printed per row: wall of the run,
-seconds per day of the day loop, the share of the day outside the slowest shard's work
-(exchange, barrier waits, Ray's transport), messages and KiB exchanged per day (non-empty
-shard-to-shard parts of the routed records), records routed per day, the peak RSS of each
-shard's actor, and whether the tables are the one-process bytes. A local Ray cluster of
-the machine's cores serves every sharded row (started once, not counted in the rows'
-times after the first). The load average is printed before each row: the machine is
-shared.
+For each size, the one-process run and then K = 1, 2, 4 shards (``--shards``) of a
+preset (``--preset``, the minimal model by default) are run into run folders (record log
+written, as by default) and the tables' bytes compared with the one-process run's.
+Printed per row: wall of the run, seconds per day of the day loop, the share of the day
+outside the slowest shard's work (exchange, barrier waits, Ray's transport), messages
+and KiB exchanged per day (non-empty shard-to-shard parts of the routed records), records
+routed per day, the peak RSS of each shard's actor, and whether the tables are the
+one-process bytes. A local Ray cluster of the machine's cores serves every sharded row
+(started once, not counted in the rows' times after the first). The load average is
+printed before each row: the machine is shared.
 
     python3 benchmarks/shards.py --sizes 1e6 --days 100
+    python3 benchmarks/shards.py --preset seed-article --sizes 1e6 --days 60
     flock /tmp/work/bigrun.lock python3 benchmarks/shards.py --sizes 1e7 --days 30
     flock /tmp/work/bigrun.lock python3 benchmarks/shards.py --sizes 1e8 --days 20 \
         --sets run.people=false --sets 'run.records="none"'
@@ -45,12 +46,13 @@ def main() -> None:
     ap.add_argument("--sizes", default="1e6", help="populations, comma-separated")
     ap.add_argument("--days", type=int, default=100)
     ap.add_argument("--shards", default="1,2,4", help="values of K, comma-separated")
+    ap.add_argument("--preset", default="minimal", help="the scenario (default: minimal)")
     ap.add_argument("--sets", action="append", default=[], help="--set items for the preset")
     args = ap.parse_args()
     import ray
 
     ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
-    warm = pn.load("minimal", population=20_000, days=5)
+    warm = pn.load(args.preset, population=20_000, days=5)
     tmp = Path(tempfile.mkdtemp(prefix="shards-bench-"))
     try:
         run_sharded(warm, 2, out=tmp / "warm")  # compile in the actors, not in the rows
@@ -60,7 +62,7 @@ def main() -> None:
         )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for size in (int(float(s)) for s in args.sizes.split(",")):
-            sc = pn.load("minimal", sets=args.sets, population=size, days=args.days)
+            sc = pn.load(args.preset, sets=args.sets, population=size, days=args.days)
             pn.run(sc, out=tmp / "one", overwrite=True)  # compiles the parallel kernels
             load = os.getloadavg()[0]
             t0 = time.perf_counter()
