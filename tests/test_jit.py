@@ -115,3 +115,17 @@ def test_parallel_builds_give_the_serial_bytes(tmp_path: Path) -> None:
         tmp_path / "parallel", {"NUMBA_NUM_THREADS": "2", "PANOPTICON_PARALLEL_FROM": "0"}
     )
     assert serial and parallel == serial
+
+
+def test_openmp_threads_wait_passively_unless_told() -> None:
+    """core.jit sets OMP_WAIT_POLICY=PASSIVE before any parallel kernel; a user's value wins."""
+    import subprocess
+    import sys
+
+    code = "import os, panopticon.core.jit; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert got.stdout.split() == ["PASSIVE"]
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert got.stdout.split() == ["ACTIVE"]
