@@ -387,6 +387,28 @@ class Module:
         return sum(a.nbytes for _, a in self.state.values())
 
 
+def others_parts(parts: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+    """For each shard, the other shards' parts: those before it and those after it.
+
+    A `decide` for state every shard needs whole: each shard kept its own part (`gather`),
+    and the parts come in id order, so before + own + after is the whole population's.
+    """
+    out: list[dict[str, Any]] = []
+    for s in range(len(parts)):
+        sides: dict[str, Any] = {}
+        for side, chunk in (("before", parts[:s]), ("after", parts[s + 1 :])):
+            if chunk:
+                sides[side] = {k: np.concatenate([p[k] for p in chunk]) for k in parts[0]}
+        out.append(sides)
+    return out
+
+
+def whole_parts(own: dict[str, np.ndarray], others: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The whole population's arrays from a shard's own part and `others_parts`' result."""
+    chunks = [c for c in (others.get("before"), own, others.get("after")) if c]
+    return {k: np.concatenate([c[k] for c in chunks]) for k in own}
+
+
 def summed_counts(tables: list[pa.Table], columns: tuple[str, ...]) -> pa.Table:
     """The first shard's table with `columns` summed over every shard's (same rows).
 

@@ -22,7 +22,17 @@ from numba import njit, prange
 from panopticon.core import population as population_mod
 from panopticon.core import streams
 from panopticon.core.jit import KERNEL, sized_kernel
-from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
+from panopticon.core.module import (
+    ALL,
+    Column,
+    DayContext,
+    Export,
+    Module,
+    Phase,
+    StateSpec,
+    others_parts,
+    whole_parts,
+)
 from panopticon.core.registry import register
 from panopticon.scenario.schema import FactorsPolicy, Scenario
 from panopticon.stages.score.grades import Grades, score_dtype
@@ -471,19 +481,8 @@ class FactorsScore(Module):
         return self._gathered
 
     def decide(self, day: int, parts: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
-        """For each shard, the other shards' scores: those before it and those after.
-
-        Its own it kept (`gather`); the parts are in id order, so before + own + after is
-        the whole population's.
-        """
-        out: list[dict[str, Any]] = []
-        for s in range(len(parts)):
-            sides: dict[str, Any] = {}
-            for side, chunk in (("before", parts[:s]), ("after", parts[s + 1 :])):
-                if chunk:
-                    sides[side] = {k: np.concatenate([p[k] for p in chunk]) for k in parts[0]}
-            out.append(sides)
-        return out
+        """For each shard, the other shards' scores (`others_parts`)."""
+        return others_parts(parts)
 
     def scatter(self, ctx: DayContext, result: dict[str, Any]) -> None:
         """Recompute from everyone's previous scores (the network dimension's friends)."""
@@ -493,8 +492,7 @@ class FactorsScore(Module):
         if not result:  # one process: its own scores are everyone's (no copy)
             whole = {"score": self.score, "true": self.true_score}
         else:
-            chunks = [c for c in (result.get("before"), own, result.get("after")) if c]
-            whole = {k: np.concatenate([c[k] for c in chunks]) for k in own}
+            whole = whole_parts(own, result)
         self._recompute_day(ctx, whole)
 
     def _recompute_day(self, ctx: DayContext, whole: dict[str, np.ndarray] | None) -> None:

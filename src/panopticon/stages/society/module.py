@@ -33,7 +33,15 @@ import numpy as np
 
 from panopticon.core import population as population_mod
 from panopticon.core.metrics import HISTOGRAM_EVERY
-from panopticon.core.module import Column, DayContext, Export, Module, Phase
+from panopticon.core.module import (
+    Column,
+    DayContext,
+    Export,
+    Module,
+    Phase,
+    others_parts,
+    whole_parts,
+)
 from panopticon.core.registry import register
 from panopticon.stages.society import avoidance
 from panopticon.stages.society.build import build_network
@@ -177,19 +185,8 @@ class Society(Module):
         return self._gathered
 
     def decide(self, day: int, parts: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
-        """For each shard, the other shards' scores and codes: those before it, those after.
-
-        Its own it kept (`gather`); the parts are in id order, so before + own + after is
-        the whole population's.
-        """
-        out: list[dict[str, Any]] = []
-        for s in range(len(parts)):
-            sides: dict[str, Any] = {}
-            for side, chunk in (("before", parts[:s]), ("after", parts[s + 1 :])):
-                if chunk:
-                    sides[side] = {k: np.concatenate([p[k] for p in chunk]) for k in parts[0]}
-            out.append(sides)
-        return out
+        """For each shard, the other shards' scores and codes (`others_parts`)."""
+        return others_parts(parts)
 
     def scatter(self, ctx: DayContext, result: dict[str, Any]) -> None:
         """The one-process step on this replica, from the whole population's state."""
@@ -197,8 +194,7 @@ class Society(Module):
         own, self._gathered = self._gathered, None
         if own is None:
             raise RuntimeError("network: scatter() before gather()")
-        chunks = [c for c in (result.get("before"), own, result.get("after")) if c is not None]
-        whole = {k: np.concatenate([c[k] for c in chunks]) for k in own}
+        whole = whole_parts(own, result)
         score, codes = whole["score"], whole["codes"]
         net.check_size(score, "score")
         graded = self._policy().grades is not None
