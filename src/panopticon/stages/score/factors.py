@@ -36,7 +36,6 @@ from panopticon.core.module import (
 from panopticon.core.registry import register
 from panopticon.scenario.schema import FactorsPolicy, Scenario
 from panopticon.stages.score.grades import Grades, score_dtype
-from panopticon.stages.society.rows import bounds
 
 
 @njit(cache=True, **KERNEL)
@@ -107,50 +106,11 @@ def _factor_recompute(
     return total / max(1, score.size)
 
 
-@sized_kernel(0)
-def _friends_means_rows(
-    out_a: np.ndarray,
-    out_b: np.ndarray,
-    indptr: np.ndarray,
-    idx: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    lo: int,
-    default: float,
-) -> None:
-    """Friends' means of a and b for citizens lo .. lo + out_a.size - 1 (a shard's rows).
-
-    The arithmetic of `Network.neighbour_means` row by row (the same sums in the same
-    order), over the rows a shard owns instead of everyone's.
-    """
-    for r in prange(out_a.size):
-        start, end = bounds(indptr, idx, lo + r)
-        ta = 0.0
-        tb = 0.0
-        d = 0
-        for s in range(start, end):
-            j = idx[s]
-            if j < 0:
-                break
-            ta += a[j]
-            tb += b[j]
-            d += 1
-        out_a[r] = ta / d if d > 0 else default
-        out_b[r] = tb / d if d > 0 else default
-
-
 def friends_means_rows(
     graph: Any, a: np.ndarray, b: np.ndarray, lo: int, n: int, default: float = np.nan
 ) -> tuple[np.ndarray, np.ndarray]:
     """`graph.neighbour_means(a, b, default)[lo : lo + n]`, computed for those rows only."""
-    a, b = np.asarray(a), np.asarray(b)
-    graph.check_size(a, "a")
-    graph.check_size(b, "b")
-    if not 0 <= lo <= lo + n <= a.size:
-        raise ValueError(f"rows {lo}..{lo + n - 1} are not citizen ids of 0..{a.size - 1}")
-    out_a, out_b = np.empty(n, np.float64), np.empty(n, np.float64)
-    _friends_means_rows(out_a, out_b, graph.indptr, graph.indices, a, b, lo, float(default))
-    return out_a, out_b
+    return graph.neighbour_means_rows(a, b, lo, n, default)
 
 
 def propensity_scores(propensity: np.ndarray) -> np.ndarray:

@@ -67,28 +67,34 @@ def _fill_edges(
 
 
 @sized_kernel(0)
-def _neighbour_means(
-    indptr: np.ndarray, idx: np.ndarray, a: np.ndarray, b: np.ndarray, default: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Means of friends' a and b values per citizen; `default` without friends."""
-    n = indptr.size - 1
-    out_a = np.empty(n, dtype=np.float64)
-    out_b = np.empty(n, dtype=np.float64)
-    for i in prange(n):
-        lo, hi = bounds(indptr, idx, i)
+def _neighbour_means_rows(
+    out_a: np.ndarray,
+    out_b: np.ndarray,
+    indptr: np.ndarray,
+    idx: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    lo: int,
+    default: float,
+) -> None:
+    """Means of friends' a and b for citizens lo .. lo + out_a.size - 1; `default` alone.
+
+    Every row's sums in row order, whichever rows are asked for (a shard's or everyone's).
+    """
+    for r in prange(out_a.size):
+        start, end = bounds(indptr, idx, lo + r)
         ta = 0.0
         tb = 0.0
         d = 0
-        for s in range(lo, hi):
+        for s in range(start, end):
             j = idx[s]
             if j < 0:
                 break
             ta += a[j]
             tb += b[j]
             d += 1
-        out_a[i] = ta / d if d > 0 else default
-        out_b[i] = tb / d if d > 0 else default
-    return out_a, out_b
+        out_a[r] = ta / d if d > 0 else default
+        out_b[r] = tb / d if d > 0 else default
 
 
 @sized_kernel(0)
@@ -264,10 +270,20 @@ class Network:
         self, a: np.ndarray, b: np.ndarray, default: float = np.nan
     ) -> tuple[np.ndarray, np.ndarray]:
         """`neighbour_mean` of two value arrays in one pass over the friendships."""
+        return self.neighbour_means_rows(a, b, 0, self.size, default)
+
+    def neighbour_means_rows(
+        self, a: np.ndarray, b: np.ndarray, lo: int, n: int, default: float = np.nan
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`neighbour_means(a, b, default)[lo : lo + n]`, computed for those rows only."""
         a, b = np.asarray(a), np.asarray(b)  # any numeric dtype; means are float64
         self.check_size(a, "a")
         self.check_size(b, "b")
-        return _neighbour_means(self.indptr, self.indices, a, b, float(default))
+        if not 0 <= lo <= lo + n <= a.size:
+            raise ValueError(f"rows {lo}..{lo + n - 1} are not citizen ids of 0..{a.size - 1}")
+        out_a, out_b = np.empty(n, np.float64), np.empty(n, np.float64)
+        _neighbour_means_rows(out_a, out_b, self.indptr, self.indices, a, b, lo, float(default))
+        return out_a, out_b
 
     def neighbour_mean(self, values: np.ndarray, default: float = np.nan) -> np.ndarray:
         """Mean of friends' `values` per citizen, `default` for people without friends.
