@@ -60,9 +60,11 @@ POPULATION_BUILD_PER_CITIZEN = 0.0
 4,096 citizens) and propensities are derived from the id when needed (`core.population`);
 the float64 propensities and alias tables it once held (14 B) are gone."""
 
-LOOP_PER_CITIZEN = 1.0
+LOOP_PER_CITIZEN = 1.5
 """Bytes per citizen of the day loop's temporaries (acts, masks), beyond resident state
-(measured: 0.6-0.8 B for the minimal model at 10^8; 2.0 before, +8% there)."""
+(measured: 0.6-0.8 B for the minimal model at 10^8, then 1.27 B at 1.4 x 10^9 once the
+day's acts became candidates thinned in a second pass: 16,731 MiB peak against a 16,351
+MiB estimate with 1.0 here; 1.5 puts that estimate 1.7% above the peak)."""
 
 PARQUET_ROW_GROUP = 1 << 20
 """Rows per Parquet row group (pyarrow's default): its encoding buffers are this bounded."""
