@@ -234,6 +234,30 @@ def test_documented_killed_whole_and_resumed(
     assert digests(out) == documented_one
 
 
+def test_city_pilot_log_in_small_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Delays and appeals (the log's day_recorded and appeal), row groups across checkpoints.
+
+    With row groups of about 300 records the log's groups straddle the checkpoint days:
+    the resumed log is still the one-process bytes, group boundaries included.
+    """
+    from panopticon.io import runs
+
+    monkeypatch.setattr(runs, "FLUSH_ROWS", 300)
+    sets = ["surveillance.faceid.p_wrong=0.2"]
+    sc = pn.load("city-pilot", sets=sets, population=20_000, days=100, seed=3)
+    pn.run(sc, out=tmp_path / "one")
+    out = tmp_path / "run"
+    stopped(sc, 2, out, every=30, after=70)
+    pn.resume(out)
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(out / "records.parquet").metadata
+    assert meta.num_row_groups > 5 and "appeal" in meta.schema.names
+    assert digests(out) == digests(tmp_path / "one")
+
+
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:
     """The stderr of a refused command: exactly one line, returned."""
     err = capsys.readouterr().err.strip()
