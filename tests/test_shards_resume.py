@@ -258,6 +258,47 @@ def test_city_pilot_log_in_small_row_groups(
     assert digests(out) == digests(tmp_path / "one")
 
 
+def test_checkpoints_via_the_driver(
+    article_one: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``checkpoint_via="driver"``: shards hand their checkpoints back; the driver writes them.
+
+    No shard writes a file (`Simulation.checkpoint` is never called); a lost shard is
+    restored from the checkpoint the driver reads and hands it; the run stopped whole
+    resumes (the driver hands each shard its checkpoint) to the one-process bytes.
+    """
+
+    def refuse(self: Any, folder: Any) -> None:
+        raise AssertionError("a shard wrote its own checkpoint")
+
+    monkeypatch.setattr(pn.Simulation, "checkpoint", refuse)
+
+    def fault(day: int, workers: Any) -> None:
+        if day == 24:
+            workers.kill(1)
+        if day == 45:
+            raise Stop
+
+    out = tmp_path / "run"
+    with pytest.raises(Stop):
+        run_sharded(
+            article(),
+            2,
+            out=out,
+            backend="local",
+            checkpoint_every=10,
+            fault=fault,
+            checkpoint_via="driver",
+        )
+    partial = partial_path(out)
+    for j in range(2):
+        assert list_checkpoints(partial / "shard-checkpoints" / f"shard-{j}") == [10, 20, 30, 40]
+    run = pn.resume(out)
+    assert run.manifest["shards"]["checkpoint_via"] == "driver"
+    assert run.manifest["shards"]["recoveries"] == [{"shard": 1, "day": 25, "from_checkpoint": 20}]
+    assert digests(out) == article_one
+
+
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:
     """The stderr of a refused command: exactly one line, returned."""
     err = capsys.readouterr().err.strip()
@@ -291,6 +332,12 @@ def test_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         pn.run(sc, out=plain, checkpoint_every=10, progress=stop)
     assert main(["resume", str(plain), "-q", "--backend", "ray"]) == 2
     assert "--backend ray: only for a sharded run" in one_line(capsys)
+
+    # --checkpoint-via without --shards, or driver without checkpoints
+    assert main(["run", "minimal", "-q", "--checkpoint-via", "driver"]) == 2
+    assert "--checkpoint-via: only with --shards" in one_line(capsys)
+    with pytest.raises(pn.RunError, match="only with --checkpoint-every"):
+        run_sharded(sc, 2, out=tmp_path / "x", backend="local", checkpoint_via="driver")
 
     # a fork of a sharded run
     assert main(["fork", str(out), "--day", "10", "--out", str(tmp_path / "f"), "-q"]) == 2
@@ -380,4 +427,26 @@ run_sharded(sc, 2, out={str(out)!r}, checkpoint_every=20, progress=kill)
     run = pn.resume(out)
     assert run.manifest["shards"]["backend"] == "ray"
     assert run.manifest["resumed"][0] == {**run.manifest["resumed"][0], "day": 40, "backend": "ray"}
+    assert digests(out) == article_one
+
+
+@pytest.mark.slow
+def test_ray_checkpoints_via_the_driver(
+    cluster: Any, article_one: dict[str, str], tmp_path: Path
+) -> None:
+    """On Ray actors: checkpoints handed back as Ray objects, resumed on Ray, same bytes."""
+    out = tmp_path / "run"
+
+    def fault(day: int, workers: Any) -> None:
+        if day == 45:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_sharded(
+            article(), 2, out=out, checkpoint_every=20, fault=fault, checkpoint_via="driver"
+        )
+    assert list_checkpoints(partial_path(out) / "shard-checkpoints" / "shard-1") == [20, 40]
+    run = pn.resume(out)
+    assert run.manifest["shards"]["backend"] == "ray"
+    assert run.manifest["shards"]["checkpoint_via"] == "driver"
     assert digests(out) == article_one

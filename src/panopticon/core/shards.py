@@ -229,8 +229,13 @@ class ShardWorker:
         hi: int,
         threads: int | None = None,
         checkpoints: str | None = None,
+        hand_back: bool = False,
     ) -> None:
-        """Build the shard's modules over its own citizens (global ids, local state)."""
+        """Build the shard's modules over its own citizens (global ids, local state).
+
+        With `hand_back` its checkpoints are not written here but kept for the driver to
+        take (`take_checkpoint`) and write (``--checkpoint-via driver``).
+        """
         import tomllib
 
         from panopticon.scenario.errors import validate
@@ -241,6 +246,8 @@ class ShardWorker:
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         self.sim = Simulation(validate(tomllib.loads(scenario_toml)), lo, hi)
         self.checkpoints = Path(checkpoints) if checkpoints else None
+        self.hand_back = hand_back
+        self.handed: tuple[int, dict[str, np.ndarray], dict[str, Any]] | None = None
         plan = self.sim.plan
         at = next(i for i, m in enumerate(plan) if m.exchange)
         self.before, self.exchanger, self.after = plan[:at], plan[at], plan[at + 1 :]
@@ -341,10 +348,37 @@ class ShardWorker:
         return values, secs, part, logged
 
     def checkpoint(self) -> int:
-        """Write this shard's state after the days run so far; returns that day."""
+        """Write this shard's state after the days run so far (or keep it); returns that day.
+
+        Kept for the driver (`hand_back`), the arrays are copies: the next day's first
+        half runs before the driver takes them.
+        """
+        if self.hand_back:
+            arrays, meta = self.sim.checkpoint_state()
+            self.handed = (self.sim.day, {k: v.copy() for k, v in arrays.items()}, meta)
+            return self.sim.day
         if self.checkpoints is None:
             raise RuntimeError("this shard was built without a checkpoint folder")
         self.sim.checkpoint(self.checkpoints)
+        return self.sim.day
+
+    def take_checkpoint(self) -> tuple[int, dict[str, np.ndarray], dict[str, Any]]:
+        """The checkpoint kept for the driver: (day, arrays, metadata); then forgotten."""
+        if self.handed is None:
+            raise RuntimeError("no checkpoint kept for the driver")
+        got, self.handed = self.handed, None
+        return got
+
+    def load(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> int:
+        """Load a checkpoint the driver read (``--checkpoint-via driver``); returns its day."""
+        if meta.get(FINGERPRINT_KEY) != self.sim.fingerprint():
+            raise ShardError(
+                f"error: checkpoint of day {meta.get('day')} of shard [{self.sim.lo}, "
+                f"{self.sim.hi}): written for another scenario; resume only the run that wrote it"
+            )
+        # arrays from Ray's object store are read-only; a module may keep one it changes
+        own = {k: v if v.flags.writeable else v.copy() for k, v in arrays.items()}
+        self.sim.restore(own, meta)
         return self.sim.day
 
     def restore(self, day: int | None = None) -> int:
@@ -384,11 +418,15 @@ class LocalShards:
     backend = "local"
 
     def __init__(
-        self, scenario_toml: str, bounds: list[tuple[int, int]], folder: Path | None
+        self,
+        scenario_toml: str,
+        bounds: list[tuple[int, int]],
+        folder: Path | None,
+        hand_back: bool = False,
     ) -> None:
         """Build the K workers."""
         self.args = [
-            (scenario_toml, lo, hi, None, str(folder / f"shard-{k}") if folder else None)
+            (scenario_toml, lo, hi, None, str(folder / f"shard-{k}") if folder else None, hand_back)
             for k, (lo, hi) in enumerate(bounds)
         ]
         self.workers: list[Any] = [ShardWorker(*a) for a in self.args]
@@ -432,6 +470,7 @@ class RayShards:
         bounds: list[tuple[int, int]],
         folder: Path | None,
         address: str | None,
+        hand_back: bool = False,
     ) -> None:
         """Connect (as `analysis.ray_backend` does) and start one actor per shard."""
         from panopticon.analysis import ray_backend
@@ -453,7 +492,14 @@ class RayShards:
             num_cpus=min(1.0, cpus / k), max_restarts=0, max_task_retries=0
         )
         self.args = [
-            (scenario_toml, lo, hi, self.threads, str(folder / f"shard-{j}") if folder else None)
+            (
+                scenario_toml,
+                lo,
+                hi,
+                self.threads,
+                str(folder / f"shard-{j}") if folder else None,
+                hand_back,
+            )
             for j, (lo, hi) in enumerate(bounds)
         ]
         self.workers: list[Any] = [self.remote.remote(*a) for a in self.args]
@@ -520,6 +566,7 @@ class Driver:
         self.barrier_stats: dict[str, dict[str, int]] = {}  # module -> days, messages, bytes
         self.recoveries: list[dict[str, int]] = []
         self.store: Path | None = None  # RUN_DIR/checkpoints: the driver's own (`save`)
+        self.via: Path | None = None  # the shards' checkpoints, when the driver writes them
         self.kept: list[RecordBatch | None] = []  # the log's batches since the last one
         self.setup = 0.0
 
@@ -551,6 +598,41 @@ class Driver:
         path = write_checkpoint(self.store, day, out, doc)
         self.kept = []
         return path
+
+    def take(self, day: int) -> None:
+        """Write the checkpoints of `day` the shards kept for the driver, one shard at a time.
+
+        ``--checkpoint-via driver``: the shards' bytes come back to this process (Ray
+        objects) and are written under the run folder, so the actors need no file system
+        shared with the driver.
+        """
+        if self.via is None:
+            raise RuntimeError("the shards write their own checkpoints")
+        for k in range(len(self.bounds)):
+            got = _One(self.shards, k).call("take_checkpoint")
+            if isinstance(got, LostShard):
+                raise ShardError(
+                    f"error: shard {k} was lost while handing back its checkpoint of day "
+                    f"{day}; `panopticon resume` continues the run from its previous "
+                    "checkpoint, if it has one"
+                )
+            at, arrays, meta = got
+            write_checkpoint(self.via / f"shard-{k}", at, arrays, meta)
+            del got, arrays
+
+    def restore_shard(self, k: int, day: int) -> Any:
+        """Bring the fresh shard k to its checkpoint of `day` (0: nothing to load).
+
+        The shard reads its own checkpoint, or with ``--checkpoint-via driver`` the
+        driver reads it and hands it over. Returns the call's result (a `LostShard` too).
+        """
+        one = _One(self.shards, k)
+        if self.via is None or day == 0:
+            return one.call("restore", (day,))
+        arrays, meta = read_checkpoint(
+            self.via / f"shard-{k}", day, fingerprint=self.head.fingerprint()
+        )
+        return one.call("load", (arrays, meta))
 
     def load(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """The driver's state from its checkpoint (`save`); the shards load theirs."""
@@ -589,7 +671,7 @@ class Driver:
             )
         self.shards.rebuild(k)
         one = _One(self.shards, k)
-        start = self._ok(one.call("restore", (self.checkpointed,)))
+        start = self._ok(self.restore_shard(k, self.checkpointed))
         for t in range(start, day):
             self._ok(one.call("front", (t,)))
             self._ok(one.call("back", (self.history[t][k],)))
@@ -662,6 +744,8 @@ class Driver:
         self.head.metrics.record(day, **values)
         self.stats["work"] += max(g[1] for g in got)
         if save:
+            if self.via is not None:
+                self.take(done)
             if self.store is not None:
                 self.save(done)
             self.checkpointed = done
@@ -753,12 +837,30 @@ def _check_can_run(scenario: Scenario, shards: int, backend: str, address: str |
 
 
 def _workers(
-    backend: str, toml: str, bounds: list[tuple[int, int]], folder: Path | None, address: str | None
+    backend: str,
+    toml: str,
+    bounds: list[tuple[int, int]],
+    folder: Path | None,
+    address: str | None,
+    via: str = "shard",
 ) -> Any:
-    """The K shard workers: Ray actors or simulations in this process."""
+    """The K shard workers: Ray actors or simulations in this process.
+
+    `via` ``driver``: they keep their checkpoints for the driver and touch no folder.
+    """
+    hand_back = via == "driver"
+    where = None if hand_back else folder
     if backend == "ray":
-        return RayShards(toml, bounds, folder, address)
-    return LocalShards(toml, bounds, folder)
+        return RayShards(toml, bounds, where, address, hand_back)
+    return LocalShards(toml, bounds, where, hand_back)
+
+
+def _check_via(via: str, checkpoint_every: int | None) -> None:
+    """Refuse a `--checkpoint-via` that is not shard or driver, or driver with nothing to write."""
+    if via not in ("shard", "driver"):
+        raise ShardError(f"error: --checkpoint-via {via!r}: allowed shard, driver")
+    if via == "driver" and not checkpoint_every:
+        raise ShardError("error: --checkpoint-via driver: only with --checkpoint-every D")
 
 
 def run_sharded(
@@ -771,6 +873,7 @@ def run_sharded(
     address: str | None = None,
     backend: str = "ray",
     fault: Callable[[int, Any], None] | None = None,
+    checkpoint_via: str = "shard",
 ) -> RunResult:
     """Run a scenario split into `shards` shards; the run folder is the one-process one's.
 
@@ -779,24 +882,36 @@ def run_sharded(
     or raise to stop the whole run as a kill would).
 
     With `checkpoint_every` D the shards checkpoint every D days and then the driver
-    (`Driver.save`), so a run killed whole is continued by `resume_sharded`.
+    (`Driver.save`), so a run killed whole is continued by `resume_sharded`. Each shard
+    writes its checkpoints under the run folder itself (`checkpoint_via` ``shard``: the
+    actors need the driver's file system), or hands them back to the driver, which
+    writes them (``driver``).
     """
     check_every(checkpoint_every)
+    _check_via(checkpoint_via, checkpoint_every)
     _check_can_run(scenario, shards, backend, address)
     bounds = shard_bounds(scenario.population.size, shards)
     writer = open_writer(scenario, out, overwrite, checkpoint_every, parts=False)
     t0 = time.perf_counter()
     with aborting(writer):
         # what `resume` needs to know before it reads the checkpoints
-        writer.manifest["shards"] = {"count": shards, "backend": backend, "address": address}
+        writer.manifest["shards"] = {
+            "count": shards,
+            "backend": backend,
+            "address": address,
+            "checkpoint_via": checkpoint_via,
+        }
         write_json(writer.folder / MANIFEST, writer.manifest)
         folder = (writer.folder / CHECKPOINTS).resolve() if checkpoint_every else None
         workers: Any = None
         try:
-            workers = _workers(backend, scenario.to_toml(), bounds, folder, address)
+            toml = scenario.to_toml()
+            workers = _workers(backend, toml, bounds, folder, address, checkpoint_via)
             driver = Driver(scenario, workers, bounds, checkpoint_every)
             if checkpoint_every:
                 driver.store = writer.folder / CHECKPOINTS_DIR
+                if checkpoint_via == "driver":
+                    driver.via = folder
             log = driver.head.need("record_log")
             writer.start_log(log.log_schema(), log.log_table)
             driver._call("cost", 0)  # the actors built (set-up, not the first day's time)
@@ -872,6 +987,7 @@ def _finish(driver: Driver, writer: RunWriter, t0: float) -> None:
             "shards": {
                 "count": len(bounds),
                 "backend": workers.backend,
+                "checkpoint_via": "driver" if driver.via is not None else "shard",
                 "bounds": [list(b) for b in bounds],
                 "day_loop_seconds": round(st["wall"], 3),
                 "seconds_per_day": round(st["wall"] / max(days, 1), 6),
@@ -953,6 +1069,7 @@ class ResumePoint:
     backend: str
     address: str | None
     every: int
+    via: str  # who writes and reads the shards' checkpoints: shard or driver
     chain: list[int]  # the driver's checkpoint days up to `day`: the log's days in parts
     note: str  # the line saying where it resumes from (and which later days it drops)
 
@@ -1051,7 +1168,9 @@ def resume_point(
             f": the latest day on which the driver and every shard checkpointed "
             f"({', '.join(later)}: dropped)"
         )
-    return ResumePoint(scenario, day, bounds, backend, address, int(every), chain, note)
+    via = str(info.get("checkpoint_via", "shard"))
+    _check_via(via, int(every))
+    return ResumePoint(scenario, day, bounds, backend, address, int(every), via, chain, note)
 
 
 def resume_sharded(
@@ -1079,7 +1198,12 @@ def resume_sharded(
         *manifest.get("resumed", []),
         {"day": day, "at": now(), "backend": point.backend},
     ]
-    manifest["shards"] = {"count": len(bounds), "backend": point.backend, "address": point.address}
+    manifest["shards"] = {
+        "count": len(bounds),
+        "backend": point.backend,
+        "address": point.address,
+        "checkpoint_via": point.via,
+    }
     writer = RunWriter(
         run_dir, sc.to_toml(), manifest, parts=False, resume=True, first_day=day, lock=lock
     )
@@ -1094,9 +1218,12 @@ def resume_sharded(
             drop_checkpoints_after(folder / f"shard-{j}", day)
         workers: Any = None
         try:
-            workers = _workers(point.backend, sc.to_toml(), bounds, folder, point.address)
+            toml = sc.to_toml()
+            workers = _workers(point.backend, toml, bounds, folder, point.address, point.via)
             driver = Driver(sc, workers, bounds, point.every)
             driver.store = store
+            if point.via == "driver":
+                driver.via = folder
             arrays, meta = read_checkpoint(store, day, fingerprint=fingerprint, version=__version__)
             driver.load(arrays, meta)
             log = driver.head.need("record_log")
@@ -1107,7 +1234,11 @@ def resume_sharded(
                     writer.add_records(batch)
                 del got
             del arrays
-            driver._call("restore", day, [(day,)] * len(bounds))
+            if driver.via is None:
+                driver._call("restore", day, [(day,)] * len(bounds))
+            else:  # the driver reads each shard's checkpoint and hands it over, one by one
+                for j in range(len(bounds)):
+                    driver._ok(driver.restore_shard(j, day))
             driver.setup = time.perf_counter() - t0
             if progress is not None:
                 progress(day, sc.run.days)
