@@ -5,14 +5,15 @@ ways into run folders: in one process (no checkpoints), on K shards (``--shards`
 in this process: the ``local`` backend) with a checkpoint every ``--every`` days, and
 on K shards stopped after day ``--stop`` (an exception from the driver loop, as a kill
 would stop it) then resumed by `panopticon.resume`. Printed: per shard, the bytes of one
-checkpoint and the seconds each took to write; the driver's checkpoint (its head copy
+checkpoint and the seconds each took to write (``--via driver``: to copy, and the
+driver's seconds to take and write all K); the driver's checkpoint (its head copy
 and the record log since the last one) and its seconds; the resume's seconds to load
 (restore every shard and rewrite the record log so far); and whether every parquet
 file's sha256 of the uninterrupted and resumed sharded runs is the one-process run's.
 The load average is printed with each timing: the machine is shared.
 
     flock /tmp/work/bigrun.lock python3 benchmarks/shards_resume.py --size 1e6 --days 100
-    python3 benchmarks/shards_resume.py --size 3e4 --days 100 --shards 3
+    python3 benchmarks/shards_resume.py --size 3e4 --days 100 --shards 3 --via driver
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def main() -> None:
     ap.add_argument("--stop", type=int, default=75, help="the stopped run's last day")
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--preset", default="seed-article")
+    ap.add_argument(
+        "--via", default="shard", choices=("shard", "driver"), help="who writes the checkpoints"
+    )
     ap.add_argument("--sets", action="append", default=[], help="--set items for the preset")
     args = ap.parse_args()
     n, k = int(args.size), args.shards
@@ -87,14 +91,22 @@ def main() -> None:
         want = digests(tmp / "one")
 
         writes: list[float] = []
+        takes: list[float] = []
         saves: list[float] = []
         undo = [
             timed(shards.ShardWorker, "checkpoint", writes),
             timed(shards.Driver, "save", saves),
         ]
+        if args.via == "driver":  # the shard keeps a copy; the driver writes all K
+            undo.append(timed(shards.Driver, "take", takes))
         t = time.perf_counter()
         run = shards.run_sharded(
-            sc, k, out=tmp / "whole", backend="local", checkpoint_every=args.every
+            sc,
+            k,
+            out=tmp / "whole",
+            backend="local",
+            checkpoint_every=args.every,
+            checkpoint_via=args.via,
         )
         wall = time.perf_counter() - t
         for u in undo:
@@ -116,6 +128,11 @@ def main() -> None:
             f"  driver: {', '.join(f'{b / 2**20:,.1f}' for b in driver)} MiB, "
             f"{', '.join(f'{s:.2f}' for s in saves)} s each"
         )
+        if takes:
+            print(
+                "  driver writing the K shards' checkpoints: "
+                f"{', '.join(f'{s:.2f}' for s in takes)} s"
+            )
         print(f"  same bytes as one process: {digests(tmp / 'whole') == want}")
 
         def fault(d: int, workers: Any) -> None:
@@ -124,7 +141,13 @@ def main() -> None:
 
         try:
             shards.run_sharded(
-                sc, k, out=tmp / "cut", backend="local", checkpoint_every=args.every, fault=fault
+                sc,
+                k,
+                out=tmp / "cut",
+                backend="local",
+                checkpoint_every=args.every,
+                fault=fault,
+                checkpoint_via=args.via,
             )
         except Stop:
             pass

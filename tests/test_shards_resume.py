@@ -343,6 +343,13 @@ def test_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fork", str(out), "--day", "10", "--out", str(tmp_path / "f"), "-q"]) == 2
     assert "is a sharded run" in one_line(capsys)
 
+    # a shard's checkpoints missing altogether
+    aside = tmp_path / "aside"
+    shutil.move(partial / "shard-checkpoints" / "shard-1", aside)
+    assert main(["resume", str(out), "-q"]) == 2
+    assert "holds checkpoints of shards 0 but the run had 2 shards" in one_line(capsys)
+    shutil.move(aside, partial / "shard-checkpoints" / "shard-1")
+
     # no day on which the driver and every shard checkpointed
     shutil.rmtree(partial / "shard-checkpoints" / "shard-1" / "day-00010")
     assert main(["resume", str(out), "-q"]) == 2

@@ -83,7 +83,12 @@ def _resume(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    return finish_run(args, result)
+    code = finish_run(args, result)
+    if "shards" in result.manifest and not args.quiet:
+        from panopticon.core.shards import shard_line
+
+        print(shard_line(result.manifest), file=sys.stderr)
+    return code
 
 
 def _fork(args: argparse.Namespace) -> int:
