@@ -11,6 +11,10 @@ The record log of the days before the checkpoint is kept from the closed parts o
 ``records.parts/`` (or, for a finished run, read back from ``records.parquet``), so the
 resumed or forked run writes the same tables as a run that was never interrupted.
 
+A sharded run (``--shards K --checkpoint-every D``) resumes through
+`core.shards.resume_sharded`: same K, from the latest day on which the driver and every
+shard checkpointed; it cannot be forked (its checkpoints are per shard).
+
 A fork applies ``--set`` overrides to the resolved scenario first. It refuses any override
 that changes the population size or the shapes of the declared state (modules added or
 removed, other dimensions), since the checkpoint could not be loaded into that run.

@@ -26,7 +26,15 @@ simulations in this process stepped through the same exchange (`LocalShards`). W
 ``checkpoint_every`` D each shard checkpoints its state every D days
 (``RUN_DIR/shard-checkpoints/shard-K``) and the driver keeps the records it routed
 since; a lost actor is rebuilt from its last checkpoint, replays those days, and the run
-goes on with the same bytes.
+goes on with the same bytes. After the shards' checkpoints of a day the driver writes
+its own (``RUN_DIR/checkpoints/day-N``, `Driver.save`: its head copy's state with the
+daily table so far, the record log's batches since its last checkpoint, the bounds and
+the run's counters), so a run killed whole (driver included) is continued by
+``panopticon resume`` (`resume_point`, `resume_sharded`) from the latest day on which
+the driver and every shard checkpointed, its record log written again through the same
+writer calls: the same bytes. With ``checkpoint_via`` ``driver`` the shards hand their
+checkpoints back to the driver, which writes them and hands them back on restore (no
+file system shared with the actors needed).
 
 Measured per run (manifest ``shards``): memory per shard (peak RSS of each worker),
 messages and bytes exchanged per day (non-empty shard-to-shard parts of the exchange,
