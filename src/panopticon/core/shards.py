@@ -619,14 +619,24 @@ class Driver:
         for k in range(len(self.bounds)):
             got = _One(self.shards, k).call("take_checkpoint")
             if isinstance(got, LostShard):
-                raise ShardError(
-                    f"error: shard {k} was lost while handing back its checkpoint of day "
-                    f"{day}; `panopticon resume` continues the run from its previous "
-                    "checkpoint, if it has one"
-                )
+                got = self._retake(k, day)
             at, arrays, meta = got
             write_checkpoint(self.via / f"shard-{k}", at, arrays, meta)
             del got, arrays
+
+    def _retake(self, k: int, day: int) -> Any:
+        """Shard k lost before handing back its checkpoint of `day`: rebuilt, asked again.
+
+        It is replayed from the previous checkpoint to the start of `day`, checkpoints,
+        hands that back, and runs `day`'s first half again (the lost one's part of it is
+        the driver's already).
+        """
+        self._recover(k, day, "take_checkpoint")
+        one = _One(self.shards, k)
+        self._ok(one.call("checkpoint"))
+        got = self._ok(one.call("take_checkpoint"))
+        self._ok(one.call("front", (day,)))
+        return got
 
     def restore_shard(self, k: int, day: int) -> Any:
         """Bring the fresh shard k to its checkpoint of `day` (0: nothing to load).
