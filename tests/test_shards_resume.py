@@ -450,7 +450,7 @@ def cluster() -> Iterator[Any]:
 def test_ray_driver_killed_and_resumed(
     cluster: Any, article_one: dict[str, str], tmp_path: Path
 ) -> None:
-    """A driver of 2 Ray actors SIGKILLed after day 45 resumes on Ray: the same bytes."""
+    """A driver of 2 Ray actors SIGKILLed after day 45 resumes on Ray, or in process: same bytes."""
     out = tmp_path / "run"
     code = f"""
 import os, signal
@@ -468,11 +468,15 @@ run_sharded(sc, 2, out={str(out)!r}, checkpoint_every=20, progress=kill)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     partial = partial_path(out)
     assert list_checkpoints(partial / "checkpoints") == [20, 40]
+    other = tmp_path / "other"  # the same killed run, resumed in this process instead
+    shutil.copytree(partial, partial_path(other))
     run = pn.resume(out)
     assert run.manifest["shards"]["backend"] == "ray"
     assert run.manifest["resumed"][0]["day"] == 40
     assert run.manifest["resumed"][0]["backend"] == "ray"
     assert digests(out) == article_one
+    assert pn.resume(other, backend="local").manifest["shards"]["backend"] == "local"
+    assert digests(other) == article_one
 
 
 @pytest.mark.slow
