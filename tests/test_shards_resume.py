@@ -336,6 +336,17 @@ def test_shard_lost_while_handing_back(
     assert digests(tmp_path / "run") == article_one
 
 
+@pytest.mark.parametrize("kept", ['run.records="none"', 'run.records="sample"'])
+def test_log_none_or_sampled(kept: str, tmp_path: Path) -> None:
+    """A log that keeps no record, or a sample: the resumed folder is still the same bytes."""
+    sets = ["surveillance.faceid.p_wrong=0.2", kept, "run.records_sample=0.3"]
+    sc = pn.load("minimal", sets=sets, population=10_000, days=30)
+    pn.run(sc, out=tmp_path / "one")
+    stopped(sc, 2, tmp_path / "run", every=10, after=15)
+    pn.resume(tmp_path / "run")
+    assert digests(tmp_path / "run") == digests(tmp_path / "one")
+
+
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:
     """The stderr of a refused command: exactly one line, returned."""
     err = capsys.readouterr().err.strip()
