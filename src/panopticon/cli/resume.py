@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from panopticon.cli.common import (
@@ -21,6 +22,17 @@ def add_arguments(subparsers: Any) -> None:
     p = subparsers.add_parser("resume", help="continue an interrupted run from its last checkpoint")
     p.add_argument("run_dir", metavar="RUN_DIR", help=_RUN_DIR_HELP)
     add_output_arguments(p)
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="a sharded run only: run its shards on Ray actors or in this process "
+        "(default: as the run did)",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="a sharded run only: the Ray cluster to resume on (default: the run's)",
+    )
     p.set_defaults(func=run)
 
     p = subparsers.add_parser(
@@ -55,12 +67,28 @@ def _resume(args: argparse.Namespace) -> int:
     from panopticon.core.resume import resume as resume_run
 
     bar, progress = progress_bar(args.quiet, 0, f"resuming {args.run_dir}")
+
+    def note(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr)
+
     try:
-        result = resume_run(args.run_dir, progress=total_setter(bar, progress))
+        result = resume_run(
+            args.run_dir,
+            progress=total_setter(bar, progress),
+            backend=args.backend,
+            address=args.address,
+            note=note,
+        )
     finally:
         if bar is not None:
             bar.close()
-    return finish_run(args, result)
+    code = finish_run(args, result)
+    if "shards" in result.manifest and not args.quiet:
+        from panopticon.core.shards import shard_line
+
+        print(shard_line(result.manifest), file=sys.stderr)
+    return code
 
 
 def _fork(args: argparse.Namespace) -> int:

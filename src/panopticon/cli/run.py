@@ -51,6 +51,13 @@ def add_arguments(subparsers: Any) -> None:
         help="split the population into K shards, each a Ray actor (on the cluster at "
         "--address, else a local one); the run folder's tables are the same bytes",
     )
+    p.add_argument(
+        "--checkpoint-via",
+        choices=("shard", "driver"),
+        help="with --shards and --checkpoint-every: each actor writes its checkpoints "
+        "under RUN_DIR itself (shard, the default: a file system shared with the driver), "
+        "or hands them back to the driver, which writes them (driver)",
+    )
     p.set_defaults(func=run)
 
 
@@ -59,6 +66,8 @@ def _only_with_replicates(args: argparse.Namespace) -> None:
     from panopticon.io.runs import RunError
 
     shards = getattr(args, "shards", None)
+    if getattr(args, "checkpoint_via", None) is not None and shards is None:
+        raise RunError("error: --checkpoint-via: only with --shards K (one run on Ray)")
     if shards is not None and args.replicates is not None:
         raise RunError("error: --shards: not with --replicates; shard one run at a time")
     if args.replicates is None:
@@ -138,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
                 checkpoint_every=args.checkpoint_every,
                 address=args.address,
+                checkpoint_via=args.checkpoint_via or "shard",
             )
         else:
             result = run_scenario(

@@ -11,6 +11,10 @@ The record log of the days before the checkpoint is kept from the closed parts o
 ``records.parts/`` (or, for a finished run, read back from ``records.parquet``), so the
 resumed or forked run writes the same tables as a run that was never interrupted.
 
+A sharded run (``--shards K --checkpoint-every D``) resumes through
+`core.shards.resume_sharded`: same K, from the latest day on which the driver and every
+shard checkpointed; it cannot be forked (its checkpoints are per shard).
+
 A fork applies ``--set`` overrides to the resolved scenario first. It refuses any override
 that changes the population size or the shapes of the declared state (modules added or
 removed, other dimensions), since the checkpoint could not be loaded into that run.
@@ -112,8 +116,22 @@ def _check_fits(sim: Simulation, listed: dict[str, Any], sets: list[str], where:
         )
 
 
-def resume(run_dir: str | Path, progress: Progress = None) -> RunResult:
-    """Continue an interrupted or killed run from its last checkpoint; returns the result."""
+def resume(
+    run_dir: str | Path,
+    progress: Progress = None,
+    *,
+    backend: str | None = None,
+    address: str | None = None,
+    note: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Continue an interrupted or killed run from its last checkpoint; returns the result.
+
+    A sharded run (``--shards K``) goes on with its K shards from the latest day on which
+    the driver and every shard checkpointed (`core.shards.resume_sharded`), on its own
+    backend and cluster unless `backend` (``ray`` or ``local``) or `address` says
+    otherwise; `note` gets the line saying from which day. A one-process run takes
+    neither option.
+    """
     t0 = time.perf_counter()
     path = Path(run_dir)
     partial = partial_path(path)
@@ -125,11 +143,31 @@ def resume(run_dir: str | Path, progress: Progress = None) -> RunResult:
             )
         raise RunError(f"error: run {str(path)!r}: holds no interrupted run to resume")
     lock = FolderLock(path)
+    point = None
     try:
-        writer, sc, arrays, meta = _resume_writer(path, partial, lock)
+        manifest = _manifest(partial)
+        _check_version(path, manifest)
+        if "shards" in manifest:
+            from panopticon.core.shards import resume_point
+
+            point = resume_point(path, partial, manifest, _scenario(partial), backend, address)
+        else:
+            for name, given in (("--backend", backend), ("--address", address)):
+                if given is not None:
+                    raise RunError(
+                        f"error: {name} {given}: only for a sharded run; {str(path)!r} was "
+                        "run in one process"
+                    )
+            writer, sc, arrays, meta = _resume_writer(path, partial, lock)
     except BaseException:
         lock.release()
         raise
+    if point is not None:
+        from panopticon.core.shards import resume_sharded
+
+        if note is not None:
+            note(point.note)
+        return resume_sharded(path, manifest, point, lock, progress, t0)
     every, day = writer.manifest["checkpoint_every"], int(meta["day"])
 
     def build() -> Simulation:
@@ -218,6 +256,12 @@ def fork(
     src = run_location(given) or given  # a complete run, or an interrupted one's folder
     manifest = _manifest(src)
     _check_version(given, manifest)
+    if "shards" in manifest:
+        raise RunError(
+            f"error: run {str(given)!r}: is a sharded run (--shards "
+            f"{manifest['shards'].get('count')}), whose checkpoints are per shard; fork "
+            "starts from a one-process checkpoint: fork a run made without --shards"
+        )
     base = _scenario(src)
     sc = _scenario(src, sets)
     if sc.population.size != base.population.size:

@@ -26,7 +26,15 @@ simulations in this process stepped through the same exchange (`LocalShards`). W
 ``checkpoint_every`` D each shard checkpoints its state every D days
 (``RUN_DIR/shard-checkpoints/shard-K``) and the driver keeps the records it routed
 since; a lost actor is rebuilt from its last checkpoint, replays those days, and the run
-goes on with the same bytes.
+goes on with the same bytes. After the shards' checkpoints of a day the driver writes
+its own (``RUN_DIR/checkpoints/day-N``, `Driver.save`: its head copy's state with the
+daily table so far, the record log's batches since its last checkpoint, the bounds and
+the run's counters), so a run killed whole (driver included) is continued by
+``panopticon resume`` (`resume_point`, `resume_sharded`) from the latest day on which
+the driver and every shard checkpointed, its record log written again through the same
+writer calls: the same bytes. With ``checkpoint_via`` ``driver`` the shards hand their
+checkpoints back to the driver, which writes them and hands them back on restore (no
+file system shared with the actors needed).
 
 Measured per run (manifest ``shards``): memory per shard (peak RSS of each worker),
 messages and bytes exchanged per day (non-empty shard-to-shard parts of the exchange,
@@ -67,8 +75,25 @@ from panopticon.core.module import DayContext
 from panopticon.core.population import BLOCK
 from panopticon.core.records import RecordBatch
 from panopticon.core.registry import REGISTRY, plan_build
-from panopticon.io.checkpoint import check_every, list_checkpoints, read_checkpoint
-from panopticon.io.runs import RunError, RunResult, now
+from panopticon.io.checkpoint import (
+    FINGERPRINT_KEY,
+    check_every,
+    drop_checkpoints_after,
+    list_checkpoints,
+    read_checkpoint,
+    read_meta,
+    scenario_fingerprint,
+    write_checkpoint,
+)
+from panopticon.io.fs import FolderLock, write_json
+from panopticon.io.runs import (
+    CHECKPOINTS_DIR,
+    MANIFEST,
+    RunError,
+    RunResult,
+    RunWriter,
+    now,
+)
 from panopticon.scenario.schema import Scenario
 
 BUILDING_HEAD: contextvars.ContextVar[bool] = contextvars.ContextVar("building_head", default=False)
@@ -212,8 +237,13 @@ class ShardWorker:
         hi: int,
         threads: int | None = None,
         checkpoints: str | None = None,
+        hand_back: bool = False,
     ) -> None:
-        """Build the shard's modules over its own citizens (global ids, local state)."""
+        """Build the shard's modules over its own citizens (global ids, local state).
+
+        With `hand_back` its checkpoints are not written here but kept for the driver to
+        take (`take_checkpoint`) and write (``--checkpoint-via driver``).
+        """
         import tomllib
 
         from panopticon.scenario.errors import validate
@@ -224,6 +254,8 @@ class ShardWorker:
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         self.sim = Simulation(validate(tomllib.loads(scenario_toml)), lo, hi)
         self.checkpoints = Path(checkpoints) if checkpoints else None
+        self.hand_back = hand_back
+        self.handed: tuple[int, dict[str, np.ndarray], dict[str, Any]] | None = None
         plan = self.sim.plan
         at = next(i for i, m in enumerate(plan) if m.exchange)
         self.before, self.exchanger, self.after = plan[:at], plan[at], plan[at + 1 :]
@@ -324,17 +356,47 @@ class ShardWorker:
         return values, secs, part, logged
 
     def checkpoint(self) -> int:
-        """Write this shard's state after the days run so far; returns that day."""
+        """Write this shard's state after the days run so far (or keep it); returns that day.
+
+        Kept for the driver (`hand_back`), the arrays are copies: the next day's first
+        half runs before the driver takes them.
+        """
+        if self.hand_back:
+            arrays, meta = self.sim.checkpoint_state()
+            self.handed = (self.sim.day, {k: v.copy() for k, v in arrays.items()}, meta)
+            return self.sim.day
         if self.checkpoints is None:
             raise RuntimeError("this shard was built without a checkpoint folder")
         self.sim.checkpoint(self.checkpoints)
         return self.sim.day
 
-    def restore(self) -> int:
-        """Load this shard's latest checkpoint into its fresh simulation; returns its day."""
-        if self.checkpoints is None or not list_checkpoints(self.checkpoints):
+    def take_checkpoint(self) -> tuple[int, dict[str, np.ndarray], dict[str, Any]]:
+        """The checkpoint kept for the driver: (day, arrays, metadata); then forgotten."""
+        if self.handed is None:
+            raise RuntimeError("no checkpoint kept for the driver")
+        got, self.handed = self.handed, None
+        return got
+
+    def load(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> int:
+        """Load a checkpoint the driver read (``--checkpoint-via driver``); returns its day."""
+        if meta.get(FINGERPRINT_KEY) != self.sim.fingerprint():
+            raise ShardError(
+                f"error: checkpoint of day {meta.get('day')} of shard [{self.sim.lo}, "
+                f"{self.sim.hi}): written for another scenario; resume only the run that wrote it"
+            )
+        # arrays from Ray's object store are read-only; a module may keep one it changes
+        own = {k: v if v.flags.writeable else v.copy() for k, v in arrays.items()}
+        self.sim.restore(own, meta)
+        return self.sim.day
+
+    def restore(self, day: int | None = None) -> int:
+        """Load this shard's checkpoint of `day` (latest: None) into its fresh simulation.
+
+        Returns the day it is at: 0, with nothing loaded, for day 0 or no checkpoint.
+        """
+        if self.checkpoints is None or day == 0 or not list_checkpoints(self.checkpoints):
             return 0
-        arrays, meta = read_checkpoint(self.checkpoints, fingerprint=self.sim.fingerprint())
+        arrays, meta = read_checkpoint(self.checkpoints, day, fingerprint=self.sim.fingerprint())
         self.sim.restore(arrays, meta)
         return self.sim.day
 
@@ -364,11 +426,15 @@ class LocalShards:
     backend = "local"
 
     def __init__(
-        self, scenario_toml: str, bounds: list[tuple[int, int]], folder: Path | None
+        self,
+        scenario_toml: str,
+        bounds: list[tuple[int, int]],
+        folder: Path | None,
+        hand_back: bool = False,
     ) -> None:
         """Build the K workers."""
         self.args = [
-            (scenario_toml, lo, hi, None, str(folder / f"shard-{k}") if folder else None)
+            (scenario_toml, lo, hi, None, str(folder / f"shard-{k}") if folder else None, hand_back)
             for k, (lo, hi) in enumerate(bounds)
         ]
         self.workers: list[Any] = [ShardWorker(*a) for a in self.args]
@@ -412,6 +478,7 @@ class RayShards:
         bounds: list[tuple[int, int]],
         folder: Path | None,
         address: str | None,
+        hand_back: bool = False,
     ) -> None:
         """Connect (as `analysis.ray_backend` does) and start one actor per shard."""
         from panopticon.analysis import ray_backend
@@ -433,7 +500,14 @@ class RayShards:
             num_cpus=min(1.0, cpus / k), max_restarts=0, max_task_retries=0
         )
         self.args = [
-            (scenario_toml, lo, hi, self.threads, str(folder / f"shard-{j}") if folder else None)
+            (
+                scenario_toml,
+                lo,
+                hi,
+                self.threads,
+                str(folder / f"shard-{j}") if folder else None,
+                hand_back,
+            )
             for j, (lo, hi) in enumerate(bounds)
         ]
         self.workers: list[Any] = [self.remote.remote(*a) for a in self.args]
@@ -499,6 +573,97 @@ class Driver:
         self.stats = {"wall": 0.0, "work": 0.0, "messages": 0, "bytes": 0, "routed": 0}
         self.barrier_stats: dict[str, dict[str, int]] = {}  # module -> days, messages, bytes
         self.recoveries: list[dict[str, int]] = []
+        self.store: Path | None = None  # RUN_DIR/checkpoints: the driver's own (`save`)
+        self.via: Path | None = None  # the shards' checkpoints, when the driver writes them
+        self.kept: list[RecordBatch | None] = []  # the log's batches since the last one
+        self.setup = 0.0
+
+    def save(self, day: int) -> Path:
+        """The driver's checkpoint of `day`, written after every shard's of that day.
+
+        What a whole-run resume needs besides the shards' state: the head simulation's
+        (the daily table so far, whatever `decide` and `combine_shards` keep on it), the
+        record log's batches of the days since the last checkpoint (`log_arrays`: the
+        log is rebuilt from them, so it is written by the same calls in the same order),
+        the bounds and the manifest's counters. Its existence marks day `day` as one
+        every shard checkpointed.
+        """
+        if self.store is None:
+            raise RuntimeError("this driver keeps no checkpoints")
+        arrays, meta = self.head.checkpoint_state()
+        out = {f"head.{k}": v for k, v in arrays.items()}
+        out.update(log_arrays(self.kept))
+        doc = {
+            FINGERPRINT_KEY: meta[FINGERPRINT_KEY],
+            "head": {"scalars": meta["scalars"], "module_seconds": meta["module_seconds"]},
+            "shards": len(self.bounds),
+            "bounds": [list(b) for b in self.bounds],
+            "log_from": self.checkpointed,
+            "stats": dict(self.stats),
+            "barrier_stats": self.barrier_stats,
+            "recoveries": self.recoveries,
+        }
+        path = write_checkpoint(self.store, day, out, doc)
+        self.kept = []
+        return path
+
+    def take(self, day: int) -> None:
+        """Write the checkpoints of `day` the shards kept for the driver, one shard at a time.
+
+        ``--checkpoint-via driver``: the shards' bytes come back to this process (Ray
+        objects) and are written under the run folder, so the actors need no file system
+        shared with the driver.
+        """
+        if self.via is None:
+            raise RuntimeError("the shards write their own checkpoints")
+        for k in range(len(self.bounds)):
+            got = _One(self.shards, k).call("take_checkpoint")
+            if isinstance(got, LostShard):
+                got = self._retake(k, day)
+            at, arrays, meta = got
+            write_checkpoint(self.via / f"shard-{k}", at, arrays, meta)
+            del got, arrays
+
+    def _retake(self, k: int, day: int) -> Any:
+        """Shard k lost before handing back its checkpoint of `day`: rebuilt, asked again.
+
+        It is replayed from the previous checkpoint to the start of `day`, checkpoints,
+        hands that back, and runs `day`'s first half again (the lost one's part of it is
+        the driver's already).
+        """
+        self._recover(k, day, "take_checkpoint")
+        one = _One(self.shards, k)
+        self._ok(one.call("checkpoint"))
+        got = self._ok(one.call("take_checkpoint"))
+        self._ok(one.call("front", (day,)))
+        return got
+
+    def restore_shard(self, k: int, day: int) -> Any:
+        """Bring the fresh shard k to its checkpoint of `day` (0: nothing to load).
+
+        The shard reads its own checkpoint, or with ``--checkpoint-via driver`` the
+        driver reads it and hands it over. Returns the call's result (a `LostShard` too).
+        """
+        one = _One(self.shards, k)
+        if self.via is None or day == 0:
+            return one.call("restore", (day,))
+        arrays, meta = read_checkpoint(
+            self.via / f"shard-{k}", day, fingerprint=self.head.fingerprint()
+        )
+        return one.call("load", (arrays, meta))
+
+    def load(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """The driver's state from its checkpoint (`save`); the shards load theirs."""
+        day = int(meta["day"])
+        head = {k[len("head.") :]: v for k, v in arrays.items() if k.startswith("head.")}
+        at = self.head.day  # the head never steps: its day stays where it was
+        self.head.restore(head, {"day": day, **meta["head"]})
+        self.head.day = at
+        self.stats.update(meta["stats"])
+        self.barrier_stats = {k: dict(v) for k, v in meta["barrier_stats"].items()}
+        self.recoveries = [dict(r) for r in meta["recoveries"]]
+        self.checkpointed = day
+        self.kept = []
 
     def _call(self, method: str, day: int, args: list[tuple[Any, ...]] | None = None) -> list[Any]:
         """`method` on every shard; a lost shard is rebuilt, brought to `day`, called again."""
@@ -524,7 +689,7 @@ class Driver:
             )
         self.shards.rebuild(k)
         one = _One(self.shards, k)
-        start = self._ok(one.call("restore"))
+        start = self._ok(self.restore_shard(k, self.checkpointed))
         for t in range(start, day):
             self._ok(one.call("front", (t,)))
             self._ok(one.call("back", (self.history[t][k],)))
@@ -597,6 +762,10 @@ class Driver:
         self.head.metrics.record(day, **values)
         self.stats["work"] += max(g[1] for g in got)
         if save:
+            if self.via is not None:
+                self.take(done)
+            if self.store is not None:
+                self.save(done)
             self.checkpointed = done
             self.history = {t: r for t, r in self.history.items() if t >= done}
             self.decisions = {t: r for t, r in self.decisions.items() if t >= done}
@@ -670,6 +839,48 @@ class _One:
             return LostShard(self.k, exc)
 
 
+def _check_can_run(scenario: Scenario, shards: int, backend: str, address: str | None) -> None:
+    """Refuse a sharded run that cannot be built, or would not fit where it runs."""
+    check_shardable(scenario)
+    if backend not in ("ray", "local"):
+        raise ShardError(f"error: backend {backend!r}: allowed ray, local")
+    if address is None:
+        if backend == "ray":
+            check_memory(scenario)  # a local cluster: every shard's memory is this machine's
+        else:
+            check_work(scenario)
+        check_replicas(scenario, shards)  # and each shard holds the whole graph
+    else:
+        check_work(scenario)
+
+
+def _workers(
+    backend: str,
+    toml: str,
+    bounds: list[tuple[int, int]],
+    folder: Path | None,
+    address: str | None,
+    via: str = "shard",
+) -> Any:
+    """The K shard workers: Ray actors or simulations in this process.
+
+    `via` ``driver``: they keep their checkpoints for the driver and touch no folder.
+    """
+    hand_back = via == "driver"
+    where = None if hand_back else folder
+    if backend == "ray":
+        return RayShards(toml, bounds, where, address, hand_back)
+    return LocalShards(toml, bounds, where, hand_back)
+
+
+def _check_via(via: str, checkpoint_every: int | None) -> None:
+    """Refuse a `--checkpoint-via` that is not shard or driver, or driver with nothing to write."""
+    if via not in ("shard", "driver"):
+        raise ShardError(f"error: --checkpoint-via {via!r}: allowed shard, driver")
+    if via == "driver" and not checkpoint_every:
+        raise ShardError("error: --checkpoint-via driver: only with --checkpoint-every D")
+
+
 def run_sharded(
     scenario: Scenario,
     shards: int,
@@ -680,102 +891,377 @@ def run_sharded(
     address: str | None = None,
     backend: str = "ray",
     fault: Callable[[int, Any], None] | None = None,
+    checkpoint_via: str = "shard",
 ) -> RunResult:
     """Run a scenario split into `shards` shards; the run folder is the one-process one's.
 
     `backend` ``ray`` (actors; `address` as for ensembles) or ``local`` (in this process).
-    `fault(day, backend)`, if given, is called after each day (tests kill an actor there).
+    `fault(day, backend)`, if given, is called after each day (tests kill an actor there,
+    or raise to stop the whole run as a kill would).
+
+    With `checkpoint_every` D the shards checkpoint every D days and then the driver
+    (`Driver.save`), so a run killed whole is continued by `resume_sharded`. Each shard
+    writes its checkpoints under the run folder itself (`checkpoint_via` ``shard``: the
+    actors need the driver's file system), or hands them back to the driver, which
+    writes them (``driver``).
     """
-    check_shardable(scenario)
     check_every(checkpoint_every)
-    if address is None:
-        if backend == "ray":
-            check_memory(scenario)  # a local cluster: every shard's memory is this machine's
-        else:
-            check_work(scenario)
-        check_replicas(scenario, shards)  # and each shard holds the whole graph
-    else:
-        check_work(scenario)
+    _check_via(checkpoint_via, checkpoint_every)
+    _check_can_run(scenario, shards, backend, address)
     bounds = shard_bounds(scenario.population.size, shards)
     writer = open_writer(scenario, out, overwrite, checkpoint_every, parts=False)
     t0 = time.perf_counter()
-    folder = (writer.folder / CHECKPOINTS).resolve() if checkpoint_every else None
-    workers: Any = None
     with aborting(writer):
+        # what `resume` needs to know before it reads the checkpoints
+        writer.manifest["shards"] = {
+            "count": shards,
+            "backend": backend,
+            "address": address,
+            "checkpoint_via": checkpoint_via,
+        }
+        write_json(writer.folder / MANIFEST, writer.manifest)
+        folder = (writer.folder / CHECKPOINTS).resolve() if checkpoint_every else None
+        workers: Any = None
         try:
             toml = scenario.to_toml()
-            if backend == "ray":
-                workers = RayShards(toml, bounds, folder, address)
-            elif backend == "local":
-                workers = LocalShards(toml, bounds, folder)
-            else:
-                raise ShardError(f"error: backend {backend!r}: allowed ray, local")
+            workers = _workers(backend, toml, bounds, folder, address, checkpoint_via)
             driver = Driver(scenario, workers, bounds, checkpoint_every)
+            if checkpoint_every:
+                driver.store = writer.folder / CHECKPOINTS_DIR
+                if checkpoint_via == "driver":
+                    driver.via = folder
             log = driver.head.need("record_log")
             writer.start_log(log.log_schema(), log.log_table)
-            days = scenario.run.days
             driver._call("cost", 0)  # the actors built (set-up, not the first day's time)
-            setup = time.perf_counter() - t0
-            fronts = None
-            for day in range(days):
-                fronts = driver.day(
-                    day, lambda batch: writer.add_records(log.to_log(batch)), fronts
-                )
-                if fault is not None:
-                    fault(day, workers)
-                if progress is not None:
-                    progress(day + 1, days)
-            costs = driver._call("cost", days)
-            people = driver._call("people", days) if scenario.run.people else None
-            tables = driver.extra_tables(driver._call("tables", days))
-            module_seconds: dict[str, float] = {}
-            for c in costs:
-                for k, v in c["module_seconds"].items():
-                    module_seconds[k] = module_seconds.get(k, 0.0) + v
-            phase_seconds = {"setup": round(setup, 3)}
-            for m in driver.head.plan:
-                key = m.phase.name.lower()
-                phase_seconds[key] = phase_seconds.get(key, 0.0) + module_seconds.get(m.name, 0.0)
-            st = driver.stats
-            wall = time.perf_counter() - t0
-            n = scenario.population.size
-            writer.finish(
-                driver.head.metrics.table(),
-                driver.people_chunks(people) if people is not None else None,
-                tables,
-                {
-                    "finished": now(),
-                    "wall_seconds": round(wall, 3),
-                    "peak_memory_bytes": max(
-                        c["peak_rss_bytes"] for c in [*costs, {"peak_rss_bytes": peak_rss_bytes()}]
-                    ),
-                    "state_bytes_per_citizen": round(sum(c["state_bytes"] for c in costs) / n, 2),
-                    "phase_seconds": {k: round(v, 3) for k, v in phase_seconds.items()},
-                    "module_seconds": {k: round(v, 3) for k, v in module_seconds.items()},
-                    "totals": driver.head.totals(),
-                    "outputs": describe_outputs(driver.head),
-                    "shards": {
-                        "count": shards,
-                        "backend": workers.backend,
-                        "bounds": [list(b) for b in bounds],
-                        "day_loop_seconds": round(st["wall"], 3),
-                        "seconds_per_day": round(st["wall"] / max(days, 1), 6),
-                        "exchange_share": round(1.0 - st["work"] / st["wall"], 4)
-                        if st["wall"]
-                        else 0.0,
-                        "messages_per_day": round(st["messages"] / max(days, 1), 3),
-                        "bytes_per_day": round(st["bytes"] / max(days, 1), 1),
-                        "records_routed_per_day": round(st["routed"] / max(days, 1), 2),
-                        "barriers": {
-                            name: {**b, "bytes_per_barrier": round(b["bytes"] / b["days"], 1)}
-                            for name, b in driver.barrier_stats.items()
-                        },
-                        "peak_rss_bytes": [c["peak_rss_bytes"] for c in costs],
-                        "state_bytes": [c["state_bytes"] for c in costs],
-                        "recoveries": driver.recoveries,
-                    },
+            driver.setup = time.perf_counter() - t0
+            _run_days(driver, writer, 0, progress, fault)
+            _finish(driver, writer, t0)
+        finally:
+            if workers is not None:
+                workers.close()
+    return RunResult(writer.out)
+
+
+def _run_days(
+    driver: Driver,
+    writer: RunWriter,
+    start: int,
+    progress: Callable[[int, int], None] | None,
+    fault: Callable[[int, Any], None] | None,
+) -> None:
+    """Days `start`.. of the run: each day's log to `writer` (and kept for the checkpoint)."""
+    log = driver.head.need("record_log")
+    keep = driver.store is not None
+
+    def write(batch: RecordBatch) -> None:
+        kept = log.to_log(batch)
+        if keep:
+            driver.kept.append(kept)
+        writer.add_records(kept)
+
+    days = driver.scenario.run.days
+    fronts = None
+    for day in range(start, days):
+        fronts = driver.day(day, write, fronts)
+        if fault is not None:
+            fault(day, driver.shards)
+        if progress is not None:
+            progress(day + 1, days)
+
+
+def _finish(driver: Driver, writer: RunWriter, t0: float) -> None:
+    """Gather the shards' costs, people rows and tables; write them and the manifest."""
+    scenario, workers, bounds = driver.scenario, driver.shards, driver.bounds
+    days = scenario.run.days
+    costs = driver._call("cost", days)
+    people = driver._call("people", days) if scenario.run.people else None
+    tables = driver.extra_tables(driver._call("tables", days))
+    module_seconds: dict[str, float] = {}
+    for c in costs:
+        for k, v in c["module_seconds"].items():
+            module_seconds[k] = module_seconds.get(k, 0.0) + v
+    phase_seconds = {"setup": round(driver.setup, 3)}
+    for m in driver.head.plan:
+        key = m.phase.name.lower()
+        phase_seconds[key] = phase_seconds.get(key, 0.0) + module_seconds.get(m.name, 0.0)
+    st = driver.stats
+    wall = time.perf_counter() - t0
+    n = scenario.population.size
+    writer.finish(
+        driver.head.metrics.table(),
+        driver.people_chunks(people) if people is not None else None,
+        tables,
+        {
+            "finished": now(),
+            "wall_seconds": round(wall, 3),
+            "peak_memory_bytes": max(
+                c["peak_rss_bytes"] for c in [*costs, {"peak_rss_bytes": peak_rss_bytes()}]
+            ),
+            "state_bytes_per_citizen": round(sum(c["state_bytes"] for c in costs) / n, 2),
+            "phase_seconds": {k: round(v, 3) for k, v in phase_seconds.items()},
+            "module_seconds": {k: round(v, 3) for k, v in module_seconds.items()},
+            "totals": driver.head.totals(),
+            "outputs": describe_outputs(driver.head),
+            "shards": {
+                "count": len(bounds),
+                "backend": workers.backend,
+                "checkpoint_via": "driver" if driver.via is not None else "shard",
+                "bounds": [list(b) for b in bounds],
+                "day_loop_seconds": round(st["wall"], 3),
+                "seconds_per_day": round(st["wall"] / max(days, 1), 6),
+                "exchange_share": round(1.0 - st["work"] / st["wall"], 4) if st["wall"] else 0.0,
+                "messages_per_day": round(st["messages"] / max(days, 1), 3),
+                "bytes_per_day": round(st["bytes"] / max(days, 1), 1),
+                "records_routed_per_day": round(st["routed"] / max(days, 1), 2),
+                "barriers": {
+                    name: {**b, "bytes_per_barrier": round(b["bytes"] / b["days"], 1)}
+                    for name, b in driver.barrier_stats.items()
                 },
+                "peak_rss_bytes": [c["peak_rss_bytes"] for c in costs],
+                "state_bytes": [c["state_bytes"] for c in costs],
+                "recoveries": driver.recoveries,
+            },
+        },
+    )
+
+
+# -- the record log kept in the driver's checkpoints ----------------------------------------
+
+_LOG_FIELDS = {
+    "behavior": np.uint8,
+    "perpetrator": np.int32,
+    "attributed_to": np.int32,
+    "channel": np.uint8,
+    "correct": np.bool_,
+    "act_day": np.int32,
+    "appeal": np.uint8,
+}
+"""The `RecordBatch` fields the record log is made of (`log_table` reads no others)."""
+
+
+def log_arrays(batches: list[RecordBatch | None]) -> dict[str, np.ndarray]:
+    """Days' record-log batches (None: a day that logs nothing) as flat arrays, ``log.*``.
+
+    ``log.day`` is each day's batch day (-1 for None); per field its values over the days
+    and ``log.n.<field>`` its length per batch (a field may be an empty placeholder).
+    """
+    kept = [b for b in batches if b is not None]
+    out = {"log.day": np.array([-1 if b is None else b.day for b in batches], np.int64)}
+    for name, dtype in _LOG_FIELDS.items():
+        parts = [getattr(b, name) for b in kept]
+        out[f"log.{name}"] = np.concatenate(parts) if parts else np.empty(0, dtype)
+        out[f"log.n.{name}"] = np.array([p.size for p in parts], np.int64)
+    return out
+
+
+def log_batches(arrays: dict[str, np.ndarray]) -> list[RecordBatch | None]:
+    """The batches `log_arrays` flattened, in their order (views of `arrays`)."""
+    ends = {f: np.concatenate([[0], np.cumsum(arrays[f"log.n.{f}"])]) for f in _LOG_FIELDS}
+    out: list[RecordBatch | None] = []
+    j = 0
+    for day in arrays["log.day"].tolist():
+        if day < 0:
+            out.append(None)
+            continue
+        cols = {f: arrays[f"log.{f}"][ends[f][j] : ends[f][j + 1]] for f in _LOG_FIELDS}
+        out.append(RecordBatch(int(day), **cols))
+        j += 1
+    return out
+
+
+# -- resuming a sharded run killed whole ------------------------------------------------------
+
+
+def _days_text(days: list[int]) -> str:
+    """'20, 30' or 'none', for messages."""
+    return ", ".join(str(d) for d in days) if days else "none"
+
+
+@dataclasses.dataclass
+class ResumePoint:
+    """Where a killed sharded run goes on from, checked before anything is written."""
+
+    scenario: Scenario
+    day: int
+    bounds: list[tuple[int, int]]
+    backend: str
+    address: str | None
+    every: int
+    via: str  # who writes and reads the shards' checkpoints: shard or driver
+    chain: list[int]  # the driver's checkpoint days up to `day`: the log's days in parts
+    note: str  # the line saying where it resumes from (and which later days it drops)
+
+
+def resume_point(
+    run_dir: Path,
+    partial: Path,
+    manifest: dict[str, Any],
+    scenario: Scenario,
+    backend: str | None = None,
+    address: str | None = None,
+) -> ResumePoint:
+    """Check a killed sharded run in `partial` and find the day it resumes from.
+
+    That is the latest day on which the driver and every shard checkpointed (the driver
+    writes its own last, so a kill between leaves a later day to some shards only). K is
+    the checkpoints'; the backend and address are the run's unless given. Every refusal
+    is one line.
+    """
+    where = f"run {str(run_dir)!r}"
+    every = manifest.get("checkpoint_every")
+    if not every:
+        raise ShardError(
+            f"error: {where}: was run without --checkpoint-every, so it has no checkpoint "
+            "to resume from; run it again"
+        )
+    info = manifest.get("shards") or {}
+    k = int(info.get("count", 0))
+    backend = backend or str(info.get("backend", "ray"))
+    if backend not in ("ray", "local"):
+        raise ShardError(f"error: --backend {backend!r}: allowed ray, local")
+    if address is not None and backend != "ray":
+        raise ShardError(f"error: --address {address}: only with --backend ray")
+    if address is None and backend == "ray" and info.get("backend") == "ray":
+        address = info.get("address")
+    _check_can_run(scenario, max(k, 1), backend, address)
+    root = partial / CHECKPOINTS
+    found = sorted(
+        int(e.name.removeprefix("shard-"))
+        for e in (root.iterdir() if root.is_dir() else [])
+        if e.is_dir() and e.name.removeprefix("shard-").isdigit()
+    )
+    if k < 1 or found != list(range(k)):
+        raise ShardError(
+            f"error: {where}: holds checkpoints of shards {_days_text(found)} but the run "
+            f"had {k} shards; the checkpoints are incomplete: run it again"
+        )
+    store = partial / CHECKPOINTS_DIR
+    driver_days = list_checkpoints(store)
+    shard_days = [list_checkpoints(root / f"shard-{j}") for j in range(k)]
+    common = sorted(set(driver_days).intersection(*map(set, shard_days)))
+    if not common:
+        listed = "; ".join(
+            [f"driver: {_days_text(driver_days)}"]
+            + [f"shard {j}: {_days_text(d)}" for j, d in enumerate(shard_days)]
+        )
+        raise ShardError(
+            f"error: {where}: holds no complete set of checkpoints (no day on which the "
+            f"driver and all {k} shards checkpointed; {listed}); there is nothing to "
+            "resume: run it again"
+        )
+    day = common[-1]
+    fingerprint = scenario_fingerprint(scenario.to_toml())
+    from panopticon import __version__
+
+    meta = read_meta(store, day, fingerprint=fingerprint, version=__version__)
+    bounds = shard_bounds(scenario.population.size, k)
+    if meta.get("shards") != k or meta.get("bounds") != [list(b) for b in bounds]:
+        raise ShardError(
+            f"error: {where}: its checkpoint of day {day} is of {meta.get('shards')} shards "
+            f"{meta.get('bounds')}, not the run's {k}; the checkpoints are damaged: run it again"
+        )
+    for j in range(k):
+        read_meta(root / f"shard-{j}", day, fingerprint=fingerprint)
+    chain = [d for d in driver_days if d <= day]
+    start = 0
+    for d in chain:
+        m = meta if d == day else read_meta(store, d, fingerprint=fingerprint)
+        logged = m["arrays"]["log.day"]["shape"][0]
+        if m.get("log_from") != start or start + logged != d:
+            raise ShardError(
+                f"error: {where}: the driver's checkpoint of day {d} holds the record log of "
+                f"days {m.get('log_from')}..{int(m.get('log_from') or 0) + logged - 1}, "
+                f"not {start}..{d - 1} (a checkpoint is missing); run it again"
             )
+        start = d
+    later = [
+        f"{who} has day {max(d)}"
+        for who, d in [("the driver", driver_days)]
+        + [(f"shard {j}", s) for j, s in enumerate(shard_days)]
+        if d and max(d) > day
+    ]
+    note = f"resuming {run_dir} from day {day} of {scenario.run.days} on {k} shards ({backend})"
+    if later:
+        note += (
+            f": the latest day on which the driver and every shard checkpointed "
+            f"({', '.join(later)}: dropped)"
+        )
+    via = str(info.get("checkpoint_via", "shard"))
+    _check_via(via, int(every))
+    return ResumePoint(scenario, day, bounds, backend, address, int(every), via, chain, note)
+
+
+def resume_sharded(
+    run_dir: Path,
+    manifest: dict[str, Any],
+    point: ResumePoint,
+    lock: FolderLock,
+    progress: Callable[[int, int], None] | None = None,
+    t0: float | None = None,
+    fault: Callable[[int, Any], None] | None = None,
+) -> RunResult:
+    """Continue a sharded run killed whole, from `point` (see `resume_point`).
+
+    The shards load their checkpoints of the day, the driver its own; the record log of
+    the days before is written again from the driver's checkpoints (through the same
+    writer calls, so its bytes are the uninterrupted run's); checkpoints of later days
+    are dropped. A failure leaves the folder as resumable as it was.
+    """
+    t0 = time.perf_counter() if t0 is None else t0
+    sc, day, bounds = point.scenario, point.day, point.bounds
+    manifest = dict(manifest)
+    for key in ("status", "error", "finished", "panopticon"):
+        manifest.pop(key, None)
+    manifest["resumed"] = [
+        *manifest.get("resumed", []),
+        {"day": day, "at": now(), "backend": point.backend},
+    ]
+    manifest["shards"] = {
+        "count": len(bounds),
+        "backend": point.backend,
+        "address": point.address,
+        "checkpoint_via": point.via,
+    }
+    writer = RunWriter(
+        run_dir, sc.to_toml(), manifest, parts=False, resume=True, first_day=day, lock=lock
+    )
+    from panopticon import __version__
+
+    fingerprint = scenario_fingerprint(sc.to_toml())
+    with aborting(writer):
+        store = writer.folder / CHECKPOINTS_DIR
+        folder = (writer.folder / CHECKPOINTS).resolve()
+        drop_checkpoints_after(store, day)
+        for j in range(len(bounds)):
+            drop_checkpoints_after(folder / f"shard-{j}", day)
+        workers: Any = None
+        try:
+            toml = sc.to_toml()
+            workers = _workers(point.backend, toml, bounds, folder, point.address, point.via)
+            driver = Driver(sc, workers, bounds, point.every)
+            driver.store = store
+            if point.via == "driver":
+                driver.via = folder
+            arrays, meta = read_checkpoint(store, day, fingerprint=fingerprint, version=__version__)
+            driver.load(arrays, meta)
+            log = driver.head.need("record_log")
+            writer.start_log(log.log_schema(), log.log_table)
+            for d in point.chain:
+                got = arrays if d == day else read_checkpoint(store, d, fingerprint=fingerprint)[0]
+                for batch in log_batches(got):
+                    writer.add_records(batch)
+                del got
+            del arrays
+            if driver.via is None:
+                driver._call("restore", day, [(day,)] * len(bounds))
+            else:  # the driver reads each shard's checkpoint and hands it over, one by one
+                for j in range(len(bounds)):
+                    driver._ok(driver.restore_shard(j, day))
+            driver.setup = time.perf_counter() - t0
+            if progress is not None:
+                progress(day, sc.run.days)
+            _run_days(driver, writer, day, progress, fault)
+            _finish(driver, writer, t0)
         finally:
             if workers is not None:
                 workers.close()

@@ -315,6 +315,36 @@ def prune_checkpoints(folder: Path, keep: int) -> list[int]:
     return drop
 
 
+def drop_checkpoints_after(folder: Path, day: int) -> list[int]:
+    """Delete the checkpoints of days after `day`, and leftover partial folders.
+
+    A resume from `day` calls this first: a later checkpoint was written by the run it
+    continues past a point it does not go back to, and would otherwise be taken for the
+    latest one. Each is renamed out of sight, then deleted (as in `prune_checkpoints`).
+    Returns the days deleted.
+    """
+    folder = Path(folder)
+    day = _check_day(day)
+    if not folder.is_dir():
+        return []
+    drop = [d for d in list_checkpoints(folder) if d > day]
+    try:
+        for d in drop:
+            path = day_folder(folder, d)
+            trash = Path(tempfile.mkdtemp(prefix=_TRASH_PREFIX + path.name + "-", dir=folder))
+            os.rename(path, trash / path.name)
+            shutil.rmtree(trash)
+        for entry in folder.iterdir():
+            if entry.is_dir() and entry.name.startswith((_PARTIAL_PREFIX, _TRASH_PREFIX)):
+                shutil.rmtree(entry)
+    except OSError as exc:
+        raise CheckpointError(
+            f"error: checkpoint folder {folder}: later checkpoints cannot be deleted "
+            f"({exc.strerror or exc}); check the folder's permissions"
+        ) from exc
+    return drop
+
+
 # --- reading ----------------------------------------------------------------------------
 
 
@@ -399,6 +429,29 @@ def read_checkpoint(
     panopticon version (only when `version` is given: pass ``panopticon.__version__`` to
     insist on this one) and another scenario (only when `fingerprint` is given).
     """
+    meta, path = _checked_meta(folder, day, fingerprint, version)
+    return _load_arrays(path, meta["arrays"]), meta
+
+
+def read_meta(
+    folder: Path,
+    day: int | None = None,
+    *,
+    fingerprint: str | None = None,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """The metadata of the checkpoint of `day` (the latest when None), arrays not loaded.
+
+    The same checks as `read_checkpoint` except the arrays' (a sharded resume checks
+    every shard's checkpoint this way before any worker loads its arrays).
+    """
+    return _checked_meta(folder, day, fingerprint, version)[0]
+
+
+def _checked_meta(
+    folder: Path, day: int | None, fingerprint: str | None, version: str | None
+) -> tuple[dict[str, Any], Path]:
+    """The checked ``meta.json`` of the checkpoint of `day` and its folder."""
     folder = Path(folder)
     days = list_checkpoints(folder)
     if day is None:
@@ -452,7 +505,7 @@ def read_checkpoint(
             f"error: checkpoint {path}: {META_FILE} says day {meta.get('day')!r}; the "
             "checkpoint is damaged or was moved: resume from another one or delete it"
         )
-    return _load_arrays(path, meta["arrays"]), meta
+    return meta, path
 
 
 def restore_into(
