@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from panopticon.core import streams
-from panopticon.core.jit import KERNEL, PARALLEL_FROM, sized_kernel, uniform
+from panopticon.core.jit import HELPER, KERNEL, PARALLEL_FROM, sized_kernel, uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily
 from panopticon.core.population import BLOCK
@@ -121,6 +121,52 @@ def act_ordinals(actors: np.ndarray) -> np.ndarray:
     return out
 
 
+@njit(cache=True, **HELPER)
+def _observe_range(
+    keys: np.ndarray,
+    actors: np.ndarray,
+    ordinal: np.ndarray,
+    kinds: np.ndarray,
+    region: np.ndarray,
+    offset: int,
+    order: np.ndarray,
+    cam_chance: np.ndarray,
+    chan_chance: np.ndarray,
+    lo: int,
+    hi: int,
+    hit: np.ndarray,
+    seen: np.ndarray,
+    chan: np.ndarray,
+) -> int:
+    """`_observe_kernel` on the acts lo..hi-1: their detections from slot `lo` on; the count.
+
+    Channel by channel, a simple loop over the acts draws each one's and keeps in `hit` the
+    first channel that detects it (NO_CHANNEL: none), by arithmetic; then the detected
+    acts are listed in order. A plain function (not the parallel loop's body), so that it
+    is compiled as tightly as a serial loop.
+    """
+    for e in range(lo, hi):
+        hit[e] = NO_CHANNEL
+    for j in range(order.shape[1]):
+        for e in range(lo, hi):
+            k = kinds[e]
+            c = np.int64(order[k, j])
+            valid = c != NO_CHANNEL  # the order's unused places come last
+            cs = c * np.int64(valid)
+            r = region[actors[e] - offset] if region.size > 0 else 0
+            p_c = cam_chance[k, r] if cs == CAMERA else chan_chance[cs]
+            u = uniform(event_key(keys[cs], actors[e], ordinal[e]), np.uint64(0))
+            first = valid & (u < p_c) & (hit[e] == NO_CHANNEL)
+            hit[e] = c if first else hit[e]
+    m = lo
+    for e in range(lo, hi):
+        c = hit[e]
+        seen[m] = e
+        chan[m] = c
+        m += np.int64(c != NO_CHANNEL)
+    return m - lo
+
+
 @sized_kernel(1)
 def _observe_kernel(
     keys: np.ndarray,
@@ -150,30 +196,14 @@ def _observe_kernel(
     n = actors.size
     seen = np.empty(n, dtype=np.int64)
     chan = np.empty(n, dtype=np.uint8)
-    hit = np.empty(n, dtype=np.uint8)  # each act's first detecting channel (or NO_CHANNEL)
+    hit = np.empty(n, dtype=np.uint8)
     found = np.zeros(parts, dtype=np.int64)
     for p in prange(parts):
         lo, hi = n * p // parts, n * (p + 1) // parts
-        for e in range(lo, hi):
-            hit[e] = NO_CHANNEL
-        for j in range(order.shape[1]):  # channel by channel: simple loops over the acts
-            for e in range(lo, hi):
-                k = kinds[e]
-                c = np.int64(order[k, j])
-                valid = c != NO_CHANNEL  # the order's unused places come last
-                cs = c * np.int64(valid)
-                r = region[actors[e] - offset] if region.size > 0 else 0
-                p_c = cam_chance[k, r] if cs == CAMERA else chan_chance[cs]
-                u = uniform(event_key(keys[cs], actors[e], ordinal[e]), np.uint64(0))
-                first = valid & (u < p_c) & (hit[e] == NO_CHANNEL)
-                hit[e] = c if first else hit[e]
-        m = lo
-        for e in range(lo, hi):  # the detected acts, in order
-            c = hit[e]
-            seen[m] = e
-            chan[m] = c
-            m += np.int64(c != NO_CHANNEL)
-        found[p] = m - lo
+        found[p] = _observe_range(
+            keys, actors, ordinal, kinds, region, offset, order, cam_chance, chan_chance,
+            lo, hi, hit, seen, chan,
+        )  # fmt: skip
     total = 0
     for p in range(parts):  # join the ranges' detections, in order
         lo = n * p // parts
