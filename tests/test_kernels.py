@@ -918,3 +918,23 @@ def test_behave_kernel_levels_equal_their_values(minimal: bool) -> None:
     assert as_floats[0].size > 500  # about n x 0.2 x mean(d) = 870 acts or more
     for a, b in zip(as_floats, as_levels, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_record_counts_are_one_per_record() -> None:
+    """`_count_kernel` (prefetching ahead) against counting one record at a time."""
+    from panopticon.stages.record.records import _count_kernel
+
+    rng = np.random.default_rng(4)
+    for n, m in ((1, 0), (1, 5), (300, 17), (300, 4000)):
+        target = rng.integers(0, n, m).astype(np.int32)
+        correct = rng.random(m) < 0.7
+        got_c, got_w = np.zeros(n, np.uint16), np.zeros(n, np.uint16)
+        _count_kernel(target, correct, got_c, got_w)
+        want_c, want_w = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        for j, ok in zip(target.tolist(), correct.tolist(), strict=True):
+            if ok:
+                want_c[j] += 1
+            else:
+                want_w[j] += 1
+        np.testing.assert_array_equal(got_c, want_c)
+        np.testing.assert_array_equal(got_w, want_w)

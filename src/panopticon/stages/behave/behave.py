@@ -826,6 +826,10 @@ def _level_kernel(target: np.ndarray, top: int, level: np.ndarray, parts: int = 
     for p in prange(parts):
         lo, hi = size * p // parts, size * (p + 1) // parts
         for r in range(target.size):
+            if r + 16 < target.size:  # the level of the record 16 on: misses overlap
+                q = target[r + 16]
+                if q >= lo and q < hi:
+                    prefetch(level, q)
             j = target[r]
             if j >= lo and j < hi and level[j] < top:
                 level[j] += 1
