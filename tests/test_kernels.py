@@ -938,36 +938,3 @@ def test_record_counts_are_one_per_record() -> None:
                 want_w[j] += 1
         np.testing.assert_array_equal(got_c, want_c)
         np.testing.assert_array_equal(got_w, want_w)
-
-
-def test_identify_kernel_is_the_same_in_any_number_of_parts() -> None:
-    """The detections cut into ranges (threads) give the outcomes and targets of one range."""
-    from panopticon.stages.identify.identify import _identify_kernel
-
-    rng = np.random.default_rng(9)
-    n, n_groups = 2000, 3
-    group = rng.integers(0, n_groups, n).astype(np.uint8)
-    counts = np.bincount(group, minlength=n_groups)
-    members = np.argsort(group, kind="stable").astype(np.int32)
-    member_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    rates = rng.dirichlet(np.ones(3), (2, n_groups))  # [quality, group, outcome]
-    cum_quality = np.array([[0.4, 1.0], [1.0, 1.0]])
-    wrong_person = np.array([0.0, 0.3])
-    p_same = np.full((2, n_groups), 0.5)
-    p_other = np.full((2, n_groups), 0.2)
-    for m in (0, 1, 7, 3000):
-        actors = np.sort(rng.integers(0, n, m)).astype(np.int32)
-        ordinal = rng.integers(0, 3, m).astype(np.uint32)
-        kinds = rng.integers(0, 2, m).astype(np.uint8)
-        chan = rng.integers(0, 2, m).astype(np.uint8)
-        args = (np.uint64(123), np.uint64(456), actors, ordinal, kinds, chan, group, 0)
-        args += (rates, cum_quality, wrong_person, p_same, p_other, members, member_start, n)
-        want_o, want_t = _identify_kernel.serial(*args, 1)
-        if m == 3000:  # every outcome occurs, a missed act names nobody
-            assert set(want_o.tolist()) == {0, 1, 2}
-            assert (want_t[want_o == 0] == -1).all() and (want_t[want_o != 0] >= 0).all()
-        for parts in (2, 3, 8):
-            for kernel in (_identify_kernel.serial, _identify_kernel.parallel):
-                o, t = kernel(*args, parts)
-                np.testing.assert_array_equal(o, want_o)
-                np.testing.assert_array_equal(t, want_t)

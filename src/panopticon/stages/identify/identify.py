@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from panopticon.core import streams
-from panopticon.core.jit import HELPER, PARALLEL_FROM, sized_kernel, uniform
+from panopticon.core.jit import KERNEL, uniform
 from panopticon.core.module import Column, DayContext, Module, Phase
 from panopticon.core.params import Daily, value_on
 from panopticon.core.population import demographics
@@ -135,8 +134,8 @@ def attribution_tables(scenario: Scenario, counts: np.ndarray) -> tuple[np.ndarr
     return p_same, p_other
 
 
-@njit(cache=True, **HELPER)
-def _identify_range(
+@njit(cache=True, **KERNEL)
+def _identify_kernel(
     key: np.uint64,
     side: np.uint64,
     actors: np.ndarray,
@@ -153,12 +152,8 @@ def _identify_range(
     members: np.ndarray,
     member_start: np.ndarray,
     n: int,
-    lo: int,
-    hi: int,
-    outcome: np.ndarray,
-    target: np.ndarray,
-) -> None:
-    """Outcome code and attributed citizen (-1 when missed) of detections lo..hi-1.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outcome code and attributed citizen (-1 when missed) per detection.
 
     `key` and `side` are today's keys of the IDENTIFY and FACEID_QUALITY streams, computed
     by the caller (the kernel calls no stream_key: less to compile). Each detection's
@@ -168,7 +163,10 @@ def _identify_range(
     FACEID_QUALITY draws, 0 the image quality, 1 the choice of group, 2, 3, ... the group
     member. `group` holds the citizens' from global id `offset` on.
     """
-    for e in range(lo, hi):
+    m = actors.size
+    outcome = np.empty(m, dtype=np.uint8)
+    target = np.empty(m, dtype=np.int32)
+    for e in range(m):
         i = actors[e]
         ek = event_key(key, i, ordinal[e])
         sk = event_key(side, i, ordinal[e])
@@ -217,43 +215,6 @@ def _identify_range(
                 target[e] = j + 1 if j >= i else j
         else:
             target[e] = i
-
-
-@sized_kernel(2)
-def _identify_kernel(
-    key: np.uint64,
-    side: np.uint64,
-    actors: np.ndarray,
-    ordinal: np.ndarray,
-    kinds: np.ndarray,
-    chan: np.ndarray,
-    group: np.ndarray,
-    offset: int,
-    rates: np.ndarray,
-    cum_quality: np.ndarray,
-    wrong_person: np.ndarray,
-    p_same: np.ndarray,
-    p_other: np.ndarray,
-    members: np.ndarray,
-    member_start: np.ndarray,
-    n: int,
-    parts: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Outcome code and attributed citizen (-1 when missed) per detection.
-
-    `_identify_range` on `parts` consecutive ranges of the detections (one per thread in
-    the parallel version): each detection's result depends on its own act alone, so the
-    arrays are the same whatever `parts`.
-    """
-    m = actors.size
-    outcome = np.empty(m, dtype=np.uint8)
-    target = np.empty(m, dtype=np.int32)
-    for p in prange(parts):
-        _identify_range(
-            key, side, actors, ordinal, kinds, chan, group, offset, rates, cum_quality,
-            wrong_person, p_same, p_other, members, member_start, n,
-            m * p // parts, m * (p + 1) // parts, outcome, target,
-        )  # fmt: skip
     return outcome, target
 
 
@@ -322,8 +283,6 @@ class Identify(Module):
             self.member_start = np.zeros(2, dtype=np.int64)
         self.seed = scenario.run.seed
         self.offset = sim.lo  # global id of group[0] (a shard's first citizen; else 0)
-        # a large population's detections in one range per thread (the same arrays for any)
-        self.parts = numba.get_num_threads() if sim.size >= PARALLEL_FROM else 1
 
     def columns(self) -> list[Column]:
         """Face searches that named nobody."""
@@ -349,8 +308,7 @@ class Identify(Module):
         self._next_day = ctx.day + 1
         if self.dated and (fresh or any(d.changes_on(ctx.day) for d in self.dated)):
             self._refresh(ctx.day)
-        kernel = _identify_kernel.parallel if self.parts > 1 else _identify_kernel.serial
-        ctx.outcome, ctx.target = kernel(
+        ctx.outcome, ctx.target = _identify_kernel(
             np.uint64(streams.stream_key(self.seed, streams.IDENTIFY, ctx.day, 0)),
             np.uint64(streams.stream_key(self.seed, streams.FACEID_QUALITY, ctx.day, 0)),
             ctx.seen_actors,
@@ -367,5 +325,4 @@ class Identify(Module):
             self.members,
             self.member_start,
             self.n,
-            self.parts,
         )
