@@ -799,6 +799,68 @@ def test_observe_kernel_is_the_same_in_any_number_of_parts() -> None:
                 np.testing.assert_array_equal(c2, code)
 
 
+def ref_observe(
+    keys: np.ndarray,
+    actors: np.ndarray,
+    ordinal: np.ndarray,
+    kinds: np.ndarray,
+    region: np.ndarray,
+    order: np.ndarray,
+    cam: np.ndarray,
+    chan: np.ndarray,
+) -> tuple[list[int], list[int]]:
+    """(act index, channel) of each detected act, the slow way: the act's channels in
+    order, each a draw keyed by (channel key, actor, ordinal), the first success records."""
+    seen, code = [], []
+    for e in range(actors.size):
+        a, k = int(actors[e]), int(kinds[e])
+        for c in order[k].tolist():
+            if c == 255:
+                break
+            p = float(cam[k, region[a] if region.size else 0]) if c == 0 else float(chan[c])
+            ek = ref_mix((int(keys[c]) + (a + 1) * _GOLDEN) & _MASK)
+            ek = ref_mix((ek + (int(ordinal[e]) + 1) * _GOLDEN) & _MASK)
+            if ref_uniform(ek, 0) < p:
+                seen.append(e)
+                code.append(c)
+                break
+    return seen, code
+
+
+@FEW
+@given(data=st.data())
+def test_observe_kernel_matches_reference(data: st.DataObject) -> None:
+    from panopticon.stages.observe.observe import NO_CHANNEL, _observe_kernel
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="rng"))
+    n = data.draw(st.integers(0, 400), label="acts")
+    n_kinds = data.draw(st.integers(1, 3), label="behaviours")
+    n_chan = data.draw(st.integers(1, 4), label="channels")
+    n_regions = data.draw(st.integers(1, 3), label="regions")
+    order = np.full((n_kinds, n_chan), NO_CHANNEL, dtype=np.uint8)
+    for k in range(n_kinds):  # each behaviour: some channels in some order, unused last
+        use = rng.permutation(n_chan)[: rng.integers(0, n_chan + 1)]
+        order[k, : use.size] = use
+    keys = rng.integers(0, 2**63, n_chan).astype(np.uint64)
+    cam = np.where(rng.random((n_kinds, n_regions)) < 0.3, 0.0, rng.random((n_kinds, n_regions)))
+    chan = np.r_[0.0, rng.random(n_chan - 1)]
+    people = 50
+    actors = np.sort(rng.integers(0, people, n)).astype(np.int32)
+    ordinal = rng.integers(0, 3, n).astype(np.uint32)
+    kinds = rng.integers(0, n_kinds, n).astype(np.uint8)
+    region = (
+        rng.integers(0, n_regions, people).astype(np.uint8)
+        if n_regions > 1
+        else np.empty(0, np.uint8)
+    )
+    want = ref_observe(keys, actors, ordinal, kinds, region, order, cam, chan)
+    for parts in (1, 3):
+        for kernel in (_observe_kernel.serial, _observe_kernel.parallel):
+            seen, code = kernel(keys, actors, ordinal, kinds, region, 0, order, cam, chan, parts)
+            assert seen.tolist() == want[0]
+            assert code.tolist() == want[1]
+
+
 def test_blacklist_and_levels_are_the_same_in_any_number_of_parts() -> None:
     from panopticon.stages.behave.behave import _level_kernel
     from panopticon.stages.sanction.blacklist import _update_touched
@@ -856,3 +918,23 @@ def test_behave_kernel_levels_equal_their_values(minimal: bool) -> None:
     assert as_floats[0].size > 500  # about n x 0.2 x mean(d) = 870 acts or more
     for a, b in zip(as_floats, as_levels, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_record_counts_are_one_per_record() -> None:
+    """`_count_kernel` (prefetching ahead) against counting one record at a time."""
+    from panopticon.stages.record.records import _count_kernel
+
+    rng = np.random.default_rng(4)
+    for n, m in ((1, 0), (1, 5), (300, 17), (300, 4000)):
+        target = rng.integers(0, n, m).astype(np.int32)
+        correct = rng.random(m) < 0.7
+        got_c, got_w = np.zeros(n, np.uint16), np.zeros(n, np.uint16)
+        _count_kernel(target, correct, got_c, got_w)
+        want_c, want_w = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        for j, ok in zip(target.tolist(), correct.tolist(), strict=True):
+            if ok:
+                want_c[j] += 1
+            else:
+                want_w[j] += 1
+        np.testing.assert_array_equal(got_c, want_c)
+        np.testing.assert_array_equal(got_w, want_w)

@@ -62,38 +62,93 @@ def _candidates(
     s_total: float,
     top: int,
     s_prob: np.ndarray,
-    s_alias: np.ndarray,
+    pairs: np.ndarray,
     pk: np.uint64,
     lo: int,
-    m: int,
     actor: np.ndarray,
     w_buf: np.ndarray,
     r_buf: np.ndarray,
     out: int,
-) -> int:
-    """Pass 1 of the simple path: a block's candidates from `out` on; returns the end.
+) -> None:
+    """Pass 1 of the simple path: a block's `k_count` candidates into slots `out` on.
 
     Two draws per candidate (x: who, w: kept); no state is read, so that pass 2 reads
     every candidate's state with the reads independent of one another. Each row holds
-    the global id, w and the body stratum r (-1: the top citizen).
+    the block-local id plus `lo` (an empty slot of a partial block included: pass 2
+    drops it), w and the body stratum r (-1: the top citizen). `pairs` (`_alias_pairs`)
+    holds r and its alias side by side, so that the alias test chooses a load's index
+    instead of a branch. No step depends on another candidate's and nothing branches on
+    a draw, so the CPU overlaps the candidates' long chains of hashes and the compiler
+    vectorises the bijection and the second draw: a branch on the alias test,
+    mispredicted at random, and a running output position made each candidate wait on
+    the one before (the pass took 3x as long).
     """
-    for t in range(k_count):
-        ct = c + np.uint64(2 * t)
-        x = streams.uniform(key, ct) * weight
-        r = -1
-        if x >= s_total:  # the top citizen: no propensity thinning
-            j = top
+    for t in range(k_count):  # who: the stratum (the alias test picks an index: no branch)
+        x = streams.uniform(key, c + np.uint64(2 * t)) * weight
+        y = x / s_total * (BLOCK - 1)
+        r = min(np.int64(y), BLOCK - 2)  # a valid stratum even for the top citizen
+        r = np.int64(pairs[2 * r + np.int64(y - r >= s_prob[r])])
+        r_buf[out + t] = r - (r + 1) * np.int64(x >= s_total)  # -1: the top citizen
+    for t in range(k_count):  # the stratum's citizen: the block's rank bijection
+        r = np.int64(r_buf[out + t])
+        j = local_id(pk, max(r, 0))
+        actor[out + t] = lo + j + (top - j) * np.int64(r < 0)
+    for t in range(k_count):  # kept: the second draw
+        w_buf[out + t] = streams.uniform(key, c + np.uint64(2 * t + 1))
+
+
+@njit(cache=True, **HELPER)
+def _keep(
+    first: int,
+    k_count: int,
+    lo: int,
+    m: int,
+    off: int,
+    deterrence: np.ndarray,
+    levels: np.ndarray | None,
+    vk: np.uint64,
+    s_env: np.ndarray,
+    s_low: np.ndarray,
+    table: np.ndarray,
+    actor: np.ndarray,
+    w_buf: np.ndarray,
+    r_buf: np.ndarray,
+) -> int:
+    """Pass 2 of the simple path: a block's kept candidates, compacted from `first`; count.
+
+    Kept iff w x e_r < g x d (w < d for the top citizen), the squeeze or the bound
+    deciding most without g; an empty slot of a partial block is dropped. Branch-free
+    but for the squeeze's rare misses: a kept/dropped branch on a state read serialised
+    the reads' cache misses (1.5x). A plain function, not the parallel loop's body, so
+    that it compiles as tightly as a serial loop.
+    """
+    out = first
+    for t in range(first, first + k_count):
+        i, w, r = actor[t], w_buf[t], r_buf[t]
+        here = i < lo + m  # else an empty slot of a partial block
+        i = i if here else lo
+        d = deterrence[i] if levels is None else levels[deterrence[i]]
+        if r < 0:
+            ok = w < d
         else:
-            y = x / s_total * (BLOCK - 1)
-            r = min(np.int64(y), BLOCK - 2)
-            if y - r >= s_prob[r]:
-                r = np.int64(s_alias[r])
-            j = local_id(pk, r)
-        actor[out] = lo + j
-        w_buf[out] = streams.uniform(key, ct + np.uint64(1))
-        r_buf[out] = r
-        out += np.int64(j < m)  # j >= m: an empty slot of a partial block
-    return out
+            low = s_low[r] * d
+            ok = w < low  # the squeeze; else the bound g <= e_r, else g
+            if (w >= low) & (w < d * (1.0 + MARGIN)):
+                u = (r + streams.uniform(vk, np.uint64(i - lo))) / BLOCK
+                ok = w * s_env[r] < body_quantile(table, u) * d
+        actor[out] = i + off  # out <= t: a slot already read
+        out += np.int64(ok & here)
+    return out - first
+
+
+@njit(cache=True, **HELPER)
+def _alias_pairs(s_alias: np.ndarray) -> np.ndarray:
+    """[r, alias of r] for each body stratum r, interleaved (int16; `_candidates`)."""
+    pairs = np.empty(2 * s_alias.size, dtype=np.int16)
+    for r in range(s_alias.size):
+        pairs[2 * r] = r
+        pairs[2 * r + 1] = s_alias[r]
+    return pairs
 
 
 @njit(cache=True, **HELPER)
@@ -252,16 +307,28 @@ def _simple_kernel(
     on another's memory reads. Pass 1 (`_candidates`) finds who, reading no state; pass 2
     reads the state of all of them, reads independent of one another, and keeps
     branch-free: a kept/dropped branch on a state read serialised the reads' cache
-    misses (1.5x).
+    misses (1.5x). The blocks' Poisson counts and the final gathering of the kept acts
+    run in parallel too (`_layout` and `_gather`, serial, took a tenth of the kernel).
     """
     n_blocks = top_g.size
     off = block0 * BLOCK  # first id of the blocks given (a shard's; 0 in one process)
-    count_a, after_a, offsets = _layout(seed, day, n, top_g, s_total, rate_a, 0.0, block0)
+    count_a = np.empty(n_blocks, dtype=np.int64)
+    after_a = np.empty(n_blocks, dtype=np.uint64)
+    for b in prange(n_blocks):  # `_layout`'s draws, in parallel (its sums follow)
+        count_a[b], after_a[b] = streams.poisson(
+            streams.stream_key(seed, streams.BEHAVE, day, b + block0),
+            np.uint64(0),
+            rate_a * (s_total + top_g[b]),
+        )
+    offsets = np.zeros(n_blocks + 1, dtype=np.int64)
+    for b in range(n_blocks):
+        offsets[b + 1] = offsets[b] + count_a[b]
     size = offsets[n_blocks]
     actor = np.empty(size, dtype=np.int32)
     w_buf = np.empty(size, dtype=np.float64)  # the candidates between the two passes
     r_buf = np.empty(size, dtype=np.int16)
     kept = np.zeros(n_blocks, dtype=np.int64)
+    pairs = _alias_pairs(s_alias)
     for b in prange(n_blocks):
         lo = b * BLOCK
         m = min(lo + BLOCK, n) - lo
@@ -270,7 +337,7 @@ def _simple_kernel(
         vk = v_key[b]
         for q in range(lo, lo + m, 64 // deterrence.itemsize):  # the block's state lines
             prefetch(deterrence, q)
-        last = _candidates(
+        _candidates(
             key,
             after_a[b],
             count_a[b],
@@ -278,31 +345,26 @@ def _simple_kernel(
             s_total,
             top_j[b],
             s_prob,
-            s_alias,
+            pairs,
             perm_key[b],
             lo,
-            m,
             actor,
             w_buf,
             r_buf,
             first,
         )
-        out = first
-        for t in range(first, last):
-            i, w, r = actor[t], w_buf[t], r_buf[t]
-            d = deterrence[i] if levels is None else levels[deterrence[i]]
-            if r < 0:
-                ok = w < d
-            else:
-                low = s_low[r] * d
-                ok = w < low  # the squeeze; else the bound g <= e_r, else g
-                if (w >= low) & (w < d * (1.0 + MARGIN)):
-                    u = (r + streams.uniform(vk, np.uint64(i - lo))) / BLOCK
-                    ok = w * s_env[r] < body_quantile(table, u) * d
-            actor[out] = i + off  # out <= t: a slot already read
-            out += np.int64(ok)
-        kept[b] = out - first
-    return _gather(actor, np.zeros(size, dtype=np.uint8), offsets, kept)
+        kept[b] = _keep(
+            first, count_a[b], lo, m, off, deterrence, levels, vk, s_env, s_low, table,
+            actor, w_buf, r_buf,
+        )  # fmt: skip
+    dest = np.zeros(n_blocks + 1, dtype=np.int64)  # `_gather`, in parallel
+    for b in range(n_blocks):
+        dest[b + 1] = dest[b] + kept[b]
+    acts = np.empty(dest[n_blocks], dtype=np.int32)
+    for b in prange(n_blocks):
+        for t in range(kept[b]):
+            acts[dest[b] + t] = actor[offsets[b] + t]
+    return acts, np.zeros(acts.size, dtype=np.uint8)  # one behaviour: every act's kind is 0
 
 
 @sized_kernel(2)
@@ -764,6 +826,10 @@ def _level_kernel(target: np.ndarray, top: int, level: np.ndarray, parts: int = 
     for p in prange(parts):
         lo, hi = size * p // parts, size * (p + 1) // parts
         for r in range(target.size):
+            if r + 16 < target.size:  # the level of the record 16 on: misses overlap
+                q = target[r + 16]
+                if q >= lo and q < hi:
+                    prefetch(level, q)
             j = target[r]
             if j >= lo and j < hi and level[j] < top:
                 level[j] += 1

@@ -20,11 +20,13 @@ from numba import prange
 from panopticon.core.jit import PARALLEL_FROM, sized_kernel
 from panopticon.core.module import ALL, Column, DayContext, Export, Module, Phase, StateSpec
 from panopticon.core.registry import register
+from panopticon.stages.behave.behave import prefetch
 from panopticon.stages.score.grades import Grades, score_dtype
 
 ANY_RECORD = np.uint8(1)
 CORRECT_RECORD = np.uint8(2)
 NO_DROP = np.int64(-(2**62))
+AHEAD = 16  # records between a record's prefetch and its update
 
 
 @sized_kernel(7)
@@ -58,6 +60,12 @@ def _apply_kernel(
         lo, hi = size * p // parts, size * (p + 1) // parts
         total = 0
         for r in range(target.size):
+            if r + AHEAD < target.size:  # the lines of a record to come (misses overlap)
+                q = target[r + AHEAD]
+                if q >= lo and q < hi:
+                    prefetch(score, q)
+                    prefetch(true_score, q)
+                    prefetch(window, q)
             j = target[r]
             if j < lo or j >= hi:
                 continue
