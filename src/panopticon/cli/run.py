@@ -115,9 +115,11 @@ def run(args: argparse.Namespace) -> int:
     _only_with_replicates(args)
     if args.replicates is not None:
         return run_replicate_set(args)
+    from panopticon.cli.main import startup_done
     from panopticon.core.engine import run as run_scenario
 
     sc = load_scenario(args)
+    startup_done()  # the engine and the scenario are loaded: their objects stay to the end
     if args.shards is not None:
         from panopticon.core.shards import check_shardable, shard_bounds
 
