@@ -153,20 +153,49 @@ def test_only_the_program_freezes_its_objects() -> None:
     """`main()` as the program freezes the collector's objects; `main(argv)` from Python not.
 
     Freezing skips the interpreter's collections over every object at exit (0.3-0.4 s);
-    a Python caller (a notebook, the tests) keeps collecting its own garbage.
+    a Python caller (a notebook, the tests) keeps collecting its own garbage. The
+    program's command runs with the collector on.
     """
     code = (
         "import contextlib, gc, io, sys\n"
+        "from panopticon.cli import presets\n"
         "from panopticon.cli.main import main\n"
+        "seen = []\n"
+        "real = presets.run\n"
+        "def spy(args):\n"
+        "    seen.append(gc.isenabled())\n"
+        "    return real(args)\n"
+        "presets.run = spy\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    rc = main(['presets'])\n"
         "    called = gc.get_freeze_count()\n"
         "    sys.argv = ['panopticon', 'presets']\n"
         "    rc2 = main()\n"
-        "print('FROZEN', rc, called, rc2, gc.get_freeze_count() > 0)"
+        "print('FROZEN', rc, called, rc2, gc.get_freeze_count() > 0, *seen, gc.isenabled())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.splitlines()[-1] == "FROZEN 0 0 0 True"
+    assert out.stdout.splitlines()[-1] == "FROZEN 0 0 0 True True True True"
+
+
+def test_the_program_runs_with_the_collector_on(tmp_path: Path) -> None:
+    """`panopticon run` turns the collector back on (start-up frozen) before the day loop."""
+    out = tmp_path / "run"
+    argv = ["panopticon", "run", "minimal", "--population", "2000", "--days", "3", "-q"]
+    code = (
+        "import gc, sys\n"
+        "import panopticon.core.engine as engine\n"
+        "from panopticon.cli.main import main\n"
+        "seen = []\n"
+        "real = engine.drive\n"
+        "def spy(*a, **k):\n"
+        "    seen.append((gc.isenabled(), gc.get_freeze_count() > 0))\n"
+        "    return real(*a, **k)\n"
+        "engine.drive = spy\n"
+        f"sys.argv = {[*argv, '--out', str(out)]!r}\n"
+        "print('GC', main(), *seen)"
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert got.stdout.splitlines()[-1] == "GC 0 (True, True)"
 
 
 def test_the_program_runs_and_exits_cleanly(tmp_path: Path) -> None:

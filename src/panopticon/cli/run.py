@@ -51,7 +51,8 @@ def add_arguments(subparsers: Any) -> None:
         help="split the population into K shards, each a Ray actor (on the cluster at "
         "--address, else a local one); the run folder's tables are the same bytes",
     )
-    p.set_defaults(func=run)
+    # `run` calls `startup_done` itself, after loading the engine and the scenario
+    p.set_defaults(func=run, loads_first=True)
 
 
 def _only_with_replicates(args: argparse.Namespace) -> None:
@@ -112,10 +113,12 @@ def run_replicate_set(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the scenario into its run folder, then print the summary; exit code."""
+    from panopticon.cli.main import startup_done
+
     _only_with_replicates(args)
     if args.replicates is not None:
+        startup_done()
         return run_replicate_set(args)
-    from panopticon.cli.main import startup_done
     from panopticon.core.engine import run as run_scenario
 
     sc = load_scenario(args)
