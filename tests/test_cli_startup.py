@@ -116,3 +116,97 @@ def test_arrow_table_casts_to_the_schema() -> None:
     assert arrow.table(cols, schema).equals(pa.table(cols, schema=schema))
     with pytest.raises(ValueError, match="1-D"):
         arrow.array(np.zeros((2, 2)))
+
+
+def _modules_after_run(argv: list[str], prefixes: tuple[str, ...]) -> set[str]:
+    """Modules starting with one of `prefixes` loaded by a whole run (fresh interpreter)."""
+    code = (
+        "import sys\n"
+        "from panopticon.cli.main import main\n"
+        f"rc = main({[*argv, '--quiet']!r})\n"
+        f"print('MODULES', rc, *[m for m in sys.modules if m.startswith({prefixes!r})])"
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    words = got.stdout.splitlines()[-1].split()
+    assert words[:2] == ["MODULES", "0"]
+    return set(words[2:])
+
+
+GRAPH_MODULES = {
+    f"panopticon.stages.society.{m}"
+    for m in ("build", "graph", "friends", "avoidance", "households", "groups", "stats", "draws")
+}
+
+
+def test_a_run_without_a_graph_loads_no_graph_kernels(tmp_path: Path) -> None:
+    """The social graph's modules (0.1 s of imports) load only for a scenario with a graph."""
+    prefixes = ("panopticon.stages.society.",)
+    small = ["--population", "5000", "--days", "3", "--out"]
+    minimal = _modules_after_run(["run", "minimal", *small, str(tmp_path / "a")], prefixes)
+    assert "panopticon.stages.society.params" in minimal  # the schema's part
+    assert not minimal & GRAPH_MODULES
+    seed = _modules_after_run(["run", "seed-article", *small, str(tmp_path / "b")], prefixes)
+    assert GRAPH_MODULES <= seed
+
+
+def test_only_the_program_freezes_its_objects() -> None:
+    """`main()` as the program freezes the collector's objects; `main(argv)` from Python not.
+
+    Freezing skips the interpreter's collections over every object at exit (0.3-0.4 s);
+    a Python caller (a notebook, the tests) keeps collecting its own garbage. The
+    program's command runs with the collector on.
+    """
+    code = (
+        "import contextlib, gc, io, sys\n"
+        "from panopticon.cli import presets\n"
+        "from panopticon.cli.main import main\n"
+        "seen = []\n"
+        "real = presets.run\n"
+        "def spy(args):\n"
+        "    seen.append(gc.isenabled())\n"
+        "    return real(args)\n"
+        "presets.run = spy\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    rc = main(['presets'])\n"
+        "    called = gc.get_freeze_count()\n"
+        "    sys.argv = ['panopticon', 'presets']\n"
+        "    rc2 = main()\n"
+        "print('FROZEN', rc, called, rc2, gc.get_freeze_count() > 0, *seen, gc.isenabled())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "FROZEN 0 0 0 True True True True"
+
+
+def test_the_program_runs_with_the_collector_on(tmp_path: Path) -> None:
+    """`panopticon run` turns the collector back on (start-up frozen) before the day loop."""
+    out = tmp_path / "run"
+    argv = ["panopticon", "run", "minimal", "--population", "2000", "--days", "3", "-q"]
+    code = (
+        "import gc, sys\n"
+        "import panopticon.core.engine as engine\n"
+        "from panopticon.cli.main import main\n"
+        "seen = []\n"
+        "real = engine.drive\n"
+        "def spy(*a, **k):\n"
+        "    seen.append((gc.isenabled(), gc.get_freeze_count() > 0))\n"
+        "    return real(*a, **k)\n"
+        "engine.drive = spy\n"
+        f"sys.argv = {[*argv, '--out', str(out)]!r}\n"
+        "print('GC', main(), *seen)"
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert got.stdout.splitlines()[-1] == "GC 0 (True, True)"
+
+
+def test_the_program_runs_and_exits_cleanly(tmp_path: Path) -> None:
+    """`python -m panopticon.cli run` (frozen objects at exit) leaves a complete run folder."""
+    out = tmp_path / "run"
+    argv = ["run", "minimal", "--population", "3000", "--days", "5", "-q", "--out", str(out)]
+    got = subprocess.run(
+        [sys.executable, "-m", "panopticon.cli", *argv], capture_output=True, text=True
+    )
+    assert got.returncode == 0, got.stderr
+    assert got.stderr == ""
+    import panopticon as pn
+
+    assert pn.open_run(out).manifest["status"] == "complete"

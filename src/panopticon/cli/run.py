@@ -58,7 +58,8 @@ def add_arguments(subparsers: Any) -> None:
         "under RUN_DIR itself (shard, the default: a file system shared with the driver), "
         "or hands them back to the driver, which writes them (driver)",
     )
-    p.set_defaults(func=run)
+    # `run` calls `startup_done` itself, after loading the engine and the scenario
+    p.set_defaults(func=run, loads_first=True)
 
 
 def _only_with_replicates(args: argparse.Namespace) -> None:
@@ -121,12 +122,16 @@ def run_replicate_set(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the scenario into its run folder, then print the summary; exit code."""
+    from panopticon.cli.main import startup_done
+
     _only_with_replicates(args)
     if args.replicates is not None:
+        startup_done()
         return run_replicate_set(args)
     from panopticon.core.engine import run as run_scenario
 
     sc = load_scenario(args)
+    startup_done()  # the engine and the scenario are loaded: their objects stay to the end
     if args.shards is not None:
         from panopticon.core.shards import check_shardable, shard_bounds
 

@@ -5,6 +5,11 @@ memory, status, and the size and sha256 of every other file), ``timeseries.parqu
 ``people.parquet``, ``records.parquet`` and the tables the scenario's modules write, plus
 ``checkpoints/`` when the run was checkpointed.
 
+The record log's row groups are encoded, compressed and written on one background thread
+(Arrow releases the GIL while it writes), in order, while the day loop goes on: a run
+at 10^6 citizens computes on one core and writes on the other. The tables are built on
+the caller's thread at the same point as before, so the files have the same bytes.
+
 A run of ``DIR`` first claims ``DIR`` (a lock beside it, `FolderLock`), so two writers to
 one folder cannot both proceed: the second is refused with exit 2, with or without
 ``--overwrite``. Everything is written into the private sibling ``.DIR.partial/``; when
@@ -29,6 +34,7 @@ import resource
 import shutil
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -222,6 +228,8 @@ class RunWriter:
         self._buffer: list[Any] = []
         self._buffered = 0
         self._writer: pq.ParquetWriter | None = None
+        self._thread: ThreadPoolExecutor | None = None  # writes the log's row groups
+        self._pending: list[Future[Any]] = []  # what it is doing or has queued
         self.records_written = 0
         if lock is None:
             _claim_parent(self.out)
@@ -283,6 +291,7 @@ class RunWriter:
         if self._writer is None:
             self._writer = pq.ParquetWriter(self._log_path(), self.schema)
         self._flush()
+        self._wait()
         self._writer.close()
         self._writer = None
         partial = self._log_path()
@@ -317,12 +326,51 @@ class RunWriter:
         shutil.rmtree(self.folder / PARTS_DIR)
 
     def _flush(self) -> None:
-        """Write the queued records as one row group."""
+        """Write the queued records as one row group (on the background thread).
+
+        The table is built here, from the days' batches as they are now; only its
+        encoding and writing wait for the previous row group and run in the background.
+        """
         if not self._buffer or self._writer is None:
             return
-        self._writer.write_table(self._to_table(self._buffer))
-        self.records_written += self._buffered
-        self._buffer, self._buffered = [], 0
+        table = self._to_table(self._buffer)
+        self._buffer, self._buffered, count = [], 0, self._buffered
+        self._wait()  # at most one row group in flight: memory stays one group's
+        self._in_background(self._writer.write_table, table)
+        self.records_written += count
+
+    def _in_background(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn(*args)` on the log's thread, after everything queued there before."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="panopticon-log")
+        self._pending.append(self._thread.submit(fn, *args))
+
+    def _wait(self) -> None:
+        """Wait for the background writes; the first failure among them is raised here."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.exception()  # waits
+        for future in pending:
+            future.result()
+
+    def _stop_thread(self) -> None:
+        """Wait for the background writes (ignoring their failures) and end the thread."""
+        try:
+            self._wait()
+        except Exception:
+            pass
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+
+    def _finish_log(self) -> None:
+        """Close the log and move it into place (on the log's thread, after its last group)."""
+        assert self._writer is not None
+        self._writer.close()
+        self._writer = None
+        path = self.folder / "records.parquet"
+        os.replace(self.folder / "records.parquet.partial", path)
+        sha256(path)  # remembered for the manifest, hashed while the tables are written
 
     def finish(
         self,
@@ -345,9 +393,33 @@ class RunWriter:
             if self._writer is None:
                 self._writer = pq.ParquetWriter(self._log_path(), self.schema)
             self._flush()
-            self._writer.close()
-            self._writer = None
-            os.replace(self.folder / "records.parquet.partial", self.folder / "records.parquet")
+            # the log's last row group is written, closed and hashed in the background
+            # while the other tables are written here
+            self._in_background(self._finish_log)
+        try:
+            self._write_tables(timeseries, people, tables)
+        except BaseException:
+            self._stop_thread()
+            raise
+        self._wait()
+        self._stop_thread()
+        self.manifest.update(extra)
+        self.manifest["write_seconds"] = round(time.perf_counter() - t0, 3)
+        peak = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+        self.manifest["peak_memory_bytes"] = max(int(extra.get("peak_memory_bytes", 0)), peak)
+        self.manifest["records_written"] = self.records_written
+        self.manifest["status"] = "complete"
+        self.manifest["files"] = file_list(self.folder)
+        write_json(self.folder / MANIFEST, self.manifest)
+        self._install()
+
+    def _write_tables(
+        self,
+        timeseries: pa.Table,
+        people: pa.Table | Iterable[pa.Table] | None,
+        tables: dict[str, pa.Table],
+    ) -> None:
+        """Write the daily table, the people table (if any) and the modules' tables."""
         written: list[tuple[str, pa.Table | Iterable[pa.Table]]] = [("timeseries", timeseries)]
         if people is not None:
             written.append(("people", people))
@@ -360,15 +432,6 @@ class RunWriter:
                 size = table.nbytes if isinstance(table, pa.Table) else 0
                 raise fs_error(exc, f"writing {name}.parquet", self.out.parent, size) from None
             os.replace(part, self.folder / f"{name}.parquet")
-        self.manifest.update(extra)
-        self.manifest["write_seconds"] = round(time.perf_counter() - t0, 3)
-        peak = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-        self.manifest["peak_memory_bytes"] = max(int(extra.get("peak_memory_bytes", 0)), peak)
-        self.manifest["records_written"] = self.records_written
-        self.manifest["status"] = "complete"
-        self.manifest["files"] = file_list(self.folder)
-        write_json(self.folder / MANIFEST, self.manifest)
-        self._install()
 
     def _install(self) -> None:
         """Rename the complete folder into place (an old run renamed aside, then removed)."""
@@ -389,6 +452,7 @@ class RunWriter:
 
     def abort(self, reason: str) -> None:
         """Stop: keep a resumable run marked incomplete (saying why), remove anything else."""
+        self._stop_thread()
         if self._writer is not None:
             try:
                 self._writer.close()

@@ -43,8 +43,6 @@ from panopticon.core.module import (
     whole_parts,
 )
 from panopticon.core.registry import register
-from panopticon.stages.society import avoidance
-from panopticon.stages.society.build import build_network
 
 
 def attractiveness(score: np.ndarray) -> np.ndarray:
@@ -97,6 +95,9 @@ class Society(Module):
         if whole:  # a shard: the whole population's graph (the driver's head: its block's)
             demo = population_mod.demographics(sc.population, sim.seed, 0, sc.population.size)
             age, region = demo.age, demo.region
+        # here, not at import: a scenario without a graph never loads the graph's kernels
+        from panopticon.stages.society.build import build_network
+
         self.graph = build_network(sc.network, age, region, sim.seed)
         del age, region
         self.lo, self.hi = sim.lo, sim.hi
@@ -206,6 +207,8 @@ class Society(Module):
             low = avoid[codes] if graded else np.zeros(score.size, bool)
             weights = None
             if not (av.score_blind or av.preference == 0):
+                from panopticon.stages.society import avoidance  # loaded with the graph
+
                 weights = avoidance.score_weights(score, av.preference)
             r = net.rewire(low, None, day, self.sim.seed, av, weights)
             out.update(ties_dropped=r["dropped"], ties_new=r["new"])
