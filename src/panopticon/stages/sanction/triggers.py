@@ -12,10 +12,56 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from panopticon.core.jit import KERNEL, sized_kernel
+from panopticon.core.jit import HELPER, KERNEL, sized_kernel
 from panopticon.core.metrics import BLOCK_ROWS
 
 MAX_TRIGGERS = 16  # per score policy: 2 status bits each in one uint32 per citizen
+
+
+@njit(cache=True, **HELPER)
+def _examine(
+    i: int,
+    score: np.ndarray,
+    true_score: np.ndarray,
+    grade: np.ndarray,
+    true_grade: np.ndarray,
+    below: np.ndarray,
+    above: np.ndarray,
+    grade_bits: np.ndarray,
+    status: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    """Re-examine citizen i against every trigger: its status bits and the counts' changes.
+
+    Trigger t holds for a score s in grade g when above[t] < s < below[t] and bit g of
+    grade_bits[t] is set (all bits set when it names no grades). status[i] holds 2 bits
+    per trigger (bit 2t: triggered, bit 2t+1: in truth); counts[t] = [triggered,
+    triggered wrongly (not in truth), missed (in truth only)].
+    """
+    n_t = below.size
+    use_grades = grade.size > 0
+    g = np.int64(grade[i]) if use_grades else 0
+    tg = np.int64(true_grade[i]) if use_grades else 0
+    s_val = np.float64(score[i])
+    t_val = np.float64(true_score[i])
+    old_all = np.int64(status[i])  # bit arithmetic in int64: no unsigned promotions
+    new_all = np.int64(0)
+    for t in range(n_t):
+        new = 0
+        if above[t] < s_val < below[t] and (grade_bits[t] >> g) & 1:
+            new = 1
+        if above[t] < t_val < below[t] and (grade_bits[t] >> tg) & 1:
+            new |= 2
+        new_all |= new << (2 * t)
+    if new_all != old_all:
+        for t in range(n_t):
+            new = (new_all >> (2 * t)) & 3
+            old = (old_all >> (2 * t)) & 3
+            if new != old:
+                counts[t, 0] += (new & 1) - (old & 1)
+                counts[t, 1] += np.int64(new == 1) - np.int64(old == 1)
+                counts[t, 2] += np.int64(new == 2) - np.int64(old == 2)
+        status[i] = new_all
 
 
 @njit(cache=True, **KERNEL)
@@ -31,39 +77,80 @@ def _trigger_status(
     status: np.ndarray,
     counts: np.ndarray,
 ) -> None:
-    """Re-examine `ids` against every trigger of one policy, in one pass.
-
-    Trigger t holds for a score s in grade g when above[t] < s < below[t] and bit g of
-    grade_bits[t] is set (all bits set when it names no grades). status[i] holds 2 bits
-    per trigger (bit 2t: triggered, bit 2t+1: in truth); counts[t] = [triggered,
-    triggered wrongly (not in truth), missed (in truth only)].
-    """
-    n_t = below.size
-    use_grades = grade.size > 0
+    """Re-examine `ids` in their order against every trigger of one policy (`_examine`)."""
     for r in range(ids.size):
-        i = ids[r]
-        g = np.int64(grade[i]) if use_grades else 0
-        tg = np.int64(true_grade[i]) if use_grades else 0
-        s_val = np.float64(score[i])
-        t_val = np.float64(true_score[i])
-        old_all = np.int64(status[i])  # bit arithmetic in int64: no unsigned promotions
-        new_all = np.int64(0)
+        _examine(
+            ids[r], score, true_score, grade, true_grade, below, above, grade_bits, status, counts
+        )
+
+
+@njit(cache=True, **KERNEL)
+def _by_block(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`ids` grouped by block of BLOCK_ROWS citizens, each block's in their order.
+
+    A stable counting sort: (the ids, start of each block's ids; n_blocks + 1 starts).
+    """
+    n_blk = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    starts = np.zeros(n_blk + 1, dtype=np.int64)
+    for r in range(ids.size):
+        starts[ids[r] // BLOCK_ROWS + 1] += 1
+    for b in range(n_blk):
+        starts[b + 1] += starts[b]
+    at = starts[:-1].copy()
+    out = np.empty_like(ids)
+    for r in range(ids.size):
+        b = ids[r] // BLOCK_ROWS
+        out[at[b]] = ids[r]
+        at[b] += 1
+    return out, starts
+
+
+@sized_kernel(8)
+def _trigger_status_blocks(
+    ids: np.ndarray,
+    starts: np.ndarray,
+    score: np.ndarray,
+    true_score: np.ndarray,
+    grade: np.ndarray,
+    true_grade: np.ndarray,
+    below: np.ndarray,
+    above: np.ndarray,
+    status: np.ndarray,
+    grade_bits: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    """`_trigger_status` over ids grouped by block (`_by_block`), the blocks in parallel.
+
+    A citizen's block holds all its re-examinations, in their order, so every status
+    word ends as in the one pass; the counts' changes are summed per block, then added
+    in block order (integers: the same totals). The grouped order also keeps each
+    block's status words and scores in cache.
+    """
+    n_blk = starts.size - 1
+    n_t = below.size
+    local = np.zeros((n_blk, n_t, 3), dtype=np.int64)
+    for b in prange(n_blk):
+        for r in range(starts[b], starts[b + 1]):
+            _examine(
+                ids[r],
+                score,
+                true_score,
+                grade,
+                true_grade,
+                below,
+                above,
+                grade_bits,
+                status,
+                local[b],
+            )
+    for b in range(n_blk):
         for t in range(n_t):
-            new = 0
-            if above[t] < s_val < below[t] and (grade_bits[t] >> g) & 1:
-                new = 1
-            if above[t] < t_val < below[t] and (grade_bits[t] >> tg) & 1:
-                new |= 2
-            new_all |= new << (2 * t)
-        if new_all != old_all:
-            for t in range(n_t):
-                new = (new_all >> (2 * t)) & 3
-                old = (old_all >> (2 * t)) & 3
-                if new != old:
-                    counts[t, 0] += (new & 1) - (old & 1)
-                    counts[t, 1] += np.int64(new == 1) - np.int64(old == 1)
-                    counts[t, 2] += np.int64(new == 2) - np.int64(old == 2)
-            status[i] = new_all
+            for c in range(3):
+                counts[t, c] += local[b, t, c]
+
+
+# touched citizens from which a refresh groups them by block first (`_trigger_status_blocks`)
+BLOCKED_FROM = 1 << 16
 
 
 @sized_kernel(0)
@@ -199,6 +286,22 @@ class ScoreTriggers:
         g = self.policy.grades
         empty = np.empty(0, dtype=np.uint8)
         grade, true_grade = (g.grade, g.true_grade) if self.use_grades else (empty, empty)
+        if touched is not None and touched.size >= BLOCKED_FROM:
+            grouped, starts = _by_block(touched, self.status.size)
+            _trigger_status_blocks(
+                grouped,
+                starts,
+                self.policy.score,
+                self.policy.true_score,
+                grade,
+                true_grade,
+                self.below,
+                self.above,
+                self.status,
+                self.grade_bits,
+                self.counts,
+            )
+            return
         _trigger_status(
             ids,
             self.policy.score,
