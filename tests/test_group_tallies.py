@@ -18,6 +18,7 @@ import pytest
 from panopticon.stages.sanction import triggers
 from panopticon.stages.sanction.measures.allocation import HouseholdLiability
 from panopticon.stages.sanction.measures.catalog import InWindow
+from panopticon.stages.score import grades as score_grades
 from panopticon.stages.snapshot.groups import _tally, collateral_tally, own_tally
 
 N = 30_001
@@ -144,7 +145,7 @@ def test_refresh_grouped_by_block_equals_the_one_pass(
     scores = [draws.integers(0, 1001, d.size).astype(np.int16) for d in days]
     runs = []
     for blocked_from in (10**12, 0):  # the one pass in id order, then grouped by block
-        monkeypatch.setattr(triggers, "BLOCKED_FROM", blocked_from)
+        monkeypatch.setattr(score_grades, "BLOCKED_FROM", blocked_from)
         policy = _policy(np.random.default_rng(14))
         ts = _set(policy)
         for touched, new in zip(days, scores, strict=True):
@@ -154,3 +155,27 @@ def test_refresh_grouped_by_block_equals_the_one_pass(
         runs.append((ts.status.copy(), ts.counts.copy()))
     assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
     assert runs[0][1][:, 0].sum() > 0
+
+
+def test_grade_refresh_grouped_by_block_equals_the_one_pass(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draws = np.random.default_rng(16)
+    days = [draws.integers(0, N, 20_000).astype(np.int32) for _ in range(3)]
+    news = [draws.integers(0, 1001, d.size).astype(np.int16) for d in days]
+    runs = []
+    for blocked_from in (10**12, 0):
+        monkeypatch.setattr(score_grades, "BLOCKED_FROM", blocked_from)
+        rng = np.random.default_rng(17)
+        score = rng.integers(0, 1001, N).astype(np.int16)
+        true = np.clip(score + rng.integers(-50, 200, N), 0, 1000).astype(np.int16)
+        g = score_grades.Grades({"A": (800, 1000), "B": (500, 800), "C": (0, 500)}, score, true)
+        for touched, new in zip(days, news, strict=True):
+            score[touched] = new
+            true[touched[::2]] = new[::2]
+            g.refresh(touched)
+        runs.append((g.grade.copy(), g.true_grade.copy(), g.pairs().copy()))
+        g.recount()  # the pairs counted from the codes
+        assert np.array_equal(g.pairs(), runs[-1][2])
+    for a, b in zip(runs[0], runs[1], strict=True):
+        assert np.array_equal(a, b)

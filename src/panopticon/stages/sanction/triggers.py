@@ -14,6 +14,7 @@ from numba import njit, prange
 
 from panopticon.core.jit import HELPER, KERNEL, sized_kernel
 from panopticon.core.metrics import BLOCK_ROWS
+from panopticon.stages.score import grades as score_grades
 
 MAX_TRIGGERS = 16  # per score policy: 2 status bits each in one uint32 per citizen
 
@@ -84,27 +85,6 @@ def _trigger_status(
         )
 
 
-@njit(cache=True, **KERNEL)
-def _by_block(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """`ids` grouped by block of BLOCK_ROWS citizens, each block's in their order.
-
-    A stable counting sort: (the ids, start of each block's ids; n_blocks + 1 starts).
-    """
-    n_blk = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    starts = np.zeros(n_blk + 1, dtype=np.int64)
-    for r in range(ids.size):
-        starts[ids[r] // BLOCK_ROWS + 1] += 1
-    for b in range(n_blk):
-        starts[b + 1] += starts[b]
-    at = starts[:-1].copy()
-    out = np.empty_like(ids)
-    for r in range(ids.size):
-        b = ids[r] // BLOCK_ROWS
-        out[at[b]] = ids[r]
-        at[b] += 1
-    return out, starts
-
-
 @sized_kernel(8)
 def _trigger_status_blocks(
     ids: np.ndarray,
@@ -119,7 +99,7 @@ def _trigger_status_blocks(
     grade_bits: np.ndarray,
     counts: np.ndarray,
 ) -> None:
-    """`_trigger_status` over ids grouped by block (`_by_block`), the blocks in parallel.
+    """`_trigger_status` over ids grouped by block (`grades.by_block`), the blocks in parallel.
 
     A citizen's block holds all its re-examinations, in their order, so every status
     word ends as in the one pass; the counts' changes are summed per block, then added
@@ -147,10 +127,6 @@ def _trigger_status_blocks(
         for t in range(n_t):
             for c in range(3):
                 counts[t, c] += local[b, t, c]
-
-
-# touched citizens from which a refresh groups them by block first (`_trigger_status_blocks`)
-BLOCKED_FROM = 1 << 16
 
 
 @sized_kernel(0)
@@ -286,8 +262,8 @@ class ScoreTriggers:
         g = self.policy.grades
         empty = np.empty(0, dtype=np.uint8)
         grade, true_grade = (g.grade, g.true_grade) if self.use_grades else (empty, empty)
-        if touched is not None and touched.size >= BLOCKED_FROM:
-            grouped, starts = _by_block(touched, self.status.size)
+        if touched is not None and touched.size >= score_grades.BLOCKED_FROM:
+            grouped, starts = score_grades.by_block(touched, self.status.size)
             _trigger_status_blocks(
                 grouped,
                 starts,
