@@ -12,57 +12,11 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from panopticon.core.jit import HELPER, KERNEL, sized_kernel
+from panopticon.core.jit import KERNEL, sized_kernel
 from panopticon.core.metrics import BLOCK_ROWS
 from panopticon.stages.score import grades as score_grades
 
 MAX_TRIGGERS = 16  # per score policy: 2 status bits each in one uint32 per citizen
-
-
-@njit(cache=True, **HELPER)
-def _examine(
-    i: int,
-    score: np.ndarray,
-    true_score: np.ndarray,
-    grade: np.ndarray,
-    true_grade: np.ndarray,
-    below: np.ndarray,
-    above: np.ndarray,
-    grade_bits: np.ndarray,
-    status: np.ndarray,
-    counts: np.ndarray,
-) -> None:
-    """Re-examine citizen i against every trigger: its status bits and the counts' changes.
-
-    Trigger t holds for a score s in grade g when above[t] < s < below[t] and bit g of
-    grade_bits[t] is set (all bits set when it names no grades). status[i] holds 2 bits
-    per trigger (bit 2t: triggered, bit 2t+1: in truth); counts[t] = [triggered,
-    triggered wrongly (not in truth), missed (in truth only)].
-    """
-    n_t = below.size
-    use_grades = grade.size > 0
-    g = np.int64(grade[i]) if use_grades else 0
-    tg = np.int64(true_grade[i]) if use_grades else 0
-    s_val = np.float64(score[i])
-    t_val = np.float64(true_score[i])
-    old_all = np.int64(status[i])  # bit arithmetic in int64: no unsigned promotions
-    new_all = np.int64(0)
-    for t in range(n_t):
-        new = 0
-        if above[t] < s_val < below[t] and (grade_bits[t] >> g) & 1:
-            new = 1
-        if above[t] < t_val < below[t] and (grade_bits[t] >> tg) & 1:
-            new |= 2
-        new_all |= new << (2 * t)
-    if new_all != old_all:
-        for t in range(n_t):
-            new = (new_all >> (2 * t)) & 3
-            old = (old_all >> (2 * t)) & 3
-            if new != old:
-                counts[t, 0] += (new & 1) - (old & 1)
-                counts[t, 1] += np.int64(new == 1) - np.int64(old == 1)
-                counts[t, 2] += np.int64(new == 2) - np.int64(old == 2)
-        status[i] = new_all
 
 
 @njit(cache=True, **KERNEL)
@@ -78,11 +32,39 @@ def _trigger_status(
     status: np.ndarray,
     counts: np.ndarray,
 ) -> None:
-    """Re-examine `ids` in their order against every trigger of one policy (`_examine`)."""
+    """Re-examine `ids` against every trigger of one policy, in one pass.
+
+    Trigger t holds for a score s in grade g when above[t] < s < below[t] and bit g of
+    grade_bits[t] is set (all bits set when it names no grades). status[i] holds 2 bits
+    per trigger (bit 2t: triggered, bit 2t+1: in truth); counts[t] = [triggered,
+    triggered wrongly (not in truth), missed (in truth only)].
+    """
+    n_t = below.size
+    use_grades = grade.size > 0
     for r in range(ids.size):
-        _examine(
-            ids[r], score, true_score, grade, true_grade, below, above, grade_bits, status, counts
-        )
+        i = ids[r]
+        g = np.int64(grade[i]) if use_grades else 0
+        tg = np.int64(true_grade[i]) if use_grades else 0
+        s_val = np.float64(score[i])
+        t_val = np.float64(true_score[i])
+        old_all = np.int64(status[i])  # bit arithmetic in int64: no unsigned promotions
+        new_all = np.int64(0)
+        for t in range(n_t):
+            new = 0
+            if above[t] < s_val < below[t] and (grade_bits[t] >> g) & 1:
+                new = 1
+            if above[t] < t_val < below[t] and (grade_bits[t] >> tg) & 1:
+                new |= 2
+            new_all |= new << (2 * t)
+        if new_all != old_all:
+            for t in range(n_t):
+                new = (new_all >> (2 * t)) & 3
+                old = (old_all >> (2 * t)) & 3
+                if new != old:
+                    counts[t, 0] += (new & 1) - (old & 1)
+                    counts[t, 1] += np.int64(new == 1) - np.int64(old == 1)
+                    counts[t, 2] += np.int64(new == 2) - np.int64(old == 2)
+            status[i] = new_all
 
 
 @sized_kernel(8)
@@ -110,19 +92,18 @@ def _trigger_status_blocks(
     n_t = below.size
     local = np.zeros((n_blk, n_t, 3), dtype=np.int64)
     for b in prange(n_blk):
-        for r in range(starts[b], starts[b + 1]):
-            _examine(
-                ids[r],
-                score,
-                true_score,
-                grade,
-                true_grade,
-                below,
-                above,
-                grade_bits,
-                status,
-                local[b],
-            )
+        _trigger_status(
+            ids[starts[b] : starts[b + 1]],
+            score,
+            true_score,
+            grade,
+            true_grade,
+            below,
+            above,
+            grade_bits,
+            status,
+            local[b],
+        )
     for b in range(n_blk):
         for t in range(n_t):
             for c in range(3):
