@@ -46,8 +46,6 @@ def _row_stats(
 ) -> np.ndarray:
     """One pass over the rows: degrees, degree sums and people per code, edge moments.
 
-    Rows are symmetric (j in row i exactly when i is in row j), so the sum of x_i x_j
-    over directed ties is twice the sum over the ties' smaller ends (plus any self tie).
     `values` are integers (scores), so every sum is an exact int64: the same numbers as
     `_edge_moments` and `np.bincount` in floating point as long as those stay below 2^53
     (`row_stats` checks). Returns the per-block sums: count, x_i, x_i^2, x_i x_j,
@@ -66,11 +64,7 @@ def _row_stats(
                 j = idx[s]
                 if j < 0:
                     break
-                # each tie i-j is in both rows: its x_i x_j counts twice from the row of
-                # the smaller id, so only half the friends' values are read (the random
-                # reads are the pass's cost); branch-free, row i's own value stands in
-                w = np.int64(2) if j > i else (np.int64(1) if j == i else np.int64(0))
-                t += w * np.int64(values[j if j >= i else i])
+                t += np.int64(values[j])
                 d += 1
             degree[i] = d
             acc[b, 0] += d
