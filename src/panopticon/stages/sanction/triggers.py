@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from panopticon.core.jit import KERNEL
+from panopticon.core.jit import KERNEL, sized_kernel
+from panopticon.core.metrics import BLOCK_ROWS
+from panopticon.stages.score import grades as score_grades
 
 MAX_TRIGGERS = 16  # per score policy: 2 status bits each in one uint32 per citizen
 
@@ -65,6 +67,136 @@ def _trigger_status(
             status[i] = new_all
 
 
+@sized_kernel(8)
+def _trigger_status_blocks(
+    ids: np.ndarray,
+    starts: np.ndarray,
+    score: np.ndarray,
+    true_score: np.ndarray,
+    grade: np.ndarray,
+    true_grade: np.ndarray,
+    below: np.ndarray,
+    above: np.ndarray,
+    status: np.ndarray,
+    grade_bits: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    """`_trigger_status` over ids grouped by block (`grades.by_block`), the blocks in parallel.
+
+    A citizen's block holds all its re-examinations, in their order, so every status
+    word ends as in the one pass; the counts' changes are summed per block, then added
+    in block order (integers: the same totals). The grouped order also keeps each
+    block's status words and scores in cache.
+    """
+    n_blk = starts.size - 1
+    n_t = below.size
+    local = np.zeros((n_blk, n_t, 3), dtype=np.int64)
+    for b in prange(n_blk):
+        _trigger_status(
+            ids[starts[b] : starts[b + 1]],
+            score,
+            true_score,
+            grade,
+            true_grade,
+            below,
+            above,
+            grade_bits,
+            status,
+            local[b],
+        )
+    for b in range(n_blk):
+        for t in range(n_t):
+            for c in range(3):
+                counts[t, c] += local[b, t, c]
+
+
+@sized_kernel(0)
+def _member_bits(status: np.ndarray, shift: int, on: np.ndarray, truth: np.ndarray) -> None:
+    """on[i], truth[i] = bits `shift` and `shift` + 1 of status[i] (one pass, no temporaries)."""
+    n = status.size
+    for b in prange((n + BLOCK_ROWS - 1) // BLOCK_ROWS):
+        for i in range(b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS)):
+            v = np.int64(status[i]) >> shift
+            on[i] = (v & 1) != 0
+            truth[i] = (v & 2) != 0
+
+
+@sized_kernel(0)
+def _status_tally(status: np.ndarray, group: np.ndarray, n_t: int, k: int) -> np.ndarray:
+    """Per trigger t and group g: members, and members not members in truth (one pass).
+
+    Returns int64 [n_t, 2, k]: the counts `members` and a per-group tally of its two
+    arrays give, for every trigger at once. Per-block sums added in block order.
+    """
+    n = status.size
+    n_blk = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    local = np.zeros((n_blk, n_t, 2, k), dtype=np.int64)
+    for b in prange(n_blk):
+        for i in range(b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS)):
+            v = np.int64(status[i])
+            if v == 0:
+                continue
+            g = np.int64(group[i])
+            for t in range(n_t):
+                bits = (v >> (2 * t)) & 3
+                if bits & 1:
+                    local[b, t, 0, g] += 1
+                    if bits == 1:
+                        local[b, t, 1, g] += 1
+    out = np.zeros((n_t, 2, k), dtype=np.int64)
+    for b in range(n_blk):
+        for t in range(n_t):
+            for g in range(k):
+                out[t, 0, g] += local[b, t, 0, g]
+                out[t, 1, g] += local[b, t, 1, g]
+    return out
+
+
+@sized_kernel(0)
+def _collateral_tally(
+    household: np.ndarray,
+    status: np.ndarray,
+    shift: int,
+    group: np.ndarray,
+    n_households: int,
+    k: int,
+) -> np.ndarray:
+    """Per group: the collateral reach of one trigger's bits through households.
+
+    With on/truth = bits `shift` / `shift` + 1 of `status`, a citizen is reached
+    collaterally when not on but another member of the household is; wrongly when, too,
+    no other member is on in truth (`HouseholdLiability.collateral` tallied per group).
+    Returns int64 [2, k]. The per-household counts are one serial pass (on in the low 16
+    bits, truth in the high: a household has at most 20 members), the tally blocks.
+    """
+    n = household.size
+    per = np.zeros(n_households, dtype=np.int32)
+    for i in range(n):
+        bits = (np.int64(status[i]) >> shift) & 3
+        if bits != 0:
+            per[household[i]] += np.int32((bits & 1) + ((bits >> 1) << 16))
+    n_blk = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    local = np.zeros((n_blk, 2, k), dtype=np.int64)
+    for b in prange(n_blk):
+        for i in range(b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS)):
+            bits = (np.int64(status[i]) >> shift) & 3
+            if bits & 1:
+                continue  # a member: not collateral
+            c = np.int64(per[household[i]])
+            if (c & 0xFFFF) == 0:
+                continue  # no other member is on
+            g = np.int64(group[i])
+            local[b, 0, g] += 1
+            if (c >> 16) - (bits >> 1) <= 0:
+                local[b, 1, g] += 1
+    out = np.zeros((2, k), dtype=np.int64)
+    for b in range(n_blk):
+        for g in range(k):
+            out[0, g] += local[b, 0, g]
+            out[1, g] += local[b, 1, g]
+    return out
+
+
 class ScoreTriggers:
     """Every trigger on one score policy, kept in step with its scores in one pass.
 
@@ -111,6 +243,22 @@ class ScoreTriggers:
         g = self.policy.grades
         empty = np.empty(0, dtype=np.uint8)
         grade, true_grade = (g.grade, g.true_grade) if self.use_grades else (empty, empty)
+        if touched is not None and touched.size >= score_grades.BLOCKED_FROM:
+            grouped, starts = score_grades.by_block(touched, self.status.size)
+            _trigger_status_blocks(
+                grouped,
+                starts,
+                self.policy.score,
+                self.policy.true_score,
+                grade,
+                true_grade,
+                self.below,
+                self.above,
+                self.status,
+                self.grade_bits,
+                self.counts,
+            )
+            return
         _trigger_status(
             ids,
             self.policy.score,
@@ -135,8 +283,28 @@ class ScoreTrigger:
 
     def members(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """(triggered, triggered in truth) as boolean arrays over all citizens."""
-        bits = self.group.status >> np.uint32(2 * self.index)
-        return (bits & 1) > 0, (bits & 2) > 0
+        status = self.group.status
+        on, truth = np.empty(status.size, np.bool_), np.empty(status.size, np.bool_)
+        _member_bits(status, 2 * self.index, on, truth)
+        return on, truth
+
+    def tally(self, day: int, group: np.ndarray, k: int, cache: dict[int, Any]) -> np.ndarray:
+        """`members` counted per group: int64 [2, k] (members, members not in truth).
+
+        Every trigger of the policy is counted in one pass over the status bits, kept in
+        `cache` (one snapshot's: the bits do not change within it) for the others.
+        """
+        key = id(self.group)
+        if key not in cache:
+            cache[key] = _status_tally(self.group.status, group, len(self.group.conditions), k)
+        return cache[key][self.index]
+
+    def collateral_tally(
+        self, household: np.ndarray, n_households: int, group: np.ndarray, k: int
+    ) -> np.ndarray:
+        """The collateral reach through `household` counted per group: int64 [2, k]."""
+        status = self.group.status
+        return _collateral_tally(household, status, 2 * self.index, group, n_households, k)
 
     @property
     def triggered(self) -> int:

@@ -10,6 +10,31 @@ from panopticon.core import arrow
 from panopticon.core.jit import HELPER, KERNEL, sized_kernel
 from panopticon.core.metrics import BLOCK_ROWS
 
+# touched citizens from which a refresh groups them by block of BLOCK_ROWS citizens and
+# re-examines the blocks in parallel (`by_block`; `_grade_blocks`, triggers' likewise)
+BLOCKED_FROM = 1 << 16
+
+
+@njit(cache=True, **KERNEL)
+def by_block(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`ids` grouped by block of BLOCK_ROWS citizens, each block's in their order.
+
+    A stable counting sort: (the ids, start of each block's ids; n_blocks + 1 starts).
+    """
+    n_blk = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    starts = np.zeros(n_blk + 1, dtype=np.int64)
+    for r in range(ids.size):
+        starts[ids[r] // BLOCK_ROWS + 1] += 1
+    for b in range(n_blk):
+        starts[b + 1] += starts[b]
+    at = starts[:-1].copy()
+    out = np.empty_like(ids)
+    for r in range(ids.size):
+        b = ids[r] // BLOCK_ROWS
+        out[at[b]] = ids[r]
+        at[b] += 1
+    return out, starts
+
 
 def score_dtype(low: float, high: float) -> type:
     """Smallest signed integer dtype holding every score in [low, high]."""
@@ -76,7 +101,20 @@ class Grades:
         }
 
     def refresh(self, touched: np.ndarray) -> None:
-        """Re-examine the citizens whose scores changed."""
+        """Re-examine the citizens whose scores changed (grouped by block when many)."""
+        if touched.size >= BLOCKED_FROM:
+            grouped, starts = by_block(touched, self.score.size)
+            _grade_blocks(
+                grouped,
+                starts,
+                self.score,
+                self.true_score,
+                self.lows,
+                self.grade,
+                self.true_grade,
+                self._pairs,
+            )
+            return
         _grade_touched(
             touched,
             self.score,
@@ -147,3 +185,38 @@ def _grade_touched(
             pairs[g, t] += 1
             grade[i] = g
             true_grade[i] = t
+
+
+@sized_kernel(2)
+def _grade_blocks(
+    touched: np.ndarray,
+    starts: np.ndarray,
+    score: np.ndarray,
+    true_score: np.ndarray,
+    lows: np.ndarray,
+    grade: np.ndarray,
+    true_grade: np.ndarray,
+    pairs: np.ndarray,
+) -> None:
+    """`_grade_touched` over ids grouped by block (`by_block`), the blocks in parallel.
+
+    Every re-examination of a citizen is in its block, in order, so the codes end as in
+    the one pass; the pair counts' changes are summed per block, then in block order.
+    """
+    n_blk = starts.size - 1
+    k = lows.size
+    local = np.zeros((n_blk, k, k), dtype=np.int64)
+    for b in prange(n_blk):
+        for r in range(starts[b], starts[b + 1]):
+            i = touched[r]
+            g, t = _band(score[i], lows), _band(true_score[i], lows)
+            og, ot = grade[i], true_grade[i]
+            if g != og or t != ot:
+                local[b, og, ot] -= 1
+                local[b, g, t] += 1
+                grade[i] = g
+                true_grade[i] = t
+    for b in range(n_blk):
+        for g in range(k):
+            for t in range(k):
+                pairs[g, t] += local[b, g, t]

@@ -89,6 +89,30 @@ def _tally(group: np.ndarray, on: np.ndarray, truth: np.ndarray, k: int) -> np.n
 _NO_MASK = np.zeros(0, dtype=np.bool_)
 
 
+def own_tally(m: Any, day: int, group: np.ndarray, k: int, cache: dict[int, Any]) -> np.ndarray:
+    """A membership's members per group, int64 [2, k]: members, members not in truth.
+
+    A membership with a `tally` (a score trigger: every trigger of its policy in one
+    pass over the status bits) gives the counts directly; any other is tallied from
+    its `members` arrays. The same numbers either way.
+    """
+    fast = getattr(m, "tally", None)
+    got = fast(day, group, k, cache) if fast is not None else None
+    if got is None:
+        on, truth = m.members(day)
+        got = _tally(group, on, truth, k)
+    return got
+
+
+def collateral_tally(m: Any, day: int, group: np.ndarray, k: int) -> np.ndarray:
+    """A joint-liability membership's collateral reach per group, int64 [2, k]."""
+    fast = getattr(m, "collateral_tally", None)
+    got = fast(day, group, k) if fast is not None else None
+    if got is None:
+        got = _tally(group, *m.collateral(day), k)
+    return got
+
+
 @register
 class Groups(Module):
     """Per-group tables (module name ``groups``), when the scenario distinguishes groups."""
@@ -148,11 +172,11 @@ class Groups(Module):
         if not snapshot_day(ctx):
             return
         k = len(self.names)
+        cache: dict[int, Any] = {}  # one pass per score policy's status bits, this snapshot
         for name, m in self.sim.find("membership:").items():
-            on, truth = m.members(ctx.day)
-            own = _tally(self.group, on, truth, k)
+            own = own_tally(m, ctx.day, self.group, k, cache)
             if isinstance(m, CollateralMembership):
-                coll = _tally(self.group, *m.collateral(ctx.day), k)
+                coll = collateral_tally(m, ctx.day, self.group, k)
             else:
                 coll = np.zeros((2, k), dtype=np.int64)
             self.consequences.add(

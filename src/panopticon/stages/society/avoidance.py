@@ -364,8 +364,22 @@ def score_weights(score: np.ndarray, preference: float) -> np.ndarray:
     flo, fhi = float(lo), float(hi)
     att = (values - flo) / (fhi - flo) if fhi > flo else np.zeros_like(values)
     table = np.exp(preference * (att - att.max()))
-    weights = table[np.subtract(score, lo, dtype=np.int32)]  # the range is under 2^16
-    return np.cumsum(weights, out=weights)  # in id order, in place
+    return _cumulative_table(score, lo, table)  # the range is under 2^16
+
+
+@njit(cache=True, **KERNEL)
+def _cumulative_table(score: np.ndarray, lo: int, table: np.ndarray) -> np.ndarray:
+    """Running sum of table[score[i] - lo] in id order, in one pass.
+
+    The additions of `np.cumsum(table[score - lo])` (a sequential float64 running sum),
+    in the same order, without the index and weight temporaries.
+    """
+    out = np.empty(score.size, dtype=np.float64)
+    total = 0.0
+    for i in range(score.size):
+        total += table[np.int64(score[i]) - lo]
+        out[i] = total
+    return out
 
 
 def rewire(

@@ -143,6 +143,22 @@ class HouseholdLiability:
         """(not triggered but a household member is, a household member is in truth)."""
         return self.split(*self.trigger.members(day), day=day)[2:]
 
+    def tally(self, day: int, group: np.ndarray, k: int, cache: dict[int, Any]) -> Any:
+        """The trigger's `tally` of `members` per group (None where it has none)."""
+        fast = getattr(self.trigger, "tally", None)
+        return fast(day, group, k, cache) if fast is not None else None
+
+    def collateral_tally(self, day: int, group: np.ndarray, k: int) -> Any:
+        """`collateral` counted per group, int64 [2, k], in one process (else None).
+
+        The same counts as a tally of `collateral`'s two arrays, from the trigger's status
+        bits and the households, without the whole-population boolean arrays.
+        """
+        fast = getattr(self.trigger, "collateral_tally", None)
+        if not self.whole or fast is None:
+            return None
+        return fast(self.household, self.family.n_households, group, k)
+
     def households(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """The households of this simulation's members (now, in truth): its barrier part."""
         on, truth = self.trigger.members(day)

@@ -62,6 +62,13 @@ class InWindow:
             return self.inner.members(day)
         return np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
 
+    def tally(self, day: int, group: np.ndarray, k: int, cache: dict[int, Any]) -> Any:
+        """The inner `tally` on an active day (None where it has none); zeros on others."""
+        if not self.active[day]:
+            return np.zeros((2, k), dtype=np.int64)
+        fast = getattr(self.inner, "tally", None)
+        return fast(day, group, k, cache) if fast is not None else None
+
 
 class InWindowCollateral(InWindow):
     """The same for a membership that also reaches people collaterally."""
@@ -71,6 +78,13 @@ class InWindowCollateral(InWindow):
         if self.active[day]:
             return self.inner.collateral(day)
         return np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
+
+    def collateral_tally(self, day: int, group: np.ndarray, k: int) -> Any:
+        """The inner `collateral_tally` on an active day (None where it has none); zeros."""
+        if not self.active[day]:
+            return np.zeros((2, k), dtype=np.int64)
+        fast = getattr(self.inner, "collateral_tally", None)
+        return fast(day, group, k) if fast is not None else None
 
 
 class _Grades:
@@ -281,11 +295,18 @@ class Measures(Module):
         """
         self._refresh(ctx)
         day = ctx.day
+        rounds = self._rounds_today(day)
+        households: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name in self._liable_today(day):
+            liability = self.kinds[name].liability
+            if liability.whole and name not in rounds:
+                # one process: nobody else's households, and the reach reads its own
+                households[name] = (np.zeros(0, np.int32), np.zeros(0, np.int32))
+            else:
+                households[name] = liability.households(day)
         return {
-            "rounds": {name: self.kinds[name].gather(day) for name in self._rounds_today(day)},
-            "households": {
-                name: self.kinds[name].liability.households(day) for name in self._liable_today(day)
-            },
+            "rounds": {name: self.kinds[name].gather(day) for name in rounds},
+            "households": households,
         }
 
     def decide(self, day: int, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
