@@ -33,6 +33,21 @@ APPEAL_NONE, APPEAL_LOST, APPEAL_WON, APPEAL_PENDING = 0, 1, 2, 3
 APPEAL_STATUS = ("none", "lost", "won", "pending")
 
 
+RECORD_FIELDS = {
+    "behavior": np.uint8,
+    "perpetrator": np.int32,
+    "attributed_to": np.int32,
+    "channel": np.uint8,
+    "correct": np.bool_,
+    "act_day": np.int32,
+    "appeal": np.uint8,
+    "ordinal": np.uint32,
+    "seq": np.int64,
+}
+"""`RecordBatch`'s array fields after `day`, in order, with their dtypes (checkpoints
+flatten batches by them)."""
+
+
 @dataclass
 class RecordBatch:
     """Records, columnar: those appearing on `day` (or being reversed on it)."""

@@ -73,7 +73,7 @@ from panopticon.core.engine import (
 )
 from panopticon.core.module import DayContext
 from panopticon.core.population import BLOCK
-from panopticon.core.records import RecordBatch
+from panopticon.core.records import RECORD_FIELDS, RecordBatch
 from panopticon.core.registry import REGISTRY, plan_build
 from panopticon.io.checkpoint import (
     FINGERPRINT_KEY,
@@ -1027,15 +1027,7 @@ def _finish(driver: Driver, writer: RunWriter, t0: float) -> None:
 
 # -- the record log kept in the driver's checkpoints ----------------------------------------
 
-_LOG_FIELDS = {
-    "behavior": np.uint8,
-    "perpetrator": np.int32,
-    "attributed_to": np.int32,
-    "channel": np.uint8,
-    "correct": np.bool_,
-    "act_day": np.int32,
-    "appeal": np.uint8,
-}
+_LOG_FIELDS = {f: t for f, t in RECORD_FIELDS.items() if f not in ("ordinal", "seq")}
 """The `RecordBatch` fields the record log is made of (`log_table` reads no others)."""
 
 

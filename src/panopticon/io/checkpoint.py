@@ -297,22 +297,7 @@ def prune_checkpoints(folder: Path, keep: int) -> list[int]:
     if not folder.is_dir():
         return []
     days = list_checkpoints(folder)
-    drop = days[: max(len(days) - keep, 0)]
-    try:
-        for day in drop:
-            path = day_folder(folder, day)
-            trash = Path(tempfile.mkdtemp(prefix=_TRASH_PREFIX + path.name + "-", dir=folder))
-            os.rename(path, trash / path.name)
-            shutil.rmtree(trash)
-        for entry in folder.iterdir():
-            if entry.is_dir() and entry.name.startswith((_PARTIAL_PREFIX, _TRASH_PREFIX)):
-                shutil.rmtree(entry)
-    except OSError as exc:
-        raise CheckpointError(
-            f"error: checkpoint folder {folder}: old checkpoints cannot be deleted "
-            f"({exc.strerror or exc}); check the folder's permissions"
-        ) from exc
-    return drop
+    return _delete_days(folder, days[: max(len(days) - keep, 0)], "old")
 
 
 def drop_checkpoints_after(folder: Path, day: int) -> list[int]:
@@ -327,10 +312,17 @@ def drop_checkpoints_after(folder: Path, day: int) -> list[int]:
     day = _check_day(day)
     if not folder.is_dir():
         return []
-    drop = [d for d in list_checkpoints(folder) if d > day]
+    return _delete_days(folder, [d for d in list_checkpoints(folder) if d > day], "later")
+
+
+def _delete_days(folder: Path, drop: list[int], which: str) -> list[int]:
+    """Delete the checkpoints of days `drop` and leftover partial folders; returns `drop`.
+
+    Each is renamed out of sight first, so a reader never sees a half-deleted checkpoint.
+    """
     try:
-        for d in drop:
-            path = day_folder(folder, d)
+        for day in drop:
+            path = day_folder(folder, day)
             trash = Path(tempfile.mkdtemp(prefix=_TRASH_PREFIX + path.name + "-", dir=folder))
             os.rename(path, trash / path.name)
             shutil.rmtree(trash)
@@ -339,7 +331,7 @@ def drop_checkpoints_after(folder: Path, day: int) -> list[int]:
                 shutil.rmtree(entry)
     except OSError as exc:
         raise CheckpointError(
-            f"error: checkpoint folder {folder}: later checkpoints cannot be deleted "
+            f"error: checkpoint folder {folder}: {which} checkpoints cannot be deleted "
             f"({exc.strerror or exc}); check the folder's permissions"
         ) from exc
     return drop

@@ -37,6 +37,7 @@ from panopticon.core.records import (
     KIND_NOUNS,
     KINDS,
     MISSED,
+    RECORD_FIELDS,
     RecordBatch,
     act_kinds,
 )
@@ -116,19 +117,6 @@ def _appeal_kernel(
     return out
 
 
-_FIELDS = {
-    "behavior": np.uint8,
-    "perpetrator": np.int32,
-    "attributed_to": np.int32,
-    "channel": np.uint8,
-    "correct": np.bool_,
-    "act_day": np.int32,
-    "appeal": np.uint8,
-    "ordinal": np.uint32,
-    "seq": np.int64,
-}
-
-
 def _flatten(calendar: dict[int, list[RecordBatch]], prefix: str) -> dict[str, np.ndarray]:
     """A calendar of batches by day as flat arrays (one row per part, then its records)."""
     parts = [(d, b) for d, batches in calendar.items() for b in batches]
@@ -136,7 +124,7 @@ def _flatten(calendar: dict[int, list[RecordBatch]], prefix: str) -> dict[str, n
         f"{prefix}.due": np.array([d for d, _ in parts], dtype=np.int64),
         f"{prefix}.day": np.array([b.day for _, b in parts], dtype=np.int64),
     }
-    for f, dtype in _FIELDS.items():
+    for f, dtype in RECORD_FIELDS.items():
         arrays = [getattr(b, f) for _, b in parts]
         out[f"{prefix}.n_{f}"] = np.array([a.size for a in arrays], dtype=np.int64)
         out[f"{prefix}.{f}"] = np.concatenate(arrays) if arrays else np.empty(0, dtype)
@@ -154,10 +142,10 @@ def _unflatten(arrays: dict[str, np.ndarray], prefix: str) -> dict[int, list[Rec
         )
     cuts = {
         f: np.concatenate([[0], np.cumsum(arrays[f"{prefix}.n_{f}"])]).astype(np.int64)
-        for f in _FIELDS
+        for f in RECORD_FIELDS
     }
     for k in range(due.size):
-        cols = [arrays[f"{prefix}.{f}"][cuts[f][k] : cuts[f][k + 1]] for f in _FIELDS]
+        cols = [arrays[f"{prefix}.{f}"][cuts[f][k] : cuts[f][k + 1]] for f in RECORD_FIELDS]
         batch = RecordBatch(int(arrays[f"{prefix}.day"][k]), *cols)
         calendar.setdefault(int(due[k]), []).append(batch)
     return calendar
