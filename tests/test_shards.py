@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,23 @@ def test_in_process_shards_same_bytes(k: int, one_process: dict[str, str], tmp_p
     s = run.manifest["shards"]
     assert s["count"] == k and s["messages_per_day"] > 0  # records did cross shards
     assert s["records_routed_per_day"] > 5  # ~20 false matches a day, (k-1)/k of them out
+
+
+def test_cli_shards_backend_local(one_process: dict[str, str], tmp_path: Path, capsys: Any) -> None:
+    """`run --shards 2 --backend local` shards in this process (no Ray) with the same bytes."""
+    argv = ["run", "minimal", "--population", "20000", "--days", "60", "--seed", "42", "-q"]
+    argv += ["--set", "surveillance.faceid.p_wrong=0.2", "--out", str(tmp_path / "run")]
+    assert main([*argv, "--shards", "2", "--backend", "local"]) == 0
+    assert digests(tmp_path / "run") == one_process
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["shards"]["backend"] == "local"
+    capsys.readouterr()
+    bad = [*argv, "--overwrite", "--shards", "2", "--backend", "local", "--address", "x:1"]
+    assert main(bad) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: --address: not with --backend local (shards in this process); drop one of them"
+    ]
 
 
 def test_in_process_lost_shard_is_restored(one_process: dict[str, str], tmp_path: Path) -> None:

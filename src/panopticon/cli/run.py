@@ -49,7 +49,8 @@ def add_arguments(subparsers: Any) -> None:
         type=int,
         metavar="K",
         help="split the population into K shards, each a Ray actor (on the cluster at "
-        "--address, else a local one); the run folder's tables are the same bytes",
+        "--address, else a local one; --backend local: all in this process, one after "
+        "another each day); the run folder's tables are the same bytes",
     )
     p.add_argument(
         "--checkpoint-via",
@@ -58,6 +59,8 @@ def add_arguments(subparsers: Any) -> None:
         "under RUN_DIR itself (shard, the default: a file system shared with the driver), "
         "or hands them back to the driver, which writes them (driver)",
     )
+    # None: "local" for an ensemble, "ray" for a sharded run (resolved in `run`)
+    p.set_defaults(backend=None)
     # `run` calls `startup_done` itself, after loading the engine and the scenario
     p.set_defaults(func=run, loads_first=True)
 
@@ -71,10 +74,14 @@ def _only_with_replicates(args: argparse.Namespace) -> None:
         raise RunError("error: --checkpoint-via: only with --shards K (one run on Ray)")
     if shards is not None and args.replicates is not None:
         raise RunError("error: --shards: not with --replicates; shard one run at a time")
+    if shards is not None and args.backend == "local" and args.address is not None:
+        raise RunError(
+            "error: --address: not with --backend local (shards in this process); drop one of them"
+        )
     if args.replicates is None:
         for name, given in (
             ("--jobs", args.jobs is not None),
-            ("--backend", args.backend != "local" and shards is None),
+            ("--backend", args.backend is not None and shards is None),
             ("--address", args.address is not None and shards is None),
         ):
             if given:
@@ -107,7 +114,7 @@ def run_replicate_set(args: argparse.Namespace) -> int:
             args.replicates,
             out=args.out,
             jobs=args.jobs if args.jobs is not None else 1,
-            backend=args.backend,
+            backend=args.backend or "local",
             address=args.address,
             overwrite=args.overwrite,
             quiet=args.quiet,
@@ -152,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
                 checkpoint_every=args.checkpoint_every,
                 address=args.address,
+                backend=args.backend or "ray",
                 checkpoint_via=args.checkpoint_via or "shard",
             )
         else:
