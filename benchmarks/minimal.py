@@ -97,6 +97,11 @@ def _wall(cmd: list[str], src: str | None = None) -> float:
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src
+    # A user's install has the modules' bytecode cache (pip compiles it at install; an
+    # editable install writes it on first import), so the timed runs read it: without
+    # this an environment with PYTHONDONTWRITEBYTECODE compiles ~75 of panopticon's
+    # modules in every process (~0.1 s), a cost no installed copy pays.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, env=env)
     return time.perf_counter() - t0
